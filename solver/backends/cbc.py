@@ -1,0 +1,163 @@
+"""CBC backend through PuLP: PuLP builds the model, writes it and reads CBC's answer.
+
+PuLP waits for the CBC process and gives no progress, bound or cancellation, so
+the solve runs in a thread while this module tails CBC's log (incumbent and
+"best possible" lines) and, on cancellation, ends the CBC child process.
+PuLP's ``LpStatus`` can read "Optimal" after a time limit: ``sol_status`` is
+what counts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pulp
+
+from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
+from solver.model import MatrixModel
+from solver.plan import Status
+
+SOL_STATUS = {
+    pulp.LpSolutionOptimal: Status.OPTIMAL,
+    pulp.LpSolutionIntegerFeasible: Status.FEASIBLE,
+    pulp.LpSolutionInfeasible: Status.INFEASIBLE,
+    pulp.LpSolutionUnbounded: Status.UNKNOWN,
+    pulp.LpSolutionNoSolutionFound: Status.UNKNOWN,
+}
+
+# CBC minimises -Z: its values are negated in the log.
+_INCUMBENT = re.compile(r"Integer solution of (-?[\d.eE+]+)")
+_PROGRESS = re.compile(r"(-?[\d.eE+]+) best solution, best possible (-?[\d.eE+]+)")
+_FINAL_BOUND = re.compile(r"(?:Lower bound|best possible):?\s*(-?[\d.eE+]+)")
+_OBJ = re.compile(r"Objective value:\s*(-?[\d.eE+]+)")
+
+
+def to_pulp(model: MatrixModel) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+    prob = pulp.LpProblem("rdplan", pulp.LpMaximize)
+    lb = model.col_lb.tolist()
+    ub = model.col_ub.tolist()
+    cols = [pulp.LpVariable(f"c{j}", lowBound=lb[j], upBound=ub[j], cat=pulp.LpInteger) for j in range(model.num_cols)]
+    nz = np.flatnonzero(model.obj)
+    prob.setObjective(pulp.LpAffineExpression([(cols[j], float(model.obj[j])) for j in nz.tolist()], constant=float(model.obj_const)))
+    starts = model.row_start.tolist()
+    index = model.row_index.tolist()
+    values = model.row_value.tolist()
+    for r, (lo, hi) in enumerate(zip(model.row_lb.tolist(), model.row_ub.tolist(), strict=True)):
+        a, b = starts[r], starts[r + 1]
+        if a == b:
+            continue  # empty rows are checked before any backend runs
+        expr = pulp.LpAffineExpression([(cols[index[i]], values[i]) for i in range(a, b)])
+        if lo == hi:
+            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintEQ, f"r{r}", lo))
+            continue
+        if lo > -float("inf"):
+            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, f"r{r}l", lo))
+        if hi < float("inf"):
+            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, f"r{r}u", hi))
+    return prob, cols
+
+
+def _cbc_children(path: str) -> list[int]:
+    me = str(os.getpid())
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            ppid = stat.rsplit(")", 1)[1].split()[1]
+            if ppid == me and Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0].decode() == path:
+                pids.append(int(entry))
+        except (OSError, IndexError):
+            continue
+    return pids
+
+
+def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
+    """Solve the matrix model with CBC (via PuLP)."""
+    prob, cols = to_pulp(model)
+    if options.hint:
+        for col, value in options.hint.items():
+            cols[col].setInitialValue(value)
+    with tempfile.TemporaryDirectory(prefix="rdplan-cbc-") as tmp:
+        log_path = Path(tmp) / "cbc.log"
+        cmd = pulp.PULP_CBC_CMD(
+            msg=False,
+            timeLimit=max(1, round(options.time_limit)),
+            threads=max(1, options.threads),
+            warmStart=bool(options.hint),
+            logPath=str(log_path),
+            gapRel=0,
+            gapAbs=0.999,
+            options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
+            keepFiles=False,
+        )
+        if options.feasibility_only:
+            cmd.options.append("maxSolutions 1")
+        outcome: dict[str, object] = {}
+
+        def run() -> None:
+            try:
+                outcome["status"] = prob.solve(cmd)
+            except pulp.PulpSolverError as exc:
+                outcome["error"] = exc
+
+        progress = ProgressThrottle(options.on_progress)
+        started = time.perf_counter()
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        cancelled = False
+        offset = 0
+        bound: float | None = None
+        while worker.is_alive():
+            worker.join(0.2)
+            offset, bound = _tail(log_path, offset, progress, bound)
+            if options.cancel is not None and options.cancel.is_set() and not cancelled:
+                cancelled = True
+                for pid in _cbc_children(cmd.path):
+                    os.kill(pid, signal.SIGTERM)
+        _, bound = _tail(log_path, offset, progress, bound)
+        seconds = time.perf_counter() - started
+        text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    if cancelled or "error" in outcome:
+        return RawResult(Status.UNKNOWN, None, None, seconds, options.threads, "cancelled" if cancelled else str(outcome.get("error")))
+    status = SOL_STATUS.get(prob.sol_status, Status.UNKNOWN)
+    values = None
+    if status.has_plan:
+        values = np.array([v.varValue if v.varValue is not None else 0.0 for v in cols], dtype=np.float64)
+        if status is Status.OPTIMAL:
+            bound = float(pulp.value(prob.objective))
+        else:
+            bound = _final_bound(text, bound)
+        progress(incumbent=float(pulp.value(prob.objective)), bound=bound, force=True)
+    return RawResult(status, values, bound, seconds, options.threads, pulp.LpStatus[prob.status])
+
+
+def _tail(path: Path, offset: int, progress: ProgressThrottle, bound: float | None) -> tuple[int, float | None]:
+    if not path.exists():
+        return offset, bound
+    with path.open(errors="replace") as fh:
+        fh.seek(offset)
+        chunk = fh.read()
+        offset = fh.tell()
+    for line in chunk.splitlines():
+        if m := _PROGRESS.search(line):
+            bound = -float(m.group(2))
+            progress(incumbent=-float(m.group(1)), bound=bound)
+        elif m := _INCUMBENT.search(line):
+            progress(incumbent=-float(m.group(1)))
+    return offset, bound
+
+
+def _final_bound(text: str, bound: float | None) -> float | None:
+    found = _FINAL_BOUND.findall(text)
+    if found:
+        return -float(found[-1])
+    return bound

@@ -1,0 +1,121 @@
+"""HiGHS backend: the matrix model is passed to ``highspy`` as CSR arrays.
+
+HiGHS's ``threads`` option is process-global: a second instance with another
+value fails. The first value used in a process is kept (and reported in the
+plan's solver info); the service runs solves in worker processes for this
+reason.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import highspy
+import numpy as np
+
+from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
+from solver.model import MatrixModel
+from solver.plan import Status
+
+MS = highspy.HighsModelStatus
+STATUS = {
+    MS.kOptimal: Status.OPTIMAL,
+    MS.kInfeasible: Status.INFEASIBLE,
+    MS.kUnboundedOrInfeasible: Status.INFEASIBLE,  # every column is bounded: never unbounded
+    MS.kTimeLimit: Status.UNKNOWN,
+    MS.kInterrupt: Status.UNKNOWN,
+    MS.kIterationLimit: Status.UNKNOWN,
+    MS.kSolutionLimit: Status.UNKNOWN,
+    MS.kObjectiveBound: Status.UNKNOWN,
+    MS.kObjectiveTarget: Status.UNKNOWN,
+}
+
+_lock = threading.Lock()
+_process_threads: int | None = None
+
+
+def _threads(requested: int) -> int:
+    """The process-global HiGHS thread count: fixed by the first solve of the process."""
+    global _process_threads
+    with _lock:
+        if _process_threads is None:
+            _process_threads = max(1, requested)
+        return _process_threads
+
+
+def to_highs(model: MatrixModel) -> highspy.HighsLp:
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.num_cols
+    lp.num_row_ = model.num_rows
+    lp.col_cost_ = model.obj
+    lp.col_lower_ = model.col_lb
+    lp.col_upper_ = model.col_ub
+    lp.row_lower_ = np.where(np.isinf(model.row_lb), -highspy.kHighsInf, model.row_lb)
+    lp.row_upper_ = np.where(np.isinf(model.row_ub), highspy.kHighsInf, model.row_ub)
+    lp.offset_ = float(model.obj_const)
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_ = model.num_cols
+    lp.a_matrix_.num_row_ = model.num_rows
+    lp.a_matrix_.start_ = model.row_start.astype(np.int32)
+    lp.a_matrix_.index_ = model.row_index.astype(np.int32)
+    lp.a_matrix_.value_ = model.row_value
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * model.num_cols
+    return lp
+
+
+def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
+    """Solve the matrix model with HiGHS."""
+    h = highspy.Highs()
+    threads = _threads(options.threads)
+    h.setOptionValue("output_flag", bool(options.log))
+    h.setOptionValue("threads", threads)
+    h.setOptionValue("time_limit", max(0.01, float(options.time_limit)))
+    h.setOptionValue("random_seed", int(options.seed))
+    # Z is an integer: an absolute gap below 1 proves optimality to the unit.
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("mip_abs_gap", 0.999)
+    if options.feasibility_only:
+        h.setOptionValue("mip_max_improving_sols", 1)
+    h.passModel(to_highs(model))
+    if options.hint:
+        cols = np.fromiter(options.hint.keys(), dtype=np.int32)
+        vals = np.fromiter(options.hint.values(), dtype=np.float64)
+        h.setSolution(len(cols), cols, vals)
+    progress = ProgressThrottle(options.on_progress)
+    cancel = options.cancel
+
+    def on_log(event: highspy.cb.HighsCallbackEvent) -> None:
+        out = event.data_out
+        primal = out.mip_primal_bound
+        dual = out.mip_dual_bound
+        progress(incumbent=primal if math.isfinite(primal) else None, bound=dual if math.isfinite(dual) else None)
+
+    def on_interrupt(event: highspy.cb.HighsCallbackEvent) -> None:
+        if cancel is not None and cancel.is_set():
+            event.data_in.user_interrupt = True
+
+    if options.on_progress is not None:
+        h.cbMipImprovingSolution.subscribe(on_log)
+        h.cbMipLogging.subscribe(on_log)
+    if cancel is not None:
+        h.cbMipInterrupt.subscribe(on_interrupt)
+    started = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - started
+    model_status = h.getModelStatus()
+    info = h.getInfo()
+    status = STATUS.get(model_status, Status.UNKNOWN)
+    has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    values = None
+    bound = None
+    if has_solution and status is not Status.INFEASIBLE:
+        values = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        bound = float(info.mip_dual_bound)
+        status = Status.OPTIMAL if status is Status.OPTIMAL else Status.FEASIBLE
+        progress(incumbent=float(info.objective_function_value), bound=bound, force=True)
+    elif status is Status.OPTIMAL:
+        status = Status.UNKNOWN
+    return RawResult(status, values, bound, seconds, threads, h.modelStatusToString(model_status))

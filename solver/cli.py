@@ -1,0 +1,335 @@
+"""The ``rdplan`` command line (SPEC §5)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from solver.plan import Plan, Status
+from solver.scenario import FieldError, ScenarioError, json_schema, load_document, validate_document
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _print_errors(errors: list[FieldError]) -> None:
+    for e in errors:
+        print(f"  {e.path or '<document>'}: {e.message}", file=sys.stderr)
+
+
+def _write_json(doc: dict[str, Any], out: str | None) -> None:
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def builds_csv(plan: Plan | dict[str, Any]) -> str:
+    """The builds of a plan as CSV: one row per build, crews as ``pool:count`` pairs."""
+    doc = plan.to_document() if isinstance(plan, Plan) else plan
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["year", "region", "site", "option", "crews", "crew_km"])
+    for b in doc.get("builds", []):
+        crews = " ".join(f"{c['pool']}:{c['count']}" for c in b.get("crews", []))
+        km = sum(c["count"] * c["distance_km"] for c in b.get("crews", []))
+        writer.writerow([b["year"], b["region"], b["site"], b["option"], crews, km])
+    return buf.getvalue()
+
+
+class _ProgressView:
+    """Live progress on stderr: a rich display on a terminal, plain lines otherwise."""
+
+    def __init__(self, time_limit: float, quiet: bool = False):
+        self.time_limit = time_limit
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._last_line = 0.0
+        self._live: Any = None
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _ProgressView:
+        if self.tty and not self.quiet:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]solving"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[status]}"),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("solve", total=self.time_limit, status="building model")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def __call__(self, p: Any) -> None:
+        if self.quiet:
+            return
+        inc = "-" if p.incumbent is None else f"{p.incumbent:,}"
+        bnd = "-" if p.bound is None else f"{p.bound:,}"
+        gap = "-" if p.gap is None else f"{100 * p.gap:.3f}%"
+        text = f"incumbent {inc}  bound {bnd}  gap {gap}  elapsed {p.elapsed:.1f}s"
+        if self._progress is not None:
+            self._progress.update(self._task, completed=min(p.elapsed, self.time_limit), status=text)
+        elif time.monotonic() - self._last_line >= 1.0:
+            self._last_line = time.monotonic()
+            print(text, file=sys.stderr, flush=True)
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from solver.solve import SolverBugError, solve
+
+    try:
+        text = _read(args.scenario)
+    except OSError as exc:
+        plan = Plan.invalid([FieldError(path="", message=f"cannot read {args.scenario}: {exc.strerror}")])
+    else:
+        scenario, errors = validate_document(text)
+        if scenario is None:
+            plan = Plan.invalid(errors)
+        else:
+            if args.baseline or args.freeze_through is not None:
+                from solver.replan import apply_baseline
+
+                try:
+                    scenario = apply_baseline(scenario, _read(args.baseline) if args.baseline else None, args.freeze_through)
+                except (OSError, ScenarioError, ValueError) as exc:
+                    errs = exc.errors if isinstance(exc, ScenarioError) else [FieldError(path="baseline", message=str(exc))]
+                    plan = Plan.invalid(errs)
+                    return _finish(plan, args)
+            with _ProgressView(args.time_limit, args.quiet) as view:
+                try:
+                    plan = solve(scenario, backend=args.backend, time_limit=args.time_limit, threads=args.threads, seed=args.seed, on_progress=view, log=args.log)
+                except SolverBugError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 1
+    return _finish(plan, args)
+
+
+def _finish(plan: Plan, args: argparse.Namespace) -> int:
+    doc = plan.to_document()
+    if plan.status is Status.INVALID:
+        print("invalid scenario:", file=sys.stderr)
+        _print_errors(plan.errors or [])
+    _write_json(doc, args.out)
+    if getattr(args, "csv", None) and plan.status.has_plan:
+        Path(args.csv).write_text(builds_csv(plan), encoding="utf-8")
+    if plan.status is not Status.INVALID and not args.quiet:
+        _summary(plan)
+    return plan.status.exit_code
+
+
+def _summary(plan: Plan) -> None:
+    info = plan.solver
+    where = f" in {info.seconds:.2f}s on {info.backend} ({info.threads} threads)" if info else ""
+    print(f"{plan.status.value}{where}", file=sys.stderr)
+    if plan.status.has_plan and plan.terms is not None:
+        t = plan.terms
+        print(
+            f"objective {plan.objective:,}  bound {plan.bound if plan.bound is None else f'{plan.bound:,}'}  gap {100 * (plan.gap or 0):.4f}%\n"
+            f"benefit {t.benefit:,}  mobilization {t.mobilization:,} km·crews  training {t.training:,}  stability {t.stability}\n"
+            f"{len(plan.builds)} builds, {len(plan.unbuilt)} unbuilt, {sum(r.trainees for r in plan.training):,} trainees",
+            file=sys.stderr,
+        )
+    for c in plan.conflicts:
+        print(f"  conflict {c['group']}: {c['message']}", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        text = _read(args.scenario)
+    except OSError as exc:
+        print(f"invalid: cannot read {args.scenario}: {exc.strerror}", file=sys.stderr)
+        return 2
+    scenario, errors = validate_document(text)
+    if scenario is None:
+        print(f"invalid: {len(errors)} error(s)", file=sys.stderr)
+        _print_errors(errors)
+        if args.json:
+            _write_json({"valid": False, "errors": [e.model_dump() for e in errors]}, None)
+        return 2
+    from solver.diagnostics import diagnose
+
+    warnings = diagnose(scenario)
+    if args.json:
+        _write_json({"valid": True, "errors": [], "warnings": [w.model_dump() for w in warnings]}, None)
+    print(f"valid: {len(scenario.sites)} sites, {len(scenario.regions)} regions, {len(scenario.years)} years, {len(scenario.crews)} crew pools", file=sys.stderr)
+    for w in warnings:
+        print(f"  warning {w.path}: {w.message}", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from solver.evaluate import evaluate
+
+    try:
+        scenario, errors = validate_document(_read(args.scenario))
+    except OSError as exc:
+        print(f"cannot read {args.scenario}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if scenario is None:
+        print("invalid scenario:", file=sys.stderr)
+        _print_errors(errors)
+        return 2
+    try:
+        plan = load_document(_read(args.plan))
+    except OSError as exc:
+        print(f"cannot read {args.plan}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except ScenarioError as exc:
+        print(f"the plan is not a JSON object: {exc.errors[0].message}", file=sys.stderr)
+        return 1
+    ev = evaluate(scenario, plan)
+    if ev.holds:
+        print(f"the plan holds: objective {ev.objective:,} ({ev.terms.model_dump()})", file=sys.stderr)
+        return 0
+    print(f"the plan breaks {len(ev.violations)} rule(s):", file=sys.stderr)
+    for v in ev.violations:
+        print(f"  {v}", file=sys.stderr)
+    return 1
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    _write_json(json_schema(), args.out)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.server import run_server
+
+    run_server(host=args.host, port=args.port)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from api.worker import run_worker
+
+    return run_worker(concurrency=args.concurrency)
+
+
+def cmd_generate(args: argparse.Namespace, rest: list[str]) -> int:
+    from instances.generate import main as generate_main
+
+    return generate_main(rest)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from solver.diff import diff_plans, format_diff
+
+    try:
+        a = load_document(_read(args.a))
+        b = load_document(_read(args.b))
+    except (OSError, ScenarioError) as exc:
+        print(f"cannot read plans: {exc}", file=sys.stderr)
+        return 2
+    diff = diff_plans(a, b)
+    if args.json:
+        _write_json(diff, args.out)
+    else:
+        print(format_diff(diff))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
+    from benchmarks.run import main as bench_main
+
+    return bench_main(rest)
+
+
+def cmd_batch(args: argparse.Namespace, rest: list[str]) -> int:
+    from solver.variants import batch_main
+
+    return batch_main(rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from solver.solve import BACKENDS, DEFAULT_BACKEND
+
+    parser = argparse.ArgumentParser(prog="rdplan", description="Plan multi-year regional development programmes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("solve", help="solve a scenario and write its plan document")
+    p.add_argument("scenario", help="scenario JSON file ('-' for stdin)")
+    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
+    p.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--threads", type=int, default=None, help="default: all cores")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="write the plan JSON here instead of stdout")
+    p.add_argument("--csv", help="also write the builds as CSV here")
+    p.add_argument("--baseline", help="a previous plan: stability reference and warm start")
+    p.add_argument("--freeze-through", type=int, default=None, help="fix every baseline build up to this year")
+    p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    p.add_argument("--log", action="store_true", help="show the solver's own log")
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("validate", help="check a scenario document and print every error")
+    p.add_argument("scenario")
+    p.add_argument("--json", action="store_true", help="print errors and warnings as JSON on stdout")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("check", help="check a plan against a scenario and recompute its objective")
+    p.add_argument("scenario")
+    p.add_argument("plan")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the scenario document")
+    p.add_argument("--out")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("serve", help="start the HTTP service on the embedded defaults")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run a Celery worker (RDPLAN_BROKER_URL)")
+    p.add_argument("--concurrency", type=int, default=1)
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("diff", help="compare two plan documents")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--out")
+    p.set_defaults(func=cmd_diff)
+
+    for name, helptext, func in (
+        ("generate", "write a synthetic scenario (see --help)", cmd_generate),
+        ("bench", "run the benchmark suite (see --help)", cmd_bench),
+        ("batch", "solve scenario variants and compare them (see --help)", cmd_batch),
+    ):
+        p = sub.add_parser(name, help=helptext, add_help=False)
+        p.set_defaults(func=func, passthrough=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if getattr(args, "passthrough", False):
+        return int(args.func(args, rest))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

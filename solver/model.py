@@ -1,0 +1,495 @@
+"""The SPEC §3 mixed-integer model as arrays, shared by every backend.
+
+:func:`build_model` turns :class:`~solver.problem.ProblemData` into a
+:class:`MatrixModel`: columns (bounds, objective), rows in CSR form with their
+bounds, and for each row the constraint-group instance of SPEC §4 it belongs
+to. The backends only translate this matrix into their native API, so they
+cannot disagree on semantics, and the conflict finder switches groups on and
+off by row.
+
+The builder reads like the SPEC: one method per section, called in order from
+:meth:`ModelBuilder.build`. Everything is built with numpy index arithmetic;
+no Python loop runs per non-zero.
+
+Two exact reformulations are used (they do not change the feasible set of
+``x``, ``a``, ``t`` or the objective):
+
+* §3.7 balance rows are written over auxiliary integers
+  ``S[r,y] = Σ_{s in r} w(s) · B[s,y]`` defined by the always-on rows
+  ``S[r,y] - S[r,y-1] - Σ_{s in r, o} w(s) · x[s,o,y] = 0``; each balance row then
+  has one term per region instead of one per site and year.
+* Variables exist only where they can be non-zero: ``x`` inside windows (in
+  *relaxed* mode, used by the conflict finder, everywhere in the horizon, with
+  the window as fixings owned by the ``window`` group), ``a`` where the pool
+  reaches the site, has crews that year and the site can need crews, ``t``
+  where its bound is positive and the trainees can still staff a factory
+  within the horizon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from solver.problem import UNBOUNDED, ProblemData
+
+INF = float("inf")
+DEFINITION = -1  # row group of auxiliary-variable definitions: always on
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    """A constraint-group instance of SPEC §4, e.g. ``quota.region_year`` / R02 / 2035."""
+
+    group: str
+    key: tuple[tuple[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"group": self.group, **dict(self.key)}
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (self.group, tuple(str(v) if isinstance(v, str) else v for _, v in self.key))
+
+
+@dataclass
+class MatrixModel:
+    """A maximisation MILP in arrays: ``max obj·v + obj_const`` s.t. ``row_lb <= A v <= row_ub``."""
+
+    data: ProblemData
+    relaxed: bool
+    col_lb: np.ndarray
+    col_ub: np.ndarray
+    obj: np.ndarray
+    obj_const: int
+    x_site: np.ndarray
+    x_option: np.ndarray
+    x_year: np.ndarray  # offsets from horizon.start
+    a_offset: int
+    a_pool: np.ndarray
+    a_site: np.ndarray
+    a_year: np.ndarray
+    t_offset: int
+    t_region: np.ndarray
+    t_year: np.ndarray
+    aux_offset: int
+    num_aux: int
+    row_start: np.ndarray
+    row_index: np.ndarray
+    row_value: np.ndarray
+    row_lb: np.ndarray
+    row_ub: np.ndarray
+    row_group: np.ndarray
+    groups: list[GroupKey]
+    window_fixings: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def num_cols(self) -> int:
+        return len(self.col_lb)
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.row_lb)
+
+    @property
+    def num_nonzeros(self) -> int:
+        return len(self.row_index)
+
+    @property
+    def num_x(self) -> int:
+        return len(self.x_site)
+
+    def size(self) -> dict[str, int]:
+        return {"variables": self.num_cols, "constraints": self.num_rows, "nonzeros": self.num_nonzeros}
+
+    def violated_empty_rows(self, active: np.ndarray | None = None) -> np.ndarray:
+        """Rows without terms whose bounds exclude 0: infeasible before any solver runs."""
+        empty = np.diff(self.row_start) == 0
+        bad = empty & ((self.row_lb > 0) | (self.row_ub < 0))
+        if active is not None:
+            bad &= active
+        return np.flatnonzero(bad)
+
+    def x_columns_of(self, site: int) -> np.ndarray:
+        # x columns are created site by site, so a site's columns are contiguous.
+        lo, hi = np.searchsorted(self.x_site, [site, site + 1])
+        return np.arange(lo, hi)
+
+    def hint_from_baseline(self) -> dict[int, int]:
+        """A partial assignment of ``x`` that reproduces the baseline where the model allows it."""
+        data = self.data
+        if not data.baseline:
+            return {}
+        lookup = {(int(s), int(o), int(y)): i for i, (s, o, y) in enumerate(zip(self.x_site, self.x_option, self.x_year, strict=True))}
+        hint: dict[int, int] = {}
+        for s, o, year in data.baseline:
+            for col in self.x_columns_of(s):
+                hint[int(col)] = 0
+            col = lookup.get((s, o, year - data.start))
+            if col is not None:
+                hint[col] = 1
+        return hint
+
+
+class ModelBuilder:
+    """Builds :class:`MatrixModel` from problem data, one method per SPEC section."""
+
+    def __init__(self, data: ProblemData, relaxed: bool = False):
+        self.data = data
+        self.relaxed = relaxed
+        self.groups: list[GroupKey] = []
+        self._group_ids: dict[GroupKey, int] = {}
+        self._rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, col, value), local rows
+        self._row_lb: list[np.ndarray] = []
+        self._row_ub: list[np.ndarray] = []
+        self._row_group: list[np.ndarray] = []
+        self._num_rows = 0
+
+    # -- helpers -------------------------------------------------------------
+
+    def _group(self, group: str, **key: Any) -> int:
+        gk = GroupKey(group, tuple(key.items()))
+        gid = self._group_ids.get(gk)
+        if gid is None:
+            gid = self._group_ids[gk] = len(self.groups)
+            self.groups.append(gk)
+        return gid
+
+    def _add_rows(self, local_row: np.ndarray, col: np.ndarray, value: np.ndarray, lb: np.ndarray, ub: np.ndarray, group: np.ndarray) -> None:
+        """Append ``len(lb)`` rows; ``local_row`` indexes into them."""
+        n = len(lb)
+        if n == 0:
+            return
+        self._rows.append((np.asarray(local_row, dtype=np.int64) + self._num_rows, np.asarray(col, dtype=np.int64), np.asarray(value, dtype=np.float64)))
+        self._row_lb.append(np.asarray(lb, dtype=np.float64))
+        self._row_ub.append(np.asarray(ub, dtype=np.float64))
+        self._row_group.append(np.broadcast_to(np.asarray(group, dtype=np.int64), (n,)).copy())
+        self._num_rows += n
+
+    @staticmethod
+    def _bounds(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lo = np.where(pairs[..., 0] == UNBOUNDED, -INF, pairs[..., 0].astype(np.float64))
+        hi = np.where(pairs[..., 1] == UNBOUNDED, INF, pairs[..., 1].astype(np.float64))
+        return lo, hi
+
+    # -- the model -----------------------------------------------------------
+
+    def build(self) -> MatrixModel:
+        self.variables()
+        self.build_once()  # §3.1
+        self.quotas()  # §3.2
+        self.crews()  # §3.3
+        self.technicians()  # §3.4
+        self.resources()  # §3.5
+        self.precedence()  # §3.6
+        self.balance()  # §3.7
+        self.objective()  # §3.8
+        if self.relaxed:
+            self.window()
+        return self._finish()
+
+    def variables(self) -> None:
+        """Columns ``x``, ``a``, ``t`` (SPEC §3 decisions) and the balance auxiliaries."""
+        d = self.data
+        num_y = d.num_years
+        sites, opts, years = [], [], []
+        for s in range(d.num_sites):
+            if self.relaxed:
+                options = np.flatnonzero(d.benefit[s] >= 0)
+                yrs = np.arange(num_y)
+            else:
+                options = np.asarray(d.site_options[s])
+                yrs = np.arange(d.build_years[s].start, d.build_years[s].stop) - d.start
+            if len(options) == 0 or len(yrs) == 0:
+                continue
+            oo, yy = np.meshgrid(options, yrs, indexing="ij")
+            sites.append(np.full(oo.size, s))
+            opts.append(oo.ravel())
+            years.append(yy.ravel())
+        self.x_site = np.concatenate(sites) if sites else np.zeros(0, dtype=np.int64)
+        self.x_option = np.concatenate(opts) if opts else np.zeros(0, dtype=np.int64)
+        self.x_year = np.concatenate(years) if years else np.zeros(0, dtype=np.int64)
+        num_x = len(self.x_site)
+
+        # a[k,s,y]: reach, crews available, and an x needing crews exists at (s, y).
+        needs = d.option_crews[self.x_option] > 0
+        site_year = np.zeros((d.num_sites, num_y), dtype=bool)
+        site_year[self.x_site[needs], self.x_year[needs]] = True
+        if d.has_crews:
+            mask = d.reach[:, :, None] & site_year[None, :, :] & (d.available[:, None, :] > 0)
+            a_pool, a_site, a_year = np.nonzero(mask)
+        else:
+            a_pool = a_site = a_year = np.zeros(0, dtype=np.int64)
+        self.a_pool, self.a_site, self.a_year = a_pool, a_site, a_year
+        self.a_offset = num_x
+        num_a = len(a_pool)
+
+        # t[r,y]: only where trainees can still staff a factory built in the horizon.
+        usable = np.arange(num_y) + d.lead_time <= num_y - 1
+        t_mask = (d.training_capacity > 0) & usable[None, :]
+        if not d.option_technicians.any():
+            t_mask[:] = False
+        self.t_region, self.t_year = np.nonzero(t_mask)
+        self.t_offset = num_x + num_a
+        num_t = len(self.t_region)
+
+        self.aux_offset = self.t_offset + num_t
+        self.num_aux = d.num_regions * num_y if d.balance_pct is not None else 0
+        n = self.aux_offset + self.num_aux
+        self.col_lb = np.zeros(n)
+        self.col_ub = np.ones(n)
+        self.col_ub[self.a_offset : self.t_offset] = d.available[a_pool, a_year]
+        self.col_ub[self.t_offset : self.aux_offset] = d.training_capacity[self.t_region, self.t_year]
+        if self.num_aux:
+            # S[r,y] <= Σ_{s in r} w(s) · (number of x columns of s): a bound, never binding.
+            per_site = np.bincount(self.x_site, minlength=d.num_sites) * d.weight
+            region_max = np.bincount(d.site2region, weights=per_site, minlength=d.num_regions)
+            self.col_ub[self.aux_offset :] = np.repeat(region_max, num_y)
+        self.obj = np.zeros(n)
+        self.obj_const = 0
+
+    def _aux(self, region: np.ndarray, year: np.ndarray) -> np.ndarray:
+        return self.aux_offset + region * self.data.num_years + year
+
+    def build_once(self) -> None:
+        """§3.1 ``Σ_{o,y} x[s,o,y] = 1`` (required or fixed), ``<= 1`` (optional)."""
+        d = self.data
+        lb = np.where(d.required, 1.0, 0.0)
+        ub = np.ones(d.num_sites)
+        group = np.array([self._group("build_once", site=s) for s in d.site_ids], dtype=np.int64)
+        self._add_rows(self.x_site, np.arange(len(self.x_site)), np.ones(len(self.x_site)), lb, ub, group)
+
+    def quotas(self) -> None:
+        """§3.2 ``min_ry <= Σ_{s in r} b[s,y] <= max_ry`` and ``min_y <= Σ_s b[s,y] <= max_y``."""
+        d = self.data
+        num_y = d.num_years
+        bounds = d.quota_region_year
+        has = (bounds[..., 0] != UNBOUNDED) | (bounds[..., 1] != UNBOUNDED)
+        if has.any():
+            rr, yy = np.nonzero(has)
+            local = np.full((d.num_regions, num_y), -1, dtype=np.int64)
+            local[rr, yy] = np.arange(len(rr))
+            row = local[d.site2region[self.x_site], self.x_year]
+            keep = row >= 0
+            lo, hi = self._bounds(bounds[rr, yy])
+            group = [self._group("quota.region_year", region=d.region_ids[r], year=d.start + int(y)) for r, y in zip(rr, yy, strict=True)]
+            self._add_rows(row[keep], np.flatnonzero(keep), np.ones(int(keep.sum())), lo, hi, np.array(group))
+        has_y = (d.quota_year[:, 0] != UNBOUNDED) | (d.quota_year[:, 1] != UNBOUNDED)
+        if has_y.any():
+            yy = np.flatnonzero(has_y)
+            local = np.full(num_y, -1, dtype=np.int64)
+            local[yy] = np.arange(len(yy))
+            row = local[self.x_year]
+            keep = row >= 0
+            lo, hi = self._bounds(d.quota_year[yy])
+            group = [self._group("quota.year", year=d.start + int(y)) for y in yy]
+            self._add_rows(row[keep], np.flatnonzero(keep), np.ones(int(keep.sum())), lo, hi, np.array(group))
+
+    def crews(self) -> None:
+        """§3.3 ``Σ_s a[k,s,y] <= available(k,y)`` and ``Σ_k a[k,s,y] = Σ_o crews(o)·x[s,o,y]``."""
+        d = self.data
+        if not d.has_crews:
+            return
+        num_y = d.num_years
+        group_of_year = np.array([self._group("crews", year=y) for y in d.years], dtype=np.int64)
+        a_cols = self.a_offset + np.arange(len(self.a_pool))
+        # Pool rows, only where some a exists (otherwise 0 <= available holds trivially).
+        key = self.a_pool * num_y + self.a_year
+        uniq, local = np.unique(key, return_inverse=True)
+        pk, py = np.divmod(uniq, num_y)
+        self._add_rows(local, a_cols, np.ones(len(a_cols)), np.full(len(uniq), -INF), d.available[pk, py].astype(float), group_of_year[py])
+        # Site rows, for every (s, y) where some x needs crews.
+        crews = d.option_crews[self.x_option]
+        needs = np.flatnonzero(crews > 0)
+        x_key = self.x_site[needs] * num_y + self.x_year[needs]
+        a_key = self.a_site * num_y + self.a_year
+        uniq = np.unique(x_key)
+        x_local = np.searchsorted(uniq, x_key)
+        a_local = np.searchsorted(uniq, a_key)
+        rows = np.concatenate([a_local, x_local])
+        cols = np.concatenate([a_cols, needs])
+        vals = np.concatenate([np.ones(len(a_cols)), -crews[needs].astype(float)])
+        sy = uniq % num_y
+        zeros = np.zeros(len(uniq))
+        self._add_rows(rows, cols, vals, zeros, zeros, group_of_year[sy])
+
+    def technicians(self) -> None:
+        """§3.4 ``stock(r) + Σ_{y' <= y-L} t[r,y'] >= Σ_{s in r} Σ_{y' <= y} Σ_o tech(o)·x[s,o,y']``."""
+        d = self.data
+        num_y = d.num_years
+        tech = d.option_technicians[self.x_option]
+        needs = np.flatnonzero(tech > 0)
+        if len(needs) == 0:
+            return
+        regions = np.unique(d.site2region[self.x_site[needs]])
+        local = np.full(d.num_regions, -1, dtype=np.int64)
+        local[regions] = np.arange(len(regions))
+        # x[s,o,y'] enters every row (r, y) with y >= y': repeat each column over those years.
+        x_years = self.x_year[needs]
+        reps = num_y - x_years
+        x_cols = np.repeat(needs, reps)
+        x_row_year = np.repeat(x_years, reps) + _ragged_arange(reps)
+        x_rows = local[d.site2region[self.x_site[x_cols]]] * num_y + x_row_year
+        # t[r,y'] enters rows (r, y) with y >= y' + L.
+        t_in = local[self.t_region] >= 0
+        t_idx = np.flatnonzero(t_in)
+        t_first = self.t_year[t_idx] + d.lead_time
+        t_reps = np.maximum(num_y - t_first, 0)
+        t_cols = self.t_offset + np.repeat(t_idx, t_reps)
+        t_row_year = np.repeat(t_first, t_reps) + _ragged_arange(t_reps)
+        t_rows = local[np.repeat(self.t_region[t_idx], t_reps)] * num_y + t_row_year
+        rows = np.concatenate([x_rows, t_rows])
+        cols = np.concatenate([x_cols, t_cols])
+        vals = np.concatenate([-tech[x_cols].astype(float), np.ones(len(t_cols))])
+        lb = np.repeat(-d.trained_stock[regions].astype(float), num_y)
+        group = np.repeat([self._group("technicians", region=d.region_ids[r]) for r in regions], num_y)
+        self._add_rows(rows, cols, vals, lb, np.full(len(lb), INF), group)
+
+    def resources(self) -> None:
+        """§3.5 ``Σ_{s,o} resources(o,q)·x[s,o,y] <= limit(q,y)``."""
+        d = self.data
+        num_y = d.num_years
+        for q, name in enumerate(d.resource_ids):
+            use = d.option_resources[self.x_option, q]
+            cols = np.flatnonzero(use > 0)
+            if len(cols) == 0:
+                continue
+            group = [self._group("resources", resource=name, year=y) for y in d.years]
+            self._add_rows(self.x_year[cols], cols, use[cols].astype(float), np.full(num_y, -INF), d.resource_limit[q].astype(float), np.array(group))
+
+    def precedence(self) -> None:
+        """§3.6 ``B[q,y] <= B[p, y-g]`` for every year ``y`` (``B[p, y'] = 0`` before the start)."""
+        d = self.data
+        num_y = d.num_years
+        for p, q, gap in d.precedences:
+            gid = self._group("precedence", before=d.site_ids[p], after=d.site_ids[q])
+            after = self.x_columns_of_site(q)
+            before = self.x_columns_of_site(p)
+            # x[q,.,y'] enters rows y >= y'; x[p,.,y'] enters rows y >= y' + gap.
+            reps_q = num_y - self.x_year[after]
+            rows_q = np.repeat(self.x_year[after], reps_q) + _ragged_arange(reps_q)
+            first_p = self.x_year[before] + gap
+            reps_p = np.maximum(num_y - first_p, 0)
+            rows_p = np.repeat(first_p, reps_p) + _ragged_arange(reps_p)
+            rows = np.concatenate([rows_q, rows_p])
+            cols = np.concatenate([np.repeat(after, reps_q), np.repeat(before, reps_p)])
+            vals = np.concatenate([np.ones(len(rows_q)), -np.ones(len(rows_p))])
+            self._add_rows(rows, cols, vals, np.full(num_y, -INF), np.zeros(num_y), gid)
+
+    def balance(self) -> None:
+        """§3.7 ``100·W·S_r(y) >= 100·W_r·S(y) - δ·W_r·W`` over the auxiliaries ``S[r,y]``."""
+        d = self.data
+        if d.balance_pct is None:
+            return
+        num_y, num_r = d.num_years, d.num_regions
+        # Definitions: S[r,y] - S[r,y-1] - Σ_{s in r,o} w(s)·x[s,o,y] = 0.
+        rr, yy = np.divmod(np.arange(num_r * num_y), num_y)
+        local = np.arange(num_r * num_y)
+        prev = yy > 0
+        rows = np.concatenate([local, local[prev], d.site2region[self.x_site] * num_y + self.x_year])
+        cols = np.concatenate([self._aux(rr, yy), self._aux(rr[prev], yy[prev] - 1), np.arange(len(self.x_site))])
+        vals = np.concatenate([np.ones(len(local)), -np.ones(int(prev.sum())), -d.weight[self.x_site].astype(float)])
+        zeros = np.zeros(len(local))
+        self._add_rows(rows, cols, vals, zeros, zeros, np.int64(DEFINITION))
+        # Balance rows (r, y): 100·W·S[r,y] - 100·W_r·Σ_r' S[r',y] >= -δ·W_r·W.
+        w_r = d.region_weight.astype(float)
+        w_all = float(w_r.sum())
+        delta = d.balance_pct
+        row_r, row_y, other = np.meshgrid(np.arange(num_r), np.arange(num_y), np.arange(num_r), indexing="ij")
+        row = (row_r * num_y + row_y).ravel()
+        col = self._aux(other, row_y).ravel()
+        val = (-100.0 * w_r[row_r] + np.where(other == row_r, 100.0 * w_all, 0.0)).ravel()
+        lb = np.repeat(-delta * w_r * w_all, num_y)
+        group = [self._group("balance", region=d.region_ids[r], year=d.start + int(y)) for r, y in zip(rr, yy, strict=True)]
+        self._add_rows(row, col, val, lb, np.full(len(lb), INF), np.array(group))
+
+    def objective(self) -> None:
+        """§3.8 ``Z = wB·Σ benefit·(end-y+1)·x - wM·Σ dist·a - wT·Σ t - wS·Σ_baseline (1 - x)``."""
+        d = self.data
+        w = d.weights
+        num_y = d.num_years
+        self.obj[: len(self.x_site)] = w["benefit"] * d.benefit[self.x_site, self.x_option] * (num_y - self.x_year)
+        self.obj[self.a_offset : self.t_offset] = -w["mobilization"] * d.distance[self.a_pool, self.a_site]
+        self.obj[self.t_offset : self.aux_offset] = -w["training"]
+        if d.baseline and w["stability"]:
+            self.obj_const = -w["stability"] * len(d.baseline)
+            lookup = {(int(s), int(o), int(y)): i for i, (s, o, y) in enumerate(zip(self.x_site, self.x_option, self.x_year, strict=True))}
+            for s, o, year in d.baseline:
+                col = lookup.get((s, o, year - d.start))
+                if col is not None:
+                    self.obj[col] += w["stability"]
+
+    def window(self) -> None:
+        """The ``window`` group (relaxed mode): fix x outside the window and the fixed option."""
+        d = self.data
+        self.window_fixings: dict[int, np.ndarray] = {}
+        year = self.x_year + d.start
+        inside = np.zeros(len(self.x_site), dtype=bool)
+        for s in range(d.num_sites):
+            cols = self.x_columns_of_site(s)
+            ok = np.isin(self.x_option[cols], d.site_options[s]) & (year[cols] >= d.build_years[s].start) & (year[cols] < d.build_years[s].stop)
+            inside[cols] = ok
+            gid = self._group("window", site=d.site_ids[s])
+            self.window_fixings[gid] = cols[~ok]
+
+    def x_columns_of_site(self, s: int) -> np.ndarray:
+        lo, hi = np.searchsorted(self.x_site, [s, s + 1])
+        return np.arange(lo, hi)
+
+    def _finish(self) -> MatrixModel:
+        if self._rows:
+            rows = np.concatenate([r for r, _, _ in self._rows])
+            cols = np.concatenate([c for _, c, _ in self._rows])
+            vals = np.concatenate([v for _, _, v in self._rows])
+        else:
+            rows = cols = np.zeros(0, dtype=np.int64)
+            vals = np.zeros(0)
+        order = np.lexsort((cols, rows))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        row_start = np.zeros(self._num_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=self._num_rows), out=row_start[1:])
+        return MatrixModel(
+            data=self.data,
+            relaxed=self.relaxed,
+            col_lb=self.col_lb,
+            col_ub=self.col_ub.astype(float),
+            obj=self.obj,
+            obj_const=int(self.obj_const),
+            x_site=self.x_site,
+            x_option=self.x_option,
+            x_year=self.x_year,
+            a_offset=self.a_offset,
+            a_pool=self.a_pool,
+            a_site=self.a_site,
+            a_year=self.a_year,
+            t_offset=self.t_offset,
+            t_region=self.t_region,
+            t_year=self.t_year,
+            aux_offset=self.aux_offset,
+            num_aux=self.num_aux,
+            row_start=row_start,
+            row_index=cols,
+            row_value=vals,
+            row_lb=np.concatenate(self._row_lb) if self._row_lb else np.zeros(0),
+            row_ub=np.concatenate(self._row_ub) if self._row_ub else np.zeros(0),
+            row_group=np.concatenate(self._row_group) if self._row_group else np.zeros(0, dtype=np.int64),
+            groups=self.groups,
+            window_fixings=getattr(self, "window_fixings", {}),
+        )
+
+
+def _ragged_arange(counts: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(c) for c in counts])`` without a Python loop."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    starts = np.repeat(ends - counts, counts)
+    return np.arange(total, dtype=np.int64) - starts
+
+
+def build_model(data: ProblemData, relaxed: bool = False) -> MatrixModel:
+    """Build the SPEC §3 model of ``data`` (``relaxed``: the conflict finder's variant)."""
+    return ModelBuilder(data, relaxed=relaxed).build()

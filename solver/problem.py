@@ -1,0 +1,299 @@
+"""Solver-independent, index-based problem data derived from a scenario.
+
+Every backend, the evaluator and the conflict finder read this object; none of
+them looks at the scenario document again. Indices follow the order of the
+scenario's lists; years are offsets from ``horizon.start``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from solver.scenario import SCALE_LIMIT, PerYear, Scenario, haversine_km
+
+UNBOUNDED = -1  # marks a missing quota bound in the integer arrays
+
+
+def round_half_up(value: float) -> int:
+    """SPEC §1 rounding: ``floor(v + 0.5)``."""
+    return math.floor(value + 0.5)
+
+
+def _per_year(value: PerYear | None, years: range, default: int) -> np.ndarray:
+    if value is None:
+        return np.full(len(years), default, dtype=np.int64)
+    if isinstance(value, int):
+        return np.full(len(years), value, dtype=np.int64)
+    return np.array([value[str(y)] for y in years], dtype=np.int64)
+
+
+@dataclass
+class ProblemData:
+    """Index-based view of a validated :class:`Scenario` (SPEC §2 derived data)."""
+
+    scenario: Scenario
+    start: int
+    end: int
+    region_ids: list[str]
+    option_ids: list[str]
+    site_ids: list[str]
+    pool_ids: list[str]
+    resource_ids: list[str]
+    site2region: np.ndarray  # (S,)
+    population: np.ndarray  # (S,)
+    weight: np.ndarray  # (S,) w(s) of §2
+    benefit: np.ndarray  # (S, O), -1 where the option is not allowed at the site
+    site_options: list[list[int]]  # allowed options, after a fixed option
+    window: np.ndarray  # (S, 2) earliest/latest as given (may reach outside the horizon)
+    build_years: list[range]  # years the site may be built in, within the horizon
+    required: np.ndarray  # (S,) bool: required or fixed
+    fixed_year: np.ndarray  # (S,), -1 when not fixed
+    fixed_option: np.ndarray  # (S,), -1 when no fixed option
+    option_crews: np.ndarray  # (O,)
+    option_technicians: np.ndarray  # (O,)
+    option_resources: np.ndarray  # (O, Q)
+    resource_limit: np.ndarray  # (Q, Y)
+    pool_count: np.ndarray  # (K,)
+    available: np.ndarray  # (K, Y)
+    distance: np.ndarray  # (K, S) whole km, SPEC §2
+    reach: np.ndarray  # (K, S) bool
+    training_capacity: np.ndarray  # (R, Y), the t upper bound (need bound where unlimited)
+    training_limited: np.ndarray  # (R,) bool
+    trained_stock: np.ndarray  # (R,)
+    lead_time: int
+    quota_region_year: np.ndarray  # (R, Y, 2) min/max, UNBOUNDED where absent
+    quota_year: np.ndarray  # (Y, 2)
+    precedences: list[tuple[int, int, int]]  # (before, after, gap)
+    balance_pct: int | None
+    weights: dict[str, int]
+    baseline: list[tuple[int, int, int]]  # (site, option, year) as given
+    region_index: dict[str, int] = field(default_factory=dict)
+    option_index: dict[str, int] = field(default_factory=dict)
+    site_index: dict[str, int] = field(default_factory=dict)
+    pool_index: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def num_years(self) -> int:
+        return self.end - self.start + 1
+
+    @property
+    def years(self) -> range:
+        return range(self.start, self.end + 1)
+
+    @property
+    def num_sites(self) -> int:
+        return len(self.site_ids)
+
+    @property
+    def num_regions(self) -> int:
+        return len(self.region_ids)
+
+    @property
+    def num_pools(self) -> int:
+        return len(self.pool_ids)
+
+    @property
+    def num_options(self) -> int:
+        return len(self.option_ids)
+
+    @cached_property
+    def region2sites(self) -> list[np.ndarray]:
+        return [np.flatnonzero(self.site2region == r) for r in range(self.num_regions)]
+
+    @cached_property
+    def region_weight(self) -> np.ndarray:
+        """``W_r`` of SPEC §3.7 (every site of the region, optional ones included)."""
+        return np.bincount(self.site2region, weights=self.weight, minlength=self.num_regions).astype(np.int64)
+
+    @property
+    def has_crews(self) -> bool:
+        return self.num_pools > 0
+
+
+def build_problem(scenario: Scenario) -> ProblemData:
+    """Derive the index-based :class:`ProblemData` of a validated scenario."""
+    sc = scenario
+    years = sc.years
+    start, end = sc.horizon.start, sc.horizon.end
+    region_index = {r.id: i for i, r in enumerate(sc.regions)}
+    option_index = {o.id: i for i, o in enumerate(sc.options)}
+    site_index = {s.id: i for i, s in enumerate(sc.sites)}
+    pool_index = {k.id: i for i, k in enumerate(sc.crews)}
+    resource_index = {q.id: i for i, q in enumerate(sc.resources)}
+    num_s, num_o, num_y = len(sc.sites), len(sc.options), len(years)
+
+    site2region = np.array([region_index[s.region] for s in sc.sites], dtype=np.int64)
+    population = np.array([s.population for s in sc.sites], dtype=np.int64)
+    weight = np.array([max(1, round_half_up(p / 1000)) for p in population.tolist()], dtype=np.int64)
+    benefit = np.full((num_s, num_o), -1, dtype=np.int64)
+    site_options: list[list[int]] = []
+    window = np.zeros((num_s, 2), dtype=np.int64)
+    build_years: list[range] = []
+    fixed_year = np.full(num_s, -1, dtype=np.int64)
+    fixed_option = np.full(num_s, -1, dtype=np.int64)
+    required = np.zeros(num_s, dtype=bool)
+    for i, s in enumerate(sc.sites):
+        for o, value in s.benefit.items():
+            benefit[i, option_index[o]] = value
+        allowed = sorted(option_index[o] for o in s.benefit)
+        lo = start if s.earliest is None else s.earliest
+        hi = end if s.latest is None else s.latest
+        window[i] = (lo, hi)
+        required[i] = s.required
+        if s.fixed is not None:
+            fixed_year[i] = s.fixed.year
+            lo = hi = s.fixed.year
+            required[i] = True
+            if s.fixed.option is not None:
+                fixed_option[i] = option_index[s.fixed.option]
+                allowed = [option_index[s.fixed.option]]
+        site_options.append(allowed)
+        build_years.append(range(max(lo, start), min(hi, end) + 1))
+
+    option_crews = np.array([o.crews for o in sc.options], dtype=np.int64)
+    option_technicians = np.array([o.technicians for o in sc.options], dtype=np.int64)
+    option_resources = np.zeros((num_o, len(sc.resources)), dtype=np.int64)
+    for i, o in enumerate(sc.options):
+        for q, units in o.resources.items():
+            option_resources[i, resource_index[q]] = units
+    resource_limit = np.array([_per_year(q.limit, years, 0) for q in sc.resources], dtype=np.int64).reshape(
+        len(sc.resources), num_y
+    )
+
+    num_k = len(sc.crews)
+    pool_count = np.array([k.count for k in sc.crews], dtype=np.int64)
+    available = np.array([_per_year(k.available, years, k.count) for k in sc.crews], dtype=np.int64).reshape(
+        num_k, num_y
+    )
+    distance = np.zeros((num_k, num_s), dtype=np.int64)
+    reach = np.zeros((num_k, num_s), dtype=bool)
+    for k, pool in enumerate(sc.crews):
+        regions = None if pool.regions is None else {region_index[r] for r in pool.regions}
+        for i, s in enumerate(sc.sites):
+            if regions is not None and int(site2region[i]) not in regions:
+                continue
+            assert s.lat is not None and s.lon is not None
+            d = haversine_km(pool.lat, pool.lon, s.lat, s.lon)
+            distance[k, i] = d
+            reach[k, i] = pool.max_distance_km is None or d <= pool.max_distance_km
+
+    num_r = len(sc.regions)
+    max_tech = np.zeros(num_s, dtype=np.int64)
+    for i in range(num_s):
+        max_tech[i] = max(int(option_technicians[o]) for o in site_options[i])
+    need_bound = np.bincount(site2region, weights=max_tech, minlength=num_r).astype(np.int64)
+    training_capacity = np.zeros((num_r, num_y), dtype=np.int64)
+    training_limited = np.zeros(num_r, dtype=bool)
+    for r, region in enumerate(sc.regions):
+        if region.training_capacity is None:
+            training_capacity[r] = need_bound[r]
+        else:
+            training_limited[r] = True
+            training_capacity[r] = _per_year(region.training_capacity, years, 0)
+    trained_stock = np.array([r.trained_stock for r in sc.regions], dtype=np.int64)
+
+    quota_region_year = np.full((num_r, num_y, 2), UNBOUNDED, dtype=np.int64)
+    quota_year = np.full((num_y, 2), UNBOUNDED, dtype=np.int64)
+    q = sc.quotas
+    if q.region_year is not None:
+        quota_region_year[:, :, 0] = UNBOUNDED if q.region_year.min is None else q.region_year.min
+        quota_region_year[:, :, 1] = UNBOUNDED if q.region_year.max is None else q.region_year.max
+    for ov in q.overrides:
+        quota_region_year[region_index[ov.region], ov.year - start] = (
+            UNBOUNDED if ov.min is None else ov.min,
+            UNBOUNDED if ov.max is None else ov.max,
+        )
+    if q.year is not None:
+        quota_year[:, 0] = UNBOUNDED if q.year.min is None else q.year.min
+        quota_year[:, 1] = UNBOUNDED if q.year.max is None else q.year.max
+
+    return ProblemData(
+        scenario=sc,
+        start=start,
+        end=end,
+        region_ids=[r.id for r in sc.regions],
+        option_ids=[o.id for o in sc.options],
+        site_ids=[s.id for s in sc.sites],
+        pool_ids=[k.id for k in sc.crews],
+        resource_ids=[q.id for q in sc.resources],
+        site2region=site2region,
+        population=population,
+        weight=weight,
+        benefit=benefit,
+        site_options=site_options,
+        window=window,
+        build_years=build_years,
+        required=required,
+        fixed_year=fixed_year,
+        fixed_option=fixed_option,
+        option_crews=option_crews,
+        option_technicians=option_technicians,
+        option_resources=option_resources,
+        resource_limit=resource_limit,
+        pool_count=pool_count,
+        available=available,
+        distance=distance,
+        reach=reach,
+        training_capacity=training_capacity,
+        training_limited=training_limited,
+        trained_stock=trained_stock,
+        lead_time=sc.training.lead_time,
+        quota_region_year=quota_region_year,
+        quota_year=quota_year,
+        precedences=[(site_index[p.before], site_index[p.after], p.gap) for p in sc.precedences],
+        balance_pct=None if sc.balance is None else sc.balance.tolerance_pct,
+        weights=sc.objective.model_dump(),
+        baseline=[(site_index[b.site], option_index[b.option], b.year) for b in sc.baseline],
+        region_index=region_index,
+        option_index=option_index,
+        site_index=site_index,
+        pool_index=pool_index,
+    )
+
+
+def scale_report(scenario: Scenario) -> list[tuple[str, str]]:
+    """SPEC §1 scale limit per constraint family: ``(path, message)`` for each breach.
+
+    For each family the largest row is bounded by Σ |coefficient| × (largest value)
+    over all its possible terms; exact Python integers avoid overflow.
+    """
+    data = build_problem(scenario)
+    out: list[tuple[str, str]] = []
+    num_y = data.num_years
+    w = data.weights
+
+    def check(path: str, what: str, value: int) -> None:
+        if value > SCALE_LIMIT:
+            out.append((path, f"{what} reaches {value:.3e} > 2^53, the scale limit of SPEC §1"))
+
+    horizon_factor = num_y  # the largest (end - y + 1)
+    benefit_sum = int(np.where(data.benefit > 0, data.benefit, 0).sum())
+    mob = int((data.distance * data.reach).sum()) * int(data.available.max(initial=0))
+    objective = (
+        w["benefit"] * benefit_sum * horizon_factor
+        + w["mobilization"] * mob
+        + w["training"] * int(data.training_capacity.sum())
+        + w["stability"] * len(data.baseline)
+    )
+    check("objective", "the objective", objective)
+    tech = int(data.option_technicians.max(initial=0))
+    for r in range(data.num_regions):
+        sites = len(data.region2sites[r])
+        row = int(data.trained_stock[r]) + int(data.training_capacity[r].sum()) + tech * sites * num_y
+        check(f"regions[{r}]", "the technicians rows (§3.4)", row)
+    for q in range(len(data.resource_ids)):
+        row = int(data.option_resources[:, q].max(initial=0)) * data.num_sites + int(data.resource_limit[q].max(initial=0))
+        check(f"resources[{q}]", "the resource rows (§3.5)", row)
+    if data.has_crews:
+        avail = int(data.available.max(initial=0))
+        crews = int(data.option_crews.max(initial=0))
+        check("crews", "the crew rows (§3.3)", avail * max(data.num_sites, data.num_pools) + crews)
+    if data.balance_pct is not None:
+        total = int(data.weight.sum())
+        row = 200 * total * total * data.num_options * num_y + 100 * total * total
+        check("balance", "the balance rows (§3.7)", row)
+    return out

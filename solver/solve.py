@@ -1,0 +1,247 @@
+"""The one dispatcher: scenario in, checked plan out.
+
+``solve`` builds the problem data and the matrix model, runs the chosen
+backend, turns its values into a :class:`~solver.plan.Plan`, and recomputes the
+plan's terms and objective with the evaluator. A backend plan that fails the
+evaluator raises :class:`SolverBugError`: it never reaches a user as a plan.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from solver.backends.base import RawResult, SolveOptions, default_threads
+from solver.evaluate import evaluate
+from solver.model import MatrixModel, build_model
+from solver.plan import Build, CrewAssignment, Plan, SolverInfo, Status, TrainingRow, gap_of, sort_builds
+from solver.problem import ProblemData, build_problem
+from solver.scenario import Scenario, ScenarioError, parse_scenario
+
+BACKENDS = ("cpsat", "highs", "cbc")
+DEFAULT_BACKEND = "cpsat"
+
+
+class SolverBugError(RuntimeError):
+    """A backend returned a plan that breaks the SPEC: a bug, reported as an error."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: integer incumbent and bound of ``Z`` (SPEC §4 rules)."""
+
+    elapsed: float
+    incumbent: int | None
+    bound: int | None
+    gap: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"elapsed": round(self.elapsed, 3), "incumbent": self.incumbent, "bound": self.bound, "gap": self.gap}
+
+
+def _backend(name: str) -> Callable[[MatrixModel, SolveOptions], RawResult]:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}")
+    module = importlib.import_module(f"solver.backends.{name}")
+    return module.solve  # type: ignore[no-any-return]
+
+
+def floor_bound(bound: float) -> int:
+    """An integer upper bound on Z from a solver's float bound (tolerance 1e-6 relative)."""
+    return math.floor(bound + 1e-6 * max(1.0, abs(bound)))
+
+
+def extract_plan(model: MatrixModel, values: np.ndarray) -> tuple[list[Build], list[TrainingRow]]:
+    """Builds (with crews) and training rows from a solution vector of ``model``."""
+    data = model.data
+    v = np.rint(values).astype(np.int64)
+    x_on = np.flatnonzero(v[: model.num_x] > 0)
+    a_val = v[model.a_offset : model.t_offset]
+    crews_of: dict[tuple[int, int], list[CrewAssignment]] = {}
+    for i in np.flatnonzero(a_val > 0).tolist():
+        k, s, y = int(model.a_pool[i]), int(model.a_site[i]), int(model.a_year[i])
+        crews_of.setdefault((s, y), []).append(
+            CrewAssignment(pool=data.pool_ids[k], count=int(a_val[i]), distance_km=int(data.distance[k, s]))
+        )
+    builds = []
+    for j in x_on.tolist():
+        s, o, y = int(model.x_site[j]), int(model.x_option[j]), int(model.x_year[j])
+        builds.append(
+            Build(
+                site=data.site_ids[s],
+                region=data.region_ids[data.site2region[s]],
+                year=data.start + y,
+                option=data.option_ids[o],
+                crews=crews_of.get((s, y), []),
+            )
+        )
+    t_val = v[model.t_offset : model.aux_offset]
+    training = [
+        TrainingRow(region=data.region_ids[model.t_region[i]], year=data.start + int(model.t_year[i]), trainees=int(t_val[i]))
+        for i in np.flatnonzero(t_val > 0).tolist()
+    ]
+    training.sort(key=lambda t: (t.region, t.year))
+    return sort_builds(builds), training
+
+
+def solve(
+    scenario: Scenario | dict[str, Any] | str | bytes,
+    backend: str = DEFAULT_BACKEND,
+    time_limit: float = 60.0,
+    threads: int | None = None,
+    seed: int = 0,
+    hint: dict[str, Any] | list[dict[str, Any]] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+    conflicts: bool = True,
+    log: bool = False,
+) -> Plan:
+    """Solve a scenario and return its checked plan document (SPEC §4).
+
+    ``hint`` is a warm start: a plan document or a list of builds
+    (``{"site", "year", "option"}``); the scenario's ``baseline`` is used when
+    none is given. ``cancel`` stops the solver; the best plan found so far is
+    returned. Invalid input returns a plan with status ``invalid``.
+    """
+    _backend(backend)  # reject unknown names before any work
+    threads = threads or default_threads()
+    try:
+        sc = parse_scenario(scenario)
+    except ScenarioError as exc:
+        return Plan.invalid(exc.errors)
+    started = time.perf_counter()
+    data = build_problem(sc)
+    model = build_model(data)
+    build_seconds = time.perf_counter() - started
+    info = SolverInfo(
+        backend=backend,
+        seconds=0.0,
+        threads=threads,
+        time_limit=time_limit,
+        seed=seed,
+        build_seconds=round(build_seconds, 3),
+        **model.size(),
+    )
+    empty = model.violated_empty_rows()
+    if len(empty):
+        raw = RawResult(Status.INFEASIBLE, None, None, 0.0, threads, "an empty row excludes 0")
+    else:
+        raw = _run(model, backend, time_limit, threads, seed, hint, on_progress, cancel, log)
+    info.seconds = round(raw.seconds, 3)
+    info.threads = raw.threads
+    info.detail = raw.detail  # type: ignore[attr-defined]
+    plan = plan_from_result(model, raw, info)
+    if plan.status is Status.INFEASIBLE and conflicts:
+        from solver.conflicts import find_conflicts
+
+        remaining = max(5.0, time_limit - (time.perf_counter() - started))
+        found = find_conflicts(data, time_limit=remaining, threads=threads)
+        plan.conflicts = found.conflicts
+        info.conflict_seconds = round(found.seconds, 3)  # type: ignore[attr-defined]
+        if not found.irreducible:
+            info.conflicts_irreducible = False  # type: ignore[attr-defined]
+    return plan
+
+
+def _run(
+    model: MatrixModel,
+    backend: str,
+    time_limit: float,
+    threads: int,
+    seed: int,
+    hint: dict[str, Any] | list[dict[str, Any]] | None,
+    on_progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+    log: bool,
+) -> RawResult:
+    const = model.obj_const
+
+    def report(elapsed: float, incumbent: float | None, bound: float | None) -> None:
+        if on_progress is None:
+            return
+        inc = None if incumbent is None else round(incumbent)
+        bnd = None if bound is None or not math.isfinite(bound) else floor_bound(bound)
+        if inc is not None and bnd is not None and bnd < inc + 1:
+            bnd = inc
+        gap = None if inc is None or bnd is None else gap_of(inc, bnd)
+        on_progress(Progress(elapsed, inc, bnd, gap))
+
+    del const
+    options = SolveOptions(
+        time_limit=time_limit,
+        threads=threads,
+        seed=seed,
+        hint=hint_columns(model, hint),
+        on_progress=report if on_progress else None,
+        cancel=cancel,
+        log=log,
+    )
+    return _backend(backend)(model, options)
+
+
+def hint_columns(model: MatrixModel, hint: dict[str, Any] | list[dict[str, Any]] | None) -> dict[int, int] | None:
+    """Column values of a warm start: x from the hint's builds (or the baseline)."""
+    if hint is None:
+        cols = model.hint_from_baseline()
+        return cols or None
+    builds = hint.get("builds", []) if isinstance(hint, dict) else hint
+    data = model.data
+    lookup = {
+        (int(s), int(o), int(y)): i for i, (s, o, y) in enumerate(zip(model.x_site, model.x_option, model.x_year, strict=True))
+    }
+    cols: dict[int, int] = {}
+    for b in builds:
+        s = data.site_index.get(b.get("site"))
+        o = data.option_index.get(b.get("option"))
+        year = b.get("year")
+        if s is None or o is None or not isinstance(year, int):
+            continue
+        for j in model.x_columns_of(s):
+            cols[int(j)] = 0
+        j = lookup.get((s, o, year - data.start))
+        if j is not None:
+            cols[j] = 1
+    return cols or None
+
+
+def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Plan:
+    """Turn a backend's raw result into a checked plan document."""
+    data = model.data
+    name = data.scenario.name
+    if not raw.status.has_plan or raw.values is None:
+        status = raw.status if raw.status in (Status.INFEASIBLE, Status.UNKNOWN) else Status.UNKNOWN
+        return Plan(scenario=name, status=status, solver=info)
+    builds, training = extract_plan(model, raw.values)
+    plan = Plan(scenario=name, status=raw.status, builds=builds, training=training, solver=info)
+    ev = evaluate(data, plan, check_reported=False)
+    if not ev.holds:
+        raise SolverBugError(f"{info.backend} returned a plan that breaks the SPEC: " + "; ".join(ev.violations[:10]))
+    plan.terms = ev.terms
+    plan.objective = ev.objective
+    plan.unbuilt = ev.unbuilt
+    bound = floor_bound(raw.bound) if raw.bound is not None and math.isfinite(raw.bound) else None
+    if bound is not None and bound < ev.objective + 1:
+        plan.status = Status.OPTIMAL
+        plan.bound = ev.objective
+    elif bound is not None:
+        plan.status = Status.FEASIBLE
+        plan.bound = bound
+    else:
+        plan.status = Status.FEASIBLE
+        plan.bound = None
+    if plan.status is Status.OPTIMAL and raw.status is not Status.OPTIMAL:
+        info.detail = f"{raw.detail}; bound proves optimality"  # type: ignore[attr-defined]
+    plan.gap = None if plan.bound is None else gap_of(ev.objective, plan.bound)
+    return plan
+
+
+def solve_problem(data: ProblemData, **kwargs: Any) -> Plan:
+    """Solve already-built problem data (benchmarks reuse one build)."""
+    return solve(data.scenario, **kwargs)
