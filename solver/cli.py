@@ -240,7 +240,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
     except (OSError, ScenarioError) as exc:
         print(f"cannot read plans: {exc}", file=sys.stderr)
         return 2
-    diff = diff_plans(a, b)
+    scenario = None
+    if args.scenario:
+        scenario, errors = validate_document(_read(args.scenario))
+        if scenario is None:
+            _print_errors(errors)
+            return 2
+    diff = diff_plans(a, b, scenario)
     if args.json:
         _write_json(diff, args.out)
     else:
@@ -306,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="compare two plan documents")
     p.add_argument("a")
     p.add_argument("b")
+    p.add_argument("--scenario", help="the scenario, for served-population curves")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out")
     p.set_defaults(func=cmd_diff)

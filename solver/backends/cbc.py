@@ -15,6 +15,7 @@ import signal
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ def to_pulp(model: MatrixModel) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
     prob = pulp.LpProblem("rdplan", pulp.LpMaximize)
     lb = model.col_lb.tolist()
     ub = model.col_ub.tolist()
-    cols = [pulp.LpVariable(f"c{j}", lowBound=lb[j], upBound=ub[j], cat=pulp.LpInteger) for j in range(model.num_cols)]
+    cols = [prob.add_variable(f"c{j}", lowBound=lb[j], upBound=ub[j], cat=pulp.LpInteger) for j in range(model.num_cols)]
     nz = np.flatnonzero(model.obj)
     prob.setObjective(pulp.LpAffineExpression([(cols[j], float(model.obj[j])) for j in nz.tolist()], constant=float(model.obj_const)))
     starts = model.row_start.tolist()
@@ -62,6 +63,14 @@ def to_pulp(model: MatrixModel) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
         if hi < float("inf"):
             prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, f"r{r}u", hi))
     return prob, cols
+
+
+def _cbc_command(**kwargs: object) -> pulp.LpSolver_CMD:
+    """PuLP's bundled CBC, or a CBC on the PATH where a PuLP release ships none."""
+    cmd = pulp.PULP_CBC_CMD(**kwargs)
+    if not cmd.available():
+        cmd = pulp.COIN_CMD(**kwargs)
+    return cmd
 
 
 def _cbc_children(path: str) -> list[int]:
@@ -88,17 +97,20 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             cols[col].setInitialValue(value)
     with tempfile.TemporaryDirectory(prefix="rdplan-cbc-") as tmp:
         log_path = Path(tmp) / "cbc.log"
-        cmd = pulp.PULP_CBC_CMD(
-            msg=False,
-            timeLimit=max(1, round(options.time_limit)),
-            threads=max(1, options.threads),
-            warmStart=bool(options.hint),
-            logPath=str(log_path),
-            gapRel=0,
-            gapAbs=0.999,
-            options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
-            keepFiles=False,
-        )
+        with warnings.catch_warnings():
+            # PuLP 3.3 announces the move of its bundled CBC; it is still the one PuLP ships.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            cmd = _cbc_command(
+                msg=False,
+                timeLimit=max(1, round(options.time_limit)),
+                threads=max(1, options.threads),
+                warmStart=bool(options.hint),
+                logPath=str(log_path),
+                gapRel=0,
+                gapAbs=0.999,
+                options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
+                keepFiles=False,
+            )
         if options.feasibility_only:
             cmd.options.append("maxSolutions 1")
         outcome: dict[str, object] = {}
@@ -129,14 +141,15 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     if cancelled or "error" in outcome:
         return RawResult(Status.UNKNOWN, None, None, seconds, options.threads, "cancelled" if cancelled else str(outcome.get("error")))
     status = SOL_STATUS.get(prob.sol_status, Status.UNKNOWN)
+    if status is Status.UNKNOWN and prob.status == pulp.LpStatusInfeasible:
+        # After a proof of infeasibility PuLP leaves sol_status at "no solution found".
+        status = Status.INFEASIBLE
     values = None
     if status.has_plan:
         values = np.array([v.varValue if v.varValue is not None else 0.0 for v in cols], dtype=np.float64)
-        if status is Status.OPTIMAL:
-            bound = float(pulp.value(prob.objective))
-        else:
-            bound = _final_bound(text, bound)
-        progress(incumbent=float(pulp.value(prob.objective)), bound=bound, force=True)
+        objective = float(model.obj @ values) + model.obj_const
+        bound = objective if status is Status.OPTIMAL else _final_bound(text, bound)
+        progress(incumbent=objective, bound=bound, force=True)
     return RawResult(status, values, bound, seconds, options.threads, pulp.LpStatus[prob.status])
 
 

@@ -8,9 +8,14 @@ reason.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import threading
 import time
+
+from collections.abc import Iterator
 
 import highspy
 import numpy as np
@@ -66,9 +71,27 @@ def to_highs(model: MatrixModel) -> highspy.HighsLp:
     return lp
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """HiGHS prints its banner on stdout when an instance is made; keep stdout for plans."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def new_highs() -> highspy.Highs:
+    with _quiet_stdout():
+        return highspy.Highs()
+
+
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     """Solve the matrix model with HiGHS."""
-    h = highspy.Highs()
+    h = new_highs()
     threads = _threads(options.threads)
     h.setOptionValue("output_flag", bool(options.log))
     h.setOptionValue("threads", threads)

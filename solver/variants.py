@@ -1,0 +1,170 @@
+"""What-if variants: JSON merge patches (RFC 7386) of a base scenario, solved as a batch.
+
+A batch solves the base and every variant with the same options and returns a
+comparison table: status, objective, terms, and the changes of each plan
+against the base plan (sites moved, redesigned, dropped, added).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from solver.diff import diff_plans
+from solver.plan import Plan
+from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge, ``null`` deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def make_variant(base: Scenario | dict[str, Any], patch: dict[str, Any], name: str | None = None) -> Scenario:
+    """A new validated scenario: ``base`` with ``patch`` applied (errors name the patched field)."""
+    doc = base.to_document() if isinstance(base, Scenario) else base
+    patched = merge_patch(doc, patch)
+    if name is not None:
+        patched["name"] = name
+    return parse_scenario(patched)
+
+
+def grid_patches(grid: dict[str, list[Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Variants for every combination of dotted-path values, e.g. ``{"objective.mobilization": [0, 1]}``."""
+    keys = sorted(grid)
+    out = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        patch: dict[str, Any] = {}
+        for key, value in zip(keys, values, strict=True):
+            node = patch
+            parts = key.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+        out.append((",".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)), patch))
+    return out
+
+
+def compare(base_plan: Plan, plans: dict[str, Plan]) -> list[dict[str, Any]]:
+    """One comparison row per variant against the base plan."""
+    base_doc = base_plan.to_document()
+    rows = []
+    for name, plan in {"base": base_plan, **plans}.items():
+        doc = plan.to_document()
+        row: dict[str, Any] = {"variant": name, "status": doc["status"], "objective": doc["objective"], "gap": doc["gap"]}
+        row.update({k: (doc["terms"] or {}).get(k) for k in ("benefit", "mobilization", "training", "stability")})
+        if plan.status.has_plan and base_plan.status.has_plan:
+            d = diff_plans(base_doc, doc)
+            row.update({"moved": len(d["moved"]), "redesigned": len(d["redesigned"]), "dropped": len(d["dropped"]), "added": len(d["added"]), "objective_change": d["objective_change"]})
+        else:
+            row.update({"moved": None, "redesigned": None, "dropped": None, "added": None, "objective_change": None})
+        if doc["conflicts"]:
+            row["conflicts"] = [c["message"] for c in doc["conflicts"]]
+        rows.append(row)
+    return rows
+
+
+def run_batch(
+    base: Scenario,
+    variants: list[tuple[str, dict[str, Any]]],
+    solve_options: dict[str, Any] | None = None,
+    on_done: Callable[[str, Plan], None] | None = None,
+) -> dict[str, Any]:
+    """Solve the base and each variant; return plans and the comparison table."""
+    from solver.solve import solve
+
+    opts = dict(solve_options or {})
+    base_plan = solve(base, **opts)
+    if on_done:
+        on_done("base", base_plan)
+    plans: dict[str, Plan] = {}
+    errors: dict[str, list[dict[str, str]]] = {}
+    for name, patch in variants:
+        try:
+            scenario = make_variant(base, patch)
+        except ScenarioError as exc:
+            plans[name] = Plan.invalid(exc.errors)
+            errors[name] = [e.model_dump() for e in exc.errors]
+            continue
+        plans[name] = solve(scenario, **opts)
+        if on_done:
+            on_done(name, plans[name])
+    return {"table": compare(base_plan, plans), "plans": {"base": base_plan, **plans}, "errors": errors}
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    cols = ["variant", "status", "objective", "objective_change", "benefit", "mobilization", "training", "moved", "redesigned", "dropped", "added"]
+    table = [[str(r.get(c, "")) if r.get(c) is not None else "-" for c in cols] for r in rows]
+    widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines.extend(" | ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)) for t in table)
+    return "\n".join(lines)
+
+
+def _parse_set(items: list[str]) -> dict[str, list[Any]]:
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, _, values = item.partition("=")
+        if not key or not values:
+            raise ValueError(f"--set takes path=v1,v2,... (got '{item}')")
+        grid[key] = [json.loads(v) for v in values.split(",")]
+    return grid
+
+
+def batch_main(argv: list[str] | None = None) -> int:
+    """``rdplan batch BASE.json [--variants V.json] [--set path=v1,v2 ...]``."""
+    from solver.solve import BACKENDS, DEFAULT_BACKEND
+
+    parser = argparse.ArgumentParser(prog="rdplan batch", description="Solve what-if variants of a scenario and compare them with the base plan.")
+    parser.add_argument("scenario")
+    parser.add_argument("--variants", help='JSON file: [{"name": ..., "patch": {merge patch}}, ...]')
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=V1,V2", help="a parameter grid axis, e.g. objective.mobilization=0,1,2")
+    parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", help="write the comparison (and plans) as JSON here")
+    args = parser.parse_args(argv)
+    try:
+        base = parse_scenario(Path(args.scenario).read_text(encoding="utf-8"))
+        variants: list[tuple[str, dict[str, Any]]] = []
+        if args.variants:
+            for i, v in enumerate(json.loads(Path(args.variants).read_text(encoding="utf-8"))):
+                if not isinstance(v, dict) or not isinstance(v.get("patch"), dict):
+                    raise ScenarioError([FieldError(path=f"variants[{i}]", message="each variant needs a 'patch' object")])
+                variants.append((str(v.get("name", f"variant-{i}")), v["patch"]))
+        variants.extend(grid_patches(_parse_set(args.set)) if args.set else [])
+    except ScenarioError as exc:
+        for e in exc.errors:
+            print(f"  {e.path or '<document>'}: {e.message}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = run_batch(
+        base,
+        variants,
+        {"backend": args.backend, "time_limit": args.time_limit, "threads": args.threads},
+        on_done=lambda name, plan: print(f"{name}: {plan.status.value} {plan.objective}", file=sys.stderr),
+    )
+    print(format_table(result["table"]))
+    if args.out:
+        Path(args.out).write_text(
+            json.dumps({"table": result["table"], "plans": {k: p.to_document() for k, p in result["plans"].items()}}, indent=1) + "\n",
+            encoding="utf-8",
+        )
+    return 0

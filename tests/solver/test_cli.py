@@ -1,0 +1,94 @@
+"""The rdplan command line, run as a real process: one test per exit code (SPEC §5)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import DATA
+
+TINY = str(DATA / "conformance" / "tiny.json")
+INFEASIBLE = str(DATA / "conformance" / "infeasible-technicians.json")
+
+
+def rdplan(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "solver.cli", *args], capture_output=True, text=True, input=stdin, timeout=300)
+
+
+def test_solve_optimal_exit_0(tmp_path: Path) -> None:
+    out, csv = tmp_path / "plan.json", tmp_path / "builds.csv"
+    r = rdplan("solve", TINY, "--time-limit", "20", "--threads", "1", "--out", str(out), "--csv", str(csv))
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(out.read_text())
+    assert (plan["status"], plan["objective"]) == ("optimal", 1855)
+    assert "optimal" in r.stderr and "objective 1,855" in r.stderr
+    assert csv.read_text().splitlines()[0] == "year,region,site,option,crews,crew_km"
+    assert len(csv.read_text().splitlines()) == 1 + len(plan["builds"])
+    check = rdplan("check", TINY, str(out))
+    assert check.returncode == 0, check.stderr
+
+
+def test_solve_to_stdout_each_backend() -> None:
+    for backend in ("cpsat", "highs", "cbc"):
+        r = rdplan("solve", TINY, "--backend", backend, "--time-limit", "20", "--threads", "1", "--quiet")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["objective"] == 1855
+
+
+def test_solve_infeasible_exit_1() -> None:
+    r = rdplan("solve", INFEASIBLE, "--time-limit", "20", "--threads", "1")
+    assert r.returncode == 1
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "infeasible" and plan["conflicts"]
+    assert "conflict technicians" in r.stderr
+
+
+def test_solve_malformed_exit_2_writes_plan(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": 1, "horizon": {"start": 2030}, "regions": [], "options": [], "sites": [], "x": 1}')
+    out = tmp_path / "plan.json"
+    r = rdplan("solve", str(bad), "--out", str(out))
+    assert r.returncode == 2
+    plan = json.loads(out.read_text())
+    assert plan["status"] == "invalid"
+    found = {e["path"] for e in plan["errors"]}
+    assert {"horizon.end", "x", "options", "sites"} <= found
+    assert "horizon.end" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_solve_not_json_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("this is not json")
+    r = rdplan("solve", str(bad))
+    assert r.returncode == 2
+    assert json.loads(r.stdout)["errors"][0]["path"] == ""
+    r = rdplan("solve", str(tmp_path / "missing.json"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_validate_exit_codes(tmp_path: Path) -> None:
+    assert rdplan("validate", TINY).returncode == 0
+    r = rdplan("validate", "-", stdin='{"schema_version": 1}')
+    assert r.returncode == 2
+    assert "horizon: required field is missing" in r.stderr
+    r = rdplan("validate", TINY, "--json")
+    assert json.loads(r.stdout)["valid"] is True
+
+
+def test_check_broken_plan_exit_1(tmp_path: Path) -> None:
+    r = rdplan("solve", TINY, "--time-limit", "20", "--threads", "1", "--quiet")
+    plan = json.loads(r.stdout)
+    plan["objective"] += 1
+    p = tmp_path / "plan.json"
+    p.write_text(json.dumps(plan))
+    r = rdplan("check", TINY, str(p))
+    assert r.returncode == 1
+    assert "objective" in r.stderr
+    p.write_text("garbage")
+    assert rdplan("check", TINY, str(p)).returncode == 1
+
+
+def test_schema() -> None:
+    r = rdplan("schema")
+    assert r.returncode == 0
+    assert "horizon" in json.loads(r.stdout)["properties"]

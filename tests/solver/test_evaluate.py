@@ -1,0 +1,45 @@
+"""The evaluator catches every kind of broken plan and recomputes the objective."""
+
+import copy
+
+from solver.evaluate import evaluate
+from solver.scenario import parse_scenario
+from solver.solve import solve
+from tests.conftest import load
+
+
+def _plan() -> tuple[dict, dict]:
+    doc = load("conformance/tiny")
+    plan = solve(doc, backend="cpsat", time_limit=20, threads=1).to_document()
+    return doc, plan
+
+
+def test_solved_plan_holds() -> None:
+    doc, plan = _plan()
+    ev = evaluate(parse_scenario(doc), plan)
+    assert ev.holds, ev.violations
+    assert ev.objective == plan["objective"] == 1855
+
+
+def test_broken_plans_are_caught() -> None:
+    doc, plan = _plan()
+    sc = parse_scenario(doc)
+
+    def broken(mutate) -> list[str]:
+        p = copy.deepcopy(plan)
+        mutate(p)
+        ev = evaluate(sc, p)
+        assert not ev.holds
+        return ev.violations
+
+    assert any("objective" in v for v in broken(lambda p: p.update(objective=p["objective"] + 1)))
+    assert any("terms" in v for v in broken(lambda p: p["terms"].update(benefit=1)))
+    assert any("needs" in v for v in broken(lambda p: p["builds"][0]["crews"].clear()))
+    assert any("distance" in v for v in broken(lambda p: p["builds"][0]["crews"][0].update(distance_km=1)))
+    assert any("region" in v for v in broken(lambda p: p["builds"][0].update(region="south" if p["builds"][0]["region"] == "north" else "north")))
+    assert any("more than once" in v for v in broken(lambda p: p["builds"].append(copy.deepcopy(p["builds"][0]))))
+    assert any("required" in v for v in broken(lambda p: p["builds"].pop()))
+    assert any("unknown site" in v for v in broken(lambda p: p["builds"][0].update(site="zz")))
+    assert any("technicians" in v for v in broken(lambda p: p["training"].clear()))
+    assert any("year" in v for v in broken(lambda p: p["builds"][0].update(year=1999)))
+    assert any("builds[0]" in v for v in broken(lambda p: p["builds"][0].update(year="2030")))
