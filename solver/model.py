@@ -392,15 +392,23 @@ class ModelBuilder:
         vals = np.concatenate([np.ones(len(local)), -np.ones(int(prev.sum())), -d.weight[self.x_site].astype(float)])
         zeros = np.zeros(len(local))
         self._add_rows(rows, cols, vals, zeros, zeros, np.int64(DEFINITION))
-        # Balance rows (r, y): 100·W·S[r,y] - 100·W_r·Σ_r' S[r',y] >= -δ·W_r·W.
-        w_r = d.region_weight.astype(float)
-        w_all = float(w_r.sum())
+        # Balance rows (r, y): 100·W·S[r,y] - 100·W_r·Σ_r' S[r',y] >= -δ·W_r·W, divided by
+        # g_r = 100·gcd(W, W_r): the left side stays integral, so the right side may be
+        # rounded up (exact), and the coefficients shrink by orders of magnitude.
+        w_r_int = d.region_weight.astype(np.int64)
+        w_all_int = int(w_r_int.sum())
         delta = d.balance_pct
+        g = 100 * np.gcd(w_r_int, w_all_int)
+        g = np.where(g == 0, 1, g)
+        coef_self = (100 * w_all_int) // g  # per region r
+        coef_all = (100 * w_r_int) // g
+        # ceil(-δ·W_r·W / g) in exact integers.
+        rhs = -((delta * w_r_int * w_all_int) // g)
         row_r, row_y, other = np.meshgrid(np.arange(num_r), np.arange(num_y), np.arange(num_r), indexing="ij")
         row = (row_r * num_y + row_y).ravel()
         col = self._aux(other, row_y).ravel()
-        val = (-100.0 * w_r[row_r] + np.where(other == row_r, 100.0 * w_all, 0.0)).ravel()
-        lb = np.repeat(-delta * w_r * w_all, num_y)
+        val = (-coef_all[row_r] + np.where(other == row_r, coef_self[row_r], 0)).astype(float).ravel()
+        lb = np.repeat(rhs.astype(float), num_y)
         group = [self._group("balance", region=d.region_ids[r], year=d.start + int(y)) for r, y in zip(rr, yy, strict=True)]
         self._add_rows(row, col, val, lb, np.full(len(lb), INF), np.array(group))
 
