@@ -73,7 +73,9 @@ class _ProgressView:
                 transient=True,
             )
             self._progress.__enter__()
-            self._task = self._progress.add_task("solve", total=self.time_limit, status="building model")
+            self._task = self._progress.add_task(
+                "solve", total=self.time_limit, status="building model"
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -88,7 +90,9 @@ class _ProgressView:
         gap = "-" if p.gap is None else f"{100 * p.gap:.3f}%"
         text = f"incumbent {inc}  bound {bnd}  gap {gap}  elapsed {p.elapsed:.1f}s"
         if self._progress is not None:
-            self._progress.update(self._task, completed=min(p.elapsed, self.time_limit), status=text)
+            self._progress.update(
+                self._task, completed=min(p.elapsed, self.time_limit), status=text
+            )
         elif time.monotonic() - self._last_line >= 1.0:
             self._last_line = time.monotonic()
             print(text, file=sys.stderr, flush=True)
@@ -100,7 +104,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     try:
         text = _read(args.scenario)
     except OSError as exc:
-        plan = Plan.invalid([FieldError(path="", message=f"cannot read {args.scenario}: {exc.strerror}")])
+        plan = Plan.invalid(
+            [FieldError(path="", message=f"cannot read {args.scenario}: {exc.strerror}")]
+        )
     else:
         scenario, errors = validate_document(text)
         if scenario is None:
@@ -110,14 +116,30 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 from solver.replan import apply_baseline
 
                 try:
-                    scenario = apply_baseline(scenario, _read(args.baseline) if args.baseline else None, args.freeze_through)
+                    scenario = apply_baseline(
+                        scenario,
+                        _read(args.baseline) if args.baseline else None,
+                        args.freeze_through,
+                    )
                 except (OSError, ScenarioError, ValueError) as exc:
-                    errs = exc.errors if isinstance(exc, ScenarioError) else [FieldError(path="baseline", message=str(exc))]
+                    errs = (
+                        exc.errors
+                        if isinstance(exc, ScenarioError)
+                        else [FieldError(path="baseline", message=str(exc))]
+                    )
                     plan = Plan.invalid(errs)
                     return _finish(plan, args)
             with _ProgressView(args.time_limit, args.quiet) as view:
                 try:
-                    plan = solve(scenario, backend=args.backend, time_limit=args.time_limit, threads=args.threads, seed=args.seed, on_progress=view, log=args.log)
+                    plan = solve(
+                        scenario,
+                        backend=args.backend,
+                        time_limit=args.time_limit,
+                        threads=args.threads,
+                        seed=args.seed,
+                        on_progress=view,
+                        log=args.log,
+                    )
                 except SolverBugError as exc:
                     print(f"error: {exc}", file=sys.stderr)
                     return 1
@@ -170,8 +192,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     warnings = diagnose(scenario)
     if args.json:
-        _write_json({"valid": True, "errors": [], "warnings": [w.model_dump() for w in warnings]}, None)
-    print(f"valid: {len(scenario.sites)} sites, {len(scenario.regions)} regions, {len(scenario.years)} years, {len(scenario.crews)} crew pools", file=sys.stderr)
+        _write_json(
+            {"valid": True, "errors": [], "warnings": [w.model_dump() for w in warnings]}, None
+        )
+    print(
+        f"valid: {len(scenario.sites)} sites, {len(scenario.regions)} regions, {len(scenario.years)} years, {len(scenario.crews)} crew pools",
+        file=sys.stderr,
+    )
     for w in warnings:
         print(f"  warning {w.path}: {w.message}", file=sys.stderr)
     return 0
@@ -199,7 +226,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     ev = evaluate(scenario, plan)
     if ev.holds:
-        print(f"the plan holds: objective {ev.objective:,} ({ev.terms.model_dump()})", file=sys.stderr)
+        print(
+            f"the plan holds: objective {ev.objective:,} ({ev.terms.model_dump()})", file=sys.stderr
+        )
         return 0
     print(f"the plan breaks {len(ev.violations)} rule(s):", file=sys.stderr)
     for v in ev.violations:
@@ -269,7 +298,9 @@ def cmd_batch(args: argparse.Namespace, rest: list[str]) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from solver.solve import BACKENDS, DEFAULT_BACKEND
 
-    parser = argparse.ArgumentParser(prog="rdplan", description="Plan multi-year regional development programmes.")
+    parser = argparse.ArgumentParser(
+        prog="rdplan", description="Plan multi-year regional development programmes."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("solve", help="solve a scenario and write its plan document")
@@ -281,14 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the plan JSON here instead of stdout")
     p.add_argument("--csv", help="also write the builds as CSV here")
     p.add_argument("--baseline", help="a previous plan: stability reference and warm start")
-    p.add_argument("--freeze-through", type=int, default=None, help="fix every baseline build up to this year")
+    p.add_argument(
+        "--freeze-through", type=int, default=None, help="fix every baseline build up to this year"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     p.add_argument("--log", action="store_true", help="show the solver's own log")
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser("validate", help="check a scenario document and print every error")
     p.add_argument("scenario")
-    p.add_argument("--json", action="store_true", help="print errors and warnings as JSON on stdout")
+    p.add_argument(
+        "--json", action="store_true", help="print errors and warnings as JSON on stdout"
+    )
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("check", help="check a plan against a scenario and recompute its objective")

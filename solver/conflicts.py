@@ -34,7 +34,9 @@ class ConflictResult:
     checks: int = 0
 
 
-def _check(cp: cp_model.CpModel, literals: list[int], active: list[int], time_limit: float, threads: int) -> tuple[int, list[int]]:
+def _check(
+    cp: cp_model.CpModel, literals: list[int], active: list[int], time_limit: float, threads: int
+) -> tuple[int, list[int]]:
     cp.clear_assumptions()
     cp.proto.assumptions.extend([literals[g] for g in active])
     solver = cp_model.CpSolver()
@@ -45,8 +47,12 @@ def _check(cp: cp_model.CpModel, literals: list[int], active: list[int], time_li
     core: list[int] = []
     if code == cp_model.INFEASIBLE:
         index_of = {lit: g for g, lit in enumerate(literals)}
-        core = [index_of[lit] for lit in solver.sufficient_assumptions_for_infeasibility() if lit in index_of]
-    return code, core
+        core = [
+            index_of[lit]
+            for lit in solver.sufficient_assumptions_for_infeasibility()
+            if lit in index_of
+        ]
+    return int(code), core
 
 
 def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1) -> ConflictResult:
@@ -89,7 +95,9 @@ def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1
             i += 1
     result.conflicts = sorted(
         (describe(model, model.groups[g]) for g in members),
-        key=lambda c: GroupKey(c["group"], tuple((k, v) for k, v in c.items() if k not in ("group", "message"))).sort_key(),
+        key=lambda c: GroupKey(
+            c["group"], tuple((k, v) for k, v in c.items() if k not in ("group", "message"))
+        ).sort_key(),
     )
     result.seconds = time.perf_counter() - started
     return result
@@ -111,15 +119,27 @@ def describe(model: MatrixModel, key: GroupKey) -> dict[str, Any]:
     g = key.group
     if g == "build_once":
         s = d.site_index[k["site"]]
-        why = "is fixed" if d.fixed_year[s] >= 0 else ("is required" if d.required[s] else "is optional")
-        msg = f"site '{k['site']}' {why} and must be built exactly once" if d.required[s] else f"site '{k['site']}' may be built at most once"
+        why = (
+            "is fixed"
+            if d.fixed_year[s] >= 0
+            else ("is required" if d.required[s] else "is optional")
+        )
+        msg = (
+            f"site '{k['site']}' {why} and must be built exactly once"
+            if d.required[s]
+            else f"site '{k['site']}' may be built at most once"
+        )
         if d.required[s] and d.fixed_year[s] < 0:
             msg += ": make it optional (required: false) to allow leaving it unbuilt"
     elif g == "window":
         s = d.site_index[k["site"]]
         years = d.build_years[s]
         if d.fixed_year[s] >= 0:
-            opt = f" with option '{d.option_ids[d.fixed_option[s]]}'" if d.fixed_option[s] >= 0 else ""
+            opt = (
+                f" with option '{d.option_ids[d.fixed_option[s]]}'"
+                if d.fixed_option[s] >= 0
+                else ""
+            )
             msg = f"site '{k['site']}' is fixed to {int(d.fixed_year[s])}{opt}: unfix it or move the fixed year"
         elif len(years):
             msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1}: widen its earliest/latest window"
@@ -140,7 +160,11 @@ def describe(model: MatrixModel, key: GroupKey) -> dict[str, Any]:
         msg = f"{total} crew(s) can work in {k['year']} and each site needs its option's crews from pools that reach it: add crews, widen pools' regions or distance, or build less that year"
     elif g == "technicians":
         r = d.region_index[k["region"]]
-        cap = "unlimited" if not d.training_limited[r] else f"{int(d.training_capacity[r].min())}..{int(d.training_capacity[r].max())} a year"
+        cap = (
+            "unlimited"
+            if not d.training_limited[r]
+            else f"{int(d.training_capacity[r].min())}..{int(d.training_capacity[r].max())} a year"
+        )
         msg = (
             f"region '{k['region']}' has {int(d.trained_stock[r])} trained technician(s), training capacity {cap}, "
             f"lead time {d.lead_time} year(s): raise the stock or capacity, train earlier, or choose designs needing fewer technicians"
@@ -161,7 +185,9 @@ def describe(model: MatrixModel, key: GroupKey) -> dict[str, Any]:
     return entry
 
 
-def subset_feasible(data: ProblemData, members: list[dict[str, Any]], time_limit: float = 30.0) -> bool | None:
+def subset_feasible(
+    data: ProblemData, members: list[dict[str, Any]], time_limit: float = 30.0
+) -> bool | None:
     """Whether the constraints of a set of group instances admit a solution (tests, audits)."""
     model = build_model(data, relaxed=True)
     cp, literals = to_cpsat(model, group_literals=True)

@@ -31,21 +31,31 @@ def served_curves(plan: dict[str, Any], scenario: Scenario) -> dict[str, list[in
     return curves
 
 
-def diff_plans(a: dict[str, Any], b: dict[str, Any], scenario: Scenario | None = None) -> dict[str, Any]:
+def diff_plans(
+    a: dict[str, Any], b: dict[str, Any], scenario: Scenario | None = None
+) -> dict[str, Any]:
     """Differences from plan ``a`` to plan ``b`` (both SPEC §4 documents)."""
     ba, bb = _builds(a), _builds(b)
     moved, redesigned, dropped, added, crews = [], [], [], [], []
     for site in sorted(ba.keys() | bb.keys()):
         x, y = ba.get(site), bb.get(site)
         if x is None and y is not None:
-            added.append({"site": site, "region": y["region"], "year": y["year"], "option": y["option"]})
+            added.append(
+                {"site": site, "region": y["region"], "year": y["year"], "option": y["option"]}
+            )
         elif y is None and x is not None:
-            dropped.append({"site": site, "region": x["region"], "year": x["year"], "option": x["option"]})
+            dropped.append(
+                {"site": site, "region": x["region"], "year": x["year"], "option": x["option"]}
+            )
         elif x is not None and y is not None:
             if x["year"] != y["year"]:
-                moved.append({"site": site, "region": x["region"], "from": x["year"], "to": y["year"]})
+                moved.append(
+                    {"site": site, "region": x["region"], "from": x["year"], "to": y["year"]}
+                )
             if x["option"] != y["option"]:
-                redesigned.append({"site": site, "region": x["region"], "from": x["option"], "to": y["option"]})
+                redesigned.append(
+                    {"site": site, "region": x["region"], "from": x["option"], "to": y["option"]}
+                )
             if x["year"] == y["year"] and _crews(x) != _crews(y):
                 crews.append({"site": site, "year": x["year"], "from": _crews(x), "to": _crews(y)})
     per_year: dict[int, dict[str, int]] = defaultdict(lambda: {"a": 0, "b": 0})
@@ -55,35 +65,67 @@ def diff_plans(a: dict[str, Any], b: dict[str, Any], scenario: Scenario | None =
         per_year[site_build["year"]]["b"] += 1
     ta, tb = a.get("terms") or {}, b.get("terms") or {}
     out: dict[str, Any] = {
-        "a": {"scenario": a.get("scenario"), "status": a.get("status"), "objective": a.get("objective")},
-        "b": {"scenario": b.get("scenario"), "status": b.get("status"), "objective": b.get("objective")},
-        "objective_change": None if a.get("objective") is None or b.get("objective") is None else b["objective"] - a["objective"],
-        "terms": {k: {"a": ta.get(k), "b": tb.get(k)} for k in ("benefit", "mobilization", "training", "stability")},
+        "a": {
+            "scenario": a.get("scenario"),
+            "status": a.get("status"),
+            "objective": a.get("objective"),
+        },
+        "b": {
+            "scenario": b.get("scenario"),
+            "status": b.get("status"),
+            "objective": b.get("objective"),
+        },
+        "objective_change": None
+        if a.get("objective") is None or b.get("objective") is None
+        else b["objective"] - a["objective"],
+        "terms": {
+            k: {"a": ta.get(k), "b": tb.get(k)}
+            for k in ("benefit", "mobilization", "training", "stability")
+        },
         "moved": moved,
         "redesigned": redesigned,
         "dropped": dropped,
         "added": added,
         "crews_reassigned": crews,
         "builds_per_year": {str(y): v for y, v in sorted(per_year.items())},
-        "unchanged": sum(1 for s in ba.keys() & bb.keys() if ba[s]["year"] == bb[s]["year"] and ba[s]["option"] == bb[s]["option"]),
+        "unchanged": sum(
+            1
+            for s in ba.keys() & bb.keys()
+            if ba[s]["year"] == bb[s]["year"] and ba[s]["option"] == bb[s]["option"]
+        ),
     }
     if scenario is not None:
-        out["served_population"] = {"years": list(scenario.years), "a": served_curves(a, scenario), "b": served_curves(b, scenario)}
+        out["served_population"] = {
+            "years": list(scenario.years),
+            "a": served_curves(a, scenario),
+            "b": served_curves(b, scenario),
+        }
     return out
 
 
 def format_diff(diff: dict[str, Any]) -> str:
     """A plain-text report of a diff, for the terminal."""
-    lines = [f"objective: {diff['a']['objective']} -> {diff['b']['objective']} (change {diff['objective_change']})"]
+    lines = [
+        f"objective: {diff['a']['objective']} -> {diff['b']['objective']} (change {diff['objective_change']})"
+    ]
     for k, v in diff["terms"].items():
         lines.append(f"  {k:<13} {v['a']} -> {v['b']}")
     lines.append(f"unchanged builds: {diff['unchanged']}")
-    for key, label in (("moved", "moved"), ("redesigned", "new design"), ("dropped", "dropped"), ("added", "added")):
+    for key, label in (
+        ("moved", "moved"),
+        ("redesigned", "new design"),
+        ("dropped", "dropped"),
+        ("added", "added"),
+    ):
         for item in diff[key]:
             if key in ("moved", "redesigned"):
-                lines.append(f"{label:<10} {item['site']} ({item['region']}): {item['from']} -> {item['to']}")
+                lines.append(
+                    f"{label:<10} {item['site']} ({item['region']}): {item['from']} -> {item['to']}"
+                )
             else:
-                lines.append(f"{label:<10} {item['site']} ({item['region']}) {item['year']} {item['option']}")
+                lines.append(
+                    f"{label:<10} {item['site']} ({item['region']}) {item['year']} {item['option']}"
+                )
     for item in diff["crews_reassigned"]:
         lines.append(f"crews      {item['site']} {item['year']}: {item['from']} -> {item['to']}")
     return "\n".join(lines)

@@ -32,7 +32,9 @@ class Evaluation:
         return not self.violations
 
 
-def _parse_plan(plan: Plan | dict[str, Any]) -> tuple[list[Build], list[TrainingRow], dict[str, Any], list[str]]:
+def _parse_plan(
+    plan: Plan | dict[str, Any],
+) -> tuple[list[Build], list[TrainingRow], dict[str, Any], list[str]]:
     """Builds and training of a plan document, with format problems as violations."""
     if isinstance(plan, Plan):
         return plan.builds, plan.training, plan.to_document(), []
@@ -55,7 +57,9 @@ def _parse_plan(plan: Plan | dict[str, Any]) -> tuple[list[Build], list[Training
     return builds, training, plan, problems
 
 
-def evaluate(scenario: Scenario | ProblemData, plan: Plan | dict[str, Any], check_reported: bool = True) -> Evaluation:
+def evaluate(
+    scenario: Scenario | ProblemData, plan: Plan | dict[str, Any], check_reported: bool = True
+) -> Evaluation:
     """Check every rule of SPEC §3 for ``plan`` and recompute its terms and objective.
 
     The plan *holds* (SPEC §4) when the returned evaluation has no violations:
@@ -110,9 +114,13 @@ def evaluate(scenario: Scenario | ProblemData, plan: Plan | dict[str, Any], chec
                 bad(f"{where}: crew pool '{c.pool}' has count {c.count}; zero rows are left out")
                 continue
             if not data.reach[k, s]:
-                bad(f"{where}: crew pool '{c.pool}' cannot reach the site (regions or max_distance_km)")
+                bad(
+                    f"{where}: crew pool '{c.pool}' cannot reach the site (regions or max_distance_km)"
+                )
             if c.distance_km != int(data.distance[k, s]):
-                bad(f"{where}: distance to '{c.pool}' is {int(data.distance[k, s])} km, not {c.distance_km}")
+                bad(
+                    f"{where}: distance to '{c.pool}' is {int(data.distance[k, s])} km, not {c.distance_km}"
+                )
             got += c.count
             crew_use[(k, b.year)] += c.count
             mobilization += int(data.distance[k, s]) * c.count
@@ -126,8 +134,8 @@ def evaluate(scenario: Scenario | ProblemData, plan: Plan | dict[str, Any], chec
             bad(f"site '{data.site_ids[s]}' is {why} but not built (§3.1)")
 
     # §3.2 quotas.
-    region_year = defaultdict(int)
-    per_year = defaultdict(int)
+    region_year: dict[tuple[int, int], int] = defaultdict(int)
+    per_year: dict[int, int] = defaultdict(int)
     for s, (_, year) in built.items():
         region_year[(int(data.site2region[s]), year)] += 1
         per_year[year] += 1
@@ -136,7 +144,9 @@ def evaluate(scenario: Scenario | ProblemData, plan: Plan | dict[str, Any], chec
             lo, hi = (int(v) for v in data.quota_region_year[r, y])
             n = region_year[(r, start + y)]
             if (lo != UNBOUNDED and n < lo) or (hi != UNBOUNDED and n > hi):
-                bad(f"region '{data.region_ids[r]}' builds {n} sites in {start + y}, quota {_span(lo, hi)} (§3.2)")
+                bad(
+                    f"region '{data.region_ids[r]}' builds {n} sites in {start + y}, quota {_span(lo, hi)} (§3.2)"
+                )
     for y in range(num_y):
         lo, hi = (int(v) for v in data.quota_year[y])
         n = per_year[start + y]
@@ -147,16 +157,18 @@ def evaluate(scenario: Scenario | ProblemData, plan: Plan | dict[str, Any], chec
     for (k, year), n in sorted(crew_use.items()):
         avail = int(data.available[k, year - start])
         if n > avail:
-            bad(f"crew pool '{data.pool_ids[k]}' works on {n} crews in {year}, {avail} available (§3.3)")
+            bad(
+                f"crew pool '{data.pool_ids[k]}' works on {n} crews in {year}, {avail} available (§3.3)"
+            )
 
     # §3.4 technicians; the trainee rows themselves must lie in t's domain.
-    trained = defaultdict(int)
+    trained: dict[tuple[int, int], int] = defaultdict(int)
     seen_rows: set[tuple[str, int]] = set()
     trainees_total = 0
     for i, t in enumerate(training):
-        r = data.region_index.get(t.region)
+        region_of_row = data.region_index.get(t.region)
         where = f"training[{i}]"
-        if r is None:
+        if region_of_row is None:
             bad(f"{where}: unknown region '{t.region}'")
             continue
         if not start <= t.year <= end:
@@ -165,27 +177,29 @@ def evaluate(scenario: Scenario | ProblemData, plan: Plan | dict[str, Any], chec
         if (t.region, t.year) in seen_rows:
             bad(f"{where}: a second row for region '{t.region}' and year {t.year}")
         seen_rows.add((t.region, t.year))
-        cap = int(data.training_capacity[r, t.year - start])
+        cap = int(data.training_capacity[region_of_row, t.year - start])
         if t.trainees < 0 or t.trainees > cap:
             bad(f"{where}: {t.trainees} trainees in '{t.region}' {t.year}; the bound is 0..{cap}")
-        trained[(r, t.year)] += t.trainees
+        trained[(region_of_row, t.year)] += t.trainees
         trainees_total += t.trainees
-    need = defaultdict(int)
+    staff: dict[tuple[int, int], int] = defaultdict(int)
     for s, (o, year) in built.items():
-        need[(int(data.site2region[s]), year)] += int(data.option_technicians[o])
+        staff[(int(data.site2region[s]), year)] += int(data.option_technicians[o])
     for r in range(data.num_regions):
         supply = int(data.trained_stock[r])
         demand = 0
         for y in range(start, end + 1):
             supply += trained[(r, y - data.lead_time)] if y - data.lead_time >= start else 0
-            demand += need[(r, y)]
+            demand += staff[(r, y)]
             if supply < demand:
-                bad(f"region '{data.region_ids[r]}' needs {demand} technicians by {y}, has {supply} (§3.4)")
+                bad(
+                    f"region '{data.region_ids[r]}' needs {demand} technicians by {y}, has {supply} (§3.4)"
+                )
                 break
 
     # §3.5 resources.
     for q, name in enumerate(data.resource_ids):
-        use = defaultdict(int)
+        use: dict[int, int] = defaultdict(int)
         for o, year in built.values():
             use[year] += int(data.option_resources[o, q])
         for y in range(num_y):
@@ -200,7 +214,9 @@ def evaluate(scenario: Scenario | ProblemData, plan: Plan | dict[str, Any], chec
             if p not in built:
                 bad(f"'{after}' is built but '{before}', which must come first, is not (§3.6)")
             elif built[p][1] + gap > built[q][1]:
-                bad(f"'{before}' ({built[p][1]}) must come at least {gap} year(s) before '{after}' ({built[q][1]}) (§3.6)")
+                bad(
+                    f"'{before}' ({built[p][1]}) must come at least {gap} year(s) before '{after}' ({built[q][1]}) (§3.6)"
+                )
 
     # §3.7 balance, in exact integers.
     if data.balance_pct is not None:
@@ -215,20 +231,29 @@ def evaluate(scenario: Scenario | ProblemData, plan: Plan | dict[str, Any], chec
                 served[int(data.site2region[s])] += int(data.weight[s])
             total = sum(served)
             for r in range(data.num_regions):
-                if 100 * w_all * served[r] < 100 * w_r[r] * total - data.balance_pct * w_r[r] * w_all:
-                    bad(f"region '{data.region_ids[r]}' trails the national served share by more than {data.balance_pct} points in {y} (§3.7)")
+                if (
+                    100 * w_all * served[r]
+                    < 100 * w_r[r] * total - data.balance_pct * w_r[r] * w_all
+                ):
+                    bad(
+                        f"region '{data.region_ids[r]}' trails the national served share by more than {data.balance_pct} points in {y} (§3.7)"
+                    )
 
     # §3.8 terms and objective.
     benefit = sum(int(data.benefit[s, o]) * (end - year + 1) for s, (o, year) in built.items())
     stability = sum(1 for s, o, year in data.baseline if built.get(s) != (o, year))
-    ev.terms = Terms(benefit=benefit, mobilization=mobilization, training=trainees_total, stability=stability)
+    ev.terms = Terms(
+        benefit=benefit, mobilization=mobilization, training=trainees_total, stability=stability
+    )
     ev.objective = ev.terms.objective(data.weights)
     ev.unbuilt = sorted(data.site_ids[s] for s in range(data.num_sites) if s not in built)
 
     if doc and check_reported:
         reported_terms = doc.get("terms")
         if isinstance(reported_terms, dict) and reported_terms != ev.terms.model_dump():
-            bad(f"reported terms {reported_terms} differ from the recomputed {ev.terms.model_dump()}")
+            bad(
+                f"reported terms {reported_terms} differ from the recomputed {ev.terms.model_dump()}"
+            )
         if "objective" in doc and doc["objective"] is not None and doc["objective"] != ev.objective:
             bad(f"reported objective {doc['objective']} differs from the recomputed {ev.objective}")
         if "unbuilt" in doc and sorted(doc["unbuilt"] or []) != ev.unbuilt:

@@ -101,7 +101,11 @@ class MatrixModel:
         return len(self.x_site)
 
     def size(self) -> dict[str, int]:
-        return {"variables": self.num_cols, "constraints": self.num_rows, "nonzeros": self.num_nonzeros}
+        return {
+            "variables": self.num_cols,
+            "constraints": self.num_rows,
+            "nonzeros": self.num_nonzeros,
+        }
 
     def violated_empty_rows(self, active: np.ndarray | None = None) -> np.ndarray:
         """Rows without terms whose bounds exclude 0: infeasible before any solver runs."""
@@ -121,7 +125,10 @@ class MatrixModel:
         data = self.data
         if not data.baseline:
             return {}
-        lookup = {(int(s), int(o), int(y)): i for i, (s, o, y) in enumerate(zip(self.x_site, self.x_option, self.x_year, strict=True))}
+        lookup = {
+            (int(s), int(o), int(y)): i
+            for i, (s, o, y) in enumerate(zip(self.x_site, self.x_option, self.x_year, strict=True))
+        }
         hint: dict[int, int] = {}
         for s, o, year in data.baseline:
             for col in self.x_columns_of(s):
@@ -140,7 +147,9 @@ class ModelBuilder:
         self.relaxed = relaxed
         self.groups: list[GroupKey] = []
         self._group_ids: dict[GroupKey, int] = {}
-        self._rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, col, value), local rows
+        self._rows: list[
+            tuple[np.ndarray, np.ndarray, np.ndarray]
+        ] = []  # (row, col, value), local rows
         self._row_lb: list[np.ndarray] = []
         self._row_ub: list[np.ndarray] = []
         self._row_group: list[np.ndarray] = []
@@ -156,12 +165,26 @@ class ModelBuilder:
             self.groups.append(gk)
         return gid
 
-    def _add_rows(self, local_row: np.ndarray, col: np.ndarray, value: np.ndarray, lb: np.ndarray, ub: np.ndarray, group: np.ndarray) -> None:
+    def _add_rows(
+        self,
+        local_row: np.ndarray,
+        col: np.ndarray,
+        value: np.ndarray,
+        lb: np.ndarray,
+        ub: np.ndarray,
+        group: np.ndarray | int,
+    ) -> None:
         """Append ``len(lb)`` rows; ``local_row`` indexes into them."""
         n = len(lb)
         if n == 0:
             return
-        self._rows.append((np.asarray(local_row, dtype=np.int64) + self._num_rows, np.asarray(col, dtype=np.int64), np.asarray(value, dtype=np.float64)))
+        self._rows.append(
+            (
+                np.asarray(local_row, dtype=np.int64) + self._num_rows,
+                np.asarray(col, dtype=np.int64),
+                np.asarray(value, dtype=np.float64),
+            )
+        )
         self._row_lb.append(np.asarray(lb, dtype=np.float64))
         self._row_ub.append(np.asarray(ub, dtype=np.float64))
         self._row_group.append(np.broadcast_to(np.asarray(group, dtype=np.int64), (n,)).copy())
@@ -240,7 +263,9 @@ class ModelBuilder:
         self.col_lb = np.zeros(n)
         self.col_ub = np.ones(n)
         self.col_ub[self.a_offset : self.t_offset] = d.available[a_pool, a_year]
-        self.col_ub[self.t_offset : self.aux_offset] = d.training_capacity[self.t_region, self.t_year]
+        self.col_ub[self.t_offset : self.aux_offset] = d.training_capacity[
+            self.t_region, self.t_year
+        ]
         if self.num_aux:
             # S[r,y] <= Σ_{s in r} w(s) · (number of x columns of s): a bound, never binding.
             per_site = np.bincount(self.x_site, minlength=d.num_sites) * d.weight
@@ -250,7 +275,7 @@ class ModelBuilder:
         self.obj_const = 0
 
     def _aux(self, region: np.ndarray, year: np.ndarray) -> np.ndarray:
-        return self.aux_offset + region * self.data.num_years + year
+        return np.asarray(self.aux_offset + region * self.data.num_years + year)
 
     def build_once(self) -> None:
         """§3.1 ``Σ_{o,y} x[s,o,y] = 1`` (required or fixed), ``<= 1`` (optional)."""
@@ -258,7 +283,9 @@ class ModelBuilder:
         lb = np.where(d.required, 1.0, 0.0)
         ub = np.ones(d.num_sites)
         group = np.array([self._group("build_once", site=s) for s in d.site_ids], dtype=np.int64)
-        self._add_rows(self.x_site, np.arange(len(self.x_site)), np.ones(len(self.x_site)), lb, ub, group)
+        self._add_rows(
+            self.x_site, np.arange(len(self.x_site)), np.ones(len(self.x_site)), lb, ub, group
+        )
 
     def quotas(self) -> None:
         """§3.2 ``min_ry <= Σ_{s in r} b[s,y] <= max_ry`` and ``min_y <= Σ_s b[s,y] <= max_y``."""
@@ -273,18 +300,25 @@ class ModelBuilder:
             row = local[d.site2region[self.x_site], self.x_year]
             keep = row >= 0
             lo, hi = self._bounds(bounds[rr, yy])
-            group = [self._group("quota.region_year", region=d.region_ids[r], year=d.start + int(y)) for r, y in zip(rr, yy, strict=True)]
-            self._add_rows(row[keep], np.flatnonzero(keep), np.ones(int(keep.sum())), lo, hi, np.array(group))
+            group = [
+                self._group("quota.region_year", region=d.region_ids[r], year=d.start + int(y))
+                for r, y in zip(rr, yy, strict=True)
+            ]
+            self._add_rows(
+                row[keep], np.flatnonzero(keep), np.ones(int(keep.sum())), lo, hi, np.array(group)
+            )
         has_y = (d.quota_year[:, 0] != UNBOUNDED) | (d.quota_year[:, 1] != UNBOUNDED)
         if has_y.any():
             yy = np.flatnonzero(has_y)
-            local = np.full(num_y, -1, dtype=np.int64)
-            local[yy] = np.arange(len(yy))
-            row = local[self.x_year]
+            local_y = np.full(num_y, -1, dtype=np.int64)
+            local_y[yy] = np.arange(len(yy))
+            row = local_y[self.x_year]
             keep = row >= 0
             lo, hi = self._bounds(d.quota_year[yy])
             group = [self._group("quota.year", year=d.start + int(y)) for y in yy]
-            self._add_rows(row[keep], np.flatnonzero(keep), np.ones(int(keep.sum())), lo, hi, np.array(group))
+            self._add_rows(
+                row[keep], np.flatnonzero(keep), np.ones(int(keep.sum())), lo, hi, np.array(group)
+            )
 
     def crews(self) -> None:
         """§3.3 ``Σ_s a[k,s,y] <= available(k,y)`` and ``Σ_k a[k,s,y] = Σ_o crews(o)·x[s,o,y]``."""
@@ -298,7 +332,14 @@ class ModelBuilder:
         key = self.a_pool * num_y + self.a_year
         uniq, local = np.unique(key, return_inverse=True)
         pk, py = np.divmod(uniq, num_y)
-        self._add_rows(local, a_cols, np.ones(len(a_cols)), np.full(len(uniq), -INF), d.available[pk, py].astype(float), group_of_year[py])
+        self._add_rows(
+            local,
+            a_cols,
+            np.ones(len(a_cols)),
+            np.full(len(uniq), -INF),
+            d.available[pk, py].astype(float),
+            group_of_year[py],
+        )
         # Site rows, for every (s, y) where some x needs crews.
         crews = d.option_crews[self.x_option]
         needs = np.flatnonzero(crews > 0)
@@ -343,7 +384,9 @@ class ModelBuilder:
         cols = np.concatenate([x_cols, t_cols])
         vals = np.concatenate([-tech[x_cols].astype(float), np.ones(len(t_cols))])
         lb = np.repeat(-d.trained_stock[regions].astype(float), num_y)
-        group = np.repeat([self._group("technicians", region=d.region_ids[r]) for r in regions], num_y)
+        group = np.repeat(
+            [self._group("technicians", region=d.region_ids[r]) for r in regions], num_y
+        )
         self._add_rows(rows, cols, vals, lb, np.full(len(lb), INF), group)
 
     def resources(self) -> None:
@@ -356,7 +399,14 @@ class ModelBuilder:
             if len(cols) == 0:
                 continue
             group = [self._group("resources", resource=name, year=y) for y in d.years]
-            self._add_rows(self.x_year[cols], cols, use[cols].astype(float), np.full(num_y, -INF), d.resource_limit[q].astype(float), np.array(group))
+            self._add_rows(
+                self.x_year[cols],
+                cols,
+                use[cols].astype(float),
+                np.full(num_y, -INF),
+                d.resource_limit[q].astype(float),
+                np.array(group),
+            )
 
     def precedence(self) -> None:
         """§3.6 ``B[q,y] <= B[p, y-g]`` for every year ``y`` (``B[p, y'] = 0`` before the start)."""
@@ -387,11 +437,17 @@ class ModelBuilder:
         rr, yy = np.divmod(np.arange(num_r * num_y), num_y)
         local = np.arange(num_r * num_y)
         prev = yy > 0
-        rows = np.concatenate([local, local[prev], d.site2region[self.x_site] * num_y + self.x_year])
-        cols = np.concatenate([self._aux(rr, yy), self._aux(rr[prev], yy[prev] - 1), np.arange(len(self.x_site))])
-        vals = np.concatenate([np.ones(len(local)), -np.ones(int(prev.sum())), -d.weight[self.x_site].astype(float)])
+        rows = np.concatenate(
+            [local, local[prev], d.site2region[self.x_site] * num_y + self.x_year]
+        )
+        cols = np.concatenate(
+            [self._aux(rr, yy), self._aux(rr[prev], yy[prev] - 1), np.arange(len(self.x_site))]
+        )
+        vals = np.concatenate(
+            [np.ones(len(local)), -np.ones(int(prev.sum())), -d.weight[self.x_site].astype(float)]
+        )
         zeros = np.zeros(len(local))
-        self._add_rows(rows, cols, vals, zeros, zeros, np.int64(DEFINITION))
+        self._add_rows(rows, cols, vals, zeros, zeros, DEFINITION)
         # Balance rows (r, y): 100·W·S[r,y] - 100·W_r·Σ_r' S[r',y] >= -δ·W_r·W, divided by
         # g_r = 100·gcd(W, W_r): the left side stays integral, so the right side may be
         # rounded up (exact), and the coefficients shrink by orders of magnitude.
@@ -404,12 +460,19 @@ class ModelBuilder:
         coef_all = (100 * w_r_int) // g
         # ceil(-δ·W_r·W / g) in exact integers.
         rhs = -((delta * w_r_int * w_all_int) // g)
-        row_r, row_y, other = np.meshgrid(np.arange(num_r), np.arange(num_y), np.arange(num_r), indexing="ij")
+        row_r, row_y, other = np.meshgrid(
+            np.arange(num_r), np.arange(num_y), np.arange(num_r), indexing="ij"
+        )
         row = (row_r * num_y + row_y).ravel()
         col = self._aux(other, row_y).ravel()
-        val = (-coef_all[row_r] + np.where(other == row_r, coef_self[row_r], 0)).astype(float).ravel()
+        val = (
+            (-coef_all[row_r] + np.where(other == row_r, coef_self[row_r], 0)).astype(float).ravel()
+        )
         lb = np.repeat(rhs.astype(float), num_y)
-        group = [self._group("balance", region=d.region_ids[r], year=d.start + int(y)) for r, y in zip(rr, yy, strict=True)]
+        group = [
+            self._group("balance", region=d.region_ids[r], year=d.start + int(y))
+            for r, y in zip(rr, yy, strict=True)
+        ]
         self._add_rows(row, col, val, lb, np.full(len(lb), INF), np.array(group))
 
     def objective(self) -> None:
@@ -417,12 +480,21 @@ class ModelBuilder:
         d = self.data
         w = d.weights
         num_y = d.num_years
-        self.obj[: len(self.x_site)] = w["benefit"] * d.benefit[self.x_site, self.x_option] * (num_y - self.x_year)
-        self.obj[self.a_offset : self.t_offset] = -w["mobilization"] * d.distance[self.a_pool, self.a_site]
+        self.obj[: len(self.x_site)] = (
+            w["benefit"] * d.benefit[self.x_site, self.x_option] * (num_y - self.x_year)
+        )
+        self.obj[self.a_offset : self.t_offset] = (
+            -w["mobilization"] * d.distance[self.a_pool, self.a_site]
+        )
         self.obj[self.t_offset : self.aux_offset] = -w["training"]
         if d.baseline and w["stability"]:
             self.obj_const = -w["stability"] * len(d.baseline)
-            lookup = {(int(s), int(o), int(y)): i for i, (s, o, y) in enumerate(zip(self.x_site, self.x_option, self.x_year, strict=True))}
+            lookup = {
+                (int(s), int(o), int(y)): i
+                for i, (s, o, y) in enumerate(
+                    zip(self.x_site, self.x_option, self.x_year, strict=True)
+                )
+            }
             for s, o, year in d.baseline:
                 col = lookup.get((s, o, year - d.start))
                 if col is not None:
@@ -436,7 +508,11 @@ class ModelBuilder:
         inside = np.zeros(len(self.x_site), dtype=bool)
         for s in range(d.num_sites):
             cols = self.x_columns_of_site(s)
-            ok = np.isin(self.x_option[cols], d.site_options[s]) & (year[cols] >= d.build_years[s].start) & (year[cols] < d.build_years[s].stop)
+            ok = (
+                np.isin(self.x_option[cols], d.site_options[s])
+                & (year[cols] >= d.build_years[s].start)
+                & (year[cols] < d.build_years[s].stop)
+            )
             inside[cols] = ok
             gid = self._group("window", site=d.site_ids[s])
             self.window_fixings[gid] = cols[~ok]
@@ -481,7 +557,9 @@ class ModelBuilder:
             row_value=vals,
             row_lb=np.concatenate(self._row_lb) if self._row_lb else np.zeros(0),
             row_ub=np.concatenate(self._row_ub) if self._row_ub else np.zeros(0),
-            row_group=np.concatenate(self._row_group) if self._row_group else np.zeros(0, dtype=np.int64),
+            row_group=np.concatenate(self._row_group)
+            if self._row_group
+            else np.zeros(0, dtype=np.int64),
             groups=self.groups,
             window_fixings=getattr(self, "window_fixings", {}),
         )
@@ -495,7 +573,7 @@ def _ragged_arange(counts: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     ends = np.cumsum(counts)
     starts = np.repeat(ends - counts, counts)
-    return np.arange(total, dtype=np.int64) - starts
+    return np.asarray(np.arange(total, dtype=np.int64) - starts)
 
 
 def build_model(data: ProblemData, relaxed: bool = False) -> MatrixModel:

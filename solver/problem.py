@@ -107,7 +107,9 @@ class ProblemData:
     @cached_property
     def region_weight(self) -> np.ndarray:
         """``W_r`` of SPEC §3.7 (every site of the region, optional ones included)."""
-        return np.bincount(self.site2region, weights=self.weight, minlength=self.num_regions).astype(np.int64)
+        return np.bincount(
+            self.site2region, weights=self.weight, minlength=self.num_regions
+        ).astype(np.int64)
 
     @property
     def has_crews(self) -> bool:
@@ -128,7 +130,9 @@ def build_problem(scenario: Scenario) -> ProblemData:
 
     site2region = np.array([region_index[s.region] for s in sc.sites], dtype=np.int64)
     population = np.array([s.population for s in sc.sites], dtype=np.int64)
-    weight = np.array([max(1, round_half_up(p / 1000)) for p in population.tolist()], dtype=np.int64)
+    weight = np.array(
+        [max(1, round_half_up(p / 1000)) for p in population.tolist()], dtype=np.int64
+    )
     benefit = np.full((num_s, num_o), -1, dtype=np.int64)
     site_options: list[list[int]] = []
     window = np.zeros((num_s, 2), dtype=np.int64)
@@ -157,18 +161,18 @@ def build_problem(scenario: Scenario) -> ProblemData:
     option_crews = np.array([o.crews for o in sc.options], dtype=np.int64)
     option_technicians = np.array([o.technicians for o in sc.options], dtype=np.int64)
     option_resources = np.zeros((num_o, len(sc.resources)), dtype=np.int64)
-    for i, o in enumerate(sc.options):
-        for q, units in o.resources.items():
+    for i, option in enumerate(sc.options):
+        for q, units in option.resources.items():
             option_resources[i, resource_index[q]] = units
-    resource_limit = np.array([_per_year(q.limit, years, 0) for q in sc.resources], dtype=np.int64).reshape(
-        len(sc.resources), num_y
-    )
+    resource_limit = np.array(
+        [_per_year(q.limit, years, 0) for q in sc.resources], dtype=np.int64
+    ).reshape(len(sc.resources), num_y)
 
     num_k = len(sc.crews)
     pool_count = np.array([k.count for k in sc.crews], dtype=np.int64)
-    available = np.array([_per_year(k.available, years, k.count) for k in sc.crews], dtype=np.int64).reshape(
-        num_k, num_y
-    )
+    available = np.array(
+        [_per_year(k.available, years, k.count) for k in sc.crews], dtype=np.int64
+    ).reshape(num_k, num_y)
     distance = np.zeros((num_k, num_s), dtype=np.int64)
     reach = np.zeros((num_k, num_s), dtype=bool)
     for k, pool in enumerate(sc.crews):
@@ -198,18 +202,22 @@ def build_problem(scenario: Scenario) -> ProblemData:
 
     quota_region_year = np.full((num_r, num_y, 2), UNBOUNDED, dtype=np.int64)
     quota_year = np.full((num_y, 2), UNBOUNDED, dtype=np.int64)
-    q = sc.quotas
-    if q.region_year is not None:
-        quota_region_year[:, :, 0] = UNBOUNDED if q.region_year.min is None else q.region_year.min
-        quota_region_year[:, :, 1] = UNBOUNDED if q.region_year.max is None else q.region_year.max
-    for ov in q.overrides:
+    quotas = sc.quotas
+    if quotas.region_year is not None:
+        quota_region_year[:, :, 0] = (
+            UNBOUNDED if quotas.region_year.min is None else quotas.region_year.min
+        )
+        quota_region_year[:, :, 1] = (
+            UNBOUNDED if quotas.region_year.max is None else quotas.region_year.max
+        )
+    for ov in quotas.overrides:
         quota_region_year[region_index[ov.region], ov.year - start] = (
             UNBOUNDED if ov.min is None else ov.min,
             UNBOUNDED if ov.max is None else ov.max,
         )
-    if q.year is not None:
-        quota_year[:, 0] = UNBOUNDED if q.year.min is None else q.year.min
-        quota_year[:, 1] = UNBOUNDED if q.year.max is None else q.year.max
+    if quotas.year is not None:
+        quota_year[:, 0] = UNBOUNDED if quotas.year.min is None else quotas.year.min
+        quota_year[:, 1] = UNBOUNDED if quotas.year.max is None else quotas.year.max
 
     return ProblemData(
         scenario=sc,
@@ -283,10 +291,14 @@ def scale_report(scenario: Scenario) -> list[tuple[str, str]]:
     tech = int(data.option_technicians.max(initial=0))
     for r in range(data.num_regions):
         sites = len(data.region2sites[r])
-        row = int(data.trained_stock[r]) + int(data.training_capacity[r].sum()) + tech * sites * num_y
+        row = (
+            int(data.trained_stock[r]) + int(data.training_capacity[r].sum()) + tech * sites * num_y
+        )
         check(f"regions[{r}]", "the technicians rows (§3.4)", row)
     for q in range(len(data.resource_ids)):
-        row = int(data.option_resources[:, q].max(initial=0)) * data.num_sites + int(data.resource_limit[q].max(initial=0))
+        row = int(data.option_resources[:, q].max(initial=0)) * data.num_sites + int(
+            data.resource_limit[q].max(initial=0)
+        )
         check(f"resources[{q}]", "the resource rows (§3.5)", row)
     if data.has_crews:
         avail = int(data.available.max(initial=0))

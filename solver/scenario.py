@@ -25,7 +25,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictFloat,
     StrictInt,
     ValidationError,
 )
@@ -267,7 +266,11 @@ def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
         # Union members each report the same value; keep the first, most useful one.
         if path in seen and kind in {"dict_type", "int_type"}:
             continue
-        if path in seen and seen[path].message.startswith("must be a JSON integer") and kind == "dict_type":
+        if (
+            path in seen
+            and seen[path].message.startswith("must be a JSON integer")
+            and kind == "dict_type"
+        ):
             continue
         if path not in seen or kind != "dict_type":
             seen.setdefault(path, FieldError(path=path, message=msg))
@@ -298,8 +301,10 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
     def err(path: str, message: str) -> None:
         errors.append(FieldError(path=path, message=message))
 
-    horizon = doc.get("horizon") if isinstance(doc.get("horizon"), dict) else {}
-    start, end = horizon.get("start"), horizon.get("end")
+    # The raw document is untyped JSON: every access below is guarded at run time.
+    horizon: Any = doc.get("horizon") if isinstance(doc.get("horizon"), dict) else {}
+    start: Any = horizon.get("start")
+    end: Any = horizon.get("end")
     years: list[int] | None = None
     if _is_int(start) and _is_int(end):
         if start > end:
@@ -312,7 +317,7 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
     def ids(key: str) -> set[str]:
         found: dict[str, int] = {}
         for i, item in _items(doc, key):
-            value = item.get("id")
+            value: Any = item.get("id")
             if _is_id(value):
                 if value in found:
                     err(f"{key}[{i}].id", f"duplicate id '{value}' (also {key}[{found[value]}])")
@@ -334,7 +339,9 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
             if missing:
                 err(path, "missing year(s) " + ", ".join(missing) + " of the horizon")
             for key in extra:
-                err(f"{path}.{key}", f"'{key}' is not a year of the horizon {years[0]}..{years[-1]}")
+                err(
+                    f"{path}.{key}", f"'{key}' is not a year of the horizon {years[0]}..{years[-1]}"
+                )
         if upper is not None:
             values = value.values() if isinstance(value, dict) else [value]
             for v in values:
@@ -342,9 +349,9 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
                     err(path, f"{v} exceeds the pool's count {upper}")
                     break
 
-    for i, region in _items(doc, "regions"):
-        if "training_capacity" in region:
-            per_year(f"regions[{i}].training_capacity", region["training_capacity"])
+    for i, region_doc in _items(doc, "regions"):
+        if "training_capacity" in region_doc:
+            per_year(f"regions[{i}].training_capacity", region_doc["training_capacity"])
 
     options = dict(_items(doc, "options"))
     for i, option in options.items():
@@ -384,9 +391,10 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
             per_year(f"resources[{i}].limit", resource["limit"])
 
     site_options: dict[str, set[str]] = {}
+    site: Any
     for i, site in _items(doc, "sites"):
         path = f"sites[{i}]"
-        region = site.get("region")
+        region: Any = site.get("region")
         if _is_id(region) and region not in region_ids:
             err(f"{path}.region", f"unknown region '{region}'")
         benefit = site.get("benefit")
@@ -404,7 +412,10 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
         if crews:
             for coord in ("lat", "lon"):
                 if coord not in site:
-                    err(f"{path}.{coord}", "required because the scenario has crew pools (distances)")
+                    err(
+                        f"{path}.{coord}",
+                        "required because the scenario has crew pools (distances)",
+                    )
         lo = site.get("earliest", start)
         hi = site.get("latest", end)
         if _is_int(lo) and _is_int(hi) and lo > hi:
@@ -419,12 +430,20 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
                     err(f"{path}.fixed.year", f"{fy} is outside the site's window {lo}..{hi}")
             fo = fixed.get("option")
             if isinstance(fo, str) and isinstance(benefit, dict) and fo not in benefit:
-                err(f"{path}.fixed.option", f"'{fo}' is not among the site's options (its benefit keys)")
+                err(
+                    f"{path}.fixed.option",
+                    f"'{fo}' is not among the site's options (its benefit keys)",
+                )
 
-    quotas = doc.get("quotas") if isinstance(doc.get("quotas"), dict) else {}
+    quotas: Any = doc.get("quotas") if isinstance(doc.get("quotas"), dict) else {}
     for key in ("region_year", "year"):
         b = quotas.get(key)
-        if isinstance(b, dict) and _is_int(b.get("min")) and _is_int(b.get("max")) and b["min"] > b["max"]:
+        if (
+            isinstance(b, dict)
+            and _is_int(b.get("min"))
+            and _is_int(b.get("max"))
+            and b["min"] > b["max"]
+        ):
             err(f"quotas.{key}", f"min {b['min']} is greater than max {b['max']}")
     overrides = quotas.get("overrides")
     if isinstance(overrides, list):
@@ -442,7 +461,10 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
             key2 = (o.get("region"), o.get("year"))
             if isinstance(key2[0], str) and _is_int(key2[1]):
                 if key2 in seen_o:
-                    err(path, f"a second override for region '{key2[0]}' and year {key2[1]} (also overrides[{seen_o[key2]}])")
+                    err(
+                        path,
+                        f"a second override for region '{key2[0]}' and year {key2[1]} (also overrides[{seen_o[key2]}])",
+                    )
                 else:
                     seen_o[key2] = i
 
@@ -457,21 +479,29 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
         pair = (p.get("before"), p.get("after"))
         if all(isinstance(v, str) for v in pair):
             if pair in seen_p:
-                err(path, f"a second entry for the pair {pair[0]} -> {pair[1]} (also precedences[{seen_p[pair]}])")  # type: ignore[index]
+                err(
+                    path,
+                    f"a second entry for the pair {pair[0]} -> {pair[1]} (also precedences[{seen_p[pair]}])",
+                )
             else:
                 seen_p[pair] = i  # type: ignore[index]
 
     seen_b: dict[str, int] = {}
     for i, entry in _items(doc, "baseline"):
         path = f"baseline[{i}]"
-        s = entry.get("site")
+        s: Any = entry.get("site")
         if _is_id(s):
             if s not in site_ids:
                 err(f"{path}.site", f"unknown site '{s}'")
-            elif isinstance(entry.get("option"), str) and entry["option"] not in site_options.get(s, set()):
+            elif isinstance(entry.get("option"), str) and entry["option"] not in site_options.get(
+                s, set()
+            ):
                 err(f"{path}.option", f"'{entry['option']}' is not among site '{s}''s options")
             if s in seen_b:
-                err(f"{path}.site", f"site '{s}' appears twice in the baseline (also baseline[{seen_b[s]}])")
+                err(
+                    f"{path}.site",
+                    f"site '{s}' appears twice in the baseline (also baseline[{seen_b[s]}])",
+                )
             else:
                 seen_b[s] = i
     return errors
@@ -502,7 +532,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def validate_document(source: str | bytes | dict[str, Any]) -> tuple[Scenario | None, list[FieldError]]:
+def validate_document(
+    source: str | bytes | dict[str, Any],
+) -> tuple[Scenario | None, list[FieldError]]:
     """Validate a scenario document; return ``(scenario, [])`` or ``(None, errors)``."""
     try:
         doc = load_document(source)
@@ -549,6 +581,9 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
     """SPEC §2 distance: great circle in IEEE doubles, then round half up to km."""
     p1 = math.radians(lat1)
     p2 = math.radians(lat2)
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    h = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
     d = 2 * 6371.0 * math.asin(math.sqrt(h))
     return math.floor(d + 0.5)

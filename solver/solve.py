@@ -21,7 +21,16 @@ import numpy as np
 from solver.backends.base import RawResult, SolveOptions, default_threads
 from solver.evaluate import evaluate
 from solver.model import MatrixModel, build_model
-from solver.plan import Build, CrewAssignment, Plan, SolverInfo, Status, TrainingRow, gap_of, sort_builds
+from solver.plan import (
+    Build,
+    CrewAssignment,
+    Plan,
+    SolverInfo,
+    Status,
+    TrainingRow,
+    gap_of,
+    sort_builds,
+)
 from solver.problem import ProblemData, build_problem
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
@@ -43,7 +52,12 @@ class Progress:
     gap: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"elapsed": round(self.elapsed, 3), "incumbent": self.incumbent, "bound": self.bound, "gap": self.gap}
+        return {
+            "elapsed": round(self.elapsed, 3),
+            "incumbent": self.incumbent,
+            "bound": self.bound,
+            "gap": self.gap,
+        }
 
 
 def _backend(name: str) -> Callable[[MatrixModel, SolveOptions], RawResult]:
@@ -68,7 +82,9 @@ def extract_plan(model: MatrixModel, values: np.ndarray) -> tuple[list[Build], l
     for i in np.flatnonzero(a_val > 0).tolist():
         k, s, y = int(model.a_pool[i]), int(model.a_site[i]), int(model.a_year[i])
         crews_of.setdefault((s, y), []).append(
-            CrewAssignment(pool=data.pool_ids[k], count=int(a_val[i]), distance_km=int(data.distance[k, s]))
+            CrewAssignment(
+                pool=data.pool_ids[k], count=int(a_val[i]), distance_km=int(data.distance[k, s])
+            )
         )
     builds = []
     for j in x_on.tolist():
@@ -84,7 +100,11 @@ def extract_plan(model: MatrixModel, values: np.ndarray) -> tuple[list[Build], l
         )
     t_val = v[model.t_offset : model.aux_offset]
     training = [
-        TrainingRow(region=data.region_ids[model.t_region[i]], year=data.start + int(model.t_year[i]), trainees=int(t_val[i]))
+        TrainingRow(
+            region=data.region_ids[model.t_region[i]],
+            year=data.start + int(model.t_year[i]),
+            trainees=int(t_val[i]),
+        )
         for i in np.flatnonzero(t_val > 0).tolist()
     ]
     training.sort(key=lambda t: (t.region, t.year))
@@ -186,20 +206,22 @@ def _run(
     return _backend(backend)(model, options)
 
 
-def hint_columns(model: MatrixModel, hint: dict[str, Any] | list[dict[str, Any]] | None) -> dict[int, int] | None:
+def hint_columns(
+    model: MatrixModel, hint: dict[str, Any] | list[dict[str, Any]] | None
+) -> dict[int, int] | None:
     """Column values of a warm start: x from the hint's builds (or the baseline)."""
     if hint is None:
-        cols = model.hint_from_baseline()
-        return cols or None
+        return model.hint_from_baseline() or None
     builds = hint.get("builds", []) if isinstance(hint, dict) else hint
     data = model.data
     lookup = {
-        (int(s), int(o), int(y)): i for i, (s, o, y) in enumerate(zip(model.x_site, model.x_option, model.x_year, strict=True))
+        (int(s), int(o), int(y)): i
+        for i, (s, o, y) in enumerate(zip(model.x_site, model.x_option, model.x_year, strict=True))
     }
     cols: dict[int, int] = {}
     for b in builds:
-        s = data.site_index.get(b.get("site"))
-        o = data.option_index.get(b.get("option"))
+        s = data.site_index.get(str(b.get("site")))
+        o = data.option_index.get(str(b.get("option")))
         year = b.get("year")
         if s is None or o is None or not isinstance(year, int):
             continue
@@ -222,7 +244,9 @@ def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Pl
     plan = Plan(scenario=name, status=raw.status, builds=builds, training=training, solver=info)
     ev = evaluate(data, plan, check_reported=False)
     if not ev.holds:
-        raise SolverBugError(f"{info.backend} returned a plan that breaks the SPEC: " + "; ".join(ev.violations[:10]))
+        raise SolverBugError(
+            f"{info.backend} returned a plan that breaks the SPEC: " + "; ".join(ev.violations[:10])
+        )
     plan.terms = ev.terms
     plan.objective = ev.objective
     plan.unbuilt = ev.unbuilt

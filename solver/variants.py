@@ -34,7 +34,9 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-def make_variant(base: Scenario | dict[str, Any], patch: dict[str, Any], name: str | None = None) -> Scenario:
+def make_variant(
+    base: Scenario | dict[str, Any], patch: dict[str, Any], name: str | None = None
+) -> Scenario:
     """A new validated scenario: ``base`` with ``patch`` applied (errors name the patched field)."""
     doc = base.to_document() if isinstance(base, Scenario) else base
     patched = merge_patch(doc, patch)
@@ -65,13 +67,39 @@ def compare(base_plan: Plan, plans: dict[str, Plan]) -> list[dict[str, Any]]:
     rows = []
     for name, plan in {"base": base_plan, **plans}.items():
         doc = plan.to_document()
-        row: dict[str, Any] = {"variant": name, "status": doc["status"], "objective": doc["objective"], "gap": doc["gap"]}
-        row.update({k: (doc["terms"] or {}).get(k) for k in ("benefit", "mobilization", "training", "stability")})
+        row: dict[str, Any] = {
+            "variant": name,
+            "status": doc["status"],
+            "objective": doc["objective"],
+            "gap": doc["gap"],
+        }
+        row.update(
+            {
+                k: (doc["terms"] or {}).get(k)
+                for k in ("benefit", "mobilization", "training", "stability")
+            }
+        )
         if plan.status.has_plan and base_plan.status.has_plan:
             d = diff_plans(base_doc, doc)
-            row.update({"moved": len(d["moved"]), "redesigned": len(d["redesigned"]), "dropped": len(d["dropped"]), "added": len(d["added"]), "objective_change": d["objective_change"]})
+            row.update(
+                {
+                    "moved": len(d["moved"]),
+                    "redesigned": len(d["redesigned"]),
+                    "dropped": len(d["dropped"]),
+                    "added": len(d["added"]),
+                    "objective_change": d["objective_change"],
+                }
+            )
         else:
-            row.update({"moved": None, "redesigned": None, "dropped": None, "added": None, "objective_change": None})
+            row.update(
+                {
+                    "moved": None,
+                    "redesigned": None,
+                    "dropped": None,
+                    "added": None,
+                    "objective_change": None,
+                }
+            )
         if doc["conflicts"]:
             row["conflicts"] = [c["message"] for c in doc["conflicts"]]
         rows.append(row)
@@ -103,11 +131,27 @@ def run_batch(
         plans[name] = solve(scenario, **opts)
         if on_done:
             on_done(name, plans[name])
-    return {"table": compare(base_plan, plans), "plans": {"base": base_plan, **plans}, "errors": errors}
+    return {
+        "table": compare(base_plan, plans),
+        "plans": {"base": base_plan, **plans},
+        "errors": errors,
+    }
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    cols = ["variant", "status", "objective", "objective_change", "benefit", "mobilization", "training", "moved", "redesigned", "dropped", "added"]
+    cols = [
+        "variant",
+        "status",
+        "objective",
+        "objective_change",
+        "benefit",
+        "mobilization",
+        "training",
+        "moved",
+        "redesigned",
+        "dropped",
+        "added",
+    ]
     table = [[str(r.get(c, "")) if r.get(c) is not None else "-" for c in cols] for r in rows]
     widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
     lines = [" | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
@@ -130,10 +174,21 @@ def batch_main(argv: list[str] | None = None) -> int:
     """``rdplan batch BASE.json [--variants V.json] [--set path=v1,v2 ...]``."""
     from solver.solve import BACKENDS, DEFAULT_BACKEND
 
-    parser = argparse.ArgumentParser(prog="rdplan batch", description="Solve what-if variants of a scenario and compare them with the base plan.")
+    parser = argparse.ArgumentParser(
+        prog="rdplan batch",
+        description="Solve what-if variants of a scenario and compare them with the base plan.",
+    )
     parser.add_argument("scenario")
-    parser.add_argument("--variants", help='JSON file: [{"name": ..., "patch": {merge patch}}, ...]')
-    parser.add_argument("--set", action="append", default=[], metavar="PATH=V1,V2", help="a parameter grid axis, e.g. objective.mobilization=0,1,2")
+    parser.add_argument(
+        "--variants", help='JSON file: [{"name": ..., "patch": {merge patch}}, ...]'
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=V1,V2",
+        help="a parameter grid axis, e.g. objective.mobilization=0,1,2",
+    )
     parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=None)
@@ -145,7 +200,13 @@ def batch_main(argv: list[str] | None = None) -> int:
         if args.variants:
             for i, v in enumerate(json.loads(Path(args.variants).read_text(encoding="utf-8"))):
                 if not isinstance(v, dict) or not isinstance(v.get("patch"), dict):
-                    raise ScenarioError([FieldError(path=f"variants[{i}]", message="each variant needs a 'patch' object")])
+                    raise ScenarioError(
+                        [
+                            FieldError(
+                                path=f"variants[{i}]", message="each variant needs a 'patch' object"
+                            )
+                        ]
+                    )
                 variants.append((str(v.get("name", f"variant-{i}")), v["patch"]))
         variants.extend(grid_patches(_parse_set(args.set)) if args.set else [])
     except ScenarioError as exc:
@@ -159,12 +220,21 @@ def batch_main(argv: list[str] | None = None) -> int:
         base,
         variants,
         {"backend": args.backend, "time_limit": args.time_limit, "threads": args.threads},
-        on_done=lambda name, plan: print(f"{name}: {plan.status.value} {plan.objective}", file=sys.stderr),
+        on_done=lambda name, plan: print(
+            f"{name}: {plan.status.value} {plan.objective}", file=sys.stderr
+        ),
     )
     print(format_table(result["table"]))
     if args.out:
         Path(args.out).write_text(
-            json.dumps({"table": result["table"], "plans": {k: p.to_document() for k, p in result["plans"].items()}}, indent=1) + "\n",
+            json.dumps(
+                {
+                    "table": result["table"],
+                    "plans": {k: p.to_document() for k, p in result["plans"].items()},
+                },
+                indent=1,
+            )
+            + "\n",
             encoding="utf-8",
         )
     return 0

@@ -6,13 +6,36 @@ import copy
 from typing import Any
 
 
-def site(id: str, benefit: int | dict[str, int] = 10, region: str = "r", lat: float = 40.0, lon: float = 127.0, population: int = 10_000, **extra: Any) -> dict[str, Any]:
+def site(
+    id: str,
+    benefit: int | dict[str, int] = 10,
+    region: str = "r",
+    lat: float = 40.0,
+    lon: float = 127.0,
+    population: int = 10_000,
+    **extra: Any,
+) -> dict[str, Any]:
     """A site; an integer benefit means option ``o`` only."""
     b = {"o": benefit} if isinstance(benefit, int) else benefit
-    return {"id": id, "region": region, "population": population, "lat": lat, "lon": lon, "benefit": b, **extra}
+    return {
+        "id": id,
+        "region": region,
+        "population": population,
+        "lat": lat,
+        "lon": lon,
+        "benefit": b,
+        **extra,
+    }
 
 
-def scenario(sites: list[dict[str, Any]], start: int = 2030, end: int = 2031, regions: list[Any] | None = None, options: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+def scenario(
+    sites: list[dict[str, Any]],
+    start: int = 2030,
+    end: int = 2031,
+    regions: list[Any] | None = None,
+    options: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """A scenario with one region ``r`` and one free option ``o`` unless told otherwise."""
     doc: dict[str, Any] = {
         "schema_version": 1,

@@ -57,7 +57,9 @@ class ProgressThrottle:
         self.incumbent: float | None = None
         self.bound: float | None = None
 
-    def __call__(self, incumbent: float | None = None, bound: float | None = None, force: bool = False) -> None:
+    def __call__(
+        self, incumbent: float | None = None, bound: float | None = None, force: bool = False
+    ) -> None:
         if incumbent is not None:
             self.incumbent = incumbent
         if bound is not None:

@@ -44,9 +44,16 @@ def to_pulp(model: MatrixModel) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
     prob = pulp.LpProblem("rdplan", pulp.LpMaximize)
     lb = model.col_lb.tolist()
     ub = model.col_ub.tolist()
-    cols = [prob.add_variable(f"c{j}", lowBound=lb[j], upBound=ub[j], cat=pulp.LpInteger) for j in range(model.num_cols)]
+    cols = [
+        prob.add_variable(f"c{j}", lowBound=lb[j], upBound=ub[j], cat=pulp.LpInteger)
+        for j in range(model.num_cols)
+    ]
     nz = np.flatnonzero(model.obj)
-    prob.setObjective(pulp.LpAffineExpression([(cols[j], float(model.obj[j])) for j in nz.tolist()], constant=float(model.obj_const)))
+    prob.setObjective(
+        pulp.LpAffineExpression(
+            [(cols[j], float(model.obj[j])) for j in nz.tolist()], constant=float(model.obj_const)
+        )
+    )
     starts = model.row_start.tolist()
     index = model.row_index.tolist()
     values = model.row_value.tolist()
@@ -82,7 +89,10 @@ def _cbc_children(path: str) -> list[int]:
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
             ppid = stat.rsplit(")", 1)[1].split()[1]
-            if ppid == me and Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0].decode() == path:
+            if (
+                ppid == me
+                and Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0].decode() == path
+            ):
                 pids.append(int(entry))
         except (OSError, IndexError):
             continue
@@ -139,21 +149,32 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         seconds = time.perf_counter() - started
         text = log_path.read_text(errors="replace") if log_path.exists() else ""
     if cancelled or "error" in outcome:
-        return RawResult(Status.UNKNOWN, None, None, seconds, options.threads, "cancelled" if cancelled else str(outcome.get("error")))
+        return RawResult(
+            Status.UNKNOWN,
+            None,
+            None,
+            seconds,
+            options.threads,
+            "cancelled" if cancelled else str(outcome.get("error")),
+        )
     status = SOL_STATUS.get(prob.sol_status, Status.UNKNOWN)
     if status is Status.UNKNOWN and prob.status == pulp.LpStatusInfeasible:
         # After a proof of infeasibility PuLP leaves sol_status at "no solution found".
         status = Status.INFEASIBLE
     values = None
     if status.has_plan:
-        values = np.array([v.varValue if v.varValue is not None else 0.0 for v in cols], dtype=np.float64)
+        values = np.array(
+            [v.varValue if v.varValue is not None else 0.0 for v in cols], dtype=np.float64
+        )
         objective = float(model.obj @ values) + model.obj_const
         bound = objective if status is Status.OPTIMAL else _final_bound(text, bound)
         progress(incumbent=objective, bound=bound, force=True)
     return RawResult(status, values, bound, seconds, options.threads, pulp.LpStatus[prob.status])
 
 
-def _tail(path: Path, offset: int, progress: ProgressThrottle, bound: float | None) -> tuple[int, float | None]:
+def _tail(
+    path: Path, offset: int, progress: ProgressThrottle, bound: float | None
+) -> tuple[int, float | None]:
     if not path.exists():
         return offset, bound
     with path.open(errors="replace") as fh:

@@ -30,7 +30,9 @@ def _int(value: float) -> int:
     return int(round(value))
 
 
-def to_cpsat(model: MatrixModel, group_literals: bool = False) -> tuple[cp_model.CpModel, list[int]]:
+def to_cpsat(
+    model: MatrixModel, group_literals: bool = False
+) -> tuple[cp_model.CpModel, list[int]]:
     """The native CP-SAT model of ``model``.
 
     With ``group_literals`` every constraint-group instance gets a Boolean that
@@ -53,7 +55,9 @@ def to_cpsat(model: MatrixModel, group_literals: bool = False) -> tuple[cp_model
     starts = model.row_start.tolist()
     index = model.row_index.tolist()
     values = coeffs.tolist()
-    for r, (lo, hi, group) in enumerate(zip(model.row_lb.tolist(), model.row_ub.tolist(), model.row_group.tolist(), strict=True)):
+    for r, (lo, hi, group) in enumerate(
+        zip(model.row_lb.tolist(), model.row_ub.tolist(), model.row_group.tolist(), strict=True)
+    ):
         c = proto.constraints.add()
         if group_literals and group >= 0:
             c.enforcement_literal.append(literals[group])

@@ -14,8 +14,8 @@ import os
 import sys
 import threading
 import time
-
 from collections.abc import Iterator
+from typing import Any
 
 import highspy
 import numpy as np
@@ -86,7 +86,7 @@ def _quiet_stdout() -> Iterator[None]:
 
 def new_highs() -> highspy.Highs:
     with _quiet_stdout():
-        return highspy.Highs()
+        return highspy.Highs()  # type: ignore[no-untyped-call]
 
 
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
@@ -110,13 +110,16 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     progress = ProgressThrottle(options.on_progress)
     cancel = options.cancel
 
-    def on_log(event: highspy.cb.HighsCallbackEvent) -> None:
+    def on_log(event: Any) -> None:
         out = event.data_out
         primal = out.mip_primal_bound
         dual = out.mip_dual_bound
-        progress(incumbent=primal if math.isfinite(primal) else None, bound=dual if math.isfinite(dual) else None)
+        progress(
+            incumbent=primal if math.isfinite(primal) else None,
+            bound=dual if math.isfinite(dual) else None,
+        )
 
-    def on_interrupt(event: highspy.cb.HighsCallbackEvent) -> None:
+    def on_interrupt(event: Any) -> None:
         if cancel is not None and cancel.is_set():
             event.data_in.user_interrupt = True
 

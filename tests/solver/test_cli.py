@@ -12,12 +12,20 @@ INFEASIBLE = str(DATA / "conformance" / "infeasible-technicians.json")
 
 
 def rdplan(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "solver.cli", *args], capture_output=True, text=True, input=stdin, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "solver.cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=300,
+    )
 
 
 def test_solve_optimal_exit_0(tmp_path: Path) -> None:
     out, csv = tmp_path / "plan.json", tmp_path / "builds.csv"
-    r = rdplan("solve", TINY, "--time-limit", "20", "--threads", "1", "--out", str(out), "--csv", str(csv))
+    r = rdplan(
+        "solve", TINY, "--time-limit", "20", "--threads", "1", "--out", str(out), "--csv", str(csv)
+    )
     assert r.returncode == 0, r.stderr
     plan = json.loads(out.read_text())
     assert (plan["status"], plan["objective"]) == ("optimal", 1855)
@@ -30,7 +38,9 @@ def test_solve_optimal_exit_0(tmp_path: Path) -> None:
 
 def test_solve_to_stdout_each_backend() -> None:
     for backend in ("cpsat", "highs", "cbc"):
-        r = rdplan("solve", TINY, "--backend", backend, "--time-limit", "20", "--threads", "1", "--quiet")
+        r = rdplan(
+            "solve", TINY, "--backend", backend, "--time-limit", "20", "--threads", "1", "--quiet"
+        )
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["objective"] == 1855
 
@@ -45,7 +55,9 @@ def test_solve_infeasible_exit_1() -> None:
 
 def test_solve_malformed_exit_2_writes_plan(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text('{"schema_version": 1, "horizon": {"start": 2030}, "regions": [], "options": [], "sites": [], "x": 1}')
+    bad.write_text(
+        '{"schema_version": 1, "horizon": {"start": 2030}, "regions": [], "options": [], "sites": [], "x": 1}'
+    )
     out = tmp_path / "plan.json"
     r = rdplan("solve", str(bad), "--out", str(out))
     assert r.returncode == 2

@@ -14,8 +14,14 @@ from tests.conftest import load
 
 OPTIMA = {
     "tiny": (1855, {"benefit": 2200, "mobilization": 320, "training": 25, "stability": 0}),
-    "generated-a": (29581, {"benefit": 35043, "mobilization": 2486, "training": 490, "stability": 0}),
-    "generated-b": (143310, {"benefit": 157495, "mobilization": 6570, "training": 1045, "stability": 0}),
+    "generated-a": (
+        29581,
+        {"benefit": 35043, "mobilization": 2486, "training": 490, "stability": 0},
+    ),
+    "generated-b": (
+        143310,
+        {"benefit": 157495, "mobilization": 6570, "training": 1045, "stability": 0},
+    ),
 }
 
 
@@ -35,8 +41,14 @@ def test_conformance_infeasible(backend: str) -> None:
     doc = load("conformance/infeasible-technicians")
     plan = solve(doc, backend=backend, time_limit=30, threads=2)
     assert plan.status == "infeasible"
-    keys = [(c["group"], {k: v for k, v in c.items() if k not in ("group", "message")}) for c in plan.conflicts]
-    assert keys == [("quota.region_year", {"region": "R02", "year": 2035}), ("technicians", {"region": "R02"})]
+    keys = [
+        (c["group"], {k: v for k, v in c.items() if k not in ("group", "message")})
+        for c in plan.conflicts
+    ]
+    assert keys == [
+        ("quota.region_year", {"region": "R02", "year": 2035}),
+        ("technicians", {"region": "R02"}),
+    ]
     data = build_problem(parse_scenario(doc))
     assert subset_feasible(data, plan.conflicts) is False
     for i in range(len(plan.conflicts)):

@@ -52,7 +52,10 @@ def test_quota_region_year_min_and_override(backend: str) -> None:
     # unless a third site exists. With three sites: two in 2030 (3+2)x2, one in 2031: 10+1 = 11.
     doc = scenario(
         [site("a", 3), site("b", 2), site("c", 1)],
-        quotas={"region_year": {"min": 1, "max": 1}, "overrides": [{"region": "r", "year": 2030, "max": 2}]},
+        quotas={
+            "region_year": {"min": 1, "max": 1},
+            "overrides": [{"region": "r", "year": 2030, "max": 2}],
+        },
     )
     plan = run(doc, backend)
     assert (plan.status, plan.objective) == ("optimal", 11)
@@ -62,12 +65,20 @@ def test_quota_region_year_min_and_override(backend: str) -> None:
 def test_window_and_fixed(backend: str) -> None:
     # a may not start before 2031 (10 x 1); b is fixed to 2031 with option "big" (7 x 1); c is free (2 x 2).
     doc = scenario(
-        [site("a", 10, earliest=2031), site("b", {"o": 100, "big": 7}, fixed={"year": 2031, "option": "big"}), site("c", 2)],
+        [
+            site("a", 10, earliest=2031),
+            site("b", {"o": 100, "big": 7}, fixed={"year": 2031, "option": "big"}),
+            site("c", 2),
+        ],
         options=[{"id": "o", "crews": 0}, {"id": "big", "crews": 0}],
     )
     plan = run(doc, backend)
     assert (plan.status, plan.objective) == ("optimal", 10 + 7 + 4)
-    assert {b.site: (b.year, b.option) for b in plan.builds} == {"a": (2031, "o"), "b": (2031, "big"), "c": (2030, "o")}
+    assert {b.site: (b.year, b.option) for b in plan.builds} == {
+        "a": (2031, "o"),
+        "b": (2031, "big"),
+        "c": (2030, "o"),
+    }
 
 
 def test_crews_one_pool(backend: str) -> None:
@@ -88,8 +99,18 @@ def test_crews_one_pool(backend: str) -> None:
 def test_crews_nearest_pool_and_reach(backend: str) -> None:
     # Site at 42N: pool "far" (40N, 222 km) and "near" (43N, 111 km); "near" serves only region "other"
     # in the second scenario, so the far pool must go: Z = 50 - 111 then 50 - 222 (one-year horizon).
-    pools = [{"id": "far", "count": 1, "lat": 40.0, "lon": 127.0}, {"id": "near", "count": 1, "lat": 43.0, "lon": 127.0}]
-    doc = scenario([site("a", 50, lat=42.0)], start=2030, end=2030, options=[{"id": "o", "crews": 1}], crews=pools, objective={"benefit": 1, "mobilization": 1})
+    pools = [
+        {"id": "far", "count": 1, "lat": 40.0, "lon": 127.0},
+        {"id": "near", "count": 1, "lat": 43.0, "lon": 127.0},
+    ]
+    doc = scenario(
+        [site("a", 50, lat=42.0)],
+        start=2030,
+        end=2030,
+        options=[{"id": "o", "crews": 1}],
+        crews=pools,
+        objective={"benefit": 1, "mobilization": 1},
+    )
     plan = run(doc, backend)
     assert (plan.status, plan.objective) == ("optimal", 50 - 111)
     doc["regions"].append({"id": "other"})
@@ -106,7 +127,9 @@ def test_crews_availability_per_year(backend: str) -> None:
     doc = scenario(
         [site("a", 9, required=False), site("b", 5, required=False)],
         options=[{"id": "o", "crews": 2}],
-        crews=[{"id": "k", "count": 2, "lat": 40.0, "lon": 127.0, "available": {"2030": 0, "2031": 2}}],
+        crews=[
+            {"id": "k", "count": 2, "lat": 40.0, "lon": 127.0, "available": {"2030": 0, "2031": 2}}
+        ],
     )
     plan = run(doc, backend)
     assert (plan.status, plan.objective) == ("optimal", 9)
@@ -155,7 +178,9 @@ def test_resources(backend: str) -> None:
 
 def test_precedence_with_gap(backend: str) -> None:
     # a must come a year before b: a 2030 (1 x 2), b 2031 (10 x 1) = 12 instead of 22.
-    doc = scenario([site("a", 1), site("b", 10)], precedences=[{"before": "a", "after": "b", "gap": 1}])
+    doc = scenario(
+        [site("a", 1), site("b", 10)], precedences=[{"before": "a", "after": "b", "gap": 1}]
+    )
     plan = run(doc, backend)
     assert (plan.status, plan.objective) == ("optimal", 12)
 
@@ -163,7 +188,10 @@ def test_precedence_with_gap(backend: str) -> None:
 def test_precedence_optional_after(backend: str) -> None:
     # b (optional) needs a first, and a cannot be built (its window is outside the horizon, optional):
     # b stays unbuilt; Z = 0.
-    doc = scenario([site("a", 1, required=False, earliest=2040, latest=2041), site("b", 10, required=False)], precedences=[{"before": "a", "after": "b"}])
+    doc = scenario(
+        [site("a", 1, required=False, earliest=2040, latest=2041), site("b", 10, required=False)],
+        precedences=[{"before": "a", "after": "b"}],
+    )
     plan = run(doc, backend)
     assert (plan.status, plan.objective, plan.unbuilt) == ("optimal", 0, ["a", "b"])
 
@@ -173,7 +201,10 @@ def test_balance(backend: str) -> None:
     # served (share 100% of 50) and the other 0%: it trails the national 50% by 50 points.
     # tolerance 50 allows it: 100 x 2 + 1 x 1 = 201. Tolerance 49 makes the scenario infeasible.
     doc = scenario(
-        [site("a", 100, region="r", population=50_000), site("b", 1, region="q", population=50_000)],
+        [
+            site("a", 100, region="r", population=50_000),
+            site("b", 1, region="q", population=50_000),
+        ],
         regions=["r", "q"],
         quotas={"year": {"max": 1}},
         balance={"tolerance_pct": 50},
@@ -189,7 +220,11 @@ def test_balance(backend: str) -> None:
 def test_stability(backend: str) -> None:
     # The baseline built a in 2031. Moving it to 2030 earns 10 more benefit and costs w_stability:
     # with weight 1000 it stays (Z = 10), with weight 5 it moves (Z = 20 - 5 = 15).
-    doc = scenario([site("a", 10)], baseline=[{"site": "a", "year": 2031, "option": "o"}], objective={"benefit": 1, "stability": 1000})
+    doc = scenario(
+        [site("a", 10)],
+        baseline=[{"site": "a", "year": 2031, "option": "o"}],
+        objective={"benefit": 1, "stability": 1000},
+    )
     plan = run(doc, backend)
     assert (plan.status, plan.objective, years_of(plan)) == ("optimal", 10, {"a": 2031})
     doc["objective"]["stability"] = 5

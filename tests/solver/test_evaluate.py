@@ -35,9 +35,21 @@ def test_broken_plans_are_caught() -> None:
     assert any("objective" in v for v in broken(lambda p: p.update(objective=p["objective"] + 1)))
     assert any("terms" in v for v in broken(lambda p: p["terms"].update(benefit=1)))
     assert any("needs" in v for v in broken(lambda p: p["builds"][0]["crews"].clear()))
-    assert any("distance" in v for v in broken(lambda p: p["builds"][0]["crews"][0].update(distance_km=1)))
-    assert any("region" in v for v in broken(lambda p: p["builds"][0].update(region="south" if p["builds"][0]["region"] == "north" else "north")))
-    assert any("more than once" in v for v in broken(lambda p: p["builds"].append(copy.deepcopy(p["builds"][0]))))
+    assert any(
+        "distance" in v for v in broken(lambda p: p["builds"][0]["crews"][0].update(distance_km=1))
+    )
+    assert any(
+        "region" in v
+        for v in broken(
+            lambda p: p["builds"][0].update(
+                region="south" if p["builds"][0]["region"] == "north" else "north"
+            )
+        )
+    )
+    assert any(
+        "more than once" in v
+        for v in broken(lambda p: p["builds"].append(copy.deepcopy(p["builds"][0])))
+    )
     assert any("required" in v for v in broken(lambda p: p["builds"].pop()))
     assert any("unknown site" in v for v in broken(lambda p: p["builds"][0].update(site="zz")))
     assert any("technicians" in v for v in broken(lambda p: p["training"].clear()))

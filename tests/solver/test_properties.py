@@ -16,7 +16,12 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     num_y = draw(st.integers(1, 3))
     regions = [f"r{i}" for i in range(draw(st.integers(1, 2)))]
     options = [
-        {"id": f"o{i}", "crews": draw(st.integers(0, 2)), "technicians": draw(st.integers(0, 10)), "resources": {"q": draw(st.integers(0, 2))}}
+        {
+            "id": f"o{i}",
+            "crews": draw(st.integers(0, 2)),
+            "technicians": draw(st.integers(0, 10)),
+            "resources": {"q": draw(st.integers(0, 2))},
+        }
         for i in range(draw(st.integers(1, 2)))
     ]
     sites = []
@@ -35,19 +40,35 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             s["earliest"] = start + draw(st.integers(0, num_y - 1))
         sites.append(s)
     pools = [
-        {"id": f"k{i}", "count": draw(st.integers(1, 3)), "lat": draw(st.floats(39.0, 41.0)), "lon": draw(st.floats(126.0, 128.0))}
+        {
+            "id": f"k{i}",
+            "count": draw(st.integers(1, 3)),
+            "lat": draw(st.floats(39.0, 41.0)),
+            "lon": draw(st.floats(126.0, 128.0)),
+        }
         for i in range(draw(st.integers(1, 2)))
     ]
     doc: dict[str, Any] = {
         "schema_version": 1,
         "horizon": {"start": start, "end": start + num_y - 1},
-        "regions": [{"id": r, "trained_stock": draw(st.integers(0, 20)), "training_capacity": draw(st.integers(0, 20))} for r in regions],
+        "regions": [
+            {
+                "id": r,
+                "trained_stock": draw(st.integers(0, 20)),
+                "training_capacity": draw(st.integers(0, 20)),
+            }
+            for r in regions
+        ],
         "options": options,
         "sites": sites,
         "crews": pools,
         "resources": [{"id": "q", "limit": draw(st.integers(1, 6))}],
         "quotas": {"year": {"max": draw(st.integers(1, 4))}},
-        "objective": {"benefit": 1, "mobilization": draw(st.integers(0, 1)), "training": draw(st.integers(0, 2))},
+        "objective": {
+            "benefit": 1,
+            "mobilization": draw(st.integers(0, 1)),
+            "training": draw(st.integers(0, 2)),
+        },
     }
     if len(sites) >= 2 and draw(st.booleans()):
         doc["precedences"] = [{"before": "s0", "after": "s1", "gap": draw(st.integers(0, 1))}]

@@ -16,7 +16,15 @@ from tests.conftest import DATA, load
 def _lose_crews(doc: dict, year: int, lost: int) -> dict:
     doc = json.loads(json.dumps(doc))
     years = range(doc["horizon"]["start"], doc["horizon"]["end"] + 1)
-    doc["crews"] = [dict(c, available={str(y): max(0, c["count"] - lost) if y == year else c["count"] for y in years}) for c in doc["crews"]]
+    doc["crews"] = [
+        dict(
+            c,
+            available={
+                str(y): max(0, c["count"] - lost) if y == year else c["count"] for y in years
+            },
+        )
+        for c in doc["crews"]
+    ]
     return doc
 
 
@@ -29,8 +37,12 @@ def test_freeze_keeps_frozen_years_and_reoptimises_the_rest(backend: str) -> Non
     plan = solve(sc, backend=backend, time_limit=60, threads=2)
     assert plan.status == "optimal"
     doc_plan = plan.to_document()
-    frozen_before = {(b["site"], b["year"], b["option"]) for b in base["builds"] if b["year"] <= 2032}
-    frozen_after = {(b["site"], b["year"], b["option"]) for b in doc_plan["builds"] if b["year"] <= 2032}
+    frozen_before = {
+        (b["site"], b["year"], b["option"]) for b in base["builds"] if b["year"] <= 2032
+    }
+    frozen_after = {
+        (b["site"], b["year"], b["option"]) for b in doc_plan["builds"] if b["year"] <= 2032
+    }
     assert frozen_before == frozen_after
     # Stability counts exactly the baseline sites that moved, changed design or dropped out.
     diff = diff_plans(base, doc_plan)
@@ -49,7 +61,22 @@ def test_diff_and_cli(tmp_path: Path) -> None:
     pa, pb = tmp_path / "a.json", tmp_path / "b.json"
     pa.write_text(json.dumps(a))
     pb.write_text(json.dumps(b))
-    r = subprocess.run([sys.executable, "-m", "solver.cli", "diff", str(pa), str(pb), "--json", "--scenario", str(DATA / "conformance/tiny.json")], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "solver.cli",
+            "diff",
+            str(pa),
+            str(pb),
+            "--json",
+            "--scenario",
+            str(DATA / "conformance/tiny.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["objective_change"] == b["objective"] - a["objective"]
@@ -57,12 +84,21 @@ def test_diff_and_cli(tmp_path: Path) -> None:
 
 
 def test_merge_patch_and_variants() -> None:
-    assert merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"b": None, "d": 3}}) == {"a": {"c": 2, "d": 3}}
+    assert merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"b": None, "d": 3}}) == {
+        "a": {"c": 2, "d": 3}
+    }
     base = parse_scenario(load("conformance/tiny"))
     v = make_variant(base, {"quotas": {"year": {"max": 1}}})
     assert v.quotas.year is not None and v.quotas.year.max == 1
-    assert [n for n, _ in grid_patches({"objective.training": [0, 2]})] == ["objective.training=0", "objective.training=2"]
-    result = run_batch(base, [("one-a-year", {"quotas": {"year": {"max": 1}}}), ("bad", {"sites": [{"id": 1}]})], {"time_limit": 20, "threads": 1})
+    assert [n for n, _ in grid_patches({"objective.training": [0, 2]})] == [
+        "objective.training=0",
+        "objective.training=2",
+    ]
+    result = run_batch(
+        base,
+        [("one-a-year", {"quotas": {"year": {"max": 1}}}), ("bad", {"sites": [{"id": 1}]})],
+        {"time_limit": 20, "threads": 1},
+    )
     table = {r["variant"]: r for r in result["table"]}
     assert table["base"]["objective"] == 1855 and table["base"]["moved"] == 0
     assert table["one-a-year"]["status"] in ("optimal", "infeasible")

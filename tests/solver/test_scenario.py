@@ -24,8 +24,8 @@ def test_examples_are_valid() -> None:
 
 
 def test_not_json() -> None:
-    assert paths("{not json") .keys() == {""}
-    assert paths(b"\xff\xfe") .keys() == {""}
+    assert paths("{not json").keys() == {""}
+    assert paths(b"\xff\xfe").keys() == {""}
     assert paths("[1, 2]") == {"": "the document must be a JSON object"}
     assert "" in paths('{"a": NaN}')
 
@@ -36,34 +36,113 @@ def test_not_json() -> None:
         (lambda d: d.update(extra=1), "extra", "unknown field"),
         (lambda d: d["sites"][0].update(population=3.0), "sites[0].population", "integer"),
         (lambda d: d["sites"][0].update(population=True), "sites[0].population", "integer"),
-        (lambda d: d["sites"][0].update(population=1_000_000_001), "sites[0].population", "1000000000"),
+        (
+            lambda d: d["sites"][0].update(population=1_000_000_001),
+            "sites[0].population",
+            "1000000000",
+        ),
         (lambda d: d["sites"][0].update(earliest=None), "sites[0].earliest", "null"),
-        (lambda d: d["sites"][0].update(region="nowhere"), "sites[0].region", "unknown region 'nowhere'"),
+        (
+            lambda d: d["sites"][0].update(region="nowhere"),
+            "sites[0].region",
+            "unknown region 'nowhere'",
+        ),
         (lambda d: d["sites"][0].update(id="bad id!"), "sites[0].id", "[A-Za-z0-9_.-]"),
         (lambda d: d["sites"].append(dict(d["sites"][0])), "sites[1].id", "duplicate id"),
-        (lambda d: d["sites"][0].update(benefit={"nope": 1}), "sites[0].benefit.nope", "unknown option"),
+        (
+            lambda d: d["sites"][0].update(benefit={"nope": 1}),
+            "sites[0].benefit.nope",
+            "unknown option",
+        ),
         (lambda d: d["sites"][0].update(benefit={}), "sites[0].benefit", "at least one"),
-        (lambda d: d["sites"][0].update(fixed={"year": 2040}), "sites[0].fixed.year", "outside the horizon"),
-        (lambda d: d["sites"][0].update(fixed={"year": 2030}, earliest=2031), "sites[0].fixed.year", "window"),
-        (lambda d: d["sites"][0].update(fixed={"year": 2030, "option": "x"}), "sites[0].fixed.option", "not among"),
-        (lambda d: d.update(quotas={"year": {"min": 3, "max": 2}}), "quotas.year", "greater than max"),
-        (lambda d: d.update(quotas={"overrides": [{"region": "r", "year": 2029}]}), "quotas.overrides[0].year", "not a year"),
+        (
+            lambda d: d["sites"][0].update(fixed={"year": 2040}),
+            "sites[0].fixed.year",
+            "outside the horizon",
+        ),
+        (
+            lambda d: d["sites"][0].update(fixed={"year": 2030}, earliest=2031),
+            "sites[0].fixed.year",
+            "window",
+        ),
+        (
+            lambda d: d["sites"][0].update(fixed={"year": 2030, "option": "x"}),
+            "sites[0].fixed.option",
+            "not among",
+        ),
+        (
+            lambda d: d.update(quotas={"year": {"min": 3, "max": 2}}),
+            "quotas.year",
+            "greater than max",
+        ),
+        (
+            lambda d: d.update(quotas={"overrides": [{"region": "r", "year": 2029}]}),
+            "quotas.overrides[0].year",
+            "not a year",
+        ),
         (lambda d: d.update(horizon={"start": 2031, "end": 2030}), "horizon", "after end"),
         (lambda d: d.update(horizon={"start": 2000, "end": 2060}), "horizon", "at most 50"),
         (lambda d: d.update(schema_version=2), "schema_version", "1"),
-        (lambda d: d["regions"][0].update(training_capacity={"2030": 1}), "regions[0].training_capacity", "missing year(s) 2031"),
-        (lambda d: d["regions"][0].update(training_capacity={"2030": 1, "2031": 1, "2032": 1}), "regions[0].training_capacity.2032", "not a year"),
+        (
+            lambda d: d["regions"][0].update(training_capacity={"2030": 1}),
+            "regions[0].training_capacity",
+            "missing year(s) 2031",
+        ),
+        (
+            lambda d: d["regions"][0].update(training_capacity={"2030": 1, "2031": 1, "2032": 1}),
+            "regions[0].training_capacity.2032",
+            "not a year",
+        ),
         (lambda d: d["options"][0].update(crews=1), "options[0].crews", "no crew pools"),
-        (lambda d: d["options"][0].update(resources={"steel": 1}), "options[0].resources.steel", "unknown resource"),
-        (lambda d: d.update(precedences=[{"before": "a", "after": "a"}]), "precedences[0]", "same site"),
-        (lambda d: d.update(precedences=[{"before": "a", "after": "zz"}]), "precedences[0].after", "unknown site"),
+        (
+            lambda d: d["options"][0].update(resources={"steel": 1}),
+            "options[0].resources.steel",
+            "unknown resource",
+        ),
+        (
+            lambda d: d.update(precedences=[{"before": "a", "after": "a"}]),
+            "precedences[0]",
+            "same site",
+        ),
+        (
+            lambda d: d.update(precedences=[{"before": "a", "after": "zz"}]),
+            "precedences[0].after",
+            "unknown site",
+        ),
         (lambda d: d.update(balance={"tolerance_pct": 101}), "balance.tolerance_pct", "100"),
         (lambda d: d.update(objective={"benefit": 1_000_001}), "objective.benefit", "1000000"),
-        (lambda d: d.update(baseline=[{"site": "a", "year": 2030, "option": "zz"}]), "baseline[0].option", "not among"),
-        (lambda d: d.update(crews=[{"id": "k", "count": 2, "lat": 40, "lon": 127, "available": 3}]), "crews[0].available", "exceeds"),
-        (lambda d: d.update(crews=[{"id": "k", "count": 1, "lat": 91, "lon": 127}]), "crews[0].lat", "90"),
-        (lambda d: d.update(crews=[{"id": "k", "count": 1, "lat": 40, "lon": 127, "regions": []}]), "crews[0].regions", "not be empty"),
-        (lambda d: (d.update(crews=[{"id": "k", "count": 1, "lat": 40, "lon": 127}]), d["sites"][0].pop("lat")), "sites[0].lat", "crew pools"),
+        (
+            lambda d: d.update(baseline=[{"site": "a", "year": 2030, "option": "zz"}]),
+            "baseline[0].option",
+            "not among",
+        ),
+        (
+            lambda d: d.update(
+                crews=[{"id": "k", "count": 2, "lat": 40, "lon": 127, "available": 3}]
+            ),
+            "crews[0].available",
+            "exceeds",
+        ),
+        (
+            lambda d: d.update(crews=[{"id": "k", "count": 1, "lat": 91, "lon": 127}]),
+            "crews[0].lat",
+            "90",
+        ),
+        (
+            lambda d: d.update(
+                crews=[{"id": "k", "count": 1, "lat": 40, "lon": 127, "regions": []}]
+            ),
+            "crews[0].regions",
+            "not be empty",
+        ),
+        (
+            lambda d: (
+                d.update(crews=[{"id": "k", "count": 1, "lat": 40, "lon": 127}]),
+                d["sites"][0].pop("lat"),
+            ),
+            "sites[0].lat",
+            "crew pools",
+        ),
     ],
 )
 def test_each_rule_names_its_field(mutate: Any, path: str, needle: str) -> None:
@@ -82,13 +161,21 @@ def test_every_error_is_reported() -> None:
 
 
 def test_scale_limit() -> None:
-    doc = scenario([site(f"s{i}", 1_000_000_000) for i in range(3)], end=2079, objective={"benefit": 1_000_000})
+    doc = scenario(
+        [site(f"s{i}", 1_000_000_000) for i in range(3)], end=2079, objective={"benefit": 1_000_000}
+    )
     found = paths(doc)
     assert "objective" in found and "2^53" in found["objective"]
 
 
 def test_defaults_and_per_year_expansion() -> None:
-    doc = scenario([site("a", required=False)], crews=[{"id": "k", "count": 3, "lat": 40.0, "lon": 127.0, "available": {"2030": 1, "2031": 3}}], options=[{"id": "o", "crews": 1}])
+    doc = scenario(
+        [site("a", required=False)],
+        crews=[
+            {"id": "k", "count": 3, "lat": 40.0, "lon": 127.0, "available": {"2030": 1, "2031": 3}}
+        ],
+        options=[{"id": "o", "crews": 1}],
+    )
     sc, errors = validate_document(json.dumps(doc))
     assert errors == [] and sc is not None
     data = build_problem(sc)
@@ -102,7 +189,11 @@ def test_haversine_and_weights() -> None:
     # One degree of latitude on a 6371 km sphere: 111.19 km, rounded half up to 111.
     assert haversine_km(40.0, 127.0, 41.0, 127.0) == 111
     assert haversine_km(40.0, 127.0, 40.0, 127.0) == 0
-    sc, _ = validate_document(scenario([site("a", population=499), site("b", population=1500), site("c", population=2499)]))
+    sc, _ = validate_document(
+        scenario(
+            [site("a", population=499), site("b", population=1500), site("c", population=2499)]
+        )
+    )
     assert sc is not None
     assert build_problem(sc).weight.tolist() == [1, 2, 2]
 
