@@ -1,0 +1,213 @@
+"""Running one job: the same code in an in-process worker process and in a Celery task.
+
+:func:`execute_job` claims a queued job, solves it with a monitor thread beside
+the solver that every ``progress_interval`` seconds writes new progress rows,
+stamps the heartbeat and reads the cancel flag (setting the solver's ``cancel``
+event), then records the checked plan. The process that runs it is dedicated to
+the job: HiGHS' ``threads`` setting is process-global (SOLVER-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from typing import Any
+
+from api.settings import Settings
+from api.storage import CANCELLED, DONE, FAILED, ProgressPoint, Storage
+from solver.evaluate import evaluate
+from solver.scenario import parse_scenario
+from solver.solve import Progress, SolverBugError, solve
+
+log = logging.getLogger("rdplan.worker")
+
+#: Exit status of a worker process whose parent (the server) died.
+ORPHANED = 70
+
+
+class ProgressRecorder:
+    """Collects the solver's progress reports; hands out the new, changed ones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[ProgressPoint] = []
+        self._seq = 0
+        self._last: tuple[int | None, int | None] | None = None
+        self.latest: Progress | None = None
+
+    def __call__(self, p: Progress) -> None:
+        with self._lock:
+            self.latest = p
+            key = (p.incumbent, p.bound)
+            if key == self._last:
+                return  # the history keeps changes only; the heartbeat says the job is alive
+            self._last = key
+            self._seq += 1
+            self._pending.append(
+                ProgressPoint(self._seq, round(p.elapsed, 3), p.incumbent, p.bound, p.gap)
+            )
+
+    def take(self) -> list[ProgressPoint]:
+        with self._lock:
+            out, self._pending = self._pending, []
+            return out
+
+    def final(self, plan: dict[str, Any], seconds: float) -> None:
+        """The plan's own incumbent and bound as the last point of the history."""
+        if plan.get("objective") is not None or plan.get("bound") is not None:
+            self(Progress(seconds, plan.get("objective"), plan.get("bound"), plan.get("gap")))
+
+
+class Monitor(threading.Thread):
+    """Writes progress and heartbeats, polls the cancel flag, and watches the parent process."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        job_id: str,
+        worker: str,
+        recorder: ProgressRecorder,
+        cancel: threading.Event,
+        interval: float,
+        watch_parent: bool,
+    ):
+        super().__init__(name=f"rdplan-monitor-{job_id[:8]}", daemon=True)
+        self.storage, self.job_id, self.worker = storage, job_id, worker
+        self.recorder, self.cancel, self.interval = recorder, cancel, interval
+        self.stop = threading.Event()
+        self.lost = False  # the job was taken from this worker (failed by a reaper)
+        self.cancel_requested = False
+        # A forkserver child's parent is the forkserver, which outlives the server while
+        # any child runs; multiprocessing's parent sentinel follows the server itself.
+        self._parent = multiprocessing.parent_process() if watch_parent else None
+        self._ppid = os.getppid() if watch_parent else None
+
+    def parent_gone(self) -> bool:
+        if self._parent is not None:
+            return not self._parent.is_alive()
+        return self._ppid is not None and os.getppid() != self._ppid
+
+    def run(self) -> None:
+        while not self.stop.wait(self.interval):
+            if self.parent_gone():
+                # The server (or Celery's main process) died: the restarted one marks the
+                # job failed. Leave at once so no orphaned solver keeps the CPU busy.
+                log.error("job %s: the parent process is gone; exiting", self.job_id)
+                os._exit(ORPHANED)
+            self.beat()
+
+    def beat(self) -> None:
+        points = self.recorder.take()
+        try:
+            asked = self.storage.heartbeat(self.job_id, self.worker, points)
+        except Exception:  # a database hiccup must not kill the solve; retry next beat
+            log.exception("job %s: heartbeat failed", self.job_id)
+            return
+        if asked is None:
+            self.lost = True
+            self.cancel.set()
+        elif asked:
+            self.cancel_requested = True
+            self.cancel.set()
+
+
+def worker_id(prefix: str | None = None) -> str:
+    return f"{prefix or socket.gethostname()}/{os.getpid()}"
+
+
+def execute_job(
+    job_id: str, settings: Settings, runner: str, worker: str, watch_parent: bool = False
+) -> str | None:
+    """Run job ``job_id`` to its end; return its final status (``None`` if not claimed)."""
+    storage = Storage(settings.database_url)
+    try:
+        claim = storage.claim(job_id, runner=runner, worker=worker)
+        if claim is None:
+            log.info("job %s: not queued any more; skipped", job_id)
+            return None
+        return _run_claimed(
+            storage, claim.job_id, claim.document, claim.options, settings, worker, watch_parent
+        )
+    finally:
+        storage.dispose()
+
+
+def _run_claimed(
+    storage: Storage,
+    job_id: str,
+    document: dict[str, Any],
+    options: dict[str, Any],
+    settings: Settings,
+    worker: str,
+    watch_parent: bool,
+) -> str:
+    recorder = ProgressRecorder()
+    cancel = threading.Event()
+    monitor = Monitor(
+        storage, job_id, worker, recorder, cancel, settings.progress_interval, watch_parent
+    )
+    monitor.start()
+    started = time.perf_counter()
+    status, reason, plan_doc, checked = FAILED, None, None, None
+    try:
+        scenario = parse_scenario(document)
+        plan = solve(
+            scenario,
+            backend=options.get("backend", "cpsat"),
+            time_limit=float(options.get("time_limit", settings.default_time_limit)),
+            threads=options.get("threads") or settings.default_threads,
+            seed=int(options.get("seed", 0)),
+            on_progress=recorder,
+            cancel=cancel,
+        )
+        plan_doc = plan.to_document()
+        if plan.status.has_plan:
+            ev = evaluate(scenario, plan_doc)
+            checked = ev.holds
+            if not ev.holds:
+                raise SolverBugError("the plan breaks the SPEC: " + "; ".join(ev.violations[:10]))
+        recorder.final(plan_doc, time.perf_counter() - started)
+        if monitor.cancel_requested or (cancel.is_set() and not monitor.lost):
+            status = CANCELLED
+            kept = "; the best plan found so far is kept" if plan.status.has_plan else ""
+            reason = f"cancelled on request after {time.perf_counter() - started:.1f} s{kept}"
+        else:
+            status = DONE
+    except SolverBugError as exc:
+        status, reason, plan_doc, checked = FAILED, f"solver error: {exc}", None, False
+        log.error("job %s: %s", job_id, exc)
+    except Exception as exc:
+        status, reason, plan_doc = FAILED, f"internal error: {type(exc).__name__}: {exc}", None
+        log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+    finally:
+        monitor.stop.set()
+        monitor.join()
+    monitor.beat()  # the last progress rows
+    if not storage.finish(
+        job_id, worker, status, reason, plan_doc, checked, time.perf_counter() - started
+    ):
+        log.warning(
+            "job %s: finished as %s but no longer owned by %s; result dropped",
+            job_id,
+            status,
+            worker,
+        )
+    return status
+
+
+def run_in_process(job_id: str, settings_data: dict[str, Any], worker_prefix: str) -> None:
+    """Entry point of an in-process worker process (forked from the forkserver)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides what a Ctrl-C means
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.model_validate(settings_data)
+    execute_job(
+        job_id, settings, runner="local", worker=worker_id(worker_prefix), watch_parent=True
+    )

@@ -1,0 +1,65 @@
+"""Prometheus metrics, read from the database at scrape time.
+
+Jobs run in other processes (worker processes, Celery workers on other
+machines), so the job store is the one place that knows them all: the gauges
+and the solve-time histogram are computed from it on every scrape and survive
+restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from api.storage import Storage
+
+log = logging.getLogger("rdplan.api")
+
+SOLVE_SECONDS_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+class JobCollector(Collector):
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            counts = self.storage.counts_by_status()
+            buckets, count, total = self.storage.seconds_histogram(SOLVE_SECONDS_BUCKETS)
+        except Exception:
+            log.exception("metrics: the database did not answer")
+            up = GaugeMetricFamily("rdplan_database_up", "1 when the job store answered the scrape")
+            up.add_metric([], 0)
+            yield up
+            return
+        up = GaugeMetricFamily("rdplan_database_up", "1 when the job store answered the scrape")
+        up.add_metric([], 1)
+        yield up
+        jobs = GaugeMetricFamily(
+            "rdplan_jobs", "Solve jobs in the store by status", labels=["status"]
+        )
+        for status, n in counts.items():
+            jobs.add_metric([status], n)
+        yield jobs
+        hist = HistogramMetricFamily(
+            "rdplan_solve_seconds",
+            "Wall seconds of finished solve jobs, from start to end (all workers)",
+        )
+        pairs = [(f"{b:g}", float(n)) for b, n in zip(SOLVE_SECONDS_BUCKETS, buckets, strict=True)]
+        pairs.append(("+Inf", float(count)))
+        hist.add_metric([], pairs, total)
+        yield hist
+
+
+def make_registry(storage: Storage) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(JobCollector(storage))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)

@@ -1,0 +1,148 @@
+"""``/v1/scenarios``: store validated scenario documents (once each) and read them back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
+
+from api.deps import SettingsDep, StorageDep, require_api_key
+from api.errors import ApiError
+from api.schemas import (
+    SCENARIO_ID_PATTERN,
+    TINY_SCENARIO,
+    ErrorBody,
+    ScenarioDetail,
+    ScenarioPage,
+    ScenarioSummary,
+)
+from api.settings import Settings
+from solver.scenario import FieldError, Scenario, validate_document
+
+router = APIRouter(
+    prefix="/v1/scenarios",
+    tags=["scenarios"],
+    dependencies=[Depends(require_api_key)],
+    responses={
+        401: {
+            "model": ErrorBody,
+            "description": "API keys are on and none (or a wrong one) was sent",
+        }
+    },
+)
+
+ScenarioId = Annotated[
+    str, Path(pattern=SCENARIO_ID_PATTERN, description="sha256 of the canonical scenario JSON")
+]
+Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="items to skip")]
+
+
+def limit_errors(settings: Settings, sites: int, years: int, crew_pools: int) -> list[FieldError]:
+    out = []
+    for path, n, limit, var in (
+        ("sites", sites, settings.max_sites, "RDPLAN_MAX_SITES"),
+        ("horizon", years, settings.max_years, "RDPLAN_MAX_YEARS"),
+        ("crews", crew_pools, settings.max_crew_pools, "RDPLAN_MAX_CREW_POOLS"),
+    ):
+        if n > limit:
+            what = {"sites": "sites", "horizon": "years", "crews": "crew pools"}[path]
+            out.append(
+                FieldError(
+                    path=path, message=f"{n} {what}; this service accepts at most {limit} ({var})"
+                )
+            )
+    return out
+
+
+def check_limits(settings: Settings, sites: int, years: int, crew_pools: int) -> None:
+    errors = limit_errors(settings, sites, years, crew_pools)
+    if errors:
+        raise ApiError(413, "the scenario is larger than this service accepts", errors)
+
+
+def _validate(document: dict[str, Any]) -> tuple[Scenario | None, list[FieldError]]:
+    return validate_document(document)
+
+
+async def validated(document: dict[str, Any], settings: Settings) -> Scenario:
+    """The scenario of a document, or 422 with every SPEC error (413 over the size limits)."""
+    # Size limits first: a huge document is refused before the (costly) full validation.
+    sites, regions = document.get("sites"), document.get("crews")
+    horizon = document.get("horizon")
+    years = 0
+    if isinstance(horizon, dict) and all(isinstance(horizon.get(k), int) for k in ("start", "end")):
+        years = int(horizon["end"]) - int(horizon["start"]) + 1
+    check_limits(
+        settings,
+        len(sites) if isinstance(sites, list) else 0,
+        years,
+        len(regions) if isinstance(regions, list) else 0,
+    )
+    scenario, errors = await to_thread.run_sync(_validate, document)
+    if scenario is None:
+        raise ApiError(422, f"invalid scenario: {len(errors)} error(s)", errors)
+    return scenario
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ScenarioSummary,
+    summary="Store a scenario",
+    responses={
+        200: {"model": ScenarioSummary, "description": "the same scenario was already stored"},
+        413: {"model": ErrorBody, "description": "body or scenario over the service's limits"},
+        422: {
+            "model": ErrorBody,
+            "description": "the document breaks SPEC §2: every error with its path",
+        },
+    },
+)
+async def create_scenario(
+    document: Annotated[
+        dict[str, Any],
+        Body(
+            description="a scenario document (SPEC §2; `rdplan schema` prints its JSON Schema)",
+            openapi_examples={
+                "tiny": {
+                    "summary": "the SPEC's tiny example (optimum 1855)",
+                    "value": TINY_SCENARIO,
+                }
+            },
+        ),
+    ],
+    response: Response,
+    settings: SettingsDep,
+    storage: StorageDep,
+) -> ScenarioSummary:
+    """Validate and store a scenario. Its id is the sha256 of its canonical JSON: storing the
+    same scenario again returns the stored one (200) instead of a copy (201)."""
+    scenario = await validated(document, settings)
+    row, created = await to_thread.run_sync(storage.add_scenario, scenario)
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = f"/v1/scenarios/{row.id}"
+    return ScenarioSummary.of(row)
+
+
+@router.get("", response_model=ScenarioPage, summary="List stored scenarios (newest first)")
+def list_scenarios(storage: StorageDep, limit: Limit = 20, offset: Offset = 0) -> ScenarioPage:
+    rows, total = storage.list_scenarios(limit, offset)
+    return ScenarioPage(
+        items=[ScenarioSummary.of(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/{scenario_id}",
+    response_model=ScenarioDetail,
+    summary="A stored scenario with its document",
+    responses={404: {"model": ErrorBody, "description": "no such scenario"}},
+)
+def get_scenario(scenario_id: ScenarioId, storage: StorageDep) -> ScenarioDetail:
+    row = storage.get_scenario(scenario_id)
+    if row is None:
+        raise ApiError(404, f"no scenario {scenario_id}")
+    return ScenarioDetail.of(row)

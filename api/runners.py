@@ -1,0 +1,224 @@
+"""Who runs the jobs: an in-process pool of worker processes, or Celery workers.
+
+Both runners keep the same promises: a job never stays ``running`` after the
+process that ran it is gone (exit detected, heartbeat timeout, or restart
+recovery), and a cancelled solver that does not stop within ``cancel_grace``
+seconds is killed.
+
+In-process workers are forked from a ``forkserver`` that has imported the solver
+once: a job starts in milliseconds, in a fresh single-threaded process (HiGHS'
+``threads`` is process-global), and a kill takes only that job's process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.forkserver
+import os
+import socket
+import threading
+from multiprocessing.process import BaseProcess
+from typing import Any, Protocol
+
+from api.settings import Settings
+from api.storage import CANCELLED, Storage
+
+log = logging.getLogger("rdplan.runner")
+
+SERVER_RESTARTED = "server restarted while the job was running"
+SERVER_STOPPED = "server shut down while the job was running"
+
+
+class Runner(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def submit(self, job_id: str) -> None: ...
+    def cancelled(self, job_id: str) -> None: ...
+
+
+class _Maintenance:
+    """Periodic checks every runner needs: stale heartbeats and overdue cancellations."""
+
+    def __init__(self, settings: Settings, storage: Storage):
+        self.settings, self.storage = settings, storage
+
+    def reap_stale(self) -> None:
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.settings.heartbeat_timeout)
+        ids = self.storage.fail_running(
+            f"no heartbeat from the worker for {self.settings.heartbeat_timeout:g} s: it stopped or lost the database",
+            heartbeat_before=cutoff,
+        )
+        for job_id in ids:
+            log.warning("job %s: marked failed (no heartbeat)", job_id)
+
+    def overdue_cancels(self) -> list[tuple[str, str | None, str | None]]:
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.settings.cancel_grace)
+        return self.storage.cancel_overdue(cutoff)
+
+
+class LocalRunner(_Maintenance):
+    """Runs up to ``settings.workers`` jobs at a time, one worker process per job."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings, storage: Storage):
+        super().__init__(settings, storage)
+        self.ctx = multiprocessing.get_context("forkserver")
+        self.ctx.set_forkserver_preload(
+            ["api.execution", "solver.backends.cpsat", "solver.backends.highs"]
+        )
+        self.procs: dict[str, BaseProcess] = {}
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rdplan-dispatcher", daemon=True)
+        self._settings_data: dict[str, Any] = settings.model_dump()
+        self._host = socket.gethostname()
+
+    def start(self) -> None:
+        ids = self.storage.fail_running(SERVER_RESTARTED, runner="local")
+        for job_id in ids:
+            log.warning("job %s: %s", job_id, SERVER_RESTARTED)
+        # Start the forkserver (it imports the solver once) before the first job needs it.
+        threading.Thread(
+            target=multiprocessing.forkserver.ensure_running, name="rdplan-forkserver", daemon=True
+        ).start()
+        self._thread.start()
+
+    def submit(self, job_id: str) -> None:
+        self._wake()
+
+    def cancelled(self, job_id: str) -> None:
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # a full pipe wakes the loop anyway
+            os.write(self._wake_w, b"x")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake()
+        self._thread.join(timeout=10)
+        for job_id, proc in list(self.procs.items()):
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+            self.storage.fail_running(SERVER_STOPPED, job_ids=[job_id])
+        self.procs.clear()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _loop(self) -> None:
+        ticks = 0
+        while not self._stopping.is_set():
+            try:
+                self._step(housekeeping=ticks % 10 == 0)
+            except Exception:  # the dispatcher must survive a database outage
+                log.exception("dispatcher step failed")
+            ticks += 1
+            sentinels: list[Any] = [p.sentinel for p in self.procs.values()]
+            ready = multiprocessing.connection.wait([self._wake_r, *sentinels], timeout=0.5)
+            if self._wake_r in ready:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 4096)
+
+    def _step(self, housekeeping: bool) -> None:
+        for job_id, proc in list(self.procs.items()):
+            if proc.is_alive():
+                continue
+            proc.join()
+            del self.procs[job_id]
+            code = proc.exitcode
+            failed = self.storage.fail_running(
+                f"the worker process exited unexpectedly (exit code {code})", job_ids=[job_id]
+            )
+            if failed:
+                log.warning("job %s: worker process died with exit code %s", job_id, code)
+        for job_id, _runner, _worker in self.overdue_cancels():
+            proc_ = self.procs.get(job_id)
+            if proc_ is not None and proc_.is_alive():
+                proc_.kill()
+                proc_.join(timeout=5)
+                self.procs.pop(job_id, None)
+            if proc_ is not None or _runner == "local":
+                self.storage.fail_running(
+                    f"cancelled on request; the solver did not stop within {self.settings.cancel_grace:g} s and was killed",
+                    job_ids=[job_id],
+                    status=CANCELLED,
+                )
+        if housekeeping:
+            self.reap_stale()
+        free = self.settings.workers - len(self.procs)
+        if free > 0 and not self._stopping.is_set():
+            for job_id in self.storage.queued(free, exclude=list(self.procs)):
+                proc = self.ctx.Process(
+                    target=_child_main,
+                    args=(job_id, self._settings_data, self._host),
+                    name=f"rdplan-job-{job_id[:8]}",
+                )
+                proc.start()
+                self.procs[job_id] = proc
+
+
+def _child_main(job_id: str, settings_data: dict[str, Any], host: str) -> None:
+    from api.execution import run_in_process
+
+    run_in_process(job_id, settings_data, host)
+
+
+class CeleryRunner(_Maintenance):
+    """Sends jobs to Celery workers (``rdplan worker``); watches heartbeats and cancellations."""
+
+    name = "celery"
+
+    def __init__(self, settings: Settings, storage: Storage):
+        super().__init__(settings, storage)
+        from api.tasks import make_celery
+
+        self.app = make_celery(settings)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rdplan-celery-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=10)
+
+    def submit(self, job_id: str) -> None:
+        from api.tasks import SOLVE_TASK
+
+        self.app.send_task(SOLVE_TASK, args=[job_id], task_id=job_id)
+
+    def cancelled(self, job_id: str) -> None:
+        pass  # the task polls the cancel flag
+
+    def _loop(self) -> None:
+        ticks = 0
+        while not self._stopping.wait(1.0):
+            try:
+                for job_id, _runner, _worker in self.overdue_cancels():
+                    self.app.control.revoke(job_id, terminate=True, signal="SIGKILL")
+                    self.storage.fail_running(
+                        f"cancelled on request; the solver did not stop within {self.settings.cancel_grace:g} s and was killed",
+                        job_ids=[job_id],
+                        status=CANCELLED,
+                    )
+                if ticks % 5 == 0:
+                    self.reap_stale()
+            except Exception:
+                log.exception("celery watch step failed")
+            ticks += 1
+
+
+def make_runner(settings: Settings, storage: Storage) -> Runner:
+    return (
+        CeleryRunner(settings, storage) if settings.broker_url else LocalRunner(settings, storage)
+    )

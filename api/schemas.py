@@ -1,0 +1,278 @@
+"""Request and response bodies of the HTTP API (the OpenAPI document is built from these)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.models import JobRow, ScenarioRow
+from api.storage import ProgressPoint
+
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+Backend = Literal["cpsat", "highs", "cbc"]
+SCENARIO_ID_PATTERN = r"^[0-9a-f]{64}$"
+
+#: The SPEC's tiny example (optimum 1855): the example body of the OpenAPI document.
+TINY_SCENARIO: dict[str, Any] = {
+    "schema_version": 1,
+    "name": "tiny",
+    "horizon": {"start": 2030, "end": 2031},
+    "regions": [{"id": "north", "training_capacity": 30, "trained_stock": 20}, {"id": "south"}],
+    "options": [
+        {"id": "basic", "crews": 1, "technicians": 10},
+        {"id": "large", "crews": 2, "technicians": 25},
+    ],
+    "sites": [
+        {
+            "id": "n1",
+            "region": "north",
+            "population": 40000,
+            "lat": 40.0,
+            "lon": 127.0,
+            "benefit": {"basic": 400, "large": 700},
+        },
+        {
+            "id": "n2",
+            "region": "north",
+            "population": 25000,
+            "lat": 40.3,
+            "lon": 127.4,
+            "benefit": {"basic": 250},
+        },
+        {
+            "id": "s1",
+            "region": "south",
+            "population": 60000,
+            "lat": 38.5,
+            "lon": 126.5,
+            "benefit": {"basic": 600, "large": 900},
+            "earliest": 2031,
+        },
+        {
+            "id": "s2",
+            "region": "south",
+            "population": 10000,
+            "lat": 38.9,
+            "lon": 126.9,
+            "benefit": {"basic": 100},
+            "required": False,
+        },
+    ],
+    "crews": [
+        {"id": "k1", "count": 2, "lat": 39.5, "lon": 126.8},
+        {"id": "k2", "count": 1, "lat": 40.1, "lon": 127.1, "regions": ["north"]},
+    ],
+    "quotas": {"year": {"max": 2}},
+    "training": {"lead_time": 1},
+    "objective": {"benefit": 1, "mobilization": 1, "training": 1, "stability": 0},
+}
+
+
+class ErrorItem(BaseModel):
+    """One problem, with the SPEC's field path (``sites[3].region``; ``""`` = the whole document)."""
+
+    path: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer of the API."""
+
+    detail: str
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "invalid scenario: 1 error",
+                    "errors": [{"path": "sites[0].region", "message": "unknown region 'nort'"}],
+                }
+            ]
+        }
+    )
+
+
+# -- scenarios ---------------------------------------------------------------
+
+
+class ScenarioSummary(BaseModel):
+    id: str = Field(description="sha256 of the scenario's canonical JSON")
+    name: str | None
+    sites: int
+    regions: int
+    years: int
+    crew_pools: int
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: ScenarioRow) -> ScenarioSummary:
+        return cls(
+            id=row.id,
+            name=row.name,
+            sites=row.num_sites,
+            regions=row.num_regions,
+            years=row.num_years,
+            crew_pools=row.num_crew_pools,
+            created_at=row.created_at,
+        )
+
+
+class ScenarioDetail(ScenarioSummary):
+    document: dict[str, Any] = Field(description="the scenario document (SPEC §2)")
+
+    @classmethod
+    def of(cls, row: ScenarioRow) -> ScenarioDetail:
+        return cls(**ScenarioSummary.of(row).model_dump(), document=row.document)
+
+
+class ScenarioPage(BaseModel):
+    items: list[ScenarioSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+# -- solves ------------------------------------------------------------------
+
+
+class SolveOptions(BaseModel):
+    """Solver options of a job; left out = the service defaults."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    backend: Backend = "cpsat"
+    time_limit: float | None = Field(
+        default=None, gt=0, description="seconds; default RDPLAN_DEFAULT_TIME_LIMIT"
+    )
+    threads: int | None = Field(
+        default=None, ge=1, le=1024, description="solver threads; default RDPLAN_DEFAULT_THREADS"
+    )
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class SolveRequest(BaseModel):
+    """A solve: a scenario document, or the id of a stored one, and options."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "scenario": TINY_SCENARIO,
+                    "options": {"backend": "cpsat", "time_limit": 10, "threads": 1, "seed": 0},
+                },
+                {"scenario_id": "0" * 64, "options": {"backend": "highs", "time_limit": 60}},
+            ]
+        },
+    )
+
+    scenario: dict[str, Any] | None = Field(
+        default=None, description="a scenario document (SPEC §2)"
+    )
+    scenario_id: str | None = Field(
+        default=None, pattern=SCENARIO_ID_PATTERN, description="a stored scenario"
+    )
+    options: SolveOptions = SolveOptions()
+
+
+class ProgressOut(BaseModel):
+    """Incumbent and bound of ``Z`` after ``elapsed`` seconds (SPEC §4 rules)."""
+
+    elapsed: float
+    incumbent: int | None
+    bound: int | None
+    gap: float | None
+
+    @classmethod
+    def of(cls, p: ProgressPoint) -> ProgressOut:
+        return cls(elapsed=p.elapsed, incumbent=p.incumbent, bound=p.bound, gap=p.gap)
+
+
+class ResultOut(BaseModel):
+    """The plan's headline; the document itself is at ``/v1/solves/{id}/plan``."""
+
+    status: str = Field(description="plan status: optimal, feasible, infeasible, unknown")
+    objective: int | None
+    bound: int | None
+    gap: float | None
+    checked: bool | None = Field(description="the evaluator found that the plan holds")
+
+
+class JobOptionsOut(BaseModel):
+    backend: str
+    time_limit: float
+    threads: int
+    seed: int
+
+
+class JobOut(BaseModel):
+    """A solve job. ``progress`` (the history so far) is given by ``GET /v1/solves/{id}`` only."""
+
+    id: str
+    status: JobStatus
+    scenario_id: str
+    options: JobOptionsOut
+    reason: str | None = Field(description="why it failed or was cancelled")
+    cancel_requested: bool
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    seconds: float | None
+    worker: str | None
+    result: ResultOut | None
+    progress: list[ProgressOut] | None = None
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, row: JobRow, progress: list[ProgressPoint] | None = None) -> JobOut:
+        result = None
+        if row.plan_status is not None:
+            result = ResultOut(
+                status=row.plan_status,
+                objective=row.objective,
+                bound=row.bound,
+                gap=row.gap,
+                checked=row.checked,
+            )
+        base = f"/v1/solves/{row.id}"
+        links = {
+            "self": base,
+            "events": f"{base}/events",
+            "scenario": f"/v1/scenarios/{row.scenario_id}",
+        }
+        if row.plan is not None:
+            links["plan"] = f"{base}/plan"
+        return cls(
+            id=row.id,
+            status=row.status,  # type: ignore[arg-type]
+            scenario_id=row.scenario_id,
+            options=JobOptionsOut.model_validate(row.options),
+            reason=row.reason,
+            cancel_requested=row.cancel_requested_at is not None,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            seconds=row.seconds,
+            worker=row.worker,
+            result=result,
+            progress=None if progress is None else [ProgressOut.of(p) for p in progress],
+            links=links,
+        )
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str
+    runner: str
+    version: str

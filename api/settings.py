@@ -1,0 +1,76 @@
+"""Service settings: environment variables with the prefix ``RDPLAN_`` (pydantic-settings).
+
+The defaults are the embedded ones: a SQLite file in the working directory and an
+in-process pool of worker processes. ``RDPLAN_DATABASE_URL`` points at
+PostgreSQL, ``RDPLAN_BROKER_URL`` sends jobs to Celery workers instead.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each field is ``RDPLAN_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RDPLAN_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./rdplan.db", description="SQLAlchemy URL of the job store"
+    )
+    broker_url: str | None = Field(
+        default=None, description="Celery broker (redis://...); unset = in-process workers"
+    )
+    workers: int = Field(
+        default=2, ge=1, le=256, description="in-process worker processes (solves at a time)"
+    )
+    worker_name: str = Field(
+        default="rdplan@%h", description="Celery node name of `rdplan worker` (%h = host)"
+    )
+    api_keys: str = Field(
+        default="", description="comma-separated API keys; empty = no authentication"
+    )
+
+    max_body_bytes: int = Field(
+        default=10_000_000, ge=1024, description="largest request body accepted (413 above)"
+    )
+    max_sites: int = Field(default=5_000, ge=1)
+    max_years: int = Field(default=50, ge=1)
+    max_crew_pools: int = Field(default=1_000, ge=0)
+    max_time_limit: float = Field(
+        default=3600.0, gt=0, description="largest time_limit a solve may ask for, seconds"
+    )
+    default_time_limit: float = Field(default=60.0, gt=0)
+    default_threads: int = Field(
+        default=1, ge=1, description="solver threads of a job that names none"
+    )
+    max_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    progress_interval: float = Field(
+        default=0.5, gt=0, description="seconds between progress/heartbeat writes of a job"
+    )
+    heartbeat_timeout: float = Field(
+        default=60.0, gt=0, description="a running job silent this long is marked failed"
+    )
+    cancel_grace: float = Field(
+        default=10.0, ge=0, description="seconds a cancelled solver gets before it is killed"
+    )
+    sse_poll_interval: float = Field(default=0.25, gt=0)
+
+    @property
+    def api_key_set(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def runner(self) -> str:
+        return "celery" if self.broker_url else "local"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()

@@ -1,0 +1,422 @@
+"""The job store: every database read and write of the service goes through :class:`Storage`.
+
+Scenarios are stored once under the sha256 of their canonical JSON. Jobs move
+``queued -> running -> done | failed | cancelled``; every transition is one
+guarded ``UPDATE`` so that a server, its worker processes and Celery workers can
+race on the same row safely. On SQLite, write transactions start with
+``BEGIN IMMEDIATE`` (a separate engine) so a read-then-write never fails with a
+stale snapshot; readers never block in WAL mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, case, create_engine, delete, event, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.models import JobRow, ProgressRow, ScenarioRow, utcnow
+from solver.scenario import Scenario
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+JOB_STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
+TERMINAL = frozenset({DONE, FAILED, CANCELLED})
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3, the driver rdplan ships with."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def canonical_json(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def scenario_id(doc: dict[str, Any]) -> str:
+    """The content hash that identifies a scenario document."""
+    return hashlib.sha256(canonical_json(doc)).hexdigest()
+
+
+def _make_engine(url: str, immediate: bool) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's begin event below emits BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker needs to run a job it has just claimed."""
+
+    job_id: str
+    document: dict[str, Any]
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProgressPoint:
+    seq: int
+    elapsed: float
+    incumbent: int | None
+    bound: int | None
+    gap: float | None
+
+
+def migrate(url: str) -> None:
+    """Bring the database at ``url`` to the newest schema (``alembic upgrade head``)."""
+    from alembic import command
+    from alembic.config import Config
+
+    url = normalize_url(url)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    config = Config(str(Path(__file__).with_name("alembic.ini")))
+    config.attributes["url"] = url
+    command.upgrade(config, "head")
+
+
+class Storage:
+    """The database of one process (a server, a worker process, a Celery task)."""
+
+    def __init__(self, url: str):
+        self.url = normalize_url(url)
+        self.read_engine = _make_engine(self.url, immediate=False)
+        self.write_engine = (
+            _make_engine(self.url, immediate=True)
+            if self.url.startswith("sqlite")
+            else self.read_engine
+        )
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.read_engine.dialect.name
+
+    def dispose(self) -> None:
+        self.read_engine.dispose()
+        self.write_engine.dispose()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        with self._write.begin() as session:
+            yield session
+
+    def ping(self) -> None:
+        with self.reading() as s:
+            s.execute(text("SELECT 1"))
+
+    # -- scenarios ---------------------------------------------------------
+
+    def add_scenario(self, scenario: Scenario) -> tuple[ScenarioRow, bool]:
+        """Store a validated scenario unless already stored; return it and whether it is new."""
+        doc = scenario.to_document()
+        sid = scenario_id(doc)
+        existing = self.get_scenario(sid)
+        if existing is not None:
+            return existing, False
+        row = ScenarioRow(
+            id=sid,
+            name=scenario.name,
+            document=doc,
+            num_sites=len(scenario.sites),
+            num_regions=len(scenario.regions),
+            num_years=len(scenario.years),
+            num_crew_pools=len(scenario.crews),
+            created_at=utcnow(),
+        )
+        try:
+            with self.writing() as s:
+                s.add(row)
+        except IntegrityError:  # stored by a concurrent request in between
+            again = self.get_scenario(sid)
+            if again is None:
+                raise
+            return again, False
+        return row, True
+
+    def get_scenario(self, sid: str) -> ScenarioRow | None:
+        with self.reading() as s:
+            return s.get(ScenarioRow, sid)
+
+    def list_scenarios(self, limit: int, offset: int) -> tuple[Sequence[ScenarioRow], int]:
+        with self.reading() as s:
+            total = s.scalar(select(func.count()).select_from(ScenarioRow)) or 0
+            rows = s.scalars(
+                select(ScenarioRow)
+                .order_by(ScenarioRow.created_at.desc(), ScenarioRow.id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return rows, total
+
+    # -- jobs: the API side ------------------------------------------------
+
+    def create_job(self, sid: str, options: dict[str, Any]) -> JobRow:
+        job = JobRow(
+            id=str(uuid.uuid4()),
+            scenario_id=sid,
+            options=options,
+            status=QUEUED,
+            created_at=utcnow(),
+        )
+        with self.writing() as s:
+            s.add(job)
+        return job
+
+    def get_job(self, job_id: str) -> JobRow | None:
+        with self.reading() as s:
+            return s.get(JobRow, job_id)
+
+    def list_jobs(
+        self, status: str | None, sid: str | None, limit: int, offset: int
+    ) -> tuple[Sequence[JobRow], int]:
+        query = select(JobRow)
+        count = select(func.count()).select_from(JobRow)
+        if status is not None:
+            query, count = (
+                query.where(JobRow.status == status),
+                count.where(JobRow.status == status),
+            )
+        if sid is not None:
+            query, count = (
+                query.where(JobRow.scenario_id == sid),
+                count.where(JobRow.scenario_id == sid),
+            )
+        with self.reading() as s:
+            total = s.scalar(count) or 0
+            rows = s.scalars(
+                query.order_by(JobRow.created_at.desc(), JobRow.id).limit(limit).offset(offset)
+            ).all()
+            return rows, total
+
+    def progress(self, job_id: str, after: int = 0) -> list[ProgressPoint]:
+        with self.reading() as s:
+            rows = s.scalars(
+                select(ProgressRow)
+                .where(ProgressRow.job_id == job_id, ProgressRow.seq > after)
+                .order_by(ProgressRow.seq)
+            ).all()
+            return [ProgressPoint(r.seq, r.elapsed, r.incumbent, r.bound, r.gap) for r in rows]
+
+    def request_cancel(self, job_id: str) -> JobRow | None:
+        """Cancel a queued job at once; flag a running one for its worker to stop."""
+        now = utcnow()
+        with self.writing() as s:
+            job = s.get(JobRow, job_id, with_for_update=True)
+            if job is None:
+                return None
+            if job.status == QUEUED:
+                job.status, job.reason, job.finished_at = (
+                    CANCELLED,
+                    "cancelled before it started",
+                    now,
+                )
+            elif job.status == RUNNING and job.cancel_requested_at is None:
+                job.cancel_requested_at = now
+            return job
+
+    def set_failed(self, job_id: str, reason: str, only_if: str = QUEUED) -> bool:
+        with self.writing() as s:
+            res = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == only_if)
+                .values(status=FAILED, reason=reason, finished_at=utcnow())
+            )
+            return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    # -- jobs: the worker side ---------------------------------------------
+
+    def claim(self, job_id: str, runner: str, worker: str) -> Claim | None:
+        """Move a queued job to running for ``worker``; ``None`` when it is not queued any more."""
+        now = utcnow()
+        with self.writing() as s:
+            res = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == QUEUED)
+                .values(
+                    status=RUNNING, runner=runner, worker=worker, started_at=now, heartbeat_at=now
+                )
+            )
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            job = s.get(JobRow, job_id)
+            assert job is not None
+            scenario = s.get(ScenarioRow, job.scenario_id)
+            assert scenario is not None
+            # A retried claim (same id) must start from an empty history.
+            s.execute(delete(ProgressRow).where(ProgressRow.job_id == job_id))
+            return Claim(job_id, dict(scenario.document), dict(job.options))
+
+    def heartbeat(self, job_id: str, worker: str, points: Sequence[ProgressPoint]) -> bool | None:
+        """Store new progress, stamp the heartbeat; return whether a cancel was asked.
+
+        ``None`` means the job is no longer this worker's (failed by a reaper, say).
+        """
+        with self.writing() as s:
+            res = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == RUNNING, JobRow.worker == worker)
+                .values(heartbeat_at=utcnow())
+            )
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            for p in points:
+                s.add(
+                    ProgressRow(
+                        job_id=job_id,
+                        seq=p.seq,
+                        elapsed=p.elapsed,
+                        incumbent=p.incumbent,
+                        bound=p.bound,
+                        gap=p.gap,
+                    )
+                )
+            return (
+                s.scalar(select(JobRow.cancel_requested_at).where(JobRow.id == job_id)) is not None
+            )
+
+    def finish(
+        self,
+        job_id: str,
+        worker: str,
+        status: str,
+        reason: str | None,
+        plan: dict[str, Any] | None,
+        checked: bool | None,
+        seconds: float,
+    ) -> bool:
+        """Record the end of a running job (only if ``worker`` still owns it)."""
+        values: dict[str, Any] = {
+            "status": status,
+            "reason": reason,
+            "finished_at": utcnow(),
+            "seconds": round(seconds, 3),
+            "checked": checked,
+            "plan": plan,
+        }
+        if plan is not None:
+            values.update(
+                plan_status=plan.get("status"),
+                objective=plan.get("objective"),
+                bound=plan.get("bound"),
+                gap=plan.get("gap"),
+            )
+        with self.writing() as s:
+            res = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == RUNNING, JobRow.worker == worker)
+                .values(**values)
+            )
+            return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    # -- recovery ----------------------------------------------------------
+
+    def fail_running(
+        self,
+        reason: str,
+        *,
+        runner: str | None = None,
+        worker_prefix: str | None = None,
+        job_ids: Sequence[str] | None = None,
+        heartbeat_before: dt.datetime | None = None,
+        status: str = FAILED,
+    ) -> list[str]:
+        """Mark running jobs (filtered) failed — or ``status`` — with ``reason``; return their ids."""
+        cond = [JobRow.status == RUNNING]
+        if runner is not None:
+            cond.append(JobRow.runner == runner)
+        if worker_prefix is not None:
+            cond.append(JobRow.worker.startswith(worker_prefix, autoescape=True))
+        if job_ids is not None:
+            cond.append(JobRow.id.in_(list(job_ids)))
+        if heartbeat_before is not None:
+            cond.append(JobRow.heartbeat_at < heartbeat_before)
+        with self.writing() as s:
+            ids = list(s.scalars(select(JobRow.id).where(*cond)).all())
+            if ids:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id.in_(ids), JobRow.status == RUNNING)
+                    .values(status=status, reason=reason, finished_at=utcnow())
+                )
+            return ids
+
+    def queued(self, limit: int, exclude: Sequence[str] = ()) -> list[str]:
+        query = select(JobRow.id).where(JobRow.status == QUEUED)
+        if exclude:
+            query = query.where(JobRow.id.not_in(list(exclude)))
+        with self.reading() as s:
+            return list(s.scalars(query.order_by(JobRow.created_at, JobRow.id).limit(limit)).all())
+
+    def cancel_overdue(
+        self, requested_before: dt.datetime
+    ) -> list[tuple[str, str | None, str | None]]:
+        """Running jobs whose cancel was asked before ``requested_before``: (id, runner, worker)."""
+        with self.reading() as s:
+            rows = s.execute(
+                select(JobRow.id, JobRow.runner, JobRow.worker).where(
+                    JobRow.status == RUNNING, JobRow.cancel_requested_at < requested_before
+                )
+            ).all()
+            return [(r[0], r[1], r[2]) for r in rows]
+
+    def job_state(self, job_id: str) -> tuple[str, str | None] | None:
+        with self.reading() as s:
+            row = s.execute(select(JobRow.status, JobRow.worker).where(JobRow.id == job_id)).first()
+            return None if row is None else (row[0], row[1])
+
+    # -- metrics -----------------------------------------------------------
+
+    def counts_by_status(self) -> dict[str, int]:
+        with self.reading() as s:
+            rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all()
+        counts = dict.fromkeys(JOB_STATUSES, 0)
+        counts.update({str(status): int(n) for status, n in rows})
+        return counts
+
+    def seconds_histogram(self, buckets: Sequence[float]) -> tuple[list[int], int, float]:
+        """Cumulative counts of finished jobs' wall seconds per bucket, their count and sum."""
+        cols = [func.sum(case((JobRow.seconds <= b, 1), else_=0)) for b in buckets]
+        with self.reading() as s:
+            row = s.execute(
+                select(func.count(), func.coalesce(func.sum(JobRow.seconds), 0.0), *cols).where(
+                    JobRow.seconds.is_not(None)
+                )
+            ).one()
+        count, total = int(row[0]), float(row[1])
+        return [int(v or 0) for v in row[2:]], count, total

@@ -1,0 +1,170 @@
+"""The service on its embedded defaults — SQLite file, worker processes — as a real
+uvicorn process (``rdplan serve``), driven over HTTP."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api import flows
+from tests.api.conftest import API_KEY, service_env
+from tests.api.service import Server, pid_alive, wait_for
+
+pytestmark = [pytest.mark.service, pytest.mark.timeout(300)]
+
+
+@pytest.fixture
+def client(sqlite_server: Server) -> httpx.Client:
+    return sqlite_server.client()
+
+
+def test_submit_watch_events_and_check_the_plan(
+    client: httpx.Client, tiny_doc: dict[str, Any]
+) -> None:
+    flows.submit_watch_and_check(client, tiny_doc, optimum=1855)
+
+
+def test_scenarios_are_stored_once_and_listed(client: httpx.Client, tiny_variant: Any) -> None:
+    sid = flows.scenarios_are_stored_once(client, tiny_variant("stored-once"))
+    flows.listing_filters_and_pages(client, sid)
+
+
+def test_cancel_a_long_solve_and_the_solver_stops(
+    client: httpx.Client, long_doc: dict[str, Any]
+) -> None:
+    final = flows.cancel_long_solve(client, long_doc)
+    pid = int(final["worker"].rsplit("/", 1)[1])
+    wait_for(lambda: not pid_alive(pid), 10, f"worker process {pid} to exit")
+
+
+def test_cancel_a_queued_job(
+    client: httpx.Client, long_doc: dict[str, Any], tiny_variant: Any
+) -> None:
+    # two long solves occupy both worker processes, so the third job waits in the queue
+    blockers = [flows.submit(client, long_doc, time_limit=30, seed=s)["id"] for s in (1, 2)]
+    flows.cancel_queued(client, tiny_variant("queued-then-cancelled"), blockers)
+
+
+def test_invalid_requests_get_422_with_the_spec_errors(
+    client: httpx.Client, tiny_doc: dict[str, Any]
+) -> None:
+    flows.invalid_requests(client, tiny_doc)
+
+
+def test_too_large_gets_413(
+    client: httpx.Client, sqlite_server: Server, tiny_doc: dict[str, Any]
+) -> None:
+    # a body over RDPLAN_MAX_BODY_BYTES (400 kB here), refused before it is read
+    huge = {**tiny_doc, "name": "x" * 100, "padding": "y" * 500_000}
+    r = client.post("/v1/solves", json={"scenario": huge})
+    assert r.status_code == 413, r.text
+    assert "RDPLAN_MAX_BODY_BYTES" in r.json()["detail"]
+
+    # a streamed (chunked) body has no Content-Length: counted while it arrives
+    def chunks() -> Any:
+        for _ in range(100):
+            yield b" " * 10_000
+
+    r = client.post("/v1/scenarios", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413, r.text
+
+    # more sites than RDPLAN_MAX_SITES (200 here)
+    many = copy.deepcopy(tiny_doc)
+    many["sites"] = [{**tiny_doc["sites"][1], "id": f"site{i}"} for i in range(201)]
+    r = client.post("/v1/scenarios", json=many)
+    assert r.status_code == 413, r.text
+    assert r.json()["errors"] == [
+        {
+            "path": "sites",
+            "message": "201 sites; this service accepts at most 200 (RDPLAN_MAX_SITES)",
+        }
+    ]
+
+
+def test_api_keys(sqlite_server: Server, tiny_doc: dict[str, Any]) -> None:
+    for key in (None, "wrong-key"):
+        with sqlite_server.client(api_key=key) as anonymous:
+            for method, path in (
+                ("GET", "/v1/solves"),
+                ("GET", "/v1/scenarios"),
+                ("POST", "/v1/solves"),
+            ):
+                r = anonymous.request(
+                    method, path, json={"scenario": tiny_doc} if method == "POST" else None
+                )
+                assert r.status_code == 401, (key, method, path, r.text)
+                assert r.headers["www-authenticate"].startswith("Bearer")
+            assert anonymous.get("/healthz").status_code == 200
+    with httpx.Client(
+        base_url=sqlite_server.url, headers={"Authorization": "Bearer second-key"}
+    ) as bearer:
+        assert bearer.get("/v1/solves").status_code == 200
+    with sqlite_server.client(api_key=API_KEY) as keyed:
+        assert keyed.get("/v1/scenarios").status_code == 200
+
+
+def test_openapi_documents_every_endpoint(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path, methods in {
+        "/v1/scenarios": {"get", "post"},
+        "/v1/scenarios/{scenario_id}": {"get"},
+        "/v1/solves": {"get", "post"},
+        "/v1/solves/{job_id}": {"get", "delete"},
+        "/v1/solves/{job_id}/events": {"get"},
+        "/v1/solves/{job_id}/plan": {"get"},
+        "/healthz": {"get"},
+        "/metrics": {"get"},
+    }.items():
+        assert methods <= set(paths[path]), path
+    post = paths["/v1/solves"]["post"]
+    assert {"202", "413", "422"} <= set(post["responses"])
+    assert json.dumps(spec["components"]["schemas"]["SolveRequest"]).count("examples") >= 1
+
+
+def test_metrics_and_health(client: httpx.Client) -> None:
+    flows.metrics_and_health(client, runner="local")
+
+
+def test_server_killed_mid_solve(
+    tmp_path: Path, tiny_doc: dict[str, Any], long_doc: dict[str, Any]
+) -> None:
+    """SIGKILL the server while it solves: its worker process exits too; after a restart the
+    running job is failed with a reason, the queued job runs, and earlier plans are intact."""
+    server = Server(tmp_path, service_env(workers=1, progress_interval=0.25))
+    server.start()
+    try:
+        with server.client() as client:
+            earlier = flows.submit(client, tiny_doc, time_limit=5)
+            flows.wait_status(client, earlier["id"], {"done"})
+            earlier_plan = flows.checked_plan(client, earlier["id"], tiny_doc)
+
+            running = flows.submit(client, long_doc, time_limit=60)
+            queued = flows.submit(client, {**tiny_doc, "name": "queued-at-the-crash"}, time_limit=5)
+            worker = flows.wait_running_with_progress(client, running["id"])["worker"]
+            assert flows.job(client, queued["id"])["status"] == "queued"
+
+        server.kill()
+        pid = int(worker.rsplit("/", 1)[1])
+        wait_for(lambda: not pid_alive(pid), 15, f"the orphaned worker process {pid} to exit")
+
+        server.start()
+        with server.client() as client:
+            failed = flows.job(client, running["id"])
+            assert failed["status"] == "failed"
+            assert failed["reason"] == "server restarted while the job was running"
+            assert failed["finished_at"] is not None
+            r = client.get(f"/v1/solves/{running['id']}/plan")
+            assert r.status_code == 409 and "server restarted" in r.json()["detail"]
+
+            assert flows.wait_status(client, queued["id"], {"done", "failed"})["status"] == "done"
+            assert flows.checked_plan(client, earlier["id"], tiny_doc) == earlier_plan
+            stored = client.get("/v1/scenarios").json()
+            assert stored["total"] == 3
+    finally:
+        server.stop()
