@@ -295,6 +295,36 @@ def cmd_batch(args: argparse.Namespace, rest: list[str]) -> int:
     return batch_main(rest)
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError("must lie in 0..2147483647")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from solver.solve import BACKENDS, DEFAULT_BACKEND
 
@@ -306,9 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="solve a scenario and write its plan document")
     p.add_argument("scenario", help="scenario JSON file ('-' for stdin)")
     p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
-    p.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
-    p.add_argument("--threads", type=int, default=None, help="default: all cores")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=_positive_float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="default: all cores")
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", help="write the plan JSON here instead of stdout")
     p.add_argument("--csv", help="also write the builds as CSV here")
     p.add_argument("--baseline", help="a previous plan: stability reference and warm start")
@@ -341,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="run a Celery worker (RDPLAN_BROKER_URL)")
-    p.add_argument("--concurrency", type=int, default=1)
+    p.add_argument("--concurrency", type=_positive_int, default=1)
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("diff", help="compare two plan documents")

@@ -163,6 +163,9 @@ def solve(
 
         remaining = max(5.0, time_limit - (time.perf_counter() - started))
         found = find_conflicts(data, time_limit=remaining, threads=threads)
+        if found.feasible:
+            # The backend's infeasibility claim was wrong: CP-SAT found a solution.
+            raise SolverBugError(f"{backend} reported infeasible, but the scenario has a solution")
         plan.conflicts = found.conflicts
         info.conflict_seconds = round(found.seconds, 3)  # type: ignore[attr-defined]
         if not found.irreducible:

@@ -160,7 +160,9 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     status = SOL_STATUS.get(prob.sol_status, Status.UNKNOWN)
     if status is Status.UNKNOWN and prob.status == pulp.LpStatusInfeasible:
         # After a proof of infeasibility PuLP leaves sol_status at "no solution found".
-        status = Status.INFEASIBLE
+        # CBC 2.10 also says "infeasible" when its time limit cuts preprocessing short
+        # (seen on a feasible national scenario): only a run that ended early is a proof.
+        status = Status.INFEASIBLE if seconds < 0.9 * options.time_limit else Status.UNKNOWN
     values = None
     if status.has_plan:
         values = np.array(

@@ -103,3 +103,94 @@ def test_merge_patch_and_variants() -> None:
     assert table["base"]["objective"] == 1855 and table["base"]["moved"] == 0
     assert table["one-a-year"]["status"] in ("optimal", "infeasible")
     assert table["bad"]["status"] == "invalid"
+
+
+def test_cli_replan_and_batch(tmp_path: Path) -> None:
+    scenario = str(DATA / "conformance/generated-a.json")  # 2034..2036
+    base = tmp_path / "base.json"
+    run = [sys.executable, "-m", "solver.cli"]
+    r = subprocess.run(
+        [
+            *run,
+            "solve",
+            scenario,
+            "--time-limit",
+            "30",
+            "--threads",
+            "1",
+            "--quiet",
+            "--out",
+            str(base),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    replanned = tmp_path / "replan.json"
+    r = subprocess.run(
+        [
+            *run,
+            "solve",
+            scenario,
+            "--baseline",
+            str(base),
+            "--freeze-through",
+            "2034",
+            "--time-limit",
+            "30",
+            "--threads",
+            "1",
+            "--quiet",
+            "--out",
+            str(replanned),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    a, b = json.loads(base.read_text()), json.loads(replanned.read_text())
+    first = lambda plan: sorted(
+        (x["site"], x["option"]) for x in plan["builds"] if x["year"] == 2034
+    )  # noqa: E731
+    assert first(a) == first(b)
+    # Same scenario, baseline = its own optimum: nothing needs to change.
+    assert b["objective"] == a["objective"] and b["terms"]["stability"] == 0
+    r = subprocess.run(
+        [*run, "solve", scenario, "--freeze-through", "2034"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "baseline" in r.stderr
+    variants = tmp_path / "variants.json"
+    variants.write_text(
+        json.dumps([{"name": "no-mobilization", "patch": {"objective": {"mobilization": 0}}}])
+    )
+    r = subprocess.run(
+        [
+            *run,
+            "batch",
+            str(DATA / "conformance/tiny.json"),
+            "--variants",
+            str(variants),
+            "--set",
+            "objective.training=0,1",
+            "--time-limit",
+            "20",
+            "--threads",
+            "1",
+            "--out",
+            str(tmp_path / "batch.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    rows = {
+        row["variant"]: row for row in json.loads((tmp_path / "batch.json").read_text())["table"]
+    }
+    assert set(rows) == {"base", "no-mobilization", "objective.training=0", "objective.training=1"}
+    assert rows["objective.training=1"]["objective"] == rows["base"]["objective"] == 1855
