@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api import errors
 from api.metrics import make_registry
 from api.middleware import BodySizeLimit
-from api.routes import health, scenarios, solves
+from api.routes import batches, health, scenarios, solves, validate
 from api.runners import make_runner
 from api.settings import Settings, get_settings
 from api.storage import Storage, migrate
@@ -26,7 +26,14 @@ Solves are **jobs**: `POST /v1/solves` answers 202 at once; a worker process
 runs the solver. Watch a job with `GET /v1/solves/{id}` (status and the
 incumbent/bound/gap history) or `GET /v1/solves/{id}/events` (server-sent
 events), then fetch `GET /v1/solves/{id}/plan`. Every plan has been checked by
-the evaluator. Errors are `{"detail": "...", "errors": [{"path", "message"}]}`
+the evaluator.
+
+`POST /v1/validate` checks a scenario without storing it (SPEC errors, then counting
+checks as warnings). Re-plan with `options.baseline_solve_id` (or `options.baseline`) and
+`options.freeze_through`; compare two plans with `GET /v1/solves/{a}/diff/{b}`. What-if:
+`POST /v1/scenarios/{id}/variants` stores a JSON-merge-patched variant; `POST /v1/batches`
+solves a base and its variants and `GET /v1/batches/{id}` compares them with the base plan.
+Errors are `{"detail": "...", "errors": [{"path", "message"}]}`
 with the SPEC's field paths.
 """
 
@@ -63,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(scenarios.router)
+    app.include_router(validate.router)
     app.include_router(solves.router)
+    app.include_router(batches.router)
     app.include_router(health.router)
     return app

@@ -104,3 +104,15 @@ class ProgressRow(Base):
     incumbent: Mapped[int | None] = mapped_column(BigInteger)
     bound: Mapped[int | None] = mapped_column(BigInteger)
     gap: Mapped[float | None] = mapped_column(Float)
+
+
+class BatchRow(Base):
+    """A what-if batch: the base job and one job per valid variant (``None`` for an invalid one)."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    base_job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    variants: Mapped[dict[str, str | None]] = mapped_column(JSON)  # name -> job id, in order
+    errors: Mapped[dict[str, list[dict[str, str]]]] = mapped_column(JSON)  # name -> errors

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import uuid
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.models import JobRow, ScenarioRow
-from api.storage import ProgressPoint
+from api.models import BatchRow, JobRow, ScenarioRow
+from api.storage import TERMINAL, ProgressPoint
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 Backend = Literal["cpsat", "highs", "cbc"]
 SCENARIO_ID_PATTERN = r"^[0-9a-f]{64}$"
+#: Most variants (listed plus grid combinations) of one batch.
+MAX_BATCH_VARIANTS = 50
+#: A grid axis: a dotted path of object keys into the scenario document.
+GRID_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 #: The SPEC's tiny example (optimum 1855): the example body of the OpenAPI document.
 TINY_SCENARIO: dict[str, Any] = {
@@ -135,6 +140,49 @@ class ScenarioPage(BaseModel):
     offset: int
 
 
+class DiagnosticItem(BaseModel):
+    """A counting check that fails: the scenario is infeasible as it stands (SPEC paths)."""
+
+    check: str
+    path: str
+    message: str
+
+
+class ValidationOut(BaseModel):
+    """The verdict on a scenario document; ``warnings`` (counting checks) only when valid."""
+
+    valid: bool
+    errors: list[ErrorItem]
+    warnings: list[DiagnosticItem]
+
+
+class VariantRequest(BaseModel):
+    """A variant of a stored scenario: a JSON merge patch (RFC 7386) of its document."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [{"name": "no-mobilization", "patch": {"objective": {"mobilization": 0}}}]
+        },
+    )
+
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="the variant scenario's name"
+    )
+    patch: dict[str, Any] = Field(
+        description="merge patch: objects merge, null deletes a field, anything else replaces"
+    )
+
+
+class VariantOut(ScenarioDetail):
+    base: str = Field(description="id of the scenario the variant was derived from")
+
+    @classmethod
+    def derived(cls, row: ScenarioRow, base: str) -> VariantOut:
+        return cls(**ScenarioDetail.of(row).model_dump(), base=base)
+
+
 # -- solves ------------------------------------------------------------------
 
 
@@ -151,6 +199,21 @@ class SolveOptions(BaseModel):
         default=None, ge=1, le=1024, description="solver threads; default RDPLAN_DEFAULT_THREADS"
     )
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    baseline_solve_id: uuid.UUID | None = Field(
+        default=None,
+        description="re-plan: the finished job whose plan is the baseline (stability reference "
+        "and warm start)",
+    )
+    baseline: dict[str, Any] | None = Field(
+        default=None, description="re-plan: a baseline plan document (SPEC §4) instead of a job"
+    )
+    freeze_through: int | None = Field(
+        default=None,
+        ge=0,
+        le=9999,
+        description="re-plan: keep the baseline's builds of every year up to this one and build "
+        "nothing else in them",
+    )
 
 
 class SolveRequest(BaseModel):
@@ -207,6 +270,13 @@ class JobOptionsOut(BaseModel):
     time_limit: float
     threads: int
     seed: int
+    baseline_solve_id: str | None = Field(default=None, description="re-plan: the baseline job")
+    freeze_through: int | None = Field(default=None, description="re-plan: the last frozen year")
+    base_scenario_id: str | None = Field(
+        default=None,
+        description="re-plan: the scenario before the baseline was applied (``scenario_id`` is "
+        "the re-planned one)",
+    )
 
 
 class JobOut(BaseModel):
@@ -266,6 +336,167 @@ class JobOut(BaseModel):
 
 class JobPage(BaseModel):
     items: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class PlanHeadline(BaseModel):
+    scenario: str | None
+    status: str | None
+    objective: int | None
+
+
+class TermChange(BaseModel):
+    a: int | None
+    b: int | None
+
+
+class ServedPopulation(BaseModel):
+    years: list[int]
+    a: dict[str, list[int]] = Field(description="per region, population served by each year")
+    b: dict[str, list[int]]
+
+
+class PlanDiff(BaseModel):
+    """What changed from plan ``a`` to plan ``b``: sites moved (``from``/``to`` years),
+    redesigned (``from``/``to`` options), dropped, added, crews reassigned."""
+
+    model_config = ConfigDict(extra="allow")
+
+    a: PlanHeadline
+    b: PlanHeadline
+    objective_change: int | None = Field(description="objective of b minus objective of a")
+    terms: dict[str, TermChange]
+    moved: list[dict[str, Any]]
+    redesigned: list[dict[str, Any]]
+    dropped: list[dict[str, Any]]
+    added: list[dict[str, Any]]
+    crews_reassigned: list[dict[str, Any]]
+    builds_per_year: dict[str, dict[str, int]]
+    unchanged: int = Field(description="builds with the same year and option in both plans")
+    served_population: ServedPopulation | None = Field(
+        default=None, description="population served over time, on b's scenario"
+    )
+
+
+# -- batches -----------------------------------------------------------------
+
+
+class BatchVariant(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, description="default variant-<index>"
+    )
+    patch: dict[str, Any] = Field(description="JSON merge patch (RFC 7386) of the base scenario")
+
+
+class BatchRequest(BaseModel):
+    """A base scenario (document or stored id) and its variants, solved with the same options."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "scenario": TINY_SCENARIO,
+                    "variants": [
+                        {"name": "no-mobilization", "patch": {"objective": {"mobilization": 0}}}
+                    ],
+                    "grid": {"objective.training": [0, 2]},
+                    "options": {"time_limit": 10, "threads": 1},
+                }
+            ]
+        },
+    )
+
+    scenario: dict[str, Any] | None = Field(
+        default=None, description="the base scenario document (SPEC §2)"
+    )
+    scenario_id: str | None = Field(
+        default=None, pattern=SCENARIO_ID_PATTERN, description="a stored base scenario"
+    )
+    variants: list[BatchVariant] = Field(default_factory=list, max_length=MAX_BATCH_VARIANTS)
+    grid: (
+        dict[
+            Annotated[str, Field(pattern=GRID_PATH_PATTERN)],
+            Annotated[list[Any], Field(min_length=1, max_length=MAX_BATCH_VARIANTS)],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="one variant per combination of values, e.g. "
+        '`{"objective.mobilization": [0, 1]}` (named `objective.mobilization=0`, ...)',
+    )
+    options: SolveOptions = SolveOptions()
+
+
+class ComparisonRow(BaseModel):
+    """One variant against the base plan (the base itself is the first row)."""
+
+    variant: str
+    job_id: str | None
+    job_status: JobStatus | None = Field(description="null for an invalid variant (no job)")
+    status: str = Field(description="plan status; invalid for an invalid variant")
+    objective: int | None
+    gap: float | None
+    benefit: int | None
+    mobilization: int | None
+    training: int | None
+    stability: int | None
+    objective_change: int | None = Field(description="objective minus the base objective")
+    moved: int | None
+    redesigned: int | None
+    dropped: int | None
+    added: int | None
+    conflicts: list[str] | None = None
+
+
+class BatchOut(BaseModel):
+    """A batch: ``running`` until every job has ended, then ``done`` with its ``table``."""
+
+    id: str
+    status: Literal["running", "done"]
+    created_at: dt.datetime
+    jobs: dict[str, str | None] = Field(
+        description="``base`` and every variant: its job id, null for an invalid variant"
+    )
+    job_statuses: dict[str, JobStatus | None]
+    errors: dict[str, list[ErrorItem]] = Field(description="the errors of each invalid variant")
+    table: list[ComparisonRow] | None = Field(
+        default=None, description="the comparison, once done (by ``GET /v1/batches/{id}``)"
+    )
+    links: dict[str, str]
+
+    @classmethod
+    def of(
+        cls,
+        row: BatchRow,
+        statuses: dict[str, str],
+    ) -> BatchOut:
+        jobs: dict[str, str | None] = {"base": row.base_job_id, **row.variants}
+        job_statuses = {
+            name: (statuses.get(job_id) if job_id is not None else None)
+            for name, job_id in jobs.items()
+        }
+        done = all(
+            s in TERMINAL for n, s in job_statuses.items() if jobs[n] is not None and s is not None
+        )
+        return cls(
+            id=row.id,
+            status="done" if done else "running",
+            created_at=row.created_at,
+            jobs=jobs,
+            job_statuses=job_statuses,  # type: ignore[arg-type]
+            errors={k: [ErrorItem(**e) for e in v] for k, v in row.errors.items()},
+            links={"self": f"/v1/batches/{row.id}"},
+        )
+
+
+class BatchPage(BaseModel):
+    items: list[BatchOut]
     total: int
     limit: int
     offset: int

@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ from sqlalchemy import Engine, case, create_engine, delete, event, func, select,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.models import JobRow, ProgressRow, ScenarioRow, utcnow
+from api.models import BatchRow, JobRow, ProgressRow, ScenarioRow, utcnow
 from solver.scenario import Scenario
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -258,6 +258,75 @@ class Storage:
                 .values(status=FAILED, reason=reason, finished_at=utcnow())
             )
             return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    def jobs(self, job_ids: Sequence[str]) -> dict[str, JobRow]:
+        """The jobs of ``job_ids`` that exist, by id (with their plans)."""
+        with self.reading() as s:
+            rows = s.scalars(select(JobRow).where(JobRow.id.in_(list(job_ids)))).all()
+            return {r.id: r for r in rows}
+
+    def job_statuses(self, job_ids: Sequence[str]) -> dict[str, str]:
+        """The status of each job of ``job_ids`` that exists (without loading plans)."""
+        with self.reading() as s:
+            rows = s.execute(
+                select(JobRow.id, JobRow.status).where(JobRow.id.in_(list(job_ids)))
+            ).all()
+            return {str(r[0]): str(r[1]) for r in rows}
+
+    # -- batches -----------------------------------------------------------
+
+    def create_batch(
+        self,
+        jobs: Mapping[str, tuple[str, dict[str, Any]] | None],
+        errors: Mapping[str, list[dict[str, str]]],
+    ) -> BatchRow:
+        """Store a batch and its queued jobs in one transaction.
+
+        ``jobs`` maps ``"base"`` and every variant name, in order, to the job's
+        (scenario id, options), or to ``None`` for a variant that has no job.
+        """
+        now = utcnow()
+        rows = {
+            name: JobRow(
+                id=str(uuid.uuid4()),
+                scenario_id=sid,
+                options=options,
+                status=QUEUED,
+                created_at=now,
+            )
+            for name, spec in jobs.items()
+            if spec is not None
+            for sid, options in (spec,)
+        }
+        batch = BatchRow(
+            id=str(uuid.uuid4()),
+            created_at=now,
+            base_job_id=rows["base"].id,
+            variants={
+                name: (rows[name].id if name in rows else None) for name in jobs if name != "base"
+            },
+            errors=dict(errors),
+        )
+        with self.writing() as s:
+            s.add_all(rows.values())
+            s.flush()  # the jobs first: the batch refers to the base job
+            s.add(batch)
+        return batch
+
+    def get_batch(self, batch_id: str) -> BatchRow | None:
+        with self.reading() as s:
+            return s.get(BatchRow, batch_id)
+
+    def list_batches(self, limit: int, offset: int) -> tuple[Sequence[BatchRow], int]:
+        with self.reading() as s:
+            total = s.scalar(select(func.count()).select_from(BatchRow)) or 0
+            rows = s.scalars(
+                select(BatchRow)
+                .order_by(BatchRow.created_at.desc(), BatchRow.id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return rows, total
 
     # -- jobs: the worker side ---------------------------------------------
 

@@ -1,4 +1,4 @@
-"""``/v1/scenarios``: store validated scenario documents (once each) and read them back."""
+"""``/v1/scenarios``: store validated scenario documents (once each), read them back, derive variants."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ from api.schemas import (
     ScenarioDetail,
     ScenarioPage,
     ScenarioSummary,
+    VariantOut,
+    VariantRequest,
 )
 from api.settings import Settings
 from solver.scenario import FieldError, Scenario, validate_document
+from solver.variants import merge_patch
 
 router = APIRouter(
     prefix="/v1/scenarios",
@@ -66,9 +69,8 @@ def _validate(document: dict[str, Any]) -> tuple[Scenario | None, list[FieldErro
     return validate_document(document)
 
 
-async def validated(document: dict[str, Any], settings: Settings) -> Scenario:
-    """The scenario of a document, or 422 with every SPEC error (413 over the size limits)."""
-    # Size limits first: a huge document is refused before the (costly) full validation.
+def check_document_limits(document: dict[str, Any], settings: Settings) -> None:
+    """413 for a document over the size limits, read before the (costly) full validation."""
     sites, regions = document.get("sites"), document.get("crews")
     horizon = document.get("horizon")
     years = 0
@@ -80,6 +82,11 @@ async def validated(document: dict[str, Any], settings: Settings) -> Scenario:
         years,
         len(regions) if isinstance(regions, list) else 0,
     )
+
+
+async def validated(document: dict[str, Any], settings: Settings) -> Scenario:
+    """The scenario of a document, or 422 with every SPEC error (413 over the size limits)."""
+    check_document_limits(document, settings)
     scenario, errors = await to_thread.run_sync(_validate, document)
     if scenario is None:
         raise ApiError(422, f"invalid scenario: {len(errors)} error(s)", errors)
@@ -146,3 +153,42 @@ def get_scenario(scenario_id: ScenarioId, storage: StorageDep) -> ScenarioDetail
     if row is None:
         raise ApiError(404, f"no scenario {scenario_id}")
     return ScenarioDetail.of(row)
+
+
+@router.post(
+    "/{scenario_id}/variants",
+    status_code=201,
+    response_model=VariantOut,
+    summary="Store a variant of a stored scenario (JSON merge patch)",
+    responses={
+        200: {"model": VariantOut, "description": "the variant was already stored"},
+        404: {"model": ErrorBody, "description": "no such base scenario"},
+        413: {"model": ErrorBody, "description": "the patched scenario is over the limits"},
+        422: {
+            "model": ErrorBody,
+            "description": "the patched document breaks SPEC §2: every error with its path",
+        },
+    },
+)
+async def create_variant(
+    scenario_id: ScenarioId,
+    req: VariantRequest,
+    response: Response,
+    settings: SettingsDep,
+    storage: StorageDep,
+) -> VariantOut:
+    """Apply ``patch`` (RFC 7386: objects merge, ``null`` deletes, anything else — lists
+    included — replaces) to the stored scenario, validate the result and store it like
+    ``POST /v1/scenarios``; ``name`` renames it. Errors keep the paths of the patched document."""
+    base = await to_thread.run_sync(storage.get_scenario, scenario_id)
+    if base is None:
+        raise ApiError(404, f"no scenario {scenario_id}")
+    document: dict[str, Any] = merge_patch(base.document, req.patch)
+    if req.name is not None:
+        document["name"] = req.name
+    scenario = await validated(document, settings)
+    row, created = await to_thread.run_sync(storage.add_scenario, scenario)
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = f"/v1/scenarios/{row.id}"
+    return VariantOut.derived(row, base.id)

@@ -1,4 +1,5 @@
-"""``/v1/solves``: solve jobs — submit, watch (status, server-sent events), fetch the plan, cancel."""
+"""``/v1/solves``: solve jobs — submit (re-plans too), watch (status, server-sent events), fetch
+the plan, compare two plans, cancel."""
 
 from __future__ import annotations
 
@@ -13,20 +14,27 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.deps import RunnerDep, SettingsDep, StorageDep, require_api_key
 from api.errors import ApiError
-from api.models import JobRow
+from api.models import JobRow, ScenarioRow
 from api.routes.scenarios import Limit, Offset, check_limits, validated
+from api.runners import Runner
 from api.schemas import (
     SCENARIO_ID_PATTERN,
     ErrorBody,
     JobOut,
     JobPage,
     JobStatus,
+    PlanDiff,
     ProgressOut,
+    SolveOptions,
     SolveRequest,
 )
 from api.settings import Settings
 from api.storage import QUEUED, RUNNING, TERMINAL, Storage
 from solver.cli import builds_csv
+from solver.diff import diff_plans
+from solver.plan import Status
+from solver.replan import apply_baseline
+from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
 
 router = APIRouter(
     prefix="/v1/solves",
@@ -45,8 +53,8 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _options(req: SolveRequest, settings: Settings) -> dict[str, Any]:
-    opts = req.options
+def job_options(opts: SolveOptions, settings: Settings) -> dict[str, Any]:
+    """The stored options of a job (service defaults filled in); 422 over the limits."""
     time_limit = (
         opts.time_limit
         if opts.time_limit is not None
@@ -89,6 +97,184 @@ def _job(storage: Storage, job_id: uuid.UUID) -> JobRow:
     return job
 
 
+def _plan(job: JobRow) -> dict[str, Any]:
+    """The job's plan document; 409 while it has none."""
+    if job.plan is None:
+        if job.status in (QUEUED, RUNNING):
+            raise ApiError(409, f"job {job.id} is {job.status}: its plan is not ready yet")
+        raise ApiError(
+            409,
+            f"job {job.id} is {job.status} without a plan"
+            + (f": {job.reason}" if job.reason else ""),
+        )
+    return job.plan
+
+
+# -- re-planning -------------------------------------------------------------
+
+
+def _unprocessable(detail: str, path: str, message: str) -> ApiError:
+    return ApiError(422, detail, [{"path": path, "message": message}])
+
+
+def baseline_plan(opts: SolveOptions, storage: Storage) -> dict[str, Any] | None:
+    """The baseline plan document named by the options (``None``: no re-plan against a plan)."""
+    if opts.baseline is not None and opts.baseline_solve_id is not None:
+        raise _unprocessable(
+            "two baselines",
+            "options.baseline",
+            "give at most one of 'baseline' and 'baseline_solve_id'",
+        )
+    if opts.baseline is not None:
+        builds = opts.baseline.get("builds")
+        if not isinstance(builds, list):
+            raise _unprocessable(
+                "invalid baseline plan",
+                "options.baseline.builds",
+                "a baseline plan document needs a list of builds",
+            )
+        errors = [
+            {
+                "path": f"options.baseline.builds[{i}]",
+                "message": "each build needs 'site' and 'option' (strings) and 'year' (an integer)",
+            }
+            for i, b in enumerate(builds)
+            if not (
+                isinstance(b, dict)
+                and isinstance(b.get("site"), str)
+                and isinstance(b.get("option"), str)
+                and type(b.get("year")) is int
+            )
+        ]
+        if errors:
+            raise ApiError(422, f"invalid baseline plan: {len(errors)} error(s)", errors)
+        return opts.baseline
+    if opts.baseline_solve_id is None:
+        return None
+    job = storage.get_job(str(opts.baseline_solve_id))
+    path = "options.baseline_solve_id"
+    if job is None:
+        raise _unprocessable("unknown baseline job", path, f"no solve job {opts.baseline_solve_id}")
+    if job.plan is None:
+        state = "not finished" if job.status in (QUEUED, RUNNING) else job.status
+        raise _unprocessable(
+            "the baseline job has no plan", path, f"job {job.id} is {state} and has no plan"
+        )
+    if job.plan.get("status") not in (Status.OPTIMAL, Status.FEASIBLE):
+        raise _unprocessable(
+            "the baseline job has no plan",
+            path,
+            f"the plan of job {job.id} is {job.plan.get('status')}: it has no builds to keep",
+        )
+    return job.plan
+
+
+def _baseline_error(error: FieldError, source: str | None) -> dict[str, str]:
+    """An error of the re-planned scenario; those of its ``baseline`` name the option it came from."""
+    path, message = error.path, error.message
+    if source is None or not path.startswith("baseline"):
+        return {"path": path, "message": message}
+    rest = path.removeprefix("baseline.builds").removeprefix("baseline")
+    if source == "options.baseline":
+        return {"path": f"options.baseline.builds{rest}", "message": message}
+    return {"path": source, "message": f"builds{rest}: {message}" if rest else message}
+
+
+def replanned(scenario: Scenario, plan: dict[str, Any] | None, opts: SolveOptions) -> Scenario:
+    """``scenario`` re-planned against ``plan`` (or its own baseline), frozen through
+    ``opts.freeze_through``; 422 with paths when that is impossible."""
+    freeze = opts.freeze_through
+    if freeze is not None:
+        start, end = scenario.horizon.start, scenario.horizon.end
+        if not start <= freeze <= end:
+            raise _unprocessable(
+                "freeze_through is outside the horizon",
+                "options.freeze_through",
+                f"{freeze} is not a year of the horizon {start}..{end}",
+            )
+        if plan is None and not scenario.baseline:
+            raise _unprocessable(
+                "nothing to freeze",
+                "options.freeze_through",
+                "freezing needs a baseline: options.baseline_solve_id, options.baseline or the "
+                "scenario's own baseline",
+            )
+    source = None
+    if plan is not None:
+        source = "options.baseline" if opts.baseline is not None else "options.baseline_solve_id"
+    try:
+        return apply_baseline(scenario, plan, freeze)
+    except ScenarioError as exc:
+        errors = [_baseline_error(e, source) for e in exc.errors]
+        raise ApiError(
+            422, f"the re-planned scenario is invalid: {len(errors)} error(s)", errors
+        ) from None
+
+
+def planned_job(
+    storage: Storage,
+    base: ScenarioRow,
+    scenario: Scenario | None,
+    plan: dict[str, Any] | None,
+    opts: SolveOptions,
+    options: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """The scenario id and options of a job on ``base`` (``scenario``: its parsed form, if at
+    hand). A re-plan stores the re-planned scenario and runs on it: its ``baseline`` is the
+    solver's warm start."""
+    if plan is None and opts.freeze_through is None:
+        return base.id, options
+    derived = replanned(scenario or parse_scenario(base.document), plan, opts)
+    row, _ = storage.add_scenario(derived)
+    return row.id, {
+        **options,
+        "baseline_solve_id": None
+        if opts.baseline_solve_id is None
+        else str(opts.baseline_solve_id),
+        "freeze_through": opts.freeze_through,
+        "base_scenario_id": base.id,
+    }
+
+
+# -- submission --------------------------------------------------------------
+
+
+async def stored_base(
+    document: dict[str, Any] | None, sid: str | None, settings: Settings, storage: Storage
+) -> tuple[ScenarioRow, Scenario | None]:
+    """The stored scenario of a request (a document, stored now, or a stored id), and its
+    parsed form when it was sent."""
+    if (document is None) == (sid is None):
+        raise _unprocessable(
+            "give exactly one of 'scenario' and 'scenario_id'",
+            "scenario",
+            "exactly one of 'scenario' and 'scenario_id' is required",
+        )
+    if document is not None:
+        scenario = await validated(document, settings)
+        row, _ = await to_thread.run_sync(storage.add_scenario, scenario)
+        return row, scenario
+    assert sid is not None
+    found = await to_thread.run_sync(storage.get_scenario, sid)
+    if found is None:
+        raise _unprocessable("unknown scenario_id", "scenario_id", f"no stored scenario {sid}")
+    check_limits(settings, found.num_sites, found.num_years, found.num_crew_pools)
+    return found, None
+
+
+async def enqueue(runner: Runner, storage: Storage, job_ids: list[str]) -> None:
+    """Hand queued jobs to the runner; 503 (and those jobs failed) when the queue is down."""
+    for i, job_id in enumerate(job_ids):
+        try:
+            await to_thread.run_sync(runner.submit, job_id)
+        except Exception as exc:
+            for left in job_ids[i:]:
+                await to_thread.run_sync(
+                    storage.set_failed, left, f"could not queue the job: {exc}"
+                )
+            raise ApiError(503, f"the job queue is unavailable: {exc}") from None
+
+
 @router.post(
     "",
     status_code=202,
@@ -113,39 +299,21 @@ async def submit(
 ) -> JobOut:
     """Accept a solve at once (202, status ``queued``); a worker runs it. Send a scenario
     document (stored once, by content hash) or the id of a stored scenario. Scenario errors
-    keep the SPEC paths of the document (``sites[0].region``)."""
-    if (req.scenario is None) == (req.scenario_id is None):
-        raise ApiError(
-            422,
-            "give exactly one of 'scenario' and 'scenario_id'",
-            [
-                {
-                    "path": "scenario",
-                    "message": "exactly one of 'scenario' and 'scenario_id' is required",
-                }
-            ],
-        )
-    options = _options(req, settings)
-    if req.scenario is not None:
-        scenario = await validated(req.scenario, settings)
-        row, _ = await to_thread.run_sync(storage.add_scenario, scenario)
-    else:
-        assert req.scenario_id is not None
-        found = await to_thread.run_sync(storage.get_scenario, req.scenario_id)
-        if found is None:
-            raise ApiError(
-                422,
-                "unknown scenario_id",
-                [{"path": "scenario_id", "message": f"no stored scenario {req.scenario_id}"}],
-            )
-        row = found
-        check_limits(settings, row.num_sites, row.num_years, row.num_crew_pools)
-    job = await to_thread.run_sync(storage.create_job, row.id, options)
-    try:
-        await to_thread.run_sync(runner.submit, job.id)
-    except Exception as exc:
-        await to_thread.run_sync(storage.set_failed, job.id, f"could not queue the job: {exc}")
-        raise ApiError(503, f"the job queue is unavailable: {exc}") from None
+    keep the SPEC paths of the document (``sites[0].region``).
+
+    Re-planning: with ``options.baseline_solve_id`` (a finished job) or ``options.baseline``
+    (a plan document) the scenario's baseline becomes that plan — the stability reference
+    and the solver's warm start; ``options.freeze_through: Y`` also keeps every baseline build
+    up to ``Y`` and builds nothing else in those years. The job runs on the re-planned
+    scenario (stored too: its id is the job's ``scenario_id``)."""
+    options = job_options(req.options, settings)
+    plan = await to_thread.run_sync(baseline_plan, req.options, storage)
+    base, scenario = await stored_base(req.scenario, req.scenario_id, settings, storage)
+    sid, options = await to_thread.run_sync(
+        planned_job, storage, base, scenario, plan, req.options, options
+    )
+    job = await to_thread.run_sync(storage.create_job, sid, options)
+    await enqueue(runner, storage, [job.id])
     response.headers["Location"] = f"/v1/solves/{job.id}"
     return JobOut.of(job)
 
@@ -261,20 +429,39 @@ def get_plan(
 ) -> Response:
     """The checked plan of a finished job (also of a cancelled job that had found one)."""
     job = _job(storage, job_id)
-    if job.plan is None:
-        if job.status in (QUEUED, RUNNING):
-            raise ApiError(409, f"the job is {job.status}: its plan is not ready yet")
-        raise ApiError(
-            409,
-            f"the job is {job.status} without a plan" + (f": {job.reason}" if job.reason else ""),
-        )
+    plan = _plan(job)
     if format == "csv":
         return PlainTextResponse(
-            builds_csv(job.plan),
+            builds_csv(plan),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{job.id}-builds.csv"'},
         )
-    return JSONResponse(job.plan)
+    return JSONResponse(plan)
+
+
+@router.get(
+    "/{job_id}/diff/{other_id}",
+    response_model=PlanDiff,
+    summary="What changed from one job's plan to another's",
+    responses={
+        409: {"model": ErrorBody, "description": "one of the jobs has no plan (yet)"},
+        **NOT_FOUND,
+    },
+)
+def diff_solves(job_id: uuid.UUID, other_id: uuid.UUID, storage: StorageDep) -> PlanDiff:
+    """From plan ``a`` (``job_id``) to plan ``b`` (``other_id``): the objective and term
+    changes, sites moved to another year, redesigned, dropped and added, crews reassigned,
+    builds per year, and the population served over time (on ``b``'s scenario)."""
+    a, b = _job(storage, job_id), _job(storage, other_id)
+    plan_a, plan_b = _plan(a), _plan(b)
+    row = storage.get_scenario(b.scenario_id)
+    scenario = None
+    if row is not None:
+        try:
+            scenario = parse_scenario(row.document)
+        except ScenarioError:  # stored under an older SPEC: the diff without the curves
+            scenario = None
+    return PlanDiff.model_validate(diff_plans(plan_a, plan_b, scenario))
 
 
 @router.delete(

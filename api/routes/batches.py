@@ -1,0 +1,222 @@
+"""``/v1/batches``: what-if batches — a base scenario and its variants solved with the same
+options, compared with the base plan once every job has ended."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Response
+
+from api.deps import RunnerDep, SettingsDep, StorageDep, require_api_key
+from api.errors import ApiError
+from api.models import BatchRow, JobRow, ScenarioRow
+from api.routes.scenarios import Limit, Offset, limit_errors
+from api.routes.solves import baseline_plan, enqueue, job_options, planned_job, stored_base
+from api.schemas import (
+    MAX_BATCH_VARIANTS,
+    BatchOut,
+    BatchPage,
+    BatchRequest,
+    ComparisonRow,
+    ErrorBody,
+    SolveOptions,
+)
+from api.settings import Settings
+from api.storage import QUEUED, Storage
+from solver.plan import Plan, Status
+from solver.scenario import FieldError, Scenario, ScenarioError
+from solver.variants import compare, grid_patches, make_variant
+
+router = APIRouter(
+    prefix="/v1/batches",
+    tags=["batches"],
+    dependencies=[Depends(require_api_key)],
+    responses={
+        401: {
+            "model": ErrorBody,
+            "description": "API keys are on and none (or a wrong one) was sent",
+        }
+    },
+)
+
+BASE = "base"
+
+
+def _variants(req: BatchRequest) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, patch)`` of every listed variant, then of every grid combination; 422 for
+    clashing names, overlapping grid paths or too many variants."""
+    out = [(v.name or f"variant-{i}", v.patch) for i, v in enumerate(req.variants)]
+    errors: list[dict[str, str]] = []
+    seen = {BASE}
+    for i, (name, _) in enumerate(out):
+        if name in seen:
+            what = "is the base's name" if name == BASE else "is used by an earlier variant"
+            errors.append({"path": f"variants[{i}].name", "message": f"'{name}' {what}"})
+        seen.add(name)
+    if req.grid:
+        keys = sorted(req.grid)
+        for key in keys:
+            inner = [k for k in keys if k.startswith(key + ".")]
+            if inner:
+                errors.append(
+                    {
+                        "path": "grid",
+                        "message": f"'{key}' and '{inner[0]}' overlap: set one or the other",
+                    }
+                )
+        combinations = 1
+        for values in req.grid.values():
+            combinations *= len(values)
+            if combinations > MAX_BATCH_VARIANTS:
+                break
+        if len(out) + combinations > MAX_BATCH_VARIANTS:
+            errors.append(
+                {
+                    "path": "grid",
+                    "message": f"{len(out)} variants and at least {combinations} grid "
+                    f"combinations: a batch has at most {MAX_BATCH_VARIANTS} variants",
+                }
+            )
+        elif not errors:
+            for name, patch in grid_patches(req.grid):
+                if name in seen:
+                    errors.append({"path": "grid", "message": f"'{name}' is also a variant's name"})
+                seen.add(name)
+                out.append((name, patch))
+    if not out and not errors:
+        errors.append(
+            {"path": "variants", "message": "a batch needs at least one variant (variants or grid)"}
+        )
+    if errors:
+        raise ApiError(422, f"invalid batch: {len(errors)} error(s)", errors)
+    return out
+
+
+def _prepare(
+    storage: Storage,
+    settings: Settings,
+    base: ScenarioRow,
+    scenario: Scenario | None,
+    plan: dict[str, Any] | None,
+    opts: SolveOptions,
+    options: dict[str, Any],
+    variants: list[tuple[str, dict[str, Any]]],
+) -> tuple[dict[str, tuple[str, dict[str, Any]] | None], dict[str, list[dict[str, str]]]]:
+    """Scenario id and options of every job (``None`` for an invalid variant), and the errors
+    of the invalid variants. The base's errors are the request's (422)."""
+    jobs: dict[str, tuple[str, dict[str, Any]] | None] = {
+        BASE: planned_job(storage, base, scenario, plan, opts, options)
+    }
+    errors: dict[str, list[dict[str, str]]] = {}
+    for name, patch in variants:
+        try:
+            variant = make_variant(base.document, patch)
+            over = limit_errors(
+                settings, len(variant.sites), len(variant.years), len(variant.crews)
+            )
+            if over:
+                raise ScenarioError(over)
+            row, _ = storage.add_scenario(variant)
+            jobs[name] = planned_job(storage, row, variant, plan, opts, options)
+        except ScenarioError as exc:
+            jobs[name], errors[name] = None, [e.model_dump() for e in exc.errors]
+        except ApiError as exc:  # the re-plan of this variant is impossible
+            jobs[name], errors[name] = None, exc.errors
+    return jobs, errors
+
+
+def _job_ids(row: BatchRow) -> list[str]:
+    return [row.base_job_id, *(j for j in row.variants.values() if j is not None)]
+
+
+def comparison(row: BatchRow, jobs: dict[str, JobRow]) -> list[ComparisonRow]:
+    """One row per variant (the base first) against the base plan."""
+    names: dict[str, str | None] = {BASE: row.base_job_id, **row.variants}
+    plans: dict[str, Plan] = {}
+    for name, job_id in names.items():
+        job = jobs.get(job_id) if job_id is not None else None
+        if job_id is None:
+            plans[name] = Plan.invalid([FieldError(**e) for e in row.errors.get(name, [])])
+        elif job is not None and job.plan is not None:
+            plans[name] = Plan.model_validate(job.plan)
+        else:  # failed, or cancelled before a first plan
+            plans[name] = Plan(status=Status.UNKNOWN)
+    base_plan = plans.pop(BASE)
+    out = []
+    for r in compare(base_plan, plans):
+        job_id = names[r["variant"]]
+        job = jobs.get(job_id) if job_id is not None else None
+        status = None if job is None else job.status
+        out.append(ComparisonRow(**r, job_id=job_id, job_status=status))  # type: ignore[arg-type]
+    return out
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=BatchOut,
+    summary="Submit a what-if batch",
+    responses={
+        413: {"model": ErrorBody, "description": "body or base scenario over the limits"},
+        422: {
+            "model": ErrorBody,
+            "description": "invalid request or base scenario: every error with its path",
+        },
+        503: {"model": ErrorBody, "description": "the job queue (broker) is unavailable"},
+    },
+)
+async def submit_batch(
+    req: BatchRequest,
+    response: Response,
+    settings: SettingsDep,
+    storage: StorageDep,
+    runner: RunnerDep,
+) -> BatchOut:
+    """Queue a job for the base scenario and one per variant, all with ``options`` (re-plan
+    options included). A variant is a JSON merge patch of the base document; ``grid`` adds
+    one variant per combination of values. An invalid variant gets no job: its errors are
+    in ``errors`` (an invalid base is a 422). Watch the batch with ``GET /v1/batches/{id}``."""
+    variants = _variants(req)
+    options = job_options(req.options, settings)
+    plan = await to_thread.run_sync(baseline_plan, req.options, storage)
+    base, scenario = await stored_base(req.scenario, req.scenario_id, settings, storage)
+    jobs, errors = await to_thread.run_sync(
+        _prepare, storage, settings, base, scenario, plan, req.options, options, variants
+    )
+    batch = await to_thread.run_sync(storage.create_batch, jobs, errors)
+    job_ids = _job_ids(batch)
+    await enqueue(runner, storage, job_ids)
+    response.headers["Location"] = f"/v1/batches/{batch.id}"
+    return BatchOut.of(batch, dict.fromkeys(job_ids, QUEUED))
+
+
+@router.get("", response_model=BatchPage, summary="List batches (newest first)")
+def list_batches(storage: StorageDep, limit: Limit = 20, offset: Offset = 0) -> BatchPage:
+    """Batches with their jobs' statuses (the comparison tables are at ``/v1/batches/{id}``)."""
+    rows, total = storage.list_batches(limit, offset)
+    statuses = storage.job_statuses([j for r in rows for j in _job_ids(r)])
+    return BatchPage(
+        items=[BatchOut.of(r, statuses) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/{batch_id}",
+    response_model=BatchOut,
+    summary="A batch's status and, once done, its comparison table",
+    responses={404: {"model": ErrorBody, "description": "no such batch"}},
+)
+def get_batch(batch_id: uuid.UUID, storage: StorageDep) -> BatchOut:
+    """``running`` until every job has ended, then ``done`` with ``table``: per variant, its
+    job, plan status, objective, gap and terms, and against the base plan the objective
+    change and the number of sites moved, redesigned, dropped and added."""
+    row = storage.get_batch(str(batch_id))
+    if row is None:
+        raise ApiError(404, f"no batch {batch_id}")
+    job_ids = _job_ids(row)
+    out = BatchOut.of(row, storage.job_statuses(job_ids))
+    if out.status == "done":
+        out.table = comparison(row, storage.jobs(job_ids))
+    return out

@@ -1,0 +1,337 @@
+"""Issue #5 over HTTP: validation with counting checks, variants, what-if batches, plan diffs
+and re-planning against a baseline job — on the real uvicorn server (SQLite, worker processes)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api import flows
+from tests.api.service import Server, wait_for
+
+pytestmark = [pytest.mark.service, pytest.mark.timeout(300)]
+
+UNKNOWN_JOB = "00000000-0000-4000-8000-000000000000"
+#: tiny.json with the objective's mobilization weight 0: optimum 2175 (same builds).
+NO_MOBILIZATION = {"objective": {"mobilization": 0}}
+#: a horizon that starts after it ends: the patched document is invalid.
+BROKEN = {"horizon": {"start": 2035}}
+
+
+@pytest.fixture
+def client(sqlite_server: Server) -> httpx.Client:
+    return sqlite_server.client()
+
+
+def paths(body: dict[str, Any]) -> list[str]:
+    return [e["path"] for e in body["errors"]]
+
+
+def solved(client: httpx.Client, doc: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """A tiny solve run to its end (done)."""
+    submitted = flows.submit(client, doc, time_limit=10, **options)
+    final = flows.wait_status(client, submitted["id"], flows.TERMINAL)
+    assert final["status"] == "done", final
+    return final
+
+
+def test_validate_reports_errors_and_counting_checks(
+    client: httpx.Client, tiny_doc: dict[str, Any]
+) -> None:
+    r = client.post("/v1/validate", json=tiny_doc)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"valid": True, "errors": [], "warnings": []}
+
+    # valid, but the yearly minimums need more sites than there are: a counting check fails
+    short = {**tiny_doc, "quotas": {"year": {"min": 3, "max": 3}}}
+    body = client.post("/v1/validate", json=short).json()
+    assert body["valid"] is True and body["errors"] == []
+    assert [(w["check"], w["path"]) for w in body["warnings"]] == [("quota.year", "quotas.year")]
+    assert "4 sites" in body["warnings"][0]["message"]
+
+    bad = copy.deepcopy(tiny_doc)
+    bad["sites"][0]["region"] = "nowhere"
+    bad["horizon"]["end"] = 2031.5
+    body = client.post("/v1/validate", json=bad).json()
+    assert body["valid"] is False and body["warnings"] == []
+    assert {"sites[0].region", "horizon.end"} <= set(paths(body))
+    assert "validate" not in client.get("/v1/scenarios").text  # nothing was stored
+
+    # garbage is an answer, not an error
+    for garbage in ([1, 2], "text", 3, None, {}):
+        r = client.post("/v1/validate", json=garbage)
+        assert r.status_code == 200, (garbage, r.text)
+        assert r.json()["valid"] is False and r.json()["errors"], garbage
+    assert paths(client.post("/v1/validate", json=[1]).json()) == [""]
+    r = client.post(
+        "/v1/validate", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422 and paths(r.json()) == [""]
+
+
+def test_variants_of_a_stored_scenario(client: httpx.Client, tiny_variant: Any) -> None:
+    base = client.post("/v1/scenarios", json=tiny_variant("variant-base")).json()["id"]
+    r = client.post(
+        f"/v1/scenarios/{base}/variants", json={"name": "tiny-free-moves", "patch": NO_MOBILIZATION}
+    )
+    assert r.status_code == 201, r.text
+    variant = r.json()
+    assert variant["base"] == base and variant["id"] != base
+    assert variant["name"] == "tiny-free-moves" and variant["sites"] == 4
+    assert variant["document"]["objective"]["mobilization"] == 0
+    assert variant["document"]["objective"]["benefit"] == 1  # merged, not replaced
+    assert r.headers["location"] == f"/v1/scenarios/{variant['id']}"
+    assert client.get(f"/v1/scenarios/{variant['id']}").json()["document"] == variant["document"]
+    again = client.post(
+        f"/v1/scenarios/{base}/variants", json={"name": "tiny-free-moves", "patch": NO_MOBILIZATION}
+    )
+    assert again.status_code == 200 and again.json()["id"] == variant["id"]
+
+    r = client.post(f"/v1/scenarios/{base}/variants", json={"patch": BROKEN})
+    assert r.status_code == 422, r.text
+    assert "horizon" in paths(r.json()) and "sites[0].latest" in paths(r.json())
+    r = client.post(f"/v1/scenarios/{base}/variants", json={"patch": {"sites": None}})
+    assert r.status_code == 422 and "sites" in paths(r.json())
+    r = client.post(f"/v1/scenarios/{base}/variants", json={"patch": [1]})
+    assert r.status_code == 422 and paths(r.json()) == ["patch"]
+    r = client.post(f"/v1/scenarios/{'a' * 64}/variants", json={"patch": NO_MOBILIZATION})
+    assert r.status_code == 404 and r.json()["detail"]
+
+
+def test_batch_compares_variants_with_the_base(
+    client: httpx.Client, tiny_doc: dict[str, Any]
+) -> None:
+    r = client.post(
+        "/v1/batches",
+        json={
+            "scenario": tiny_doc,
+            "variants": [
+                {"name": "no-mobilization", "patch": NO_MOBILIZATION},
+                {"name": "broken", "patch": BROKEN},
+            ],
+            "grid": {"objective.training": [2]},
+            "options": {"time_limit": 10, "threads": 1},
+        },
+    )
+    assert r.status_code == 202, r.text
+    batch = r.json()
+    assert r.headers["location"] == f"/v1/batches/{batch['id']}"
+    assert batch["status"] == "running"
+    assert list(batch["jobs"]) == ["base", "no-mobilization", "broken", "objective.training=2"]
+    assert batch["jobs"]["broken"] is None
+    assert all(batch["jobs"][n] for n in ("base", "no-mobilization", "objective.training=2"))
+    assert list(batch["errors"]) == ["broken"]
+    assert "horizon" in [e["path"] for e in batch["errors"]["broken"]]
+
+    def done() -> dict[str, Any] | None:
+        out: dict[str, Any] = client.get(f"/v1/batches/{batch['id']}").json()
+        return out if out["status"] == "done" else None
+
+    final = wait_for(done, 120, "the batch to be done", interval=0.3)
+    assert final["job_statuses"] == {
+        "base": "done",
+        "no-mobilization": "done",
+        "broken": None,
+        "objective.training=2": "done",
+    }
+    table = {row["variant"]: row for row in final["table"]}
+    assert list(table) == ["base", "no-mobilization", "broken", "objective.training=2"]
+    base = table["base"]
+    assert base["objective"] == 1855 and base["status"] == "optimal" and base["gap"] == 0
+    assert base["objective_change"] == 0 and base["job_id"] == batch["jobs"]["base"]
+    assert (base["benefit"], base["mobilization"], base["training"]) == (2200, 320, 25)
+    free = table["no-mobilization"]
+    assert free["objective"] == 2175 and free["objective_change"] == 320
+    assert free["job_status"] == "done" and free["job_id"] == batch["jobs"]["no-mobilization"]
+    # its crews may move freely; the sites, their years and options stay optimal for benefit
+    assert all(isinstance(free[k], int) for k in ("moved", "redesigned", "dropped", "added"))
+    assert table["objective.training=2"]["objective"] == 1830
+    assert table["objective.training=2"]["objective_change"] == -25
+    broken = table["broken"]
+    assert broken["status"] == "invalid" and broken["job_id"] is None
+    assert broken["objective"] is None and broken["moved"] is None
+
+    listed = client.get("/v1/batches", params={"limit": 100}).json()
+    assert batch["id"] in [b["id"] for b in listed["items"]] and listed["total"] >= 1
+    item = next(b for b in listed["items"] if b["id"] == batch["id"])
+    assert item["status"] == "done" and item["table"] is None
+
+    # the jobs are ordinary solves: the variant's plan diffs against the base's
+    r = client.get(f"/v1/solves/{batch['jobs']['base']}/diff/{batch['jobs']['no-mobilization']}")
+    assert r.status_code == 200, r.text
+    assert r.json()["objective_change"] == 320
+
+
+def test_invalid_batches(client: httpx.Client, tiny_doc: dict[str, Any]) -> None:
+    patch = {"patch": NO_MOBILIZATION}
+    for body, path in (
+        ({"scenario": tiny_doc}, "variants"),
+        ({"scenario": tiny_doc, "variants": [{"name": "base", **patch}]}, "variants[0].name"),
+        (
+            {"scenario": tiny_doc, "variants": [{"name": "a", **patch}, {"name": "a", **patch}]},
+            "variants[1].name",
+        ),
+        ({"scenario": tiny_doc, "grid": {"objective": [{}], "objective.training": [1]}}, "grid"),
+        ({"scenario": tiny_doc, "grid": {"objective.training": list(range(51))}}, "grid"),
+        ({"scenario": tiny_doc, "grid": {"objective..training": [1]}}, "grid"),
+        ({"scenario": tiny_doc, "grid": {"objective.training": []}}, "grid.objective.training"),
+        ({"variants": [patch]}, "scenario"),
+        ({"scenario_id": "0" * 64, "variants": [patch]}, "scenario_id"),
+        ({"scenario": {**tiny_doc, "horizon": None}, "variants": [patch]}, "horizon"),
+        (
+            {"scenario": tiny_doc, "variants": [patch], "options": {"time_limit": 10_000}},
+            "options.time_limit",
+        ),
+    ):
+        r = client.post("/v1/batches", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert any(p.startswith(path) for p in paths(r.json())), (path, r.json())
+    assert client.get(f"/v1/batches/{UNKNOWN_JOB}").status_code == 404
+    assert client.get("/v1/batches", params={"limit": 0}).status_code == 422
+
+
+def test_diff_between_two_solves(client: httpx.Client, tiny_variant: Any) -> None:
+    doc = tiny_variant("diff-a")
+    a = solved(client, doc)
+    b = solved(client, {**doc, "name": "diff-b", "objective": {**doc["objective"], "training": 2}})
+    r = client.get(f"/v1/solves/{a['id']}/diff/{b['id']}")
+    assert r.status_code == 200, r.text
+    diff = r.json()
+    assert diff["a"] == {"scenario": "diff-a", "status": "optimal", "objective": 1855}
+    assert diff["b"]["objective"] == 1830 and diff["objective_change"] == -25
+    assert diff["terms"]["training"] == {"a": 25, "b": 25}
+    assert diff["unchanged"] + len(diff["moved"]) + len(diff["redesigned"]) >= 1
+    assert sum(v["a"] for v in diff["builds_per_year"].values()) == 3
+    served = diff["served_population"]
+    assert served["years"] == [2030, 2031] and set(served["a"]) == {"north", "south"}
+
+    same = client.get(f"/v1/solves/{a['id']}/diff/{a['id']}").json()
+    assert same["objective_change"] == 0 and same["unchanged"] == 3
+    assert same["moved"] == same["redesigned"] == same["dropped"] == same["added"] == []
+
+    assert client.get(f"/v1/solves/{UNKNOWN_JOB}/diff/{a['id']}").status_code == 404
+    assert client.get(f"/v1/solves/{a['id']}/diff/{UNKNOWN_JOB}").status_code == 404
+    assert client.get(f"/v1/solves/{a['id']}/diff/not-a-uuid").status_code == 422
+
+
+def test_replan_keeps_the_frozen_years_of_the_baseline(
+    client: httpx.Client, tiny_variant: Any
+) -> None:
+    doc = tiny_variant("replan")
+    baseline = solved(client, doc)
+    baseline_plan = flows.checked_plan(client, baseline["id"], doc)
+    r = client.post(
+        "/v1/solves",
+        json={
+            "scenario_id": baseline["scenario_id"],
+            "options": {
+                "time_limit": 10,
+                "threads": 1,
+                "baseline_solve_id": baseline["id"],
+                "freeze_through": 2030,
+            },
+        },
+    )
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["options"]["baseline_solve_id"] == baseline["id"]
+    assert job["options"]["freeze_through"] == 2030
+    assert job["options"]["base_scenario_id"] == baseline["scenario_id"]
+    assert job["scenario_id"] != baseline["scenario_id"]
+
+    # the job runs on the stored re-planned scenario: the baseline's 2030 builds are fixed
+    derived = client.get(f"/v1/scenarios/{job['scenario_id']}").json()["document"]
+    assert derived["baseline"] == [
+        {"site": b["site"], "year": b["year"], "option": b["option"]}
+        for b in baseline_plan["builds"]
+    ]
+    frozen = {
+        (b["site"], b["year"], b["option"]) for b in baseline_plan["builds"] if b["year"] <= 2030
+    }
+    assert (
+        frozen
+        and {
+            (s["id"], s["fixed"]["year"], s["fixed"]["option"])
+            for s in derived["sites"]
+            if "fixed" in s
+        }
+        == frozen
+    )
+
+    final = flows.wait_status(client, job["id"], flows.TERMINAL)
+    assert final["status"] == "done", final
+    plan = flows.checked_plan(client, job["id"], derived)
+    assert {
+        (b["site"], b["year"], b["option"]) for b in plan["builds"] if b["year"] <= 2030
+    } == frozen
+    assert plan["objective"] == 1855  # the baseline is optimal and stability weighs 0
+    diff = client.get(f"/v1/solves/{baseline['id']}/diff/{job['id']}").json()
+    assert diff["moved"] == diff["dropped"] == diff["added"] == []
+
+    # an inline baseline plan document works the same way
+    r = client.post(
+        "/v1/solves",
+        json={
+            "scenario": doc,
+            "options": {"time_limit": 10, "threads": 1, "baseline": baseline_plan},
+        },
+    )
+    assert r.status_code == 202, r.text
+    assert r.json()["options"]["baseline_solve_id"] is None
+    assert r.json()["options"]["freeze_through"] is None
+    flows.wait_status(client, r.json()["id"], flows.TERMINAL)
+
+
+def test_replan_errors(client: httpx.Client, tiny_variant: Any, long_doc: dict[str, Any]) -> None:
+    doc = tiny_variant("replan-errors")
+    baseline = solved(client, doc)
+    sid = baseline["scenario_id"]
+    good = {"time_limit": 10, "threads": 1}
+    for options, path in (
+        ({"baseline_solve_id": baseline["id"], "freeze_through": 2040}, "options.freeze_through"),
+        ({"baseline_solve_id": UNKNOWN_JOB}, "options.baseline_solve_id"),
+        ({"baseline_solve_id": "nope"}, "options.baseline_solve_id"),
+        ({"freeze_through": 2030}, "options.freeze_through"),
+        ({"baseline": {"status": "optimal"}}, "options.baseline.builds"),
+        ({"baseline": {"builds": [{"site": "n1", "year": "2030"}]}}, "options.baseline.builds[0]"),
+        (
+            {"baseline": {"builds": [{"site": "zz", "year": 2030, "option": "basic"}]}},
+            "options.baseline.builds[0]",
+        ),
+        ({"baseline": {"builds": []}, "baseline_solve_id": baseline["id"]}, "options.baseline"),
+    ):
+        r = client.post("/v1/solves", json={"scenario_id": sid, "options": {**good, **options}})
+        assert r.status_code == 422, (options, r.text)
+        assert any(p.startswith(path) for p in paths(r.json())), (path, r.json())
+
+    # a job without a plan yet: no baseline, no diff (409); it is cancelled at once
+    long_job = flows.submit(client, long_doc, time_limit=30)
+    try:
+        r = client.post(
+            "/v1/solves",
+            json={"scenario_id": sid, "options": {**good, "baseline_solve_id": long_job["id"]}},
+        )
+        assert r.status_code == 422 and paths(r.json()) == ["options.baseline_solve_id"]
+        r = client.get(f"/v1/solves/{baseline['id']}/diff/{long_job['id']}")
+        assert r.status_code == 409, r.text
+        assert "not ready" in r.json()["detail"]
+    finally:
+        client.delete(f"/v1/solves/{long_job['id']}")
+    flows.wait_status(client, long_job["id"], flows.TERMINAL, timeout=30)
+
+
+def test_openapi_documents_the_new_endpoints(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    for path, methods in {
+        "/v1/validate": {"post"},
+        "/v1/scenarios/{scenario_id}/variants": {"post"},
+        "/v1/solves/{job_id}/diff/{other_id}": {"get"},
+        "/v1/batches": {"get", "post"},
+        "/v1/batches/{batch_id}": {"get"},
+    }.items():
+        assert methods <= set(spec["paths"][path]), path
+    options = spec["components"]["schemas"]["SolveOptions"]["properties"]
+    assert {"baseline_solve_id", "baseline", "freeze_through"} <= set(options)
