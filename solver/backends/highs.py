@@ -119,15 +119,19 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             bound=dual if math.isfinite(dual) else None,
         )
 
+    deadline = time.perf_counter() + options.time_limit
+
     def on_interrupt(event: Any) -> None:
-        if cancel is not None and cancel.is_set():
+        # HiGHS checks its own time limit only between phases; the root's cut loop can run
+        # well past it, so the wall clock is enforced here too.
+        if (cancel is not None and cancel.is_set()) or time.perf_counter() > deadline:
             event.data_in.user_interrupt = True
 
     if options.on_progress is not None:
         h.cbMipImprovingSolution.subscribe(on_log)
         h.cbMipLogging.subscribe(on_log)
-    if cancel is not None:
-        h.cbMipInterrupt.subscribe(on_interrupt)
+    h.cbMipInterrupt.subscribe(on_interrupt)
+    h.cbSimplexInterrupt.subscribe(on_interrupt)
     started = time.perf_counter()
     h.run()
     seconds = time.perf_counter() - started
