@@ -34,7 +34,7 @@ from solver.plan import (
 from solver.problem import ProblemData, build_problem
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
-BACKENDS = ("cpsat", "highs", "cbc")
+BACKENDS = ("cpsat", "highs", "cbc", "portfolio")
 DEFAULT_BACKEND = "cpsat"
 
 
