@@ -1,0 +1,147 @@
+"""``api.client.Scenario``: load/save and the what-if edits of ``with_`` (no server needed)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from api.client import InvalidScenarioError, Plan, Scenario
+from solver.scenario import ScenarioError
+from tests.client.conftest import DATA
+
+
+def test_load_save_round_trip(tmp_path: Path, tiny: Scenario) -> None:
+    out = tiny.save(tmp_path / "tiny.json")
+    again = Scenario.load(out)
+    assert again == tiny
+    assert json.loads(out.read_text()) == tiny.doc
+    # a dict, JSON text and a path give the same scenario
+    assert Scenario(tiny.doc) == Scenario(json.dumps(tiny.doc)) == Scenario(str(out)) == tiny
+
+
+def test_doc_is_a_copy(tiny: Scenario) -> None:
+    doc = tiny.doc
+    doc["sites"].clear()
+    assert len(tiny.doc["sites"]) == 4
+
+
+def test_invalid_document_lists_every_error_with_its_path() -> None:
+    doc = json.loads((DATA / "tiny.json").read_text())
+    doc["sites"][0]["region"] = "nowhere"
+    doc["horizon"]["end"] = 2020
+    with pytest.raises(InvalidScenarioError) as info:
+        Scenario(doc)
+    paths = {e.path for e in info.value.errors}
+    assert "sites[0].region" in paths and "horizon" in {p.split(".")[0] for p in paths}
+    text = str(info.value)
+    assert "sites[0].region: unknown region 'nowhere'" in text
+    assert all(e.path in text for e in info.value.errors)
+    assert isinstance(info.value, ScenarioError)  # catchable as the solver's error too
+
+
+def test_tables(national: Scenario) -> None:
+    regions = national.regions
+    assert len(regions) == 11 and regions["sites"].sum() == 177
+    assert regions["population"].sum() == sum(s["population"] for s in national.doc["sites"])
+    assert national.sites.shape[0] == 177
+    crews = national.crews
+    assert crews.shape == (13, 9)
+    assert (crews[2027] == [p["count"] for p in national.doc["crews"]]).all()
+
+
+def test_crews_scale_loses_a_third_of_the_crews_in_whole_crews(national: Scenario) -> None:
+    fewer = national.with_(crews_scale={2027: 2 / 3})
+    before, after = national.crews, fewer.crews
+    # 56 crews in 2027: floor(56 * 2/3) = 37 remain, shared by largest remainder
+    assert before[2027].sum() == 56 and after[2027].sum() == math.floor(56 * 2 / 3) == 37
+    # each pool keeps its share rounded down or up, never more than it had
+    for pool in before.index:
+        exact = before.at[pool, 2027] * 2 / 3
+        assert math.floor(exact) <= after.at[pool, 2027] <= math.ceil(exact)
+    # the other years are untouched; counts are whole; available <= count
+    assert after.drop(columns=2027).equals(before.drop(columns=2027))
+    for pool in fewer.doc["crews"]:
+        assert all(
+            isinstance(v, int) and 0 <= v <= pool["count"] for v in pool["available"].values()
+        )
+    assert national.doc["crews"][0].get("available") is None  # the original is unchanged
+
+
+def test_crews_scale_above_one_grows_the_pool(tiny: Scenario) -> None:
+    more = tiny.with_(crews_scale={2031: 2})
+    pools = {p["id"]: p for p in more.doc["crews"]}
+    assert pools["k1"]["available"] == {"2030": 2, "2031": 4} and pools["k1"]["count"] == 4
+    assert pools["k2"]["available"] == {"2030": 1, "2031": 2} and pools["k2"]["count"] == 2
+    everywhere = tiny.with_(crews_scale=0.5)  # every year: 3 crews -> floor(1.5) = 1
+    assert everywhere.crews.sum().tolist() == [1, 1]
+
+
+def test_quota_edits(national: Scenario) -> None:
+    edited = national.with_(
+        region_year_quota=(None, 3),
+        year_quota=(17, None),
+        region_quota={"nampo": (0, 3), ("pyongyang", 2025): {"max": 2}},
+    )
+    q = edited.doc["quotas"]
+    assert q["region_year"] == {"max": 3} and q["year"] == {"min": 17}
+    nampo = [o for o in q["overrides"] if o["region"] == "nampo"]
+    assert len(nampo) == 9 and all((o["min"], o["max"]) == (0, 3) for o in nampo)
+    pyongyang = {o["year"]: o for o in q["overrides"] if o["region"] == "pyongyang"}
+    assert pyongyang[2025] == {"region": "pyongyang", "year": 2025, "max": 2}  # replaced
+    assert pyongyang[2024] == {"region": "pyongyang", "year": 2024, "min": 0, "max": 1}  # kept
+    removed = national.with_(year_quota=(None, None))
+    assert "year" not in removed.doc["quotas"]
+
+
+def test_fix_weights_lead_time_name_and_patch(tiny: Scenario) -> None:
+    edited = tiny.with_(
+        fix={"s1": (2031, "basic"), "n2": 2030},
+        weights={"mobilization": 0},
+        lead_time=0,
+        name="edited",
+        patch={"balance": {"tolerance_pct": 50}},
+    )
+    sites = {s["id"]: s for s in edited.doc["sites"]}
+    assert sites["s1"]["fixed"] == {"year": 2031, "option": "basic"}
+    assert sites["n2"]["fixed"] == {"year": 2030}
+    assert edited.doc["objective"] == {
+        "benefit": 1,
+        "mobilization": 0,
+        "training": 1,
+        "stability": 0,
+    }
+    assert edited.doc["training"] == {"lead_time": 0}
+    assert edited.name == "edited" and edited.doc["balance"] == {"tolerance_pct": 50}
+    unfixed = edited.with_(fix={"s1": None}, patch={"balance": None})
+    assert "fixed" not in {s["id"]: s for s in unfixed.doc["sites"]}["s1"]
+    assert "balance" not in unfixed.doc
+
+
+def test_baseline_from_a_plan(tiny: Scenario) -> None:
+    doc = {
+        "status": "feasible",
+        "builds": [{"site": "n1", "region": "north", "year": 2030, "option": "basic", "crews": []}],
+    }
+    plan = Plan(doc, tiny)
+    with_base = tiny.with_(baseline=plan)
+    assert with_base.doc["baseline"] == [{"site": "n1", "year": 2030, "option": "basic"}]
+    assert "baseline" not in with_base.with_(baseline=[]).doc
+
+
+def test_invalid_edits_name_their_paths(tiny: Scenario) -> None:
+    with pytest.raises(InvalidScenarioError) as info:
+        tiny.with_(
+            fix={"nowhere": 2030}, crews_scale={1999: 0.5}, region_quota={"atlantis": (0, 1)}
+        )
+    paths = [e.path for e in info.value.errors]
+    assert paths == ["with_.crews_scale.1999", "with_.region_quota.atlantis", "with_.fix.nowhere"]
+    with pytest.raises(InvalidScenarioError) as info:
+        tiny.with_(fix={"s1": 2030}, region_year_quota=(3, 1))  # s1's window opens in 2031
+    found = {e.path for e in info.value.errors}
+    assert {"sites[2].fixed.year", "quotas.region_year"} <= found
+    assert "scenario after the what-if edits" in str(info.value)
+    with pytest.raises(InvalidScenarioError):
+        tiny.with_(crews_scale={2030: -1})
