@@ -76,12 +76,14 @@ def _quiet_stdout() -> Iterator[None]:
     """HiGHS prints its banner on stdout when an instance is made; keep stdout for plans."""
     sys.stdout.flush()
     saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(devnull, 1)
         yield
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(devnull)
 
 
 def new_highs() -> highspy.Highs:
