@@ -37,6 +37,10 @@ from solver.problem import UNBOUNDED, ProblemData
 
 INF = float("inf")
 DEFINITION = -1  # row group of auxiliary-variable definitions: always on
+#: Balance rows are written over x (as SPEC §3.7 reads) up to this many non-zeros, and over
+#: the auxiliaries S[r,y] beyond. Measured: HiGHS finds national plans in seconds with the
+#: direct rows and needs ~20 s with the auxiliaries (benchmarks/RESULTS.md).
+DENSE_BALANCE_MAX_NONZEROS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -142,9 +146,10 @@ class MatrixModel:
 class ModelBuilder:
     """Builds :class:`MatrixModel` from problem data, one method per SPEC section."""
 
-    def __init__(self, data: ProblemData, relaxed: bool = False):
+    def __init__(self, data: ProblemData, relaxed: bool = False, dense_balance: bool | None = None):
         self.data = data
         self.relaxed = relaxed
+        self.dense_balance = dense_balance
         self.groups: list[GroupKey] = []
         self._group_ids: dict[GroupKey, int] = {}
         self._rows: list[
@@ -258,7 +263,11 @@ class ModelBuilder:
         num_t = len(self.t_region)
 
         self.aux_offset = self.t_offset + num_t
-        self.num_aux = d.num_regions * num_y if d.balance_pct is not None else 0
+        if self.dense_balance is None:
+            terms = d.num_regions * int((num_y - self.x_year).sum())
+            self.dense_balance = terms <= DENSE_BALANCE_MAX_NONZEROS
+        dense = d.balance_pct is None or self.dense_balance
+        self.num_aux = 0 if dense else d.num_regions * num_y
         n = self.aux_offset + self.num_aux
         self.col_lb = np.zeros(n)
         self.col_ub = np.ones(n)
@@ -433,6 +442,9 @@ class ModelBuilder:
         if d.balance_pct is None:
             return
         num_y, num_r = d.num_years, d.num_regions
+        if self.dense_balance:
+            self._balance_dense()
+            return
         # Definitions: S[r,y] - S[r,y-1] - Σ_{s in r,o} w(s)·x[s,o,y] = 0.
         rr, yy = np.divmod(np.arange(num_r * num_y), num_y)
         local = np.arange(num_r * num_y)
@@ -474,6 +486,51 @@ class ModelBuilder:
             for r, y in zip(rr, yy, strict=True)
         ]
         self._add_rows(row, col, val, lb, np.full(len(lb), INF), np.array(group))
+
+    def _balance_scaling(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per region: the coefficients of S_r and S, and the right side, divided by
+        ``g_r = 100·gcd(W, W_r)`` (the left side stays integral, so the right side is
+        rounded up: exact), which shrinks the coefficients by orders of magnitude."""
+        d = self.data
+        w_r = d.region_weight.astype(np.int64)
+        w_all = int(w_r.sum())
+        assert d.balance_pct is not None
+        g = 100 * np.gcd(w_r, w_all)
+        g = np.where(g == 0, 1, g)
+        rhs = -((d.balance_pct * w_r * w_all) // g)
+        return (100 * w_all) // g, (100 * w_r) // g, rhs
+
+    def _balance_dense(self) -> None:
+        """§3.7 written over x: row (r, y) holds every x[s,o,y'] with y' <= y."""
+        d = self.data
+        num_y, num_r = d.num_years, d.num_regions
+        coef_self, coef_all, rhs = self._balance_scaling()
+        reps = num_y - self.x_year
+        x_cols = np.repeat(np.arange(len(self.x_site)), reps)
+        row_year = np.repeat(self.x_year, reps) + _ragged_arange(reps)
+        # Every region's row gets each term.
+        cols = np.tile(x_cols, num_r)
+        region = np.repeat(np.arange(num_r), len(x_cols))
+        years = np.tile(row_year, num_r)
+        site_region = d.site2region[self.x_site[cols]]
+        w = d.weight[self.x_site[cols]]
+        vals = (
+            (np.where(site_region == region, coef_self[region], 0) - coef_all[region]) * w
+        ).astype(float)
+        keep = vals != 0
+        rr, yy = np.divmod(np.arange(num_r * num_y), num_y)
+        group = [
+            self._group("balance", region=d.region_ids[r], year=d.start + int(y))
+            for r, y in zip(rr, yy, strict=True)
+        ]
+        self._add_rows(
+            (region * num_y + years)[keep],
+            cols[keep],
+            vals[keep],
+            np.repeat(rhs.astype(float), num_y),
+            np.full(num_r * num_y, INF),
+            np.array(group),
+        )
 
     def objective(self) -> None:
         """§3.8 ``Z = wB·Σ benefit·(end-y+1)·x - wM·Σ dist·a - wT·Σ t - wS·Σ_baseline (1 - x)``."""
@@ -576,6 +633,9 @@ def _ragged_arange(counts: np.ndarray) -> np.ndarray:
     return np.asarray(np.arange(total, dtype=np.int64) - starts)
 
 
-def build_model(data: ProblemData, relaxed: bool = False) -> MatrixModel:
-    """Build the SPEC §3 model of ``data`` (``relaxed``: the conflict finder's variant)."""
-    return ModelBuilder(data, relaxed=relaxed).build()
+def build_model(
+    data: ProblemData, relaxed: bool = False, dense_balance: bool | None = None
+) -> MatrixModel:
+    """Build the SPEC §3 model of ``data`` (``relaxed``: the conflict finder's variant;
+    ``dense_balance``: balance rows over x, or over auxiliaries; ``None`` decides by size)."""
+    return ModelBuilder(data, relaxed=relaxed, dense_balance=dense_balance).build()
