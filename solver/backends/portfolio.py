@@ -15,7 +15,7 @@ import time
 
 from solver.backends import cpsat, highs
 from solver.backends.base import RawResult, SolveOptions
-from solver.model import MatrixModel
+from solver.model import MatrixModel, build_model
 from solver.plan import Status
 
 HEAD_START_SHARE = 0.1
@@ -30,7 +30,14 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         max(HEAD_START_MIN, HEAD_START_SHARE * options.time_limit),
         options.time_limit,
     )
-    first = cpsat.solve(model, _with(options, time_limit=head))
+    # CP-SAT's own form of the model: balance over auxiliaries. Columns x, a, t come first in
+    # the same order in both forms, so a solution carries over by truncation.
+    cp_model = model
+    if model.num_aux == 0 and model.data.balance_pct is not None:
+        cp_model = build_model(model.data, dense_balance=False)
+    first = cpsat.solve(cp_model, _with(options, time_limit=head))
+    if first.values is not None:
+        first.values = first.values[: model.num_cols]
     if first.status in (Status.OPTIMAL, Status.INFEASIBLE) or (
         options.cancel is not None and options.cancel.is_set()
     ):
