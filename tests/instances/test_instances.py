@@ -392,3 +392,56 @@ def test_counting_check_refutes_broken_quotas() -> None:
     problems = counting_problems(doc)
     assert any("ryanggang: minimum quotas exceed" in p for p in problems)
     assert any("regional minimums" in p for p in problems)
+
+
+def test_pilot_solves_to_optimality(backend: str) -> None:
+    """The tutorial scenario is proved optimal on every backend, to the same unit."""
+    from solver.evaluate import evaluate
+    from solver.scenario import parse_scenario
+    from solver.solve import solve
+
+    scenario = parse_scenario((INSTANCES / "kimhwa-pilot.json").read_text(encoding="utf-8"))
+    plan = solve(scenario, backend=backend, time_limit=60, threads=2)
+    assert plan.status == "optimal"
+    # 53,573: the optimum all three backends and the PuLP baseline agree on (benchmarks/RESULTS.md).
+    assert plan.objective == 53_573
+    assert evaluate(scenario, plan.to_document()).holds
+
+
+def test_rdplan_generate_cli(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "g.json"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "solver.cli",
+            "generate",
+            "--regions",
+            "3",
+            "--sites-per-region",
+            "4",
+            "--years",
+            "3",
+            "--crew-pools",
+            "2",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    v = subprocess.run(
+        [sys.executable, "-m", "solver.cli", "validate", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert v.returncode == 0, v.stderr
+    assert "12 sites, 3 regions, 3 years, 2 crew pools" in v.stderr
