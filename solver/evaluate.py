@@ -23,6 +23,7 @@ class Evaluation:
     """What the evaluator found: the violated rules and the recomputed values."""
 
     violations: list[str] = field(default_factory=list)
+    breakdown: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     terms: Terms = field(default_factory=Terms)
     objective: int = 0
     unbuilt: list[str] = field(default_factory=list)
@@ -247,6 +248,7 @@ def evaluate(
     )
     ev.objective = ev.terms.objective(data.weights)
     ev.unbuilt = sorted(data.site_ids[s] for s in range(data.num_sites) if s not in built)
+    ev.breakdown = _breakdown(data, builds, built, trained)
 
     if doc and check_reported:
         reported_terms = doc.get("terms")
@@ -259,6 +261,51 @@ def evaluate(
         if "unbuilt" in doc and sorted(doc["unbuilt"] or []) != ev.unbuilt:
             bad("reported unbuilt sites differ from the recomputed ones")
     return ev
+
+
+def _breakdown(
+    data: ProblemData,
+    builds: list[Build],
+    built: dict[int, tuple[int, int]],
+    trained: dict[tuple[int, int], int],
+) -> dict[str, list[dict[str, Any]]]:
+    """The objective terms by region and year and per site, from the plan alone."""
+    km_of: dict[str, int] = {}
+    for b in builds:
+        km_of[b.site] = sum(c.count * c.distance_km for c in b.crews)
+    cells: dict[tuple[str, int], dict[str, int]] = {}
+    sites = []
+    for s, (o, year) in sorted(built.items(), key=lambda item: data.site_ids[item[0]]):
+        region = data.region_ids[data.site2region[s]]
+        benefit = int(data.benefit[s, o]) * (data.end - year + 1)
+        km = km_of.get(data.site_ids[s], 0)
+        sites.append(
+            {
+                "site": data.site_ids[s],
+                "region": region,
+                "year": year,
+                "option": data.option_ids[o],
+                "benefit": benefit,
+                "crew_km": km,
+                "technicians": int(data.option_technicians[o]),
+            }
+        )
+        cell = cells.setdefault(
+            (region, year),
+            {"builds": 0, "benefit": 0, "crew_km": 0, "trainees": 0, "population_served": 0},
+        )
+        cell["builds"] += 1
+        cell["benefit"] += benefit
+        cell["crew_km"] += km
+        cell["population_served"] += int(data.population[s])
+    for (r, year), n in trained.items():
+        cell = cells.setdefault(
+            (data.region_ids[r], year),
+            {"builds": 0, "benefit": 0, "crew_km": 0, "trainees": 0, "population_served": 0},
+        )
+        cell["trainees"] += n
+    by_region_year = [{"region": r, "year": y, **v} for (r, y), v in sorted(cells.items())]
+    return {"by_region_year": by_region_year, "by_site": sites}
 
 
 def _span(lo: int, hi: int) -> str:

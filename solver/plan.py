@@ -102,12 +102,14 @@ class Plan(BaseModel):
     training: list[TrainingRow] = Field(default_factory=list)
     conflicts: list[dict[str, Any]] = Field(default_factory=list)
     solver: SolverInfo | None = None
+    breakdown: dict[str, list[dict[str, Any]]] | None = None
     errors: list[FieldError] | None = None
 
     def to_document(self) -> dict[str, Any]:
         doc = self.model_dump(mode="json")
-        if doc.get("errors") is None:
-            doc.pop("errors", None)
+        for optional in ("errors", "breakdown"):
+            if doc.get(optional) is None:
+                doc.pop(optional, None)
         return doc
 
     @classmethod

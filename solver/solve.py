@@ -253,6 +253,7 @@ def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Pl
             f"{info.backend} returned a plan that breaks the SPEC: " + "; ".join(ev.violations[:10])
         )
     plan.terms = ev.terms
+    plan.breakdown = ev.breakdown
     plan.objective = ev.objective
     plan.unbuilt = ev.unbuilt
     bound = floor_bound(raw.bound) if raw.bound is not None and math.isfinite(raw.bound) else None

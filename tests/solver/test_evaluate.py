@@ -55,3 +55,18 @@ def test_broken_plans_are_caught() -> None:
     assert any("technicians" in v for v in broken(lambda p: p["training"].clear()))
     assert any("year" in v for v in broken(lambda p: p["builds"][0].update(year=1999)))
     assert any("builds[0]" in v for v in broken(lambda p: p["builds"][0].update(year="2030")))
+
+
+def test_breakdown_adds_up_to_the_terms() -> None:
+    doc = load("conformance/generated-a")
+    plan = solve(doc, backend="cpsat", time_limit=30, threads=2).to_document()
+    cells, sites = plan["breakdown"]["by_region_year"], plan["breakdown"]["by_site"]
+    assert (
+        sum(c["benefit"] for c in cells)
+        == sum(s["benefit"] for s in sites)
+        == plan["terms"]["benefit"]
+    )
+    assert sum(c["crew_km"] for c in cells) == plan["terms"]["mobilization"]
+    assert sum(c["trainees"] for c in cells) == plan["terms"]["training"]
+    assert sum(c["builds"] for c in cells) == len(plan["builds"]) == len(sites)
+    assert cells == sorted(cells, key=lambda c: (c["region"], c["year"]))

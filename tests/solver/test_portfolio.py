@@ -13,7 +13,13 @@ def test_handoff_reaches_the_proven_optimum(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(portfolio, "HEAD_START_MIN", 0.05)
     monkeypatch.setattr(portfolio, "HEAD_START_MAX", 0.05)
     seen = []
-    plan = solve(load("conformance/generated-b"), backend="portfolio", time_limit=60, threads=2, on_progress=seen.append)
+    plan = solve(
+        load("conformance/generated-b"),
+        backend="portfolio",
+        time_limit=60,
+        threads=2,
+        on_progress=seen.append,
+    )
     assert plan.status == "optimal" and plan.objective == 143310
     assert plan.solver is not None and "highs" in plan.solver.detail  # type: ignore[attr-defined]
     elapsed = [p.elapsed for p in seen]
