@@ -50,6 +50,7 @@ from solver.evaluate import Evaluation, evaluate
 from solver.replan import baseline_builds
 from solver.scenario import FieldError, ScenarioError, validate_document
 from solver.scenario import Scenario as ScenarioModel
+from solver.solve import DEFAULT_BACKEND
 from solver.variants import merge_patch
 
 if TYPE_CHECKING:
@@ -1552,7 +1553,7 @@ class _LocalBackend:
     def submit(self, scenario: Scenario, options: dict[str, Any]) -> dict[str, Any]:
         from solver.solve import BACKENDS
 
-        backend = options.get("backend", "cpsat")
+        backend = options.get("backend", DEFAULT_BACKEND)
         if backend not in BACKENDS:
             raise ApiError(
                 422,
@@ -1760,7 +1761,7 @@ class Planner:
 
     ``Planner(url, api_key=None)``: ``url`` of ``rdplan serve``; ``api_key`` is sent as
     ``X-API-Key`` when the service has ``RDPLAN_API_KEYS`` set. Solve options are
-    ``backend`` (cpsat, highs, cbc), ``time_limit`` (seconds), ``threads`` and ``seed``;
+    ``backend`` (portfolio, cpsat, highs, cbc), ``time_limit`` (seconds), ``threads`` and ``seed``;
     left out, the service's defaults apply.
     """
 

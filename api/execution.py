@@ -23,7 +23,7 @@ from api.settings import Settings
 from api.storage import CANCELLED, DONE, FAILED, ProgressPoint, Storage
 from solver.evaluate import evaluate
 from solver.scenario import parse_scenario
-from solver.solve import Progress, SolverBugError, solve
+from solver.solve import DEFAULT_BACKEND, Progress, SolverBugError, solve
 
 log = logging.getLogger("rdplan.worker")
 
@@ -159,7 +159,7 @@ def _run_claimed(
         scenario = parse_scenario(document)
         plan = solve(
             scenario,
-            backend=options.get("backend", "cpsat"),
+            backend=options.get("backend", DEFAULT_BACKEND),
             time_limit=float(options.get("time_limit", settings.default_time_limit)),
             threads=options.get("threads") or settings.default_threads,
             seed=int(options.get("seed", 0)),

@@ -191,7 +191,7 @@ class SolveOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    backend: Backend = "cpsat"
+    backend: Backend = "portfolio"
     time_limit: float | None = Field(
         default=None, gt=0, description="seconds; default RDPLAN_DEFAULT_TIME_LIMIT"
     )

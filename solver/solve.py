@@ -35,7 +35,7 @@ from solver.problem import ProblemData, build_problem
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
 BACKENDS = ("cpsat", "highs", "cbc", "portfolio")
-DEFAULT_BACKEND = "cpsat"
+DEFAULT_BACKEND = "portfolio"
 
 
 class SolverBugError(RuntimeError):

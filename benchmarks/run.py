@@ -1,0 +1,982 @@
+"""``rdplan bench``: solve a suite of scenarios × backends × seeds and tabulate.
+
+Every run is a fresh *spawned* process: HiGHS's ``threads`` option is
+process-global, and peak memory (``ru_maxrss`` of the run's process plus that of
+its own children, e.g. the CBC binary) must belong to one run. A run that
+outlives its time limit by far is killed and counted as a failure.
+
+Every plan goes through the evaluator (``evaluate(scenario, plan.to_document())``)
+in the run's process; a plan that does not hold, a known optimum not
+reproduced, two runs on one scenario that contradict each other (optimal values
+that differ, an objective above another run's bound, a plan where another run
+proved infeasibility) or a conflict set that is not infeasible and irreducible
+makes the command exit 1. Timings are never asserted.
+
+Results go to ``--out`` (default ``benchmarks/results``) as
+``<YYYY-MM-DD>.csv`` and ``<YYYY-MM-DD>.md`` for the full suite, and
+``<YYYY-MM-DD>-<suite>.*`` otherwise. Each row is compared with the PuLP
+baseline (:mod:`benchmarks.baseline_pulp`) run on the same scenario and seed in
+the same invocation: ``solve ×`` = baseline solve seconds / run solve seconds,
+``total ×`` = baseline total seconds / run total seconds (above 1: faster than
+the baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import fnmatch
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks.suites import (
+    CONFORMANCE,
+    CREW_LOSS_YEAR,
+    FREEZE_THROUGH,
+    REPLAN_BASE,
+    REPLAN_BASE_BACKEND,
+    SUITES,
+    Case,
+    instance_document,
+    load_json,
+    national_infeasible,
+    replan_frozen,
+    suite,
+)
+from solver.solve import BACKENDS
+
+BASELINE = "baseline"
+#: Every backend of the dispatcher, in its order (cpsat, highs, cbc, portfolio).
+RDPLAN_BACKENDS = tuple(BACKENDS)
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+DEFAULT_TIME_LIMIT = {"smoke": 30.0, "full": 60.0}
+DEFAULT_SEEDS = {"smoke": "0", "full": "0"}
+#: A run may take this long past its time limit (model build, evaluation, conflicts) before it is killed.
+GRACE = 120.0
+
+COLUMNS = [
+    "date",
+    "suite",
+    "scenario",
+    "kind",
+    "backend",
+    "seed",
+    "threads",
+    "time_limit",
+    "variables",
+    "constraints",
+    "nonzeros",
+    "status",
+    "objective",
+    "bound",
+    "gap",
+    "build_s",
+    "solve_s",
+    "total_s",
+    "first_plan_s",
+    "gap1pct_s",
+    "peak_mb",
+    "conflict_s",
+    "conflicts",
+    "known_optimum",
+    "solve_x",
+    "total_x",
+    "check",
+    "detail",
+]
+
+
+# --------------------------------------------------------------------------- the run's process
+
+
+def _scenario_document(spec: dict[str, Any]) -> dict[str, Any]:
+    """The scenario of a run, read (or derived) inside the run's process."""
+    source: str = spec["source"]
+    kind, _, rest = source.partition("/")
+    if kind == "conformance":
+        return load_json(CONFORMANCE / f"{rest}.json")
+    if kind == "instances":
+        return instance_document(rest)
+    if rest == "national-infeasible":
+        return national_infeasible(instance_document("national-20x10.json"))
+    if rest == "replan-frozen":
+        return replan_frozen(
+            instance_document("national-20x10.json"), load_json(Path(spec["base_plan"]))
+        )
+    raise ValueError(f"unknown scenario source '{source}'")
+
+
+def _peak_mb() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round((own + children) / 1024, 1)  # Linux reports KiB
+
+
+def _run_rdplan(
+    spec: dict[str, Any], doc: dict[str, Any], send: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    from solver.conflicts import find_conflicts, subset_feasible
+    from solver.evaluate import evaluate
+    from solver.problem import build_problem
+    from solver.scenario import parse_scenario
+    from solver.solve import SolverBugError, solve
+
+    out: dict[str, Any] = {}
+    marks: dict[str, float] = {}
+    last = [0.0]
+
+    def on_progress(p: Any) -> None:
+        if p.incumbent is not None and "first" not in marks:
+            marks["first"] = p.elapsed
+        if p.gap is not None and p.gap <= 0.01 and "gap1" not in marks:
+            marks["gap1"] = p.elapsed
+        now = time.perf_counter()
+        if now - last[0] >= 0.5:
+            last[0] = now
+            send({"incumbent": p.incumbent, "bound": p.bound, "gap": p.gap})
+
+    scenario = parse_scenario(doc)
+    hint: Any = None
+    if spec["kind"] == "replan-cold":
+        hint = []  # an empty hint: no warm start (None would use the scenario's baseline)
+    started = time.perf_counter()
+    try:
+        plan = solve(
+            scenario,
+            backend=spec["backend"],
+            time_limit=spec["time_limit"],
+            threads=spec["threads"],
+            seed=spec["seed"],
+            hint=hint,
+            on_progress=on_progress,
+            conflicts=False,
+        )
+    except SolverBugError as exc:
+        out["wrong_plan"] = str(exc)
+        return out
+    out["total_s"] = time.perf_counter() - started
+    info = plan.solver
+    assert info is not None
+    out.update(
+        status=str(plan.status),
+        objective=plan.objective,
+        bound=plan.bound,
+        gap=plan.gap,
+        build_s=info.build_seconds,
+        solve_s=info.seconds,
+        variables=info.variables,
+        constraints=info.constraints,
+        nonzeros=info.nonzeros,
+        first_plan_s=marks.get("first"),
+        gap1pct_s=marks.get("gap1"),
+        detail=str(getattr(info, "detail", "")),
+    )
+    if plan.status.has_plan:
+        document = plan.to_document()
+        ev = evaluate(scenario, document)
+        out["holds"] = ev.holds
+        out["violations"] = ev.violations[:5]
+        if spec.get("save_plan"):
+            Path(spec["save_plan"]).write_text(json.dumps(document), encoding="utf-8")
+        _keep(spec, "plan.json", document)
+    if spec["kind"] == "infeasible" and str(plan.status) == "infeasible":
+        data = build_problem(scenario)
+        remaining = max(5.0, spec["time_limit"])
+        found = find_conflicts(data, time_limit=remaining, threads=spec["threads"])
+        out["conflict_s"] = found.seconds
+        out["conflicts"] = [
+            (c["group"], {k: v for k, v in c.items() if k not in ("group", "message")})
+            for c in found.conflicts
+        ]
+        out["conflicts_irreducible"] = found.irreducible
+        # Verify the set (outside the timing): infeasible alone, feasible without any one member.
+        verified: bool | None = None
+        if found.conflicts and len(found.conflicts) <= 12:
+            verified = subset_feasible(data, found.conflicts) is False and all(
+                subset_feasible(data, found.conflicts[:i] + found.conflicts[i + 1 :]) is True
+                for i in range(len(found.conflicts))
+            )
+        out["conflicts_verified"] = verified
+    return out
+
+
+def _run_baseline(spec: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    from benchmarks.baseline_pulp import solve_baseline
+    from solver.evaluate import evaluate
+    from solver.scenario import parse_scenario
+
+    started = time.perf_counter()
+    result = solve_baseline(
+        doc, time_limit=spec["time_limit"], threads=spec["threads"], seed=spec["seed"]
+    )
+    out: dict[str, Any] = {"total_s": time.perf_counter() - started}
+    plan = result.plan
+    out.update(
+        status=plan["status"],
+        objective=plan.get("objective"),
+        bound=plan.get("bound"),
+        gap=plan.get("gap"),
+        build_s=result.build_seconds,
+        solve_s=result.solve_seconds,
+        first_plan_s=result.first_plan_seconds,
+        detail=plan["solver"].get("detail", ""),
+        **result.size,
+    )
+    if plan["status"] in ("optimal", "feasible"):
+        ev = evaluate(parse_scenario(doc), plan)
+        out["holds"] = ev.holds
+        out["violations"] = ev.violations[:5]
+        _keep(spec, "plan.json", plan)
+    return out
+
+
+def _keep(spec: dict[str, Any], name: str, doc: dict[str, Any]) -> None:
+    """Write a document into the run's folder: a failing run's folder is kept in the results."""
+    if spec.get("run_dir"):
+        folder = Path(spec["run_dir"])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps(doc), encoding="utf-8")
+
+
+def _child(conn: Any, spec: dict[str, Any]) -> None:
+    """Entry point of a run's process: solve, check, report over ``conn``."""
+    # Solver banners and logs must not interleave with the parent's progress display.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+
+    def send(progress: dict[str, Any]) -> None:
+        conn.send(("progress", progress))
+
+    try:
+        doc = _scenario_document(spec)
+        _keep(spec, "scenario.json", doc)
+        if spec["backend"] == BASELINE:
+            out = _run_baseline(spec, doc)
+        else:
+            out = _run_rdplan(spec, doc, send)
+        out["peak_mb"] = _peak_mb()
+        conn.send(("result", out))
+    except BaseException:  # noqa: BLE001 - every failure goes back to the parent as text
+        conn.send(("error", traceback.format_exc(limit=8)))
+    finally:
+        conn.close()
+
+
+def run_in_process(
+    spec: dict[str, Any], on_progress: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Run one spec in a spawned process; return its result (``error`` on a crash or kill)."""
+    ctx = mp.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(
+        target=_child, args=(sender, spec), name=f"bench-{spec['scenario']}-{spec['backend']}"
+    )
+    started = time.perf_counter()
+    process.start()
+    sender.close()
+    deadline = started + spec["time_limit"] + GRACE + spec.get("extra_grace", 0.0)
+    result: dict[str, Any] | None = None
+    try:
+        while result is None:
+            if receiver.poll(0.2):
+                try:
+                    tag, payload = receiver.recv()
+                except EOFError:
+                    result = {
+                        "error": f"the run's process ended without a result (exit code {process.exitcode})"
+                    }
+                    break
+                if tag == "progress":
+                    if on_progress is not None:
+                        on_progress({**payload, "elapsed": time.perf_counter() - started})
+                elif tag == "result":
+                    result = payload
+                else:
+                    result = {"error": payload}
+            elif not process.is_alive() and not receiver.poll(0):
+                result = {"error": f"the run's process died (exit code {process.exitcode})"}
+            elif time.perf_counter() > deadline:
+                process.kill()
+                result = {
+                    "error": f"killed after {time.perf_counter() - started:.0f} s: the time limit of {spec['time_limit']:.0f} s was not respected"
+                }
+    finally:
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        receiver.close()
+    result["wall_s"] = time.perf_counter() - started
+    return result
+
+
+# --------------------------------------------------------------------------- the suite
+
+
+def _parse_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rdplan bench",
+        description="Solve a benchmark suite (scenarios × backends × seeds), each run in its own process; "
+        "check every plan with the evaluator; write CSV and markdown tables.",
+    )
+    parser.add_argument(
+        "--suite", choices=sorted(SUITES), default="smoke", help="named suite (default smoke)"
+    )
+    parser.add_argument(
+        "--backends",
+        default=",".join(RDPLAN_BACKENDS),
+        help="comma-separated rdplan backends (default: all, cpsat,highs,cbc,portfolio; cases may run fewer)",
+    )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="leave out the PuLP baseline (no ratios)"
+    )
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default 0)")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds per run, for every case (default 30 smoke, 60 full, except cases that set their own)",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="threads per run (default 2)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--only", default=None, help="comma-separated scenario names or patterns (fnmatch) to run"
+    )
+    parser.add_argument(
+        "--plain", action="store_true", help="plain progress lines even on a terminal"
+    )
+    return parser
+
+
+def plan_runs(
+    cases: list[Case],
+    backends: list[str],
+    seeds: list[int],
+    time_limit: float,
+    threads: int,
+    baseline: bool,
+    explicit_limit: bool = False,
+) -> list[dict[str, Any]]:
+    """The run specs of a suite, in order; ``explicit_limit``: ``time_limit`` overrides the cases' own."""
+    runs: list[dict[str, Any]] = []
+    for case in cases:
+        names = [b for b in backends if case.backends is None or b in case.backends]
+        if baseline and case.baseline:
+            names.append(BASELINE)
+        for seed in case.seeds or tuple(seeds):
+            for backend in names:
+                runs.append(
+                    {
+                        "scenario": case.name,
+                        "source": case.source,
+                        "kind": case.kind,
+                        "backend": backend,
+                        "seed": seed,
+                        "threads": threads,
+                        "time_limit": float(
+                            time_limit
+                            if explicit_limit or case.time_limit is None
+                            else case.time_limit
+                        ),
+                        "known_optimum": case.known_optimum,
+                        "expected_conflicts": case.expected_conflicts,
+                    }
+                )
+    return runs
+
+
+def select(cases: list[Case], only: str | None) -> list[Case]:
+    if not only:
+        return list(cases)
+    patterns = _parse_list(only)
+    chosen = [c for c in cases if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
+    if not chosen:
+        raise SystemExit(
+            f"rdplan bench: --only {only} matches no scenario of the suite ({', '.join(c.name for c in cases)})"
+        )
+    return chosen
+
+
+def check_run(spec: dict[str, Any], result: dict[str, Any]) -> list[str]:
+    """Why a run failed (empty: it passed). Timings never fail a run."""
+    problems: list[str] = []
+    if "error" in result:
+        return [f"error: {result['error'].strip().splitlines()[-1]}"]
+    if "wrong_plan" in result:
+        return [f"wrong plan: {result['wrong_plan']}"]
+    status = result.get("status")
+    if result.get("holds") is False:
+        problems.append(
+            "the evaluator rejects the plan: " + "; ".join(result.get("violations", []))
+        )
+    known = spec.get("known_optimum")
+    if known is not None:
+        if status != "optimal":
+            problems.append(f"known optimum {known} not proven (status {status})")
+        elif result.get("objective") != known:
+            problems.append(f"objective {result.get('objective')} != known optimum {known}")
+    if spec["kind"] == "infeasible":
+        if status != "infeasible":
+            problems.append(f"expected infeasible, got {status}")
+        elif spec["backend"] != BASELINE:
+            conflicts = result.get("conflicts") or []
+            if not conflicts:
+                problems.append("no conflict set")
+            if result.get("conflicts_irreducible") is False:
+                problems.append("the conflict set is not proven irreducible")
+            if result.get("conflicts_verified") is False:
+                problems.append(
+                    "the conflict set is not infeasible, or not irreducible, by subset_feasible"
+                )
+            expected = spec.get("expected_conflicts")
+            if expected is not None and [tuple(c) for c in conflicts] != [
+                tuple(c) for c in expected
+            ]:
+                problems.append(f"conflicts {conflicts} != expected {expected}")
+    elif status == "infeasible":
+        problems.append("infeasible, but the scenario has a plan")
+    return problems
+
+
+def cross_check(
+    specs: list[dict[str, Any]], results: list[dict[str, Any]]
+) -> list[tuple[int, str]]:
+    """Contradictions between runs on one scenario: (row, message)."""
+    problems: list[tuple[int, str]] = []
+    by_source: dict[str, list[int]] = {}
+    for i, spec in enumerate(specs):
+        by_source.setdefault(spec["source"], []).append(i)
+    for rows in by_source.values():
+        ok = [i for i in rows if "error" not in results[i] and "wrong_plan" not in results[i]]
+        optimal = [i for i in ok if results[i].get("status") == "optimal"]
+        with_plan = [i for i in ok if results[i].get("status") in ("optimal", "feasible")]
+        infeasible = [i for i in ok if results[i].get("status") == "infeasible"]
+        values = {results[i]["objective"] for i in optimal}
+        if len(values) > 1:
+            for i in optimal:
+                problems.append((i, f"optimal values disagree across backends: {sorted(values)}"))
+        for i in with_plan:
+            for j in ok:
+                bound = results[j].get("bound")
+                if (
+                    bound is not None
+                    and results[j].get("status") in ("optimal", "feasible")
+                    and results[i]["objective"] > bound
+                ):
+                    problems.append(
+                        (
+                            i,
+                            f"objective {results[i]['objective']} exceeds the bound {bound} of {specs[j]['backend']} seed {specs[j]['seed']}",
+                        )
+                    )
+        if with_plan and infeasible:
+            for i in infeasible:
+                problems.append(
+                    (i, f"infeasible, but {specs[with_plan[0]]['backend']} found a plan")
+                )
+    return problems
+
+
+def _ratio(base: float | None, ours: float | None) -> float | None:
+    if base is None or ours is None or ours <= 0:
+        return None
+    return base / ours
+
+
+def attach_ratios(specs: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
+    """``solve_x``/``total_x``: the baseline's seconds over the run's, same scenario and seed."""
+    base: dict[tuple[str, int], dict[str, Any]] = {}
+    for spec, result in zip(specs, results, strict=True):
+        if spec["backend"] == BASELINE and "error" not in result:
+            base[spec["source"], spec["seed"]] = result
+    for spec, result in zip(specs, results, strict=True):
+        ref = base.get((spec["source"], spec["seed"]))
+        if spec["backend"] == BASELINE or ref is None or "error" in result:
+            continue
+        result["solve_x"] = _ratio(ref.get("solve_s"), result.get("solve_s"))
+        result["total_x"] = _ratio(ref.get("total_s"), result.get("total_s"))
+
+
+def row_of(
+    date: str, suite_name: str, spec: dict[str, Any], result: dict[str, Any], problems: list[str]
+) -> dict[str, Any]:
+    conflicts = result.get("conflicts")
+    detail = result.get("detail", "")
+    if "error" in result:
+        detail = result["error"].strip().splitlines()[-1]
+    return {
+        "date": date,
+        "suite": suite_name,
+        "scenario": spec["scenario"],
+        "kind": spec["kind"],
+        "backend": spec["backend"],
+        "seed": spec["seed"],
+        "threads": spec["threads"],
+        "time_limit": spec["time_limit"],
+        "variables": result.get("variables"),
+        "constraints": result.get("constraints"),
+        "nonzeros": result.get("nonzeros"),
+        "status": result.get("status", "error"),
+        "objective": result.get("objective"),
+        "bound": result.get("bound"),
+        "gap": result.get("gap"),
+        "build_s": _round(result.get("build_s")),
+        "solve_s": _round(result.get("solve_s")),
+        "total_s": _round(result.get("total_s")),
+        "first_plan_s": _round(result.get("first_plan_s")),
+        "gap1pct_s": _round(result.get("gap1pct_s")),
+        "peak_mb": result.get("peak_mb"),
+        "conflict_s": _round(result.get("conflict_s")),
+        "conflicts": None if conflicts is None else json.dumps(conflicts),
+        "known_optimum": spec.get("known_optimum"),
+        "solve_x": _round(result.get("solve_x"), 2),
+        "total_x": _round(result.get("total_x"), 2),
+        "check": "ok" if not problems else "FAIL: " + " | ".join(problems),
+        "detail": detail,
+    }
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("ortools", "highspy", "pulp", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "absent"
+    return out
+
+
+def _revision() -> str:
+    """The commit the solver was measured at (and whether ``solver/`` had local changes)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "log", "-1", "--format=%h %ci"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "solver"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" + uncommitted changes in solver/" if dirty else "")
+
+
+def _machine() -> str:
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f", {int(line.split()[1]) / 1024**2:.0f} GB RAM"
+    except OSError:
+        pass
+    return f"{platform.machine()}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}"
+
+
+def _fmt(value: Any, kind: str = "") -> str:
+    if value is None or value == "":
+        return "—"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "gap":
+        return f"{100 * float(value):.3f}%"
+    if kind == "s":
+        return f"{float(value):.2f}"
+    if kind == "x":
+        return f"{float(value):.1f}×"
+    return str(value)
+
+
+def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    lines = [
+        f"# rdplan benchmark — suite `{meta['suite']}`, {meta['date']}",
+        "",
+        f"- machine: {meta['machine']}; load average {meta['load_start']} at the start, {meta['load_end']} at the end"
+        + (" (**shared machine: timings are noisy**)" if meta["shared"] else ""),
+        f"- threads {meta['threads']} per run, time limit {meta['time_limit']} s (cases may set their own, see the column), seeds {meta['seeds']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"- rdplan revision: {meta['revision']} at the start, {meta['revision_end']} at the end",
+        f"- wall time of the whole run: {meta['wall_s']:.0f} s; each run in its own spawned process",
+        "- `build s`: parse + problem data + matrix model (baseline: + the PuLP model and its transfer to HiGHS); "
+        "`solve s`: the solver; `total s`: the whole call in the run's process; `first plan s`: the first incumbent "
+        "reported by the progress callback, from the solver's start (±0.25 s); `peak MB`: ru_maxrss of the run's "
+        "process plus its children",
+        "- `solve ×` / `total ×`: the baseline's seconds divided by the run's (same scenario, same seed); both at the "
+        "time limit gives ≈1× and says nothing — compare status, gap and first plan then",
+        "",
+        "| scenario | vars / rows / nnz | backend | seed | status | objective | bound | gap | build s | solve s | total s | first plan s | peak MB | solve × | total × | check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        size = (
+            " / ".join(_fmt(r[k], "int") for k in ("variables", "constraints", "nonzeros"))
+            if r["variables"] is not None
+            else "—"
+        )
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["scenario"]
+                    + (
+                        ""
+                        if r["time_limit"] == meta["time_limit"]
+                        else f" ({r['time_limit']:.0f} s)"
+                    ),
+                    size,
+                    r["backend"],
+                    str(r["seed"]),
+                    r["status"],
+                    _fmt(r["objective"], "int"),
+                    _fmt(r["bound"], "int"),
+                    _fmt(r["gap"], "gap"),
+                    _fmt(r["build_s"], "s"),
+                    _fmt(r["solve_s"], "s"),
+                    _fmt(r["total_s"], "s"),
+                    _fmt(r["first_plan_s"], "s"),
+                    _fmt(r["peak_mb"]),
+                    _fmt(r["solve_x"], "x"),
+                    _fmt(r["total_x"], "x"),
+                    "ok" if r["check"] == "ok" else "**FAIL**",
+                ]
+            )
+            + " |"
+        )
+    extra = [r for r in rows if r["conflict_s"] is not None or r["gap1pct_s"] is not None]
+    if extra:
+        lines += [
+            "",
+            "| scenario | backend | seed | gap ≤ 1% at s | conflict s | conflicts |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in extra:
+            lines.append(
+                f"| {r['scenario']} | {r['backend']} | {r['seed']} | {_fmt(r['gap1pct_s'], 's')} | {_fmt(r['conflict_s'], 's')} | {r['conflicts'] or '—'} |"
+            )
+    warm = _warm_cold(rows)
+    if warm:
+        lines += [
+            "",
+            "Re-plan with frozen years: warm start against the cold solve of the same scenario",
+            "",
+        ]
+        lines += [
+            "| backend | seed | cold status | cold total s | warm status | warm total s | warm / cold | cold first plan s | warm first plan s |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for w in warm:
+            lines.append(
+                f"| {w['backend']} | {w['seed']} | {w['cold']['status']} | {_fmt(w['cold']['total_s'], 's')} | {w['warm']['status']} | "
+                f"{_fmt(w['warm']['total_s'], 's')} | {_fmt(w['ratio'], 's')} | {_fmt(w['cold']['first_plan_s'], 's')} | {_fmt(w['warm']['first_plan_s'], 's')} |"
+            )
+    if meta.get("notes"):
+        lines += ["", *[f"- {n}" for n in meta["notes"]]]
+    failures = [r for r in rows if r["check"] != "ok"]
+    lines += [
+        "",
+        f"Failures: {len(failures)}"
+        if failures
+        else "Failures: none (every plan holds; known optima reproduced; runs agree)",
+    ]
+    for r in failures:
+        lines.append(f"- {r['scenario']} / {r['backend']} / seed {r['seed']}: {r['check'][6:]}")
+    return "\n".join(lines) + "\n"
+
+
+def _warm_cold(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cold = {(r["backend"], r["seed"]): r for r in rows if r["kind"] == "replan-cold"}
+    out = []
+    for r in rows:
+        if r["kind"] != "replan-warm":
+            continue
+        c = cold.get((r["backend"], r["seed"]))
+        if c is None:
+            continue
+        ratio = r["total_s"] / c["total_s"] if r["total_s"] and c["total_s"] else None
+        out.append(
+            {"backend": r["backend"], "seed": r["seed"], "cold": c, "warm": r, "ratio": ratio}
+        )
+    return out
+
+
+def write_results(
+    out_dir: Path, stem: str, rows: list[dict[str, Any]], meta: dict[str, Any]
+) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / f"{stem}.csv"
+    md_path = out_dir / f"{stem}.md"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: "" if r[k] is None else r[k] for k in COLUMNS})
+    md_path.write_text(markdown(rows, meta), encoding="utf-8")
+    return csv_path, md_path
+
+
+# --------------------------------------------------------------------------- progress display
+
+
+class _Display:
+    """Rich progress on a terminal, plain lines otherwise (CI logs)."""
+
+    def __init__(self, total: int, plain: bool):
+        self.total = total
+        self.rich: Any = None
+        self.task: Any = None
+        if not plain and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.rich = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True, highlight=False),
+                transient=False,
+            )
+            self.rich.start()
+            self.task = self.rich.add_task("bench", total=total)
+
+    def start(self, index: int, spec: dict[str, Any]) -> None:
+        self.label = f"{spec['scenario']} · {spec['backend']} · seed {spec['seed']}"
+        if self.rich is not None:
+            self.rich.update(self.task, description=self.label)
+        else:
+            print(
+                f"[{'prep' if index < 0 else f'{index + 1}/{self.total}'}] {self.label} (limit {spec['time_limit']:.0f} s) ...",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def progress(self, p: dict[str, Any]) -> None:
+        if self.rich is None:
+            return
+        gap = "—" if p.get("gap") is None else f"{100 * p['gap']:.2f}%"
+        inc = "—" if p.get("incumbent") is None else f"{p['incumbent']:,}"
+        self.rich.update(
+            self.task,
+            description=f"{self.label} · {p['elapsed']:.0f} s · incumbent {inc} · gap {gap}",
+        )
+
+    def done(self, row: dict[str, Any]) -> None:
+        text = (
+            f"    {row['scenario']} {row['backend']} seed {row['seed']}: {row['status']} objective {_fmt(row['objective'], 'int')} "
+            f"gap {_fmt(row['gap'], 'gap')} build {_fmt(row['build_s'], 's')} s solve {_fmt(row['solve_s'], 's')} s peak {_fmt(row['peak_mb'])} MB"
+            + ("" if row["check"] == "ok" else f" — {row['check']}")
+        )
+        if self.rich is not None:
+            self.rich.console.print(text)
+            self.rich.advance(self.task)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def stop(self) -> None:
+        if self.rich is not None:
+            self.rich.stop()
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``rdplan bench [--suite smoke|full] ...``: 0 when every run checks out, 1 otherwise."""
+    args = build_parser().parse_args(argv)
+    backends = _parse_list(args.backends)
+    unknown = [b for b in backends if b not in RDPLAN_BACKENDS]
+    if unknown:
+        print(
+            f"rdplan bench: unknown backend(s) {', '.join(unknown)}; choose from {', '.join(RDPLAN_BACKENDS)}",
+            file=sys.stderr,
+        )
+        return 2
+    seeds = [int(s) for s in _parse_list(args.seeds or DEFAULT_SEEDS.get(args.suite, "0"))]
+    time_limit = float(args.time_limit or DEFAULT_TIME_LIMIT.get(args.suite, 60.0))
+    cases = select(suite(args.suite), args.only)
+    specs = plan_runs(
+        cases,
+        backends,
+        seeds,
+        time_limit,
+        args.threads,
+        baseline=not args.no_baseline,
+        explicit_limit=args.time_limit is not None,
+    )
+    date = dt.date.today().isoformat()
+    notes: list[str] = []
+    load_start = _load()
+    revision = _revision()
+    started = time.perf_counter()
+    display = _Display(len(specs), args.plain)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="rdplan-bench-") as tmp:
+        base_plan = Path(tmp) / "replan-base-plan.json"
+        default_backend = REPLAN_BASE_BACKEND
+        base_run = next(
+            (
+                s
+                for s in specs
+                if s["scenario"] == REPLAN_BASE
+                and s["backend"] == default_backend
+                and s["seed"] == specs[0]["seed"]
+            ),
+            None,
+        )
+        if base_run is not None:
+            base_run["save_plan"] = str(base_plan)
+        try:
+            for i, spec in enumerate(specs):
+                if spec["source"] == "derived/replan-frozen":
+                    if not base_plan.exists():
+                        _prepare_base(
+                            base_plan, default_backend, time_limit, args.threads, display, notes
+                        )
+                    if not base_plan.exists():
+                        results.append(
+                            {
+                                "error": "no base plan for the re-plan (the national-20x10 solve found none)"
+                            }
+                        )
+                        display.done(row_of(date, args.suite, spec, results[-1], ["no base plan"]))
+                        continue
+                    spec["base_plan"] = str(base_plan)
+                spec["run_dir"] = str(Path(tmp) / f"run-{i:03d}")
+                display.start(i, spec)
+                result = run_in_process(spec, display.progress)
+                results.append(result)
+                display.done(row_of(date, args.suite, spec, result, check_run(spec, result)))
+        finally:
+            display.stop()
+        if base_plan.exists() and any(s["source"] == "derived/replan-frozen" for s in specs):
+            doc = load_json(base_plan)
+            notes.append(
+                f"re-plan: base plan = national-20x10 by {default_backend} (status {doc['status']}, objective {doc['objective']:,}); "
+                f"frozen through {FREEZE_THROUGH}; every pool loses round(1/3) of its {CREW_LOSS_YEAR} crews; "
+                "cold = no hint, warm = rdplan's default warm start (the baseline plan)"
+            )
+        attach_ratios(specs, results)
+        problems: dict[int, list[str]] = {
+            i: check_run(spec, result)
+            for i, (spec, result) in enumerate(zip(specs, results, strict=True))
+        }
+        for i, message in cross_check(specs, results):
+            problems[i].append(message)
+        rows = [
+            row_of(date, args.suite, spec, result, problems[i])
+            for i, (spec, result) in enumerate(zip(specs, results, strict=True))
+        ]
+        keep_failures(args.out / f"{_stem(args, date)}-failures", specs, rows)
+    meta = {
+        "suite": args.suite,
+        "date": date,
+        "machine": _machine(),
+        "load_start": load_start,
+        "revision": revision,
+        "revision_end": _revision(),
+        "load_end": _load(),
+        "shared": True,
+        "threads": args.threads,
+        "time_limit": time_limit,
+        "seeds": ",".join(map(str, seeds)),
+        "versions": _versions(),
+        "wall_s": time.perf_counter() - started,
+        "notes": notes + [f"{c.name}: {c.note}" for c in cases if c.note],
+    }
+    csv_path, md_path = write_results(args.out, _stem(args, date), rows, meta)
+    failed = [r for r in rows if r["check"] != "ok"]
+    print(
+        f"rdplan bench: {len(rows)} runs, {len(failed)} failed; wrote {csv_path} and {md_path}",
+        file=sys.stderr,
+    )
+    return 1 if failed else 0
+
+
+def _stem(args: argparse.Namespace, date: str) -> str:
+    """``<date>`` for the whole full suite, ``<date>-<suite>[-only]`` otherwise."""
+    if args.suite == "full" and not args.only:
+        return date
+    return f"{date}-{args.suite}" + ("-only" if args.only else "")
+
+
+def keep_failures(folder: Path, specs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """Copy the scenario and plan of every failing run next to the results, to reproduce it."""
+    for i, (spec, row) in enumerate(zip(specs, rows, strict=True)):
+        run_dir = Path(spec.get("run_dir") or "")
+        if row["check"] == "ok" or not spec.get("run_dir") or not run_dir.exists():
+            continue
+        target = folder / f"{i:03d}-{spec['scenario']}-{spec['backend']}-s{spec['seed']}"
+        shutil.copytree(run_dir, target, dirs_exist_ok=True)
+        (target / "check.txt").write_text(row["check"] + "\n", encoding="utf-8")
+
+
+def _load() -> str:
+    try:
+        return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def _prepare_base(
+    path: Path, backend: str, time_limit: float, threads: int, display: _Display, notes: list[str]
+) -> None:
+    """Solve national-20x10 once (not a table row) for the re-plan's base plan."""
+    spec = {
+        "scenario": f"{REPLAN_BASE} (re-plan base)",
+        "source": f"instances/{REPLAN_BASE}.json",
+        "kind": "solve",
+        "backend": backend,
+        "seed": 0,
+        "threads": threads,
+        "time_limit": time_limit,
+        "save_plan": str(path),
+    }
+    display.start(-1, spec)
+    result = run_in_process(spec, display.progress)
+    if "error" in result or not path.exists():
+        notes.append(f"re-plan base solve failed: {result.get('error') or result.get('status')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The benchmark suites: named lists of cases, and where each case's scenario comes from.
+
+A *case* is one scenario and how to run it (plain solve, infeasible with a
+conflict set, re-plan cold or warm). Suites are defined here, in code, so a
+result table always says exactly what was run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFORMANCE = ROOT / "tests" / "data" / "conformance"
+INSTANCES = ROOT / "instances"
+
+#: Optima of the conformance examples (tests/data/conformance/README.md), proven independently.
+CONFORMANCE_OPTIMA = {"tiny": 1855, "generated-a": 29581, "generated-b": 143310}
+CONFORMANCE_CONFLICTS: list[tuple[str, dict[str, Any]]] = [
+    ("quota.region_year", {"region": "R02", "year": 2035}),
+    ("technicians", {"region": "R02"}),
+]
+
+#: The province whose technicians are taken away in the infeasible national variant.
+INFEASIBLE_REGION = "kangwon"
+#: Re-plan: the years frozen from the base plan, and the year a third of the crews is lost.
+FREEZE_THROUGH = 2026
+CREW_LOSS_YEAR = 2027
+#: The run whose plan is the re-plan's baseline: national-20x10 by CP-SAT, seed 0.
+REPLAN_BASE = "national-20x10"
+REPLAN_BASE_BACKEND = "cpsat"
+
+#: Why cbc is left out of most full-suite cases.
+NO_CBC = (
+    "cbc only on the national instance and the small ones: it keeps the full run near 25 minutes"
+)
+
+KINDS = ("solve", "infeasible", "replan-cold", "replan-warm")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One scenario of a suite and how it is run."""
+
+    name: str
+    source: str  # "conformance/<name>", "instances/<path>", "derived/<name>"
+    kind: str = "solve"
+    known_optimum: int | None = None
+    expected_conflicts: list[tuple[str, dict[str, Any]]] | None = None
+    backends: tuple[str, ...] | None = None  # None: every requested backend
+    baseline: bool = True  # also run the PuLP baseline
+    time_limit: float | None = None  # None: the run's --time-limit
+    seeds: tuple[int, ...] | None = None  # None: the run's --seeds
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        assert self.kind in KINDS, self.kind
+
+
+def _conformance() -> list[Case]:
+    cases = [
+        Case(name, f"conformance/{name}", known_optimum=opt)
+        for name, opt in CONFORMANCE_OPTIMA.items()
+    ]
+    cases.append(
+        Case(
+            "infeasible-technicians",
+            "conformance/infeasible-technicians",
+            kind="infeasible",
+            expected_conflicts=CONFORMANCE_CONFLICTS,
+        )
+    )
+    return cases
+
+
+SUITES: dict[str, list[Case]] = {
+    "smoke": [
+        *_conformance(),
+        Case("kimhwa-pilot", "instances/kimhwa-pilot.json"),
+        Case(
+            "gen-10x12x6",
+            "instances/generated/gen-10x12x6.json",
+            time_limit=5,
+            note="not proven optimal in seconds: a short limit, plans checked",
+        ),
+    ],
+    "full": [
+        Case("kimhwa-pilot", "instances/kimhwa-pilot.json", seeds=(0, 1)),
+        Case("national-20x10", "instances/national-20x10.json"),
+        Case(
+            "national-replan-2026",
+            "instances/national-replan-2026.json",
+            backends=("cpsat", "highs", "portfolio"),
+            note=NO_CBC,
+        ),
+        Case(
+            "gen-200", "instances/generated/gen-200.json", backends=("cpsat", "highs"), note=NO_CBC
+        ),
+        Case(
+            "gen-1000",
+            "instances/generated/gen-1000.json",
+            backends=("cpsat", "highs"),
+            seeds=(0,),
+            note="no cbc: its PuLP hand-off alone takes a large share of the limit at this size",
+        ),
+        Case(
+            "gen-3000",
+            "instances/generated/gen-3000.json",
+            backends=("cpsat", "highs"),
+            baseline=False,
+            seeds=(0,),
+            time_limit=120,
+            note="no cbc, no baseline: PuLP would hold ~7 M variable objects",
+        ),
+        *[
+            Case(
+                c.name, c.source, kind=c.kind, expected_conflicts=c.expected_conflicts, seeds=(0, 1)
+            )
+            for c in _conformance()
+            if c.kind == "infeasible"
+        ],
+        Case(
+            "national-infeasible",
+            "derived/national-infeasible",
+            kind="infeasible",
+            seeds=(0, 1),
+            note=f"{INFEASIBLE_REGION}: trained stock 0, training capacity 0",
+        ),
+        Case(
+            "replan-frozen-cold",
+            "derived/replan-frozen",
+            kind="replan-cold",
+            backends=("cpsat", "highs", "portfolio"),
+            baseline=False,
+        ),
+        Case(
+            "replan-frozen-warm",
+            "derived/replan-frozen",
+            kind="replan-warm",
+            backends=("cpsat", "highs", "portfolio"),
+            baseline=False,
+        ),
+    ],
+}
+
+
+def load_json(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return doc
+
+
+def instance_document(relative: str) -> dict[str, Any]:
+    """An instance file; a missing generated one is rebuilt from its recipe."""
+    path = INSTANCES / relative
+    if path.exists():
+        return load_json(path)
+    if relative.startswith("generated/"):
+        from instances.build_generated import SEED, SUITE
+        from instances.generate import generate
+
+        stem = Path(relative).stem
+        if stem in SUITE:
+            regions, sites, years, pools, options = SUITE[stem]
+            return generate(regions, sites, years, pools, SEED, name=stem, **options)
+    raise FileNotFoundError(f"instance {path} is missing")
+
+
+def national_infeasible(national: dict[str, Any]) -> dict[str, Any]:
+    """national-20x10 with one province's technicians gone: stock 0 and capacity 0."""
+    doc = copy.deepcopy(national)
+    doc["name"] = "national-infeasible"
+    for region in doc["regions"]:
+        if region["id"] == INFEASIBLE_REGION:
+            region["trained_stock"] = 0
+            region["training_capacity"] = 0
+            break
+    else:  # pragma: no cover - the national instance has the province
+        raise ValueError(f"national-20x10 has no region '{INFEASIBLE_REGION}'")
+    return doc
+
+
+def replan_frozen(national: dict[str, Any], base_plan: dict[str, Any]) -> dict[str, Any]:
+    """The base plan frozen through 2026, then every pool loses a third of its 2027 crews."""
+    from solver.replan import apply_baseline
+    from solver.scenario import parse_scenario
+
+    scenario = apply_baseline(parse_scenario(national), base_plan, freeze_through=FREEZE_THROUGH)
+    doc = copy.deepcopy(scenario.to_document())
+    doc["name"] = "replan-frozen"
+    years = [str(y) for y in range(doc["horizon"]["start"], doc["horizon"]["end"] + 1)]
+    for pool in doc.get("crews", []):
+        available = pool.get("available", pool["count"])
+        per_year = {y: available for y in years} if isinstance(available, int) else dict(available)
+        now = per_year[str(CREW_LOSS_YEAR)]
+        per_year[str(CREW_LOSS_YEAR)] = now - round(now / 3)
+        pool["available"] = per_year
+    return doc
+
+
+def suite(name: str) -> list[Case]:
+    if name not in SUITES:
+        raise KeyError(f"unknown suite '{name}'; choose one of {', '.join(SUITES)}")
+    return SUITES[name]

@@ -1,0 +1,63 @@
+"""CI tier of the benchmarks: the smoke suite end to end, and the PuLP baseline's correctness.
+
+No timing is asserted: the machines are shared. What is asserted is what a
+benchmark must never get wrong — known optima, statuses, checked plans.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from benchmarks.baseline_pulp import solve_baseline
+from benchmarks.run import BASELINE, RDPLAN_BACKENDS, main
+from benchmarks.suites import CONFORMANCE_OPTIMA
+from solver.evaluate import evaluate
+from solver.scenario import parse_scenario
+from tests.conftest import load
+
+
+@pytest.mark.parametrize("name", sorted(CONFORMANCE_OPTIMA))
+def test_baseline_reproduces_conformance_optimum(name: str) -> None:
+    """The literal PuLP transcription proves the independently computed optimum, with a plan that holds."""
+    doc = load(f"conformance/{name}")
+    result = solve_baseline(doc, time_limit=60, threads=1)
+    plan = result.plan
+    assert plan["status"] == "optimal"
+    assert plan["objective"] == CONFORMANCE_OPTIMA[name]
+    assert plan["bound"] == plan["objective"] and plan["gap"] == 0.0
+    assert evaluate(parse_scenario(doc), plan).holds
+
+
+def test_baseline_proves_infeasibility() -> None:
+    """R02 cannot staff its 2035 quota (conformance README): the baseline says infeasible, with no plan."""
+    result = solve_baseline(load("conformance/infeasible-technicians"), time_limit=30, threads=1)
+    assert result.plan["status"] == "infeasible"
+    assert result.plan["builds"] == []
+
+
+def test_smoke_suite(tmp_path: Path) -> None:
+    """``rdplan bench --suite smoke`` exits 0 and its table holds the known answers for every backend."""
+    code = main(["--suite", "smoke", "--out", str(tmp_path), "--plain"])
+    csv_files = list(tmp_path.glob("*-smoke.csv"))
+    assert len(csv_files) == 1 and csv_files[0].with_suffix(".md").exists()
+    rows = list(csv.DictReader(csv_files[0].open(encoding="utf-8")))
+    failures = [(r["scenario"], r["backend"], r["check"]) for r in rows if r["check"] != "ok"]
+    assert code == 0, failures
+    backends = {*RDPLAN_BACKENDS, BASELINE}
+    for name, optimum in CONFORMANCE_OPTIMA.items():
+        got = {
+            r["backend"]: (r["status"], int(r["objective"])) for r in rows if r["scenario"] == name
+        }
+        assert got == dict.fromkeys(backends, ("optimal", optimum))
+    infeasible = {
+        r["backend"]: r["status"] for r in rows if r["scenario"] == "infeasible-technicians"
+    }
+    assert infeasible == dict.fromkeys(backends, "infeasible")
+    for r in rows:
+        if r["status"] in ("optimal", "feasible"):
+            assert int(r["objective"]) <= int(r["bound"])
+        assert float(r["peak_mb"]) > 0
+    assert {r["scenario"] for r in rows} >= {"kimhwa-pilot", "gen-10x12x6"}
