@@ -298,6 +298,10 @@ def solve_baseline(
         gapAbs=0.999,
         random_seed=int(seed),
     )
+    import highspy
+
+    # HiGHS's thread count is process-global: reset it, as rdplan's backend does.
+    highspy.Highs.resetGlobalScheduler(True)
     model.prob.solve(solver)
     h = model.prob.solverModel
     info = h.getInfo()

@@ -1,9 +1,9 @@
 """HiGHS backend: the matrix model is passed to ``highspy`` as CSR arrays.
 
-HiGHS's ``threads`` option is process-global: a second instance with another
-value fails. The first value used in a process is kept (and reported in the
-plan's solver info); the service runs solves in worker processes for this
-reason.
+HiGHS's ``threads`` option is process-global: an instance asking for another
+value than the process's scheduler has fails. Each solve resets the scheduler
+first, so solves in one process must not overlap; the service runs every solve
+in a worker process of its own.
 """
 
 from __future__ import annotations
@@ -38,16 +38,20 @@ STATUS = {
 }
 
 _lock = threading.Lock()
-_process_threads: int | None = None
 
 
 def _threads(requested: int) -> int:
-    """The process-global HiGHS thread count: fixed by the first solve of the process."""
-    global _process_threads
+    """Set HiGHS's process-global thread count for the next run.
+
+    HiGHS keeps one task scheduler per process, and an instance asking for a
+    different ``threads`` than the scheduler has fails ("Not Set") — also when
+    the other value came from another library in the process (PuLP's HiGHS
+    interface in the benchmark baseline, say). Resetting the scheduler first lets
+    every solve choose; solves in one process run one at a time.
+    """
     with _lock:
-        if _process_threads is None:
-            _process_threads = max(1, requested)
-        return _process_threads
+        highspy.Highs.resetGlobalScheduler(True)
+    return max(1, requested)
 
 
 def to_highs(model: MatrixModel) -> highspy.HighsLp:
