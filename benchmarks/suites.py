@@ -34,9 +34,7 @@ REPLAN_BASE = "national-20x10"
 REPLAN_BASE_BACKEND = "cpsat"
 
 #: Why cbc is left out of most full-suite cases.
-NO_CBC = (
-    "cbc only on the national instance and the small ones: it keeps the full run near 25 minutes"
-)
+NO_CBC = "cbc only on national-20x10 and the small cases: it keeps the full run near half an hour"
 
 KINDS = ("solve", "infeasible", "replan-cold", "replan-warm")
 

@@ -138,9 +138,9 @@ def solve(
         return Plan.invalid(exc.errors)
     started = time.perf_counter()
     data = build_problem(sc)
-    # CP-SAT does better with balance over the auxiliaries S[r,y]; HiGHS and CBC with
-    # the rows over x (benchmarks/RESULTS.md); the portfolio converts for its CP-SAT phase.
-    model = build_model(data, dense_balance=False if backend == "cpsat" else None)
+    # CP-SAT and CBC do better with balance over the auxiliaries S[r,y], HiGHS with the
+    # rows over x (benchmarks/RESULTS.md); the portfolio converts for its CP-SAT phase.
+    model = build_model(data, dense_balance=False if backend in ("cpsat", "cbc") else None)
     build_seconds = time.perf_counter() - started
     info = SolverInfo(
         backend=backend,
