@@ -31,7 +31,7 @@ from solver.plan import (
     gap_of,
     sort_builds,
 )
-from solver.problem import ProblemData, build_problem
+from solver.problem import build_problem
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
 BACKENDS = ("cpsat", "highs", "cbc", "portfolio")
@@ -186,8 +186,6 @@ def _run(
     cancel: threading.Event | None,
     log: bool,
 ) -> RawResult:
-    const = model.obj_const
-
     def report(elapsed: float, incumbent: float | None, bound: float | None) -> None:
         if on_progress is None:
             return
@@ -198,7 +196,6 @@ def _run(
         gap = None if inc is None or bnd is None else gap_of(inc, bnd)
         on_progress(Progress(elapsed, inc, bnd, gap))
 
-    del const
     options = SolveOptions(
         time_limit=time_limit,
         threads=threads,
@@ -270,8 +267,3 @@ def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Pl
         info.detail = f"{raw.detail}; bound proves optimality"  # type: ignore[attr-defined]
     plan.gap = None if plan.bound is None else gap_of(ev.objective, plan.bound)
     return plan
-
-
-def solve_problem(data: ProblemData, **kwargs: Any) -> Plan:
-    """Solve already-built problem data (benchmarks reuse one build)."""
-    return solve(data.scenario, **kwargs)

@@ -31,7 +31,6 @@ class SolveOptions:
     on_progress: ProgressCallback | None = None
     cancel: threading.Event | None = None
     log: bool = False
-    feasibility_only: bool = False  # the conflict finder's oracle: any solution will do
 
 
 @dataclass

@@ -121,8 +121,6 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
                 options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
                 keepFiles=False,
             )
-        if options.feasibility_only:
-            cmd.options.append("maxSolutions 1")
         outcome: dict[str, object] = {}
 
         def run() -> None:

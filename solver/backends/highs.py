@@ -106,8 +106,6 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     # Z is an integer: an absolute gap below 1 proves optimality to the unit.
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", 0.999)
-    if options.feasibility_only:
-        h.setOptionValue("mip_max_improving_sols", 1)
     h.passModel(to_highs(model))
     if options.hint:
         cols = np.fromiter(options.hint.keys(), dtype=np.int32)
