@@ -124,20 +124,15 @@ class MatrixModel:
         lo, hi = np.searchsorted(self.x_site, [site, site + 1])
         return np.arange(lo, hi)
 
-    def hint_from_baseline(self) -> dict[int, int]:
-        """A partial assignment of ``x`` that reproduces the baseline where the model allows it."""
-        data = self.data
-        if not data.baseline:
-            return {}
-        lookup = {
-            (int(s), int(o), int(y)): i
-            for i, (s, o, y) in enumerate(zip(self.x_site, self.x_option, self.x_year, strict=True))
-        }
+    def hint_from_builds(self, builds: list[tuple[int, int, int]]) -> dict[int, int]:
+        """A partial assignment of ``x`` reproducing ``(site, option, year)`` builds where the
+        model allows them: each named site's columns 0, its build's column 1."""
+        lookup = x_lookup(self.x_site, self.x_option, self.x_year)
         hint: dict[int, int] = {}
-        for s, o, year in data.baseline:
+        for s, o, year in builds:
             for col in self.x_columns_of(s):
                 hint[int(col)] = 0
-            col = lookup.get((s, o, year - data.start))
+            col = lookup.get((s, o, year - self.data.start))
             if col is not None:
                 hint[col] = 1
         return hint
@@ -546,12 +541,7 @@ class ModelBuilder:
         self.obj[self.t_offset : self.aux_offset] = -w["training"]
         if d.baseline and w["stability"]:
             self.obj_const = -w["stability"] * len(d.baseline)
-            lookup = {
-                (int(s), int(o), int(y)): i
-                for i, (s, o, y) in enumerate(
-                    zip(self.x_site, self.x_option, self.x_year, strict=True)
-                )
-            }
+            lookup = x_lookup(self.x_site, self.x_option, self.x_year)
             for s, o, year in d.baseline:
                 col = lookup.get((s, o, year - d.start))
                 if col is not None:
@@ -620,6 +610,18 @@ class ModelBuilder:
             groups=self.groups,
             window_fixings=getattr(self, "window_fixings", {}),
         )
+
+
+def x_lookup(
+    x_site: np.ndarray, x_option: np.ndarray, x_year: np.ndarray
+) -> dict[tuple[int, int, int], int]:
+    """``(site, option, year offset) -> x column``."""
+    return {
+        (s, o, y): i
+        for i, (s, o, y) in enumerate(
+            zip(x_site.tolist(), x_option.tolist(), x_year.tolist(), strict=True)
+        )
+    }
 
 
 def _ragged_arange(counts: np.ndarray) -> np.ndarray:

@@ -212,27 +212,18 @@ def hint_columns(
     model: MatrixModel, hint: dict[str, Any] | list[dict[str, Any]] | None
 ) -> dict[int, int] | None:
     """Column values of a warm start: x from the hint's builds (or the baseline)."""
-    if hint is None:
-        return model.hint_from_baseline() or None
-    builds = hint.get("builds", []) if isinstance(hint, dict) else hint
     data = model.data
-    lookup = {
-        (int(s), int(o), int(y)): i
-        for i, (s, o, y) in enumerate(zip(model.x_site, model.x_option, model.x_year, strict=True))
-    }
-    cols: dict[int, int] = {}
+    if hint is None:
+        return model.hint_from_builds(data.baseline) or None
+    builds = hint.get("builds", []) if isinstance(hint, dict) else hint
+    triples = []
     for b in builds:
         s = data.site_index.get(str(b.get("site")))
         o = data.option_index.get(str(b.get("option")))
         year = b.get("year")
-        if s is None or o is None or not isinstance(year, int):
-            continue
-        for j in model.x_columns_of(s):
-            cols[int(j)] = 0
-        j = lookup.get((s, o, year - data.start))
-        if j is not None:
-            cols[j] = 1
-    return cols or None
+        if s is not None and o is not None and isinstance(year, int):
+            triples.append((s, o, year))
+    return model.hint_from_builds(triples) or None
 
 
 def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Plan:
