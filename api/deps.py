@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError
 from api.runners import Runner
+from api.schemas import ErrorBody
 from api.settings import Settings
 from api.storage import Storage
+
+#: The 401 answer every keyed router documents.
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "API keys are on and none (or a wrong one) was sent"}
+}
 
 
 def get_settings(request: Request) -> Settings:

@@ -71,7 +71,12 @@ class LocalRunner(_Maintenance):
         super().__init__(settings, storage)
         self.ctx = multiprocessing.get_context("forkserver")
         self.ctx.set_forkserver_preload(
-            ["api.execution", "solver.backends.cpsat", "solver.backends.highs", "solver.backends.portfolio"]
+            [
+                "api.execution",
+                "solver.backends.cpsat",
+                "solver.backends.highs",
+                "solver.backends.portfolio",
+            ]
         )
         self.procs: dict[str, BaseProcess] = {}
         self._wake_r, self._wake_w = os.pipe()

@@ -9,7 +9,7 @@ from typing import Any
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Response
 
-from api.deps import RunnerDep, SettingsDep, StorageDep, require_api_key
+from api.deps import UNAUTHORIZED, RunnerDep, SettingsDep, StorageDep, require_api_key
 from api.errors import ApiError
 from api.models import BatchRow, JobRow, ScenarioRow
 from api.routes.scenarios import Limit, Offset, limit_errors
@@ -33,12 +33,7 @@ router = APIRouter(
     prefix="/v1/batches",
     tags=["batches"],
     dependencies=[Depends(require_api_key)],
-    responses={
-        401: {
-            "model": ErrorBody,
-            "description": "API keys are on and none (or a wrong one) was sent",
-        }
-    },
+    responses=UNAUTHORIZED,
 )
 
 BASE = "base"

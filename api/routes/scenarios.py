@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
-from api.deps import SettingsDep, StorageDep, require_api_key
+from api.deps import UNAUTHORIZED, SettingsDep, StorageDep, require_api_key
 from api.errors import ApiError
 from api.schemas import (
     SCENARIO_ID_PATTERN,
@@ -27,12 +27,7 @@ router = APIRouter(
     prefix="/v1/scenarios",
     tags=["scenarios"],
     dependencies=[Depends(require_api_key)],
-    responses={
-        401: {
-            "model": ErrorBody,
-            "description": "API keys are on and none (or a wrong one) was sent",
-        }
-    },
+    responses=UNAUTHORIZED,
 )
 
 ScenarioId = Annotated[

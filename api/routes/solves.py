@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sse_starlette.sse import EventSourceResponse
 
-from api.deps import RunnerDep, SettingsDep, StorageDep, require_api_key
+from api.deps import UNAUTHORIZED, RunnerDep, SettingsDep, StorageDep, require_api_key
 from api.errors import ApiError
 from api.models import JobRow, ScenarioRow
 from api.routes.scenarios import Limit, Offset, check_limits, validated
@@ -40,12 +40,7 @@ router = APIRouter(
     prefix="/v1/solves",
     tags=["solves"],
     dependencies=[Depends(require_api_key)],
-    responses={
-        401: {
-            "model": ErrorBody,
-            "description": "API keys are on and none (or a wrong one) was sent",
-        }
-    },
+    responses=UNAUTHORIZED,
 )
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
