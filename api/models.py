@@ -78,6 +78,8 @@ class JobRow(Base):
     runner: Mapped[str | None] = mapped_column(String(16))  # local|celery, set when claimed
     worker: Mapped[str | None] = mapped_column(String(255))  # host/pid or celery node/pid
     cancel_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # when the job's broker message was last re-sent (NULL: only at submission, created_at)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -21,6 +21,7 @@ import multiprocessing.forkserver
 import os
 import socket
 import threading
+import time
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
@@ -48,14 +49,24 @@ class _Maintenance:
     def __init__(self, settings: Settings, storage: Storage):
         self.settings, self.storage = settings, storage
 
-    def reap_stale(self) -> None:
-        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.settings.heartbeat_timeout)
-        ids = self.storage.fail_running(
-            f"no heartbeat from the worker for {self.settings.heartbeat_timeout:g} s: it stopped or lost the database",
-            heartbeat_before=cutoff,
-        )
-        for job_id in ids:
-            log.warning("job %s: marked failed (no heartbeat)", job_id)
+    def reap_stale(self) -> list[str]:
+        """Fail the running jobs whose worker has been silent for ``heartbeat_timeout`` s."""
+        timeout = self.settings.heartbeat_timeout
+        now = dt.datetime.now(dt.UTC)
+        cutoff = now - dt.timedelta(seconds=timeout)
+        failed = []
+        for job_id, worker, beat in self.storage.stale_running(cutoff):
+            silent = f"{(now - beat).total_seconds():.0f} s" if beat else "ever"
+            reason = (
+                f"no heartbeat from worker {worker or '?'} for {silent} "
+                f"(RDPLAN_HEARTBEAT_TIMEOUT is {timeout:g} s): "
+                "the worker was killed, crashed or lost the database"
+            )
+            # heartbeat_before again: a beat that arrives in between keeps the job running
+            if self.storage.fail_running(reason, job_ids=[job_id], heartbeat_before=cutoff):
+                log.warning("job %s: marked failed: %s", job_id, reason)
+                failed.append(job_id)
+        return failed
 
     def overdue_cancels(self) -> list[tuple[str, str | None, str | None]]:
         cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.settings.cancel_grace)
@@ -205,8 +216,37 @@ class CeleryRunner(_Maintenance):
     def cancelled(self, job_id: str) -> None:
         pass  # the task polls the cancel flag
 
+    def requeue_lost(self) -> list[str]:
+        """Send again the jobs queued for ``requeue_after`` s: their message may be lost (a
+        flushed broker, a worker killed with the job prefetched, a server killed between
+        storing and sending). A duplicate is harmless: a worker claims a job only while it
+        is queued (one guarded ``UPDATE``), so a second message finds it taken and is skipped."""
+        after = self.settings.requeue_after
+        if after <= 0:
+            return []
+        sent = []
+        for job_id, waited in self.storage.take_for_requeue(dt.datetime.now(dt.UTC), after):
+            try:
+                self.submit(job_id)
+            except Exception as exc:  # the broker is down: tried again at the next interval
+                log.warning("job %s: could not send it to the broker again: %s", job_id, exc)
+                continue
+            log.warning(
+                "job %s: still queued after %.0f s; sent to the broker again", job_id, waited
+            )
+            sent.append(job_id)
+        return sent
+
+    @property
+    def sweep_interval(self) -> float:
+        """Seconds between checks of heartbeats and of jobs left queued (1 to 5)."""
+        spans = [self.settings.heartbeat_timeout]
+        if self.settings.requeue_after > 0:
+            spans.append(self.settings.requeue_after)
+        return max(1.0, min(5.0, min(spans) / 4))
+
     def _loop(self) -> None:
-        ticks = 0
+        next_sweep = 0.0
         while not self._stopping.wait(1.0):
             try:
                 for job_id, _runner, _worker in self.overdue_cancels():
@@ -216,11 +256,12 @@ class CeleryRunner(_Maintenance):
                         job_ids=[job_id],
                         status=CANCELLED,
                     )
-                if ticks % 5 == 0:
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.sweep_interval
                     self.reap_stale()
+                    self.requeue_lost()
             except Exception:
                 log.exception("celery watch step failed")
-            ticks += 1
 
 
 def make_runner(settings: Settings, storage: Storage) -> Runner:

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     heartbeat_timeout: float = Field(
         default=60.0, gt=0, description="a running job silent this long is marked failed"
     )
+    requeue_after: float = Field(
+        default=300.0,
+        ge=0,
+        description="Celery: a job still queued this long is sent to the broker again, then at "
+        "doubling intervals (a lost message); 0 = never",
+    )
     cancel_grace: float = Field(
         default=10.0, ge=0, description="seconds a cancelled solver gets before it is killed"
     )

@@ -437,13 +437,70 @@ class Storage:
             cond.append(JobRow.heartbeat_at < heartbeat_before)
         with self.writing() as s:
             ids = list(s.scalars(select(JobRow.id).where(*cond)).all())
-            if ids:
-                s.execute(
+            failed = []
+            now = utcnow()
+            for job_id in ids:  # a few: the running jobs of some workers
+                # the same conditions again: a heartbeat (or finish) that commits in between wins
+                res = s.execute(
                     update(JobRow)
-                    .where(JobRow.id.in_(ids), JobRow.status == RUNNING)
-                    .values(status=status, reason=reason, finished_at=utcnow())
+                    .where(JobRow.id == job_id, *cond)
+                    .values(status=status, reason=reason, finished_at=now)
                 )
-            return ids
+                if res.rowcount == 1:  # type: ignore[attr-defined]
+                    failed.append(job_id)
+            return failed
+
+    def stale_running(
+        self, heartbeat_before: dt.datetime
+    ) -> list[tuple[str, str | None, dt.datetime | None]]:
+        """Running jobs whose last heartbeat is older than ``heartbeat_before``: (id, worker, heartbeat)."""
+        with self.reading() as s:
+            rows = s.execute(
+                select(JobRow.id, JobRow.worker, JobRow.heartbeat_at).where(
+                    JobRow.status == RUNNING, JobRow.heartbeat_at < heartbeat_before
+                )
+            ).all()
+            return [(r[0], r[1], r[2]) for r in rows]
+
+    def take_for_requeue(
+        self, now: dt.datetime, after: float, max_interval: float = 3600.0, limit: int = 500
+    ) -> list[tuple[str, float]]:
+        """Queued jobs whose broker message is due to be sent again: (id, seconds queued).
+
+        A job is due ``after`` seconds after its submission, then after as long again as it
+        had waited when last re-sent (doubling, at most ``max_interval``), so a long but
+        healthy queue gets few duplicates. Each returned job's ``published_at`` is set to
+        ``now`` with a compare-and-set, so two servers never both re-send it. At most
+        ``limit`` jobs a call.
+        """
+        sent = func.coalesce(JobRow.published_at, JobRow.created_at)
+        due: list[tuple[str, float]] = []
+        with self.writing() as s:
+            rows = s.execute(
+                select(JobRow.id, JobRow.created_at, JobRow.published_at)
+                .where(JobRow.status == QUEUED, sent < now - dt.timedelta(seconds=after))
+                .order_by(JobRow.created_at, JobRow.id)
+            ).all()
+            for job_id, created, published in rows:
+                if len(due) >= limit:  # the rest at the next sweep
+                    break
+                waited = 0.0 if published is None else (published - created).total_seconds()
+                interval = min(max(after, waited), max(after, max_interval))
+                if published is not None and (now - published).total_seconds() < interval:
+                    continue
+                same = (
+                    JobRow.published_at.is_(None)
+                    if published is None
+                    else JobRow.published_at == published
+                )
+                res = s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, JobRow.status == QUEUED, same)
+                    .values(published_at=now)
+                )
+                if res.rowcount == 1:  # type: ignore[attr-defined]
+                    due.append((str(job_id), (now - created).total_seconds()))
+        return due
 
     def queued(self, limit: int, exclude: Sequence[str] = ()) -> list[str]:
         query = select(JobRow.id).where(JobRow.status == QUEUED)

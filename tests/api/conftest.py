@@ -115,17 +115,23 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def broker_url() -> Iterator[str]:
-    """A Redis database for this module's Celery messages, flushed before and after."""
+    """A Redis database of its own for this module's Celery messages: one of 1..15 that holds
+    no key (another user's data is never flushed), flushed after the module."""
     redis = pytest.importorskip("redis")
-    db = 1 + secrets.randbelow(15)
-    url = f"{REDIS_URL}/{db}"
-    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    admin = redis.Redis.from_url(f"{REDIS_URL}/0", socket_connect_timeout=5)
     try:
-        client.flushdb()
+        used = {int(k.removeprefix("db")) for k in admin.info("keyspace")}
     except redis.exceptions.ConnectionError as exc:
         if REQUIRE_SERVICES:
             raise
         pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        admin.close()
+    free = [db for db in range(1, 16) if db not in used]
+    if not free:
+        pytest.fail(f"every Redis database 1..15 at {REDIS_URL} holds keys: none free for the test")
+    url = f"{REDIS_URL}/{free[secrets.randbelow(len(free))]}"
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
     try:
         yield url
     finally:

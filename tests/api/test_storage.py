@@ -1,9 +1,13 @@
-"""The job store's state machine on a real SQLite file (no server): guarded transitions."""
+"""The job store's state machine on a real SQLite file — and on PostgreSQL where it races —
+(no server): guarded transitions."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +95,79 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings()
     assert s.api_key_set == {"a", "b"} and s.runner == "celery" and s.workers == 3
     assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """The job store on SQLite and on PostgreSQL (a fresh database of this module)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    migrate(url)
+    s = Storage(url)
+    yield s
+    s.dispose()
+
+
+def test_a_job_is_claimed_once_under_a_race(any_storage: Storage, tiny_doc: dict[str, Any]) -> None:
+    """Duplicate messages of one job (a re-sent Celery message, say) race to claim it: the
+    guarded ``UPDATE ... WHERE status = 'queued'`` lets exactly one of them run it."""
+    sc, _ = any_storage.add_scenario(parse_scenario(tiny_doc))
+    opts = {"backend": "cpsat", "time_limit": 1.0, "threads": 1, "seed": 0}
+    for _ in range(3):
+        job = any_storage.create_job(sc.id, opts)
+        start = threading.Barrier(8)
+
+        def claim(i: int, job_id: str = job.id, start: threading.Barrier = start) -> bool:
+            start.wait()
+            return any_storage.claim(job_id, runner="celery", worker=f"node@h/{i}") is not None
+
+        with ThreadPoolExecutor(8) as pool:
+            won = list(pool.map(claim, range(8)))
+        assert won.count(True) == 1, won
+        row = any_storage.get_job(job.id)
+        assert row is not None and row.status == "running"
+        assert row.worker == f"node@h/{won.index(True)}"
+
+
+def test_requeue_is_due_after_the_delay_then_at_doubling_intervals(
+    any_storage: Storage, tiny_doc: dict[str, Any]
+) -> None:
+    sc, _ = any_storage.add_scenario(parse_scenario(tiny_doc))
+    opts = {"backend": "cpsat", "time_limit": 1.0, "threads": 1, "seed": 0}
+    job = any_storage.create_job(sc.id, opts)
+    other = any_storage.create_job(sc.id, opts)
+    assert any_storage.claim(other.id, "celery", "node@h/1") is not None  # running: never due
+    t0 = job.created_at
+
+    def due(seconds: float) -> list[str]:
+        now = t0 + dt.timedelta(seconds=seconds)
+        taken = any_storage.take_for_requeue(now, after=10, max_interval=40)
+        return [j for j, _ in taken if j in (job.id, other.id)]  # PostgreSQL: other tests' jobs
+
+    assert due(9) == []
+    assert due(11) == [job.id]  # re-sent at 11 s
+    assert due(12) == [] and due(20) == []  # then 11 s (as long as it had waited) later
+    assert due(23) == [job.id]  # re-sent at 23 s: next after 23 s more
+    assert due(45) == []
+    assert due(47) == [job.id]  # at 47 s: the interval is capped at 40 s from now on
+    assert due(86) == [] and due(88) == [job.id]
+    # a concurrent server that read the row before this re-send does not send it again
+    assert due(88) == []
+    assert any_storage.request_cancel(job.id) is not None  # cancelled: never due again
+    assert due(1000) == []
+
+
+def test_a_late_heartbeat_keeps_the_job(any_storage: Storage, tiny_doc: dict[str, Any]) -> None:
+    """The heartbeat sweep re-checks the heartbeat in its ``UPDATE``: a beat that lands
+    between its read and its write keeps the job running."""
+    sc, _ = any_storage.add_scenario(parse_scenario(tiny_doc))
+    job = any_storage.create_job(sc.id, {"backend": "cpsat", "time_limit": 1.0, "threads": 1})
+    assert any_storage.claim(job.id, "celery", "node@h/1") is not None
+    cutoff = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    assert job.id in [j for j, *_ in any_storage.stale_running(cutoff)]
+    time.sleep(1.1)
+    assert any_storage.heartbeat(job.id, "node@h/1", []) is False  # the beat lands
+    assert any_storage.fail_running("silent", job_ids=[job.id], heartbeat_before=cutoff) == []
+    assert any_storage.job_state(job.id) == ("running", "node@h/1")
