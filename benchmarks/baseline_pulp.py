@@ -48,6 +48,7 @@ from solver.plan import (
 )
 from solver.problem import UNBOUNDED, ProblemData, build_problem
 from solver.scenario import Scenario, parse_scenario
+from solver.solve import floor_bound
 
 NAME = "baseline"
 
@@ -330,11 +331,7 @@ def solve_baseline(
         plan = _plan(model, solver_info)
         # PuLP hands HiGHS min -(Z - const): its dual bound is a lower bound on that.
         dual = float(info.mip_dual_bound)
-        bound = (
-            math.floor(-dual + model.obj_const + 1e-6 * max(1.0, abs(dual)))
-            if math.isfinite(dual)
-            else None
-        )
+        bound = floor_bound(-dual + model.obj_const) if math.isfinite(dual) else None
         assert plan.objective is not None
         if model_status == highspy.HighsModelStatus.kOptimal or (
             bound is not None and bound < plan.objective + 1

@@ -111,6 +111,14 @@ class MatrixModel:
             "nonzeros": self.num_nonzeros,
         }
 
+    def integer_columns(self, continuous_flows: bool = False) -> np.ndarray:
+        """Which columns are integer: all of them, or (``continuous_flows``) all but the crews
+        ``a`` and trainees ``t``, which are integral anyway once ``x`` is (``solver.flows``)."""
+        mask = np.ones(self.num_cols, dtype=bool)
+        if continuous_flows:
+            mask[self.a_offset : self.aux_offset] = False
+        return mask
+
     def violated_empty_rows(self, active: np.ndarray | None = None) -> np.ndarray:
         """Rows without terms whose bounds exclude 0: infeasible before any solver runs."""
         empty = np.diff(self.row_start) == 0

@@ -20,6 +20,7 @@ import numpy as np
 
 from solver.backends.base import RawResult, SolveOptions, default_threads
 from solver.evaluate import evaluate
+from solver.flows import integral_flows
 from solver.model import MatrixModel, build_model
 from solver.plan import (
     Build,
@@ -67,9 +68,18 @@ def _backend(name: str) -> Callable[[MatrixModel, SolveOptions], RawResult]:
     return module.solve  # type: ignore[no-any-return]
 
 
+#: Relative slack on a solver's float bound before it is floored: LP round-off, not more.
+#: (It was 1e-6: at national scale, 1.9 units, so no proof could ever be recognised.)
+BOUND_TOLERANCE = 1e-8
+
+
 def floor_bound(bound: float) -> int:
-    """An integer upper bound on Z from a solver's float bound (tolerance 1e-6 relative)."""
-    return math.floor(bound + 1e-6 * max(1.0, abs(bound)))
+    """An integer upper bound on Z from a solver's float bound.
+
+    Z is an integer, so ``floor(bound)`` is a bound too; the small slack keeps a bound that
+    round-off put just below an integer (1862717.9999999) from cutting off that integer.
+    """
+    return math.floor(bound + BOUND_TOLERANCE * max(1.0, abs(bound)) + 1e-6)
 
 
 def extract_plan(model: MatrixModel, values: np.ndarray) -> tuple[list[Build], list[TrainingRow]]:
@@ -233,7 +243,10 @@ def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Pl
     if not raw.status.has_plan or raw.values is None:
         status = raw.status if raw.status in (Status.INFEASIBLE, Status.UNKNOWN) else Status.UNKNOWN
         return Plan(scenario=name, status=status, solver=info)
-    builds, training = extract_plan(model, raw.values)
+    values = raw.values
+    if raw.continuous_flows:
+        values = integral_flows(model, values)
+    builds, training = extract_plan(model, values)
     plan = Plan(scenario=name, status=raw.status, builds=builds, training=training, solver=info)
     ev = evaluate(data, plan, check_reported=False)
     if not ev.holds:

@@ -31,6 +31,8 @@ class SolveOptions:
     on_progress: ProgressCallback | None = None
     cancel: threading.Event | None = None
     log: bool = False
+    #: Crews and trainees as continuous columns (HiGHS, CBC): exact, see ``solver.flows``.
+    continuous_flows: bool = True
 
 
 @dataclass
@@ -43,6 +45,8 @@ class RawResult:
     seconds: float
     threads: int
     detail: str = ""
+    #: ``values`` came from a model with continuous crews/trainees: made integral before use.
+    continuous_flows: bool = False
 
 
 class ProgressThrottle:

@@ -40,12 +40,18 @@ _FINAL_BOUND = re.compile(r"(?:Lower bound|best possible):?\s*(-?[\d.eE+]+)")
 _OBJ = re.compile(r"Objective value:\s*(-?[\d.eE+]+)")
 
 
-def to_pulp(model: MatrixModel) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+def to_pulp(
+    model: MatrixModel, continuous_flows: bool = False
+) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
     prob = pulp.LpProblem("rdplan", pulp.LpMaximize)
     lb = model.col_lb.tolist()
     ub = model.col_ub.tolist()
+    cat = [
+        pulp.LpInteger if integer else pulp.LpContinuous
+        for integer in model.integer_columns(continuous_flows).tolist()
+    ]
     cols = [
-        prob.add_variable(f"c{j}", lowBound=lb[j], upBound=ub[j], cat=pulp.LpInteger)
+        prob.add_variable(f"c{j}", lowBound=lb[j], upBound=ub[j], cat=cat[j])
         for j in range(model.num_cols)
     ]
     nz = np.flatnonzero(model.obj)
@@ -101,7 +107,7 @@ def _cbc_children(path: str) -> list[int]:
 
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     """Solve the matrix model with CBC (via PuLP)."""
-    prob, cols = to_pulp(model)
+    prob, cols = to_pulp(model, options.continuous_flows)
     if options.hint:
         for col, value in options.hint.items():
             cols[col].setInitialValue(value)
@@ -169,7 +175,15 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         objective = float(model.obj @ values) + model.obj_const
         bound = objective if status is Status.OPTIMAL else _final_bound(text, bound)
         progress(incumbent=objective, bound=bound, force=True)
-    return RawResult(status, values, bound, seconds, options.threads, pulp.LpStatus[prob.status])
+    return RawResult(
+        status,
+        values,
+        bound,
+        seconds,
+        options.threads,
+        pulp.LpStatus[prob.status],
+        continuous_flows=options.continuous_flows,
+    )
 
 
 def _tail(

@@ -54,7 +54,7 @@ def _threads(requested: int) -> int:
     return max(1, requested)
 
 
-def to_highs(model: MatrixModel) -> highspy.HighsLp:
+def to_highs(model: MatrixModel, continuous_flows: bool = False) -> highspy.HighsLp:
     lp = highspy.HighsLp()
     lp.num_col_ = model.num_cols
     lp.num_row_ = model.num_rows
@@ -71,7 +71,8 @@ def to_highs(model: MatrixModel) -> highspy.HighsLp:
     lp.a_matrix_.start_ = model.row_start.astype(np.int32)
     lp.a_matrix_.index_ = model.row_index.astype(np.int32)
     lp.a_matrix_.value_ = model.row_value
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * model.num_cols
+    kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+    lp.integrality_ = [kinds[i] for i in model.integer_columns(continuous_flows).tolist()]
     return lp
 
 
@@ -106,7 +107,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     # Z is an integer: an absolute gap below 1 proves optimality to the unit.
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", 0.999)
-    h.passModel(to_highs(model))
+    h.passModel(to_highs(model, options.continuous_flows))
     if options.hint:
         cols = np.fromiter(options.hint.keys(), dtype=np.int32)
         vals = np.fromiter(options.hint.values(), dtype=np.float64)
@@ -152,4 +153,12 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         progress(incumbent=float(info.objective_function_value), bound=bound, force=True)
     elif status is Status.OPTIMAL:
         status = Status.UNKNOWN
-    return RawResult(status, values, bound, seconds, threads, h.modelStatusToString(model_status))
+    return RawResult(
+        status,
+        values,
+        bound,
+        seconds,
+        threads,
+        h.modelStatusToString(model_status),
+        continuous_flows=options.continuous_flows,
+    )

@@ -42,7 +42,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     cp_model = model
     if model.num_aux == 0 and model.data.balance_pct is not None:
         cp_model = build_model(model.data, dense_balance=False)
-    first = cpsat.solve(cp_model, _with(options, time_limit=head))
+    first = cpsat.solve(cp_model, _with(options, time_limit=head, continuous_flows=False))
     if first.values is not None:
         first.values = first.values[: model.num_cols]
     if first.status in (Status.OPTIMAL, Status.INFEASIBLE) or (
@@ -82,6 +82,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             seconds,
             second.threads,
             f"cpsat {head:.0f}s, then highs: {second.detail}",
+            continuous_flows=second.continuous_flows,
         )
     if first.values is not None:
         return RawResult(

@@ -1,0 +1,133 @@
+"""Integral crews and trainees for given builds: what makes continuous ``a`` and ``t`` exact.
+
+Once the builds ``x`` are fixed, what is left of SPEC §3 splits in two:
+
+* **crews** (§3.3), year by year: pools with ``available(k, y)`` crews, each site built in
+  ``y`` needing ``crews(o)`` of them from pools that reach it, at ``w_mobilization · dist``
+  a crew — a transportation problem. Its constraint matrix is the incidence matrix of a
+  bipartite graph (totally unimodular) and its data are integers, so it has an integral
+  optimum: a min-cost flow, solved here exactly with OR-Tools' network simplex.
+* **trainees** (§3.4), region by region: cumulative sums ``stock + Σ_{y' <= y-L} t[y'] >=
+  need(y)`` with ``0 <= t[y'] <= capacity(y')`` at ``w_training`` each. Every trainee costs the
+  same, so the least total is optimal; training each year as late as the capacities allow
+  (a backward pass) reaches it with integers.
+
+So for every integral ``x`` the best continuous ``a``/``t`` are matched by integral ones of
+the same cost: the MILP with ``a`` and ``t`` continuous has the same optimum ``Z`` as the
+SPEC model, and its dual bounds are bounds on ``Z``. HiGHS and CBC solve that smaller MILP
+(only ``x`` branches); :func:`integral_flows` turns their answer into an integral one, which
+the evaluator then checks like every plan (``docs/decisions.md``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ortools.graph.python import min_cost_flow
+
+from solver.model import MatrixModel
+
+
+class FlowRepairError(RuntimeError):
+    """The builds admit no crews or trainees: the solver's ``x`` was not feasible."""
+
+
+def integral_flows(model: MatrixModel, values: np.ndarray) -> np.ndarray:
+    """``values`` with ``x`` rounded and ``a``/``t`` replaced by optimal integers for that ``x``."""
+    out = np.asarray(values, dtype=np.float64).copy()
+    x = np.rint(out[: model.num_x]).astype(np.int64)
+    out[: model.num_x] = x
+    out[model.a_offset : model.t_offset] = _crews(model, x)
+    out[model.t_offset : model.aux_offset] = _trainees(model, x)
+    if model.num_aux:
+        out[model.aux_offset :] = np.rint(out[model.aux_offset :])
+    return out
+
+
+def _crews(model: MatrixModel, x: np.ndarray) -> np.ndarray:
+    d = model.data
+    a = np.zeros(model.t_offset - model.a_offset, dtype=np.int64)
+    if len(a) == 0:
+        return a
+    built = np.flatnonzero(x > 0)
+    need = d.option_crews[model.x_option[built]]
+    built, need = built[need > 0], need[need > 0]
+    if len(built) == 0:
+        return a
+    cost = d.distance[model.a_pool, model.a_site] * int(d.weights["mobilization"])
+    for y in np.unique(model.x_year[built]).tolist():
+        sites = model.x_site[built[model.x_year[built] == y]]
+        demand = need[model.x_year[built] == y]
+        arcs = np.flatnonzero((model.a_year == y) & np.isin(model.a_site, sites))
+        pools = np.unique(model.a_pool[arcs])
+        # Nodes: 0 source, 1 sink, pools, then sites.
+        pool_node = {int(k): 2 + i for i, k in enumerate(pools.tolist())}
+        site_node = {int(s): 2 + len(pools) + i for i, s in enumerate(sites.tolist())}
+        total = int(demand.sum())
+        flow = min_cost_flow.SimpleMinCostFlow()
+        flow.add_arcs_with_capacity_and_unit_cost(
+            np.zeros(len(pools), dtype=np.int32),
+            np.array([pool_node[k] for k in pools.tolist()], dtype=np.int32),
+            d.available[pools, y].astype(np.int64),
+            np.zeros(len(pools), dtype=np.int64),
+        )
+        crew_arcs = flow.add_arcs_with_capacity_and_unit_cost(
+            np.array([pool_node[int(k)] for k in model.a_pool[arcs].tolist()], dtype=np.int32),
+            np.array([site_node[int(s)] for s in model.a_site[arcs].tolist()], dtype=np.int32),
+            d.available[model.a_pool[arcs], y].astype(np.int64),
+            cost[arcs].astype(np.int64),
+        )
+        flow.add_arcs_with_capacity_and_unit_cost(
+            np.array([site_node[int(s)] for s in sites.tolist()], dtype=np.int32),
+            np.ones(len(sites), dtype=np.int32),
+            demand.astype(np.int64),
+            np.zeros(len(sites), dtype=np.int64),
+        )
+        flow.set_nodes_supplies(np.array([0, 1], dtype=np.int32), np.array([total, -total]))
+        if flow.solve() != flow.OPTIMAL:
+            year = d.start + int(y)
+            raise FlowRepairError(f"the builds of {year} cannot be staffed by the crew pools")
+        a[arcs] = flow.flows(crew_arcs)
+    return a
+
+
+def _trainees(model: MatrixModel, x: np.ndarray) -> np.ndarray:
+    d = model.data
+    t = np.zeros(model.aux_offset - model.t_offset, dtype=np.int64)
+    if len(t) == 0:
+        return t
+    num_y, lead = d.num_years, d.lead_time
+    # need[r, y]: technicians for the factories opened in y.
+    need = np.zeros((d.num_regions, num_y), dtype=np.int64)
+    tech = d.option_technicians[model.x_option] * x
+    np.add.at(need, (d.site2region[model.x_site], model.x_year), tech)
+    cap = np.zeros((d.num_regions, num_y), dtype=np.int64)
+    cap[model.t_region, model.t_year] = d.training_capacity[model.t_region, model.t_year]
+    col = np.full((d.num_regions, num_y), -1, dtype=np.int64)
+    col[model.t_region, model.t_year] = np.arange(len(t))
+    for r in np.unique(model.t_region).tolist():
+        # C[j] = trainees finished by year j must cover the rows y = j + L:
+        # C[j] >= need_cum[j + L] - stock, and C never decreases.
+        short = np.cumsum(need[r]) - d.trained_stock[r]
+        if lead:
+            if (short[:lead] > 0).any():
+                raise FlowRepairError(
+                    f"region {d.region_ids[r]}: technicians short before training"
+                )
+            required = np.concatenate([short[lead:], np.full(lead, short[-1])])
+        else:
+            required = short
+        required = np.maximum.accumulate(np.maximum(required, 0))
+        cum = np.zeros(num_y, dtype=np.int64)
+        cum[-1] = required[-1]
+        for j in range(num_y - 1, 0, -1):
+            cum[j - 1] = max(required[j - 1], cum[j] - cap[r, j])
+        if cum[0] > cap[r, 0]:
+            raise FlowRepairError(f"region {d.region_ids[r]}: training capacity too small")
+        per_year = np.diff(cum, prepend=0)
+        years = np.flatnonzero(per_year > 0)
+        if (col[r, years] < 0).any():
+            raise FlowRepairError(
+                f"region {d.region_ids[r]}: trainees needed in a year without training"
+            )
+        t[col[r, years]] = per_year[years]
+    return t
