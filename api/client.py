@@ -1761,7 +1761,7 @@ class Planner:
 
     ``Planner(url, api_key=None)``: ``url`` of ``rdplan serve``; ``api_key`` is sent as
     ``X-API-Key`` when the service has ``RDPLAN_API_KEYS`` set. Solve options are
-    ``backend`` (portfolio, cpsat, highs, cbc), ``time_limit`` (seconds), ``threads`` and ``seed``;
+    ``backend`` (portfolio, cpsat, highs, cbc, lpguided), ``time_limit`` (seconds), ``threads`` and ``seed``;
     left out, the service's defaults apply.
     """
 

@@ -12,7 +12,7 @@ from api.models import BatchRow, JobRow, ScenarioRow
 from api.storage import TERMINAL, ProgressPoint
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-Backend = Literal["cpsat", "highs", "cbc", "portfolio"]
+Backend = Literal["cpsat", "highs", "cbc", "portfolio", "lpguided"]
 SCENARIO_ID_PATTERN = r"^[0-9a-f]{64}$"
 #: Most variants (listed plus grid combinations) of one batch.
 MAX_BATCH_VARIANTS = 50

@@ -58,7 +58,7 @@ from benchmarks.suites import (
 from solver.solve import BACKENDS
 
 BASELINE = "baseline"
-#: Every backend of the dispatcher, in its order (cpsat, highs, cbc, portfolio).
+#: Every backend of the dispatcher, in its order (cpsat, highs, cbc, portfolio, lpguided).
 RDPLAN_BACKENDS = tuple(BACKENDS)
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 DEFAULT_TIME_LIMIT = {"smoke": 30.0, "full": 60.0}
@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backends",
         default=",".join(RDPLAN_BACKENDS),
-        help="comma-separated rdplan backends (default: all, cpsat,highs,cbc,portfolio; cases may run fewer)",
+        help="comma-separated rdplan backends (default: all, cpsat,highs,cbc,portfolio,lpguided; cases may run fewer)",
     )
     parser.add_argument(
         "--no-baseline", action="store_true", help="leave out the PuLP baseline (no ratios)"

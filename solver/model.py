@@ -28,7 +28,7 @@ Two exact reformulations are used (they do not change the feasible set of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,46 @@ class MatrixModel:
         if continuous_flows:
             mask[self.a_offset : self.aux_offset] = False
         return mask
+
+    def restrict_x(self, keep_x: np.ndarray) -> tuple[MatrixModel, np.ndarray]:
+        """The model with only the ``x`` columns in ``keep_x`` (a boolean mask over ``x``): the
+        crews of sites left without a build that year go too; ``t`` and auxiliaries stay.
+
+        Every plan of the restricted model is a plan of this one (the dropped columns at 0).
+        Returns it and ``cols``, the column of this model behind each of its columns.
+        """
+        a_key = self.a_site * self.data.num_years + self.a_year
+        x_key = self.x_site[keep_x] * self.data.num_years + self.x_year[keep_x]
+        keep_a = np.isin(a_key, x_key)
+        keep = np.concatenate([keep_x, keep_a, np.ones(self.num_cols - self.t_offset, dtype=bool)])
+        cols = np.flatnonzero(keep)
+        new_index = np.full(self.num_cols, -1, dtype=np.int64)
+        new_index[cols] = np.arange(len(cols))
+        entry_kept = keep[self.row_index]
+        row_of = np.repeat(np.arange(self.num_rows), np.diff(self.row_start))
+        row_start = np.zeros(self.num_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_of[entry_kept], minlength=self.num_rows), out=row_start[1:])
+        num_x, num_a = int(keep_x.sum()), int(keep_a.sum())
+        restricted = replace(
+            self,
+            col_lb=self.col_lb[cols],
+            col_ub=self.col_ub[cols],
+            obj=self.obj[cols],
+            x_site=self.x_site[keep_x],
+            x_option=self.x_option[keep_x],
+            x_year=self.x_year[keep_x],
+            a_offset=num_x,
+            a_pool=self.a_pool[keep_a],
+            a_site=self.a_site[keep_a],
+            a_year=self.a_year[keep_a],
+            t_offset=num_x + num_a,
+            aux_offset=num_x + num_a + (self.aux_offset - self.t_offset),
+            row_start=row_start,
+            row_index=new_index[self.row_index[entry_kept]],
+            row_value=self.row_value[entry_kept],
+            window_fixings={},
+        )
+        return restricted, cols
 
     def violated_empty_rows(self, active: np.ndarray | None = None) -> np.ndarray:
         """Rows without terms whose bounds exclude 0: infeasible before any solver runs."""

@@ -35,7 +35,7 @@ from solver.plan import (
 from solver.problem import build_problem
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
-BACKENDS = ("cpsat", "highs", "cbc", "portfolio")
+BACKENDS = ("cpsat", "highs", "cbc", "portfolio", "lpguided")
 DEFAULT_BACKEND = "portfolio"
 
 

@@ -1,17 +1,22 @@
-"""The portfolio backend hands CP-SAT's first plan to HiGHS as a complete warm start."""
+"""The portfolio: an LP-guided plan first, HiGHS from it; lpguided alone on large models."""
 
 import pytest
 
-from solver.backends import portfolio
+from solver.backends import lpguided, portfolio
+from solver.backends.base import SolveOptions
+from solver.model import build_model
+from solver.problem import build_problem
+from solver.scenario import parse_scenario
 from solver.solve import solve
 from tests.conftest import load
 
 
-def test_handoff_reaches_the_proven_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A 0.05 s head start is too short for CP-SAT to prove generated-b (optimum 143310),
-    # so HiGHS must finish from CP-SAT's plan (or from scratch if CP-SAT found none).
-    monkeypatch.setattr(portfolio, "HEAD_START_MIN", 0.05)
-    monkeypatch.setattr(portfolio, "HEAD_START_MAX", 0.05)
+@pytest.mark.parametrize("head", [0.05, 2.0])
+def test_handoff_reaches_the_proven_optimum(monkeypatch: pytest.MonkeyPatch, head: float) -> None:
+    # With 0.05 s the LP-guided phase has no plan yet and HiGHS starts from scratch; with 2 s
+    # it hands HiGHS a complete plan. Both must end at generated-b's proven optimum, 143310.
+    monkeypatch.setattr(portfolio, "PRIMAL_MIN", head)
+    monkeypatch.setattr(portfolio, "PRIMAL_MAX", head)
     seen = []
     plan = solve(
         load("conformance/generated-b"),
@@ -21,6 +26,45 @@ def test_handoff_reaches_the_proven_optimum(monkeypatch: pytest.MonkeyPatch) -> 
         on_progress=seen.append,
     )
     assert plan.status == "optimal" and plan.objective == 143310
-    assert plan.solver is not None and "highs" in plan.solver.detail  # type: ignore[attr-defined]
+    assert plan.solver is not None and "lpguided" in plan.solver.detail  # type: ignore[attr-defined]
     elapsed = [p.elapsed for p in seen]
     assert elapsed == sorted(elapsed), "progress time runs on across the hand-off"
+    bounds = [p.bound for p in seen if p.bound is not None]
+    assert all(b >= 143310 for b in bounds), "every reported bound is a bound"
+
+
+def test_large_models_run_lpguided_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(portfolio, "LARGE_COLUMNS", 0)
+    plan = solve(load("conformance/generated-a"), backend="portfolio", time_limit=60, threads=2)
+    assert (plan.status, plan.objective) == ("optimal", 29581)
+    assert "lpguided alone" in plan.solver.detail  # type: ignore[union-attr,attr-defined]
+
+
+def test_restricted_model_plans_are_plans_of_the_whole_model() -> None:
+    import numpy as np
+
+    from solver.backends import highs
+    from solver.flows import integral_flows
+
+    model = build_model(build_problem(parse_scenario(load("conformance/generated-b"))))
+    keep = np.zeros(model.num_x, dtype=bool)
+    keep[::2] = True  # half the build columns
+    sub, cols = model.restrict_x(keep)
+    assert sub.num_x == keep.sum() and len(cols) == sub.num_cols
+    raw = highs.solve(sub, SolveOptions(time_limit=30, threads=2))
+    if raw.values is None:  # the half may admit no plan; then there is nothing to map
+        return
+    values = np.zeros(model.num_cols)
+    values[cols] = raw.values
+    lhs = np.add.reduceat(model.row_value * values[model.row_index], model.row_start[:-1])
+    nonempty = np.diff(model.row_start) > 0
+    assert ((lhs >= model.row_lb - 1e-6) | ~nonempty).all()
+    assert ((lhs <= model.row_ub + 1e-6) | ~nonempty).all()
+    assert integral_flows(model, values) is not None
+
+
+def test_lpguided_bound_is_valid_and_proves_small_models() -> None:
+    model = build_model(build_problem(parse_scenario(load("conformance/generated-b"))))
+    raw = lpguided.solve(model, SolveOptions(time_limit=60, threads=2))
+    assert raw.values is not None and raw.bound is not None
+    assert 143310 <= raw.bound < 143311  # neighbourhood searched to the end: a proof
