@@ -32,15 +32,30 @@ def backtest(plan: dict[str, Any], data_dir: Path, year: int = 2024) -> list[dic
     rows = []
     for region in sorted(actual.keys() | model.keys()):
         a, m = actual[region], model[region]
-        rows.append({"region": region, "actual": len(a), "model": len(m), "match": len(a & m), "matched": sorted(a & m), "actual_only": sorted(a - m), "model_only": sorted(m - a)})
+        rows.append(
+            {
+                "region": region,
+                "actual": len(a),
+                "model": len(m),
+                "match": len(a & m),
+                "matched": sorted(a & m),
+                "actual_only": sorted(a - m),
+                "model_only": sorted(m - a),
+            }
+        )
     return rows
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| province | built 2024 | model 2024 | both | built, not picked | picked, not built |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| province | built 2024 | model 2024 | both | built, not picked | picked, not built |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         short = lambda ids: ", ".join(i.split(".", 1)[1] for i in ids) or "–"  # noqa: E731
-        lines.append(f"| {r['region']} | {r['actual']} | {r['model']} | {r['match']} | {short(r['actual_only'])} | {short(r['model_only'])} |")
+        lines.append(
+            f"| {r['region']} | {r['actual']} | {r['model']} | {r['match']} | {short(r['actual_only'])} | {short(r['model_only'])} |"
+        )
     total = [sum(r[k] for r in rows) for k in ("actual", "model", "match")]
     lines.append(f"| **all** | {total[0]} | {total[1]} | {total[2]} | | |")
     return "\n".join(lines)

@@ -171,9 +171,8 @@ def _around(model: MatrixModel, support: np.ndarray, years: int) -> np.ndarray:
     hi = np.full(num_sites, -1)
     np.minimum.at(lo, model.x_site[support], model.x_year[support])
     np.maximum.at(hi, model.x_site[support], model.x_year[support])
-    return support | (
-        (model.x_year >= lo[model.x_site] - years) & (model.x_year <= hi[model.x_site] + years)
-    )
+    near = (model.x_year >= lo[model.x_site] - years) & (model.x_year <= hi[model.x_site] + years)
+    return np.asarray(support | near)
 
 
 def _relaxation(

@@ -11,7 +11,7 @@ so the portfolio runs them in turn:
 2. HiGHS on the whole model, warm-started from that plan (builds, crews, trainees), for the
    rest of the time. The bound returned is the better of the two.
 
-Above ``LARGE_COLUMNS`` columns (gen-3000: 1.57 M) HiGHS's branch-and-cut finds nothing
+Above ``LARGE_COLUMNS`` columns (gen-1000: 217 k, gen-3000: 1.57 M) HiGHS's branch-and-cut finds nothing
 useful in minutes (presolve alone takes a minute): ``lpguided`` runs alone, neighbourhood
 phase included.
 """
@@ -32,7 +32,7 @@ from solver.plan import Status
 PRIMAL_SHARE = 0.25
 PRIMAL_MIN = 2.0
 PRIMAL_MAX = 15.0
-LARGE_COLUMNS = 300_000
+LARGE_COLUMNS = 100_000
 
 
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:

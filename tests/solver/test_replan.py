@@ -151,9 +151,10 @@ def test_cli_replan_and_batch(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     a, b = json.loads(base.read_text()), json.loads(replanned.read_text())
-    first = lambda plan: sorted(
-        (x["site"], x["option"]) for x in plan["builds"] if x["year"] == 2034
-    )  # noqa: E731
+
+    def first(plan: dict) -> list:
+        return sorted((x["site"], x["option"]) for x in plan["builds"] if x["year"] == 2034)
+
     assert first(a) == first(b)
     # Same scenario, baseline = its own optimum: nothing needs to change.
     assert b["objective"] == a["objective"] and b["terms"]["stability"] == 0
