@@ -28,6 +28,7 @@ import sys
 import sysconfig
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -221,6 +222,21 @@ def _network_namespace() -> subprocess.Popen[bytes] | None:
     if not shutil.which("ip"):
         return None
     holder = subprocess.Popen(["unshare", "--net", "--", "sleep", "600"], start_new_session=True)
+    # Until unshare has run, /proc/PID/ns/net is still ours: setting "lo up" there would do
+    # nothing for the new namespace (a race that left its loopback down).
+    ours = os.readlink("/proc/self/ns/net")
+    deadline = time.monotonic() + 10
+    while holder.poll() is None and time.monotonic() < deadline:
+        try:
+            if os.readlink(f"/proc/{holder.pid}/ns/net") != ours:
+                break
+        except OSError:
+            pass
+        time.sleep(0.01)
+    else:
+        holder.kill()
+        holder.wait()
+        return None
     up = subprocess.run(
         ["nsenter", f"--net=/proc/{holder.pid}/ns/net", "--", "ip", "link", "set", "lo", "up"],
         capture_output=True,
@@ -376,17 +392,26 @@ def test_runtime_stage_simulated_unprivileged_passes_its_healthcheck(
             start_new_session=True,
         )
     try:
+        last_check: list[str] = []
 
         def healthy() -> bool:
             if server.poll() is not None:
                 raise AssertionError(
                     f"`{' '.join(cmd)}` exited with {server.returncode}:\n{log.read_text()}"
                 )
-            return sandbox.run(check, timeout=timeout + 5).returncode == 0
+            probe = sandbox.run(check, timeout=timeout + 5)
+            last_check[:] = [str(probe.stderr)[-2000:]]
+            return probe.returncode == 0
 
         # Docker's start period: failures do not count until the service is up
         start_period = seconds(opts.get("start-period", "0s"))
-        wait_for(healthy, max(60.0, start_period), "the HEALTHCHECK to pass", interval=0.5)
+        try:
+            wait_for(healthy, max(60.0, start_period), "the HEALTHCHECK to pass", interval=0.5)
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}\nlast HEALTHCHECK stderr:\n{''.join(last_check)}\n"
+                f"server log:\n{log.read_text()}"
+            ) from None
         result = sandbox.run(check, timeout=timeout + 5)
         assert result.returncode == 0, result.stderr
 
