@@ -43,12 +43,12 @@ from solver.plan import (
     SolverInfo,
     Status,
     TrainingRow,
+    floor_bound,
     gap_of,
     sort_builds,
 )
 from solver.problem import UNBOUNDED, ProblemData, build_problem
 from solver.scenario import Scenario, parse_scenario
-from solver.solve import floor_bound
 
 NAME = "baseline"
 

@@ -29,6 +29,7 @@ from solver.plan import (
     SolverInfo,
     Status,
     TrainingRow,
+    floor_bound,
     gap_of,
     sort_builds,
 )
@@ -66,20 +67,6 @@ def _backend(name: str) -> Callable[[MatrixModel, SolveOptions], RawResult]:
         raise ValueError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}")
     module = importlib.import_module(f"solver.backends.{name}")
     return module.solve  # type: ignore[no-any-return]
-
-
-#: Relative slack on a solver's float bound before it is floored: LP round-off, not more.
-#: (It was 1e-6: at national scale, 1.9 units, so no proof could ever be recognised.)
-BOUND_TOLERANCE = 1e-8
-
-
-def floor_bound(bound: float) -> int:
-    """An integer upper bound on Z from a solver's float bound.
-
-    Z is an integer, so ``floor(bound)`` is a bound too; the small slack keeps a bound that
-    round-off put just below an integer (1862717.9999999) from cutting off that integer.
-    """
-    return math.floor(bound + BOUND_TOLERANCE * max(1.0, abs(bound)) + 1e-6)
 
 
 def extract_plan(model: MatrixModel, values: np.ndarray) -> tuple[list[Build], list[TrainingRow]]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
 from solver.model import MatrixModel
-from solver.plan import Status
+from solver.plan import Status, proves
 
 MS = highspy.HighsModelStatus
 STATUS = {
@@ -104,9 +104,11 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     h.setOptionValue("threads", threads)
     h.setOptionValue("time_limit", max(0.01, float(options.time_limit)))
     h.setOptionValue("random_seed", int(options.seed))
-    # Z is an integer: an absolute gap below 1 proves optimality to the unit.
+    # Z is an integer: a bound below Z + 1 proves optimality to the unit. HiGHS's own absolute
+    # gap (0.999) would stop at bounds that the dispatcher's rule (``proves``, with its
+    # round-off slack) cannot accept; so HiGHS is stopped here, by that same rule.
     h.setOptionValue("mip_rel_gap", 0.0)
-    h.setOptionValue("mip_abs_gap", 0.999)
+    h.setOptionValue("mip_abs_gap", 1e-6)
     h.passModel(to_highs(model, options.continuous_flows))
     if options.hint:
         cols = np.fromiter(options.hint.keys(), dtype=np.int32)
@@ -130,6 +132,11 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         # HiGHS checks its own time limit only between phases; the root's cut loop can run
         # well past it, so the wall clock is enforced here too.
         if (cancel is not None and cancel.is_set()) or time.perf_counter() > deadline:
+            event.data_in.user_interrupt = True
+            return
+        out = event.data_out
+        primal, dual = out.mip_primal_bound, out.mip_dual_bound
+        if math.isfinite(primal) and math.isfinite(dual) and proves(dual, primal):
             event.data_in.user_interrupt = True
 
     if options.on_progress is not None:
