@@ -123,7 +123,8 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
                 warmStart=bool(options.hint),
                 logPath=str(log_path),
                 gapRel=0,
-                gapAbs=0.999,
+                # Below 1 (Z is an integer), with room for the slack of solver.plan.floor_bound.
+                gapAbs=0.99,
                 options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
                 keepFiles=False,
             )
