@@ -196,7 +196,7 @@ def _relaxation(
     h.cbSimplexInterrupt.subscribe(on_interrupt)
     h.run()
     status = h.getModelStatus()
-    if status in (highspy.HighsModelStatus.kInfeasible,):
+    if status == highspy.HighsModelStatus.kInfeasible:
         return "infeasible", -math.inf, np.zeros(0), np.zeros(0)
     if status != highspy.HighsModelStatus.kOptimal:
         return None

@@ -27,7 +27,7 @@ from solver.backends import highs, lpguided
 from solver.backends.base import RawResult, SolveOptions
 from solver.flows import FlowRepairError, integral_flows
 from solver.model import MatrixModel
-from solver.plan import Status
+from solver.plan import Status, proves
 
 PRIMAL_SHARE = 0.25
 PRIMAL_MIN = 2.0
@@ -54,7 +54,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             first.values = None  # never seen; HiGHS alone then
         else:
             value = float(model.obj @ first.values) + model.obj_const
-    proved = value is not None and first.bound is not None and first.bound < value + 1
+    proved = value is not None and first.bound is not None and proves(first.bound, value)
     if (
         proved
         or first.status is Status.INFEASIBLE
