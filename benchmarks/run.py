@@ -52,6 +52,7 @@ from benchmarks.suites import (
     instance_document,
     load_json,
     national_infeasible,
+    replan_changed,
     replan_frozen,
     suite,
 )
@@ -111,6 +112,8 @@ def _scenario_document(spec: dict[str, Any]) -> dict[str, Any]:
         return instance_document(rest)
     if rest == "national-infeasible":
         return national_infeasible(instance_document("national-20x10.json"))
+    if rest == "replan-changed":
+        return replan_changed(instance_document("national-20x10.json"))
     if rest == "replan-frozen":
         return replan_frozen(
             instance_document("national-20x10.json"), load_json(Path(spec["base_plan"]))
@@ -704,6 +707,22 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 f"| {w['backend']} | {w['seed']} | {w['cold']['status']} | {_fmt(w['cold']['total_s'], 's')} | {w['warm']['status']} | "
                 f"{_fmt(w['warm']['total_s'], 's')} | {_fmt(w['ratio'], 's')} | {_fmt(w['cold']['first_plan_s'], 's')} | {_fmt(w['warm']['first_plan_s'], 's')} |"
             )
+        full = [w for w in warm if w["full"] is not None]
+        if full:
+            lines += [
+                "",
+                "Re-plan with frozen years and the warm start against re-planning the same change from"
+                " scratch (every year open, no warm start)",
+                "",
+                "| backend | seed | from scratch status | objective | total s | frozen + warm status | objective | total s | frozen + warm / from scratch |",
+                "|---|---|---|---|---|---|---|---|---|",
+            ]
+            for w in full:
+                f, r = w["full"], w["warm"]
+                lines.append(
+                    f"| {w['backend']} | {w['seed']} | {f['status']} | {_fmt(f['objective'], 'int')} | {_fmt(f['total_s'], 's')} | "
+                    f"{r['status']} | {_fmt(r['objective'], 'int')} | {_fmt(r['total_s'], 's')} | {_fmt(w['full_ratio'], 's')} |"
+                )
     if meta.get("notes"):
         lines += ["", *[f"- {n}" for n in meta["notes"]]]
     failures = [r for r in rows if r["check"] != "ok"]
@@ -720,6 +739,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 def _warm_cold(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     cold = {(r["backend"], r["seed"]): r for r in rows if r["kind"] == "replan-cold"}
+    full = {(r["backend"], r["seed"]): r for r in rows if r["kind"] == "replan-full"}
     out = []
     for r in rows:
         if r["kind"] != "replan-warm":
@@ -728,8 +748,18 @@ def _warm_cold(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if c is None:
             continue
         ratio = r["total_s"] / c["total_s"] if r["total_s"] and c["total_s"] else None
+        f = full.get((r["backend"], r["seed"]))
+        full_ratio = r["total_s"] / f["total_s"] if f and r["total_s"] and f["total_s"] else None
         out.append(
-            {"backend": r["backend"], "seed": r["seed"], "cold": c, "warm": r, "ratio": ratio}
+            {
+                "backend": r["backend"],
+                "seed": r["seed"],
+                "cold": c,
+                "warm": r,
+                "ratio": ratio,
+                "full": f,
+                "full_ratio": full_ratio,
+            }
         )
     return out
 

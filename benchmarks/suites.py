@@ -36,7 +36,7 @@ REPLAN_BASE_BACKEND = "cpsat"
 #: Why cbc is left out of most full-suite cases.
 NO_CBC = "cbc only on national-20x10 and the small cases: it keeps the full run near half an hour"
 
-KINDS = ("solve", "infeasible", "replan-cold", "replan-warm")
+KINDS = ("solve", "infeasible", "replan-cold", "replan-warm", "replan-full")
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,18 @@ SUITES: dict[str, list[Case]] = {
             backends=("cpsat", "highs", "portfolio"),
             baseline=False,
         ),
+        Case(
+            "replan-full-cold",
+            "derived/replan-changed",
+            kind="replan-full",
+            backends=("highs", "portfolio"),
+            baseline=False,
+            time_limit=300.0,
+            note=(
+                "the same crew loss re-planned from scratch: every year open, no baseline, no warm"
+                " start (what a planner without frozen years would solve); 300 s to let it prove"
+            ),
+        ),
     ],
 }
 
@@ -196,6 +208,18 @@ def replan_frozen(national: dict[str, Any], base_plan: dict[str, Any]) -> dict[s
     scenario = apply_baseline(parse_scenario(national), base_plan, freeze_through=FREEZE_THROUGH)
     doc = copy.deepcopy(scenario.to_document())
     doc["name"] = "replan-frozen"
+    return _lose_crews(doc)
+
+
+def replan_changed(national: dict[str, Any]) -> dict[str, Any]:
+    """national-20x10 with the re-plan's crew loss and nothing frozen: the cold reference."""
+    doc = copy.deepcopy(national)
+    doc["name"] = "replan-changed"
+    return _lose_crews(doc)
+
+
+def _lose_crews(doc: dict[str, Any]) -> dict[str, Any]:
+    """Every pool loses round(1/3) of its crews of CREW_LOSS_YEAR."""
     years = [str(y) for y in range(doc["horizon"]["start"], doc["horizon"]["end"] + 1)]
     for pool in doc.get("crews", []):
         available = pool.get("available", pool["count"])

@@ -58,7 +58,7 @@ def _check(
 def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1) -> ConflictResult:
     """An irreducible infeasible set of group instances of ``data``, with messages."""
     started = time.perf_counter()
-    model = build_model(data, relaxed=True, dense_balance=False)
+    model = build_model(data, relaxed=True, balance_form="regions")
     cp, literals = to_cpsat(model, group_literals=True)
     result = ConflictResult()
     everything = list(range(len(model.groups)))
@@ -189,7 +189,7 @@ def subset_feasible(
     data: ProblemData, members: list[dict[str, Any]], time_limit: float = 30.0
 ) -> bool | None:
     """Whether the constraints of a set of group instances admit a solution (tests, audits)."""
-    model = build_model(data, relaxed=True, dense_balance=False)
+    model = build_model(data, relaxed=True, balance_form="regions")
     cp, literals = to_cpsat(model, group_literals=True)
     index = {(g.group, tuple(v for _, v in g.key)): i for i, g in enumerate(model.groups)}
     active = []

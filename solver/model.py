@@ -11,13 +11,25 @@ The builder reads like the SPEC: one method per section, called in order from
 :meth:`ModelBuilder.build`. Everything is built with numpy index arithmetic;
 no Python loop runs per non-zero.
 
-Two exact reformulations are used (they do not change the feasible set of
+Exact reformulations are used (they do not change the feasible set of
 ``x``, ``a``, ``t`` or the objective):
 
-* §3.7 balance rows are written over auxiliary integers
-  ``S[r,y] = Σ_{s in r} w(s) · B[s,y]`` defined by the always-on rows
-  ``S[r,y] - S[r,y-1] - Σ_{s in r, o} w(s) · x[s,o,y] = 0``; each balance row then
-  has one term per region instead of one per site and year.
+* §3.7 balance has three equivalent forms (``balance_form``):
+
+  - ``"sites"`` (the default up to :data:`SITES_BALANCE_MAX_TERMS`): binary auxiliaries
+    ``B[s,y]`` ("built by the end of y", SPEC §3) defined by the always-on rows
+    ``B[s,y] - B[s,y-1] - Σ_o x[s,o,y] = 0``; balance row ``(r, y)`` is
+    ``Σ_{s in r} c_s·B[s,y] - coef_all·Σ_{s not in r} w(s)·B[s,y] >= rhs`` with one term
+    per site, and the solver can branch on "built by y". Outside the conflict finder's
+    relaxed model, the coefficient of an own-region site is **tightened** to
+    ``cap = rhs + coef_all·U(r,y)``, where ``U(r,y)`` bounds the weight the other regions can
+    have built by ``y`` under the quota maximums, the region's own quota minimums and the
+    windows: once such a site is built the row holds whatever the others do, so the integer
+    points are unchanged while the LP relaxation gets tighter (``docs/decisions.md``).
+  - ``"regions"``: general integers ``S[r,y] = Σ_{s in r} w(s)·B[s,y]`` defined by
+    ``S[r,y] - S[r,y-1] - Σ_{s in r, o} w(s)·x[s,o,y] = 0``; one term per region
+    (CP-SAT, CBC, the conflict finder, and models too large for ``"sites"``).
+  - ``"dense"``: the rows over ``x`` as SPEC §3.7 reads.
 * Variables exist only where they can be non-zero: ``x`` inside windows (in
   *relaxed* mode, used by the conflict finder, everywhere in the horizon, with
   the window as fixings owned by the ``window`` group), ``a`` where the pool
@@ -37,10 +49,12 @@ from solver.problem import UNBOUNDED, ProblemData
 
 INF = float("inf")
 DEFINITION = -1  # row group of auxiliary-variable definitions: always on
-#: Balance rows are written over x (as SPEC §3.7 reads) up to this many non-zeros, and over
-#: the auxiliaries S[r,y] beyond. Measured: HiGHS finds national plans in seconds with the
-#: direct rows and needs ~20 s with the auxiliaries (benchmarks/RESULTS.md).
-DENSE_BALANCE_MAX_NONZEROS = 2_000_000
+#: ``balance_form="sites"`` up to this many balance terms (regions × sites × years), the
+#: auxiliaries S[r,y] beyond. Measured on national-20x10 (HiGHS, 2 threads, warm-started from
+#: the optimum): proof in 51-88 s with "sites" against 114-148 s with "dense" and the previous
+#: default; gen-3000 (1.8 M terms) keeps "regions" (benchmarks/RESULTS.md).
+SITES_BALANCE_MAX_TERMS = 1_000_000
+BALANCE_FORMS = ("sites", "regions", "dense")
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,9 @@ class MatrixModel:
     t_year: np.ndarray
     aux_offset: int
     num_aux: int
+    balance_form: str | None
+    b_site: np.ndarray  # B[s,y] auxiliaries of balance_form "sites" (empty otherwise)
+    b_year: np.ndarray
     row_start: np.ndarray
     row_index: np.ndarray
     row_value: np.ndarray
@@ -185,14 +202,45 @@ class MatrixModel:
                 hint[col] = 1
         return hint
 
+    def complete_hint(self, hint: dict[int, int]) -> dict[int, int]:
+        """``hint`` with the ``B[s,y]`` auxiliaries (form ``"sites"``) of every site whose
+        ``x`` columns it sets all of, so a solver gets them as the rows define them."""
+        if self.balance_form != "sites" or not hint:
+            return hint
+        cols = np.fromiter(hint.keys(), dtype=np.int64, count=len(hint))
+        vals = np.fromiter(hint.values(), dtype=np.float64, count=len(hint))
+        on_x = cols < self.num_x
+        known = np.zeros(self.num_x, dtype=bool)
+        known[cols[on_x]] = True
+        value = np.zeros(self.num_x)
+        value[cols[on_x]] = vals[on_x]
+        num_sites, num_y = self.data.num_sites, self.data.num_years
+        complete = np.bincount(self.x_site[~known], minlength=num_sites) == 0
+        built = np.zeros((num_sites, num_y))
+        np.add.at(built, (self.x_site, self.x_year), value)
+        built = np.cumsum(built, axis=1)
+        ok = complete[self.b_site]
+        out = dict(hint)
+        aux = self.aux_offset + np.flatnonzero(ok)
+        out.update(
+            zip(
+                aux.tolist(),
+                np.rint(built[self.b_site[ok], self.b_year[ok]]).astype(int).tolist(),
+                strict=True,
+            )
+        )
+        return out
+
 
 class ModelBuilder:
     """Builds :class:`MatrixModel` from problem data, one method per SPEC section."""
 
-    def __init__(self, data: ProblemData, relaxed: bool = False, dense_balance: bool | None = None):
+    def __init__(self, data: ProblemData, relaxed: bool = False, balance_form: str | None = None):
+        if balance_form is not None and balance_form not in BALANCE_FORMS:
+            raise ValueError(f"balance_form must be one of {BALANCE_FORMS}, not {balance_form!r}")
         self.data = data
         self.relaxed = relaxed
-        self.dense_balance = dense_balance
+        self.balance_form = balance_form
         self.groups: list[GroupKey] = []
         self._group_ids: dict[GroupKey, int] = {}
         self._rows: list[
@@ -306,11 +354,23 @@ class ModelBuilder:
         num_t = len(self.t_region)
 
         self.aux_offset = self.t_offset + num_t
-        if self.dense_balance is None:
-            terms = d.num_regions * int((num_y - self.x_year).sum())
-            self.dense_balance = terms <= DENSE_BALANCE_MAX_NONZEROS
-        dense = d.balance_pct is None or self.dense_balance
-        self.num_aux = 0 if dense else d.num_regions * num_y
+        if d.balance_pct is None:
+            self.balance_form = None
+        elif self.balance_form is None:
+            terms = d.num_regions * d.num_sites * num_y
+            self.balance_form = "sites" if terms <= SITES_BALANCE_MAX_TERMS else "regions"
+        # B[s,y] (form "sites"): every year from the site's first x column on.
+        first = np.full(d.num_sites, num_y)
+        np.minimum.at(first, self.x_site, self.x_year)
+        self.first_x_year = first
+        if self.balance_form == "sites":
+            reps = num_y - first
+            self.b_site = np.repeat(np.arange(d.num_sites), reps)
+            self.b_year = np.repeat(first, reps) + _ragged_arange(reps)
+            self.num_aux = len(self.b_site)
+        else:
+            self.b_site = self.b_year = np.zeros(0, dtype=np.int64)
+            self.num_aux = d.num_regions * num_y if self.balance_form == "regions" else 0
         n = self.aux_offset + self.num_aux
         self.col_lb = np.zeros(n)
         self.col_ub = np.ones(n)
@@ -318,7 +378,7 @@ class ModelBuilder:
         self.col_ub[self.t_offset : self.aux_offset] = d.training_capacity[
             self.t_region, self.t_year
         ]
-        if self.num_aux:
+        if self.balance_form == "regions":
             # S[r,y] <= Σ_{s in r} w(s) · (number of x columns of s): a bound, never binding.
             per_site = np.bincount(self.x_site, minlength=d.num_sites) * d.weight
             region_max = np.bincount(d.site2region, weights=per_site, minlength=d.num_regions)
@@ -480,13 +540,16 @@ class ModelBuilder:
             self._add_rows(rows, cols, vals, np.full(num_y, -INF), np.zeros(num_y), gid)
 
     def balance(self) -> None:
-        """§3.7 ``100·W·S_r(y) >= 100·W_r·S(y) - δ·W_r·W`` over the auxiliaries ``S[r,y]``."""
+        """§3.7 ``100·W·S_r(y) >= 100·W_r·S(y) - δ·W_r·W`` in the model's ``balance_form``."""
         d = self.data
         if d.balance_pct is None:
             return
         num_y, num_r = d.num_years, d.num_regions
-        if self.dense_balance:
+        if self.balance_form == "dense":
             self._balance_dense()
+            return
+        if self.balance_form == "sites":
+            self._balance_sites()
             return
         # Definitions: S[r,y] - S[r,y-1] - Σ_{s in r,o} w(s)·x[s,o,y] = 0.
         rr, yy = np.divmod(np.arange(num_r * num_y), num_y)
@@ -542,6 +605,87 @@ class ModelBuilder:
         g = np.where(g == 0, 1, g)
         rhs = -((d.balance_pct * w_r * w_all) // g)
         return (100 * w_all) // g, (100 * w_r) // g, rhs
+
+    def _balance_sites(self) -> None:
+        """§3.7 over the binaries ``B[s,y]`` (form ``"sites"``, module docstring)."""
+        d = self.data
+        num_y, num_r = d.num_years, d.num_regions
+        num_b = len(self.b_site)
+        b_cols = self.aux_offset + np.arange(num_b)
+        # Definitions: B[s,y] - B[s,y-1] - Σ_o x[s,o,y] = 0 (B[s, first-1] = 0).
+        b_index = np.full((d.num_sites, num_y), -1, dtype=np.int64)
+        b_index[self.b_site, self.b_year] = np.arange(num_b)
+        has_prev = self.b_year > self.first_x_year[self.b_site]
+        prev = b_index[self.b_site[has_prev], self.b_year[has_prev] - 1]
+        x_rows = b_index[self.x_site, self.x_year]
+        self._add_rows(
+            np.concatenate([np.arange(num_b), np.flatnonzero(has_prev), x_rows]),
+            np.concatenate([b_cols, self.aux_offset + prev, np.arange(len(self.x_site))]),
+            np.concatenate(
+                [np.ones(num_b), -np.ones(int(has_prev.sum())), -np.ones(len(self.x_site))]
+            ),
+            np.zeros(num_b),
+            np.zeros(num_b),
+            DEFINITION,
+        )
+        # Row (r, y) holds every B[s,y]: own sites c_s = (coef_self - coef_all)·w(s), the
+        # others -coef_all·w(s); the right side as in the other forms (exact integers).
+        coef_self, coef_all, rhs = self._balance_scaling()
+        w = d.weight.astype(np.int64)
+        region_of_b = d.site2region[self.b_site]
+        row_r = np.repeat(np.arange(num_r), num_b)
+        b = np.tile(np.arange(num_b), num_r)
+        own = region_of_b[b] == row_r
+        vals = (np.where(own, coef_self[row_r], 0) - coef_all[row_r]) * w[self.b_site[b]]
+        if not self.relaxed:
+            # Once an own site is built the row holds whatever the others build (they weigh
+            # at most U(r,y)): its coefficient need not exceed cap = rhs + coef_all·U.
+            cap = rhs[:, None] + coef_all[:, None] * self._others_bound()
+            vals = np.where(own, np.minimum(vals, np.maximum(cap[row_r, self.b_year[b]], 0)), vals)
+        keep = vals != 0
+        rr, yy = np.divmod(np.arange(num_r * num_y), num_y)
+        group = [
+            self._group("balance", region=d.region_ids[r], year=d.start + int(y))
+            for r, y in zip(rr, yy, strict=True)
+        ]
+        self._add_rows(
+            (row_r * num_y + self.b_year[b])[keep],
+            b_cols[b][keep],
+            vals[keep].astype(float),
+            np.repeat(rhs.astype(float), num_y),
+            np.full(num_r * num_y, INF),
+            np.array(group),
+        )
+
+    def _others_bound(self) -> np.ndarray:
+        """``U[r, y]``: the most weight the sites outside region ``r`` can have built by the
+        end of year ``y`` — a site at most once, from its first buildable year, at most
+        ``Σ_{y' <= y} max_{r',y'}`` sites of a region ``r'``, at most ``Σ_{y' <= y} max_y'``
+        sites in all less region ``r``'s own ``Σ_{y' <= y} min_{r,y'}``. The greedy by weight
+        is optimal for these nested caps (a laminar matroid): per region its heaviest sites up
+        to its cap, then the heaviest of those up to the total."""
+        d = self.data
+        num_y, num_r = d.num_years, d.num_regions
+        big = 10**12  # no cap (more sites than any scenario has)
+        q_ry, q_y = d.quota_region_year, d.quota_year
+        region_max = np.where(q_ry[..., 1] == UNBOUNDED, big, q_ry[..., 1]).cumsum(axis=1)
+        region_min = np.where(q_ry[..., 0] == UNBOUNDED, 0, q_ry[..., 0]).cumsum(axis=1)
+        year_max = np.where(q_y[:, 1] == UNBOUNDED, big, q_y[:, 1]).cumsum()
+        w = d.weight.astype(np.int64)
+        order = np.lexsort((-w, d.site2region))  # by region, heaviest first
+        out = np.zeros((num_r, num_y), dtype=np.int64)
+        for y in range(num_y):
+            sites = order[self.first_x_year[order] <= y]
+            region = d.site2region[sites]
+            rank = np.arange(len(sites)) - np.searchsorted(region, region)  # within the region
+            cand = sites[rank < region_max[region, y]]
+            cand = cand[np.argsort(-w[cand], kind="stable")]
+            other = d.site2region[cand][None, :] != np.arange(num_r)[:, None]  # (R, C)
+            count = np.cumsum(other, axis=1)
+            total = np.maximum(year_max[y] - region_min[:, y], 0)
+            taken = other & (count <= total[:, None])
+            out[:, y] = (taken * w[cand][None, :]).sum(axis=1)
+        return out
 
     def _balance_dense(self) -> None:
         """§3.7 written over x: row (r, y) holds every x[s,o,y'] with y' <= y."""
@@ -647,6 +791,9 @@ class ModelBuilder:
             t_year=self.t_year,
             aux_offset=self.aux_offset,
             num_aux=self.num_aux,
+            balance_form=self.balance_form,
+            b_site=self.b_site,
+            b_year=self.b_year,
             row_start=row_start,
             row_index=cols,
             row_value=vals,
@@ -684,8 +831,9 @@ def _ragged_arange(counts: np.ndarray) -> np.ndarray:
 
 
 def build_model(
-    data: ProblemData, relaxed: bool = False, dense_balance: bool | None = None
+    data: ProblemData, relaxed: bool = False, balance_form: str | None = None
 ) -> MatrixModel:
     """Build the SPEC §3 model of ``data`` (``relaxed``: the conflict finder's variant;
-    ``dense_balance``: balance rows over x, or over auxiliaries; ``None`` decides by size)."""
-    return ModelBuilder(data, relaxed=relaxed, dense_balance=dense_balance).build()
+    ``balance_form``: ``"sites"``, ``"regions"`` or ``"dense"``, module docstring; ``None``
+    decides by size)."""
+    return ModelBuilder(data, relaxed=relaxed, balance_form=balance_form).build()

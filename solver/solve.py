@@ -135,9 +135,9 @@ def solve(
         return Plan.invalid(exc.errors)
     started = time.perf_counter()
     data = build_problem(sc)
-    # CP-SAT and CBC do better with balance over the auxiliaries S[r,y], HiGHS with the
-    # rows over x (benchmarks/RESULTS.md); the portfolio converts for its CP-SAT phase.
-    model = build_model(data, dense_balance=False if backend in ("cpsat", "cbc") else None)
+    # CP-SAT and CBC do better with balance over the regional auxiliaries S[r,y], the HiGHS
+    # paths with B[s,y] and tightened rows (solver.model, benchmarks/RESULTS.md).
+    model = build_model(data, balance_form="regions" if backend in ("cpsat", "cbc") else None)
     build_seconds = time.perf_counter() - started
     info = SolverInfo(
         backend=backend,

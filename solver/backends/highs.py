@@ -111,8 +111,9 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     h.setOptionValue("mip_abs_gap", 1e-6)
     h.passModel(to_highs(model, options.continuous_flows))
     if options.hint:
-        cols = np.fromiter(options.hint.keys(), dtype=np.int32)
-        vals = np.fromiter(options.hint.values(), dtype=np.float64)
+        hint = model.complete_hint(options.hint)
+        cols = np.fromiter(hint.keys(), dtype=np.int32)
+        vals = np.fromiter(hint.values(), dtype=np.float64)
         h.setSolution(len(cols), cols, vals)
     progress = ProgressThrottle(options.on_progress)
     cancel = options.cancel

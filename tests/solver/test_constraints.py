@@ -247,8 +247,8 @@ def test_option_choice(backend: str) -> None:
 
 
 def test_balance_forms_agree(backend: str) -> None:
-    # Balance written over x (small models) and over the auxiliaries S[r,y] (large models)
-    # are the same constraint: generated-a (balance 25 %) has the same optimum, 29581, both ways.
+    # Balance in its three forms (over B[s,y] tightened, over S[r,y], over x)
+    # is the same constraint: generated-a (balance 25 %) has the same optimum, 29581, every way.
     import importlib
 
     from solver.backends.base import SolveOptions
@@ -259,9 +259,10 @@ def test_balance_forms_agree(backend: str) -> None:
 
     data = build_problem(parse_scenario(load("conformance/generated-a")))
     module = importlib.import_module(f"solver.backends.{backend}")
-    for dense in (True, False):
-        model = build_model(data, dense_balance=dense)
-        assert (model.num_aux == 0) is dense
+    for form in ("sites", "regions", "dense"):
+        model = build_model(data, balance_form=form)
+        assert model.balance_form == form
+        assert (model.num_aux == 0) is (form == "dense")
         raw = module.solve(model, SolveOptions(time_limit=60, threads=2))
         assert raw.values is not None
         assert round(float(model.obj @ raw.values) + model.obj_const) == 29581
