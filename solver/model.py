@@ -586,12 +586,7 @@ class ModelBuilder:
         val = (
             (-coef_all[row_r] + np.where(other == row_r, coef_self[row_r], 0)).astype(float).ravel()
         )
-        lb = np.repeat(rhs.astype(float), num_y)
-        group = [
-            self._group("balance", region=d.region_ids[r], year=d.start + int(y))
-            for r, y in zip(rr, yy, strict=True)
-        ]
-        self._add_rows(row, col, val, lb, np.full(len(lb), INF), np.array(group))
+        self._balance_rows(row, col, val, rhs)
 
     def _balance_scaling(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per region: the coefficients of S_r and S, and the right side, divided by
@@ -643,19 +638,7 @@ class ModelBuilder:
             cap = rhs[:, None] + coef_all[:, None] * self._others_bound()
             vals = np.where(own, np.minimum(vals, np.maximum(cap[row_r, self.b_year[b]], 0)), vals)
         keep = vals != 0
-        rr, yy = np.divmod(np.arange(num_r * num_y), num_y)
-        group = [
-            self._group("balance", region=d.region_ids[r], year=d.start + int(y))
-            for r, y in zip(rr, yy, strict=True)
-        ]
-        self._add_rows(
-            (row_r * num_y + self.b_year[b])[keep],
-            b_cols[b][keep],
-            vals[keep].astype(float),
-            np.repeat(rhs.astype(float), num_y),
-            np.full(num_r * num_y, INF),
-            np.array(group),
-        )
+        self._balance_rows((row_r * num_y + self.b_year[b])[keep], b_cols[b][keep], vals[keep], rhs)
 
     def _others_bound(self) -> np.ndarray:
         """``U[r, y]``: the most weight the sites outside region ``r`` can have built by the
@@ -705,15 +688,23 @@ class ModelBuilder:
             (np.where(site_region == region, coef_self[region], 0) - coef_all[region]) * w
         ).astype(float)
         keep = vals != 0
+        self._balance_rows((region * num_y + years)[keep], cols[keep], vals[keep], rhs)
+
+    def _balance_rows(
+        self, row: np.ndarray, col: np.ndarray, value: np.ndarray, rhs: np.ndarray
+    ) -> None:
+        """Append the balance rows ``(r, y)`` (local row ``r·num_years + y``), ``>= rhs[r]``."""
+        d = self.data
+        num_y, num_r = d.num_years, d.num_regions
         rr, yy = np.divmod(np.arange(num_r * num_y), num_y)
         group = [
             self._group("balance", region=d.region_ids[r], year=d.start + int(y))
             for r, y in zip(rr, yy, strict=True)
         ]
         self._add_rows(
-            (region * num_y + years)[keep],
-            cols[keep],
-            vals[keep],
+            row,
+            col,
+            np.asarray(value, dtype=float),
             np.repeat(rhs.astype(float), num_y),
             np.full(num_r * num_y, INF),
             np.array(group),
