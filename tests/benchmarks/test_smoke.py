@@ -61,3 +61,37 @@ def test_smoke_suite(tmp_path: Path) -> None:
             assert int(r["objective"]) <= int(r["bound"])
         assert float(r["peak_mb"]) > 0
     assert {r["scenario"] for r in rows} >= {"kimhwa-pilot", "gen-10x12x6"}
+
+
+def test_replan_scenarios_lose_the_same_crews() -> None:
+    from benchmarks.suites import CREW_LOSS_YEAR, instance_document, replan_changed
+    from solver.scenario import parse_scenario
+
+    national = instance_document("national-20x10.json")
+    changed = parse_scenario(replan_changed(national))
+    before = parse_scenario(national)
+    for old, new in zip(before.crews, changed.crews, strict=True):
+        assert old.id == new.id
+        per_year = new.available
+        assert isinstance(per_year, dict)
+        for year, value in per_year.items():
+            expected = (
+                old.count - round(old.count / 3) if int(year) == CREW_LOSS_YEAR else old.count
+            )
+            assert value == expected, (old.id, year)
+    assert [s.model_dump() for s in changed.sites] == [s.model_dump() for s in before.sites]
+
+
+def test_warm_replan_compared_with_cold_and_from_scratch() -> None:
+    from benchmarks.run import _warm_cold
+
+    rows = [
+        {"kind": "replan-cold", "backend": "highs", "seed": 0, "total_s": 20.0},
+        {"kind": "replan-warm", "backend": "highs", "seed": 0, "total_s": 10.0},
+        {"kind": "replan-full", "backend": "highs", "seed": 0, "total_s": 100.0},
+        {"kind": "replan-warm", "backend": "cpsat", "seed": 0, "total_s": 60.0},
+    ]
+    (w,) = _warm_cold(rows)
+    assert w["backend"] == "highs"
+    assert w["ratio"] == 0.5
+    assert w["full_ratio"] == 0.1
