@@ -7,7 +7,8 @@ as good as any backend's within seconds. On 2 cores a race would halve each one'
 so the portfolio runs them in turn:
 
 1. ``lpguided`` without its neighbourhood phase, for a share of the time limit
-   (``PRIMAL_SHARE``, 2-15 s): a plan and the LP bound;
+   (``PRIMAL_SHARE``, 2-15 s) and no longer than ``PATIENCE`` seconds after its last better
+   plan: a plan and the LP bound;
 2. HiGHS on the whole model, warm-started from that plan (builds, crews, trainees), for the
    rest of the time. The bound returned is the better of the two.
 
@@ -18,8 +19,10 @@ phase included.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +36,30 @@ PRIMAL_SHARE = 0.25
 PRIMAL_MIN = 2.0
 PRIMAL_MAX = 15.0
 LARGE_COLUMNS = 100_000
+#: The LP-guided phase stops this many seconds after its last better plan: since balance is
+#: written over B[s,y] HiGHS finds national plans within a second itself, and the phase's
+#: remaining seconds went to proving the support MILP, which the proof does not need.
+PATIENCE = 2.0
+
+
+class _Patience(threading.Event):
+    """A cancel flag that is also set ``patience`` seconds after the last better plan."""
+
+    def __init__(self, user: Any, patience: float) -> None:
+        super().__init__()
+        self.user = user
+        self.patience = patience
+        self.best: float | None = None
+        self.since: float | None = None
+
+    def plan(self, value: float | None) -> None:
+        if value is not None and (self.best is None or value > self.best + 0.5):
+            self.best, self.since = value, time.perf_counter()
+
+    def is_set(self) -> bool:
+        if super().is_set() or (self.user is not None and self.user.is_set()):
+            return True
+        return self.since is not None and time.perf_counter() - self.since > self.patience
 
 
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
@@ -42,8 +69,18 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         return result
     started = time.perf_counter()
     head = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)
+    patience = _Patience(options.cancel, PATIENCE)
+
+    def head_progress(elapsed: float, incumbent: float | None, bound: float | None) -> None:
+        patience.plan(incumbent)
+        if options.on_progress is not None:
+            options.on_progress(elapsed, incumbent, bound)
+
     first = lpguided.solve(
-        model, replace(options, time_limit=head), neighbourhood=False, fallback=False
+        model,
+        replace(options, time_limit=head, cancel=patience, on_progress=head_progress),
+        neighbourhood=False,
+        fallback=False,
     )
     value = None
     if first.values is not None:
@@ -87,7 +124,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     seconds = time.perf_counter() - started
     bounds = [b for b in (first.bound, second.bound) if b is not None]
     bound = min(bounds) if bounds else None
-    detail = f"lpguided {head:.0f}s ({first.detail}), then highs: {second.detail}"
+    detail = f"lpguided {offset:.1f}s ({first.detail}), then highs: {second.detail}"
     if second.values is not None:
         second_value = float(model.obj @ second.values) + model.obj_const
         if value is None or second_value >= value - 1e-6:
