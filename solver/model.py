@@ -51,8 +51,8 @@ INF = float("inf")
 DEFINITION = -1  # row group of auxiliary-variable definitions: always on
 #: ``balance_form="sites"`` up to this many balance terms (regions × sites × years), the
 #: auxiliaries S[r,y] beyond. Measured on national-20x10 (HiGHS, 2 threads, warm-started from
-#: the optimum): proof in 51-88 s with "sites" against 114-148 s with "dense" and the previous
-#: default; gen-3000 (1.8 M terms) keeps "regions" (benchmarks/RESULTS.md).
+#: the optimum): proof in 48-115 s over four seeds with "sites" against 114-148 s with
+#: "dense", the previous default; gen-3000 (1.8 M terms) keeps "regions" (benchmarks/RESULTS.md).
 SITES_BALANCE_MAX_TERMS = 1_000_000
 BALANCE_FORMS = ("sites", "regions", "dense")
 
