@@ -1,9 +1,10 @@
 """Portfolio backend: an LP-guided plan first, then HiGHS's branch-and-cut for the proof.
 
 Measured in ``benchmarks/RESULTS.md``: HiGHS's branch-and-cut has the strongest bounds on
-the national scenarios but can take 10 s and more for a first plan, while the LP-guided
-search (``lpguided``: LP relaxation, then a MILP over the builds the LP uses) finds a plan
-as good as any backend's within seconds. On 2 cores a race would halve each one's threads,
+the national scenarios, and the LP-guided search (``lpguided``: LP relaxation, then a MILP
+over the builds the LP uses) finds a plan as good as any backend's within seconds; started
+from that plan HiGHS proves national-20x10 sooner than alone (111-118 s vs 156 s), though
+on frozen re-plans the start slows it (45 s vs 17 s, not understood yet). On 2 cores a race would halve each one's threads,
 so the portfolio runs them in turn:
 
 1. ``lpguided`` without its neighbourhood phase, for a share of the time limit
@@ -22,7 +23,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
@@ -45,7 +45,7 @@ PATIENCE = 2.0
 class _Patience(threading.Event):
     """A cancel flag that is also set ``patience`` seconds after the last better plan."""
 
-    def __init__(self, user: Any, patience: float) -> None:
+    def __init__(self, user: threading.Event | None, patience: float) -> None:
         super().__init__()
         self.user = user
         self.patience = patience
