@@ -45,8 +45,7 @@ from benchmarks.suites import (
     CONFORMANCE,
     CREW_LOSS_YEAR,
     FREEZE_THROUGH,
-    REPLAN_BASE,
-    REPLAN_BASE_BACKEND,
+    REPLAN_BASE_PLAN,
     SUITES,
     Case,
     instance_document,
@@ -115,9 +114,7 @@ def _scenario_document(spec: dict[str, Any]) -> dict[str, Any]:
     if rest == "replan-changed":
         return replan_changed(instance_document("national-20x10.json"))
     if rest == "replan-frozen":
-        return replan_frozen(
-            instance_document("national-20x10.json"), load_json(Path(spec["base_plan"]))
-        )
+        return replan_frozen(instance_document("national-20x10.json"))
     raise ValueError(f"unknown scenario source '{source}'")
 
 
@@ -193,8 +190,6 @@ def _run_rdplan(
         ev = evaluate(scenario, document)
         out["holds"] = ev.holds
         out["violations"] = ev.violations[:5]
-        if spec.get("save_plan"):
-            Path(spec["save_plan"]).write_text(json.dumps(document), encoding="utf-8")
         _keep(spec, "plan.json", document)
     if spec["kind"] == "infeasible" and str(plan.status) == "infeasible":
         data = build_problem(scenario)
@@ -882,36 +877,8 @@ def main(argv: list[str] | None = None) -> int:
     display = _Display(len(specs), args.plain)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="rdplan-bench-") as tmp:
-        base_plan = Path(tmp) / "replan-base-plan.json"
-        default_backend = REPLAN_BASE_BACKEND
-        base_run = next(
-            (
-                s
-                for s in specs
-                if s["scenario"] == REPLAN_BASE
-                and s["backend"] == default_backend
-                and s["seed"] == specs[0]["seed"]
-            ),
-            None,
-        )
-        if base_run is not None:
-            base_run["save_plan"] = str(base_plan)
         try:
             for i, spec in enumerate(specs):
-                if spec["source"] == "derived/replan-frozen":
-                    if not base_plan.exists():
-                        _prepare_base(
-                            base_plan, default_backend, time_limit, args.threads, display, notes
-                        )
-                    if not base_plan.exists():
-                        results.append(
-                            {
-                                "error": "no base plan for the re-plan (the national-20x10 solve found none)"
-                            }
-                        )
-                        display.done(row_of(date, args.suite, spec, results[-1], ["no base plan"]))
-                        continue
-                    spec["base_plan"] = str(base_plan)
                 spec["run_dir"] = str(Path(tmp) / f"run-{i:03d}")
                 display.start(i, spec)
                 result = run_in_process(spec, display.progress)
@@ -919,10 +886,10 @@ def main(argv: list[str] | None = None) -> int:
                 display.done(row_of(date, args.suite, spec, result, check_run(spec, result)))
         finally:
             display.stop()
-        if base_plan.exists() and any(s["source"] == "derived/replan-frozen" for s in specs):
-            doc = load_json(base_plan)
+        if any(s["source"] == "derived/replan-frozen" for s in specs):
+            doc = instance_document(REPLAN_BASE_PLAN)
             notes.append(
-                f"re-plan: base plan = national-20x10 by {default_backend} (status {doc['status']}, objective {doc['objective']:,}); "
+                f"re-plan: base plan = instances/{REPLAN_BASE_PLAN} (national-20x10, status {doc['status']}, objective {doc['objective']:,}); "
                 f"frozen through {FREEZE_THROUGH}; every pool loses round(1/3) of its {CREW_LOSS_YEAR} crews; "
                 "cold = no hint, warm = rdplan's default warm start (the baseline plan)"
             )
@@ -986,26 +953,6 @@ def _load() -> str:
         return ", ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
         return "?"
-
-
-def _prepare_base(
-    path: Path, backend: str, time_limit: float, threads: int, display: _Display, notes: list[str]
-) -> None:
-    """Solve national-20x10 once (not a table row) for the re-plan's base plan."""
-    spec = {
-        "scenario": f"{REPLAN_BASE} (re-plan base)",
-        "source": f"instances/{REPLAN_BASE}.json",
-        "kind": "solve",
-        "backend": backend,
-        "seed": 0,
-        "threads": threads,
-        "time_limit": time_limit,
-        "save_plan": str(path),
-    }
-    display.start(-1, spec)
-    result = run_in_process(spec, display.progress)
-    if "error" in result or not path.exists():
-        notes.append(f"re-plan base solve failed: {result.get('error') or result.get('status')}")
 
 
 if __name__ == "__main__":

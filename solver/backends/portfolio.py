@@ -4,14 +4,18 @@ Measured in ``benchmarks/RESULTS.md``: HiGHS's branch-and-cut has the strongest 
 the national scenarios, and the LP-guided search (``lpguided``: LP relaxation, then a MILP
 over the builds the LP uses) finds a plan as good as any backend's within seconds; started
 from that plan HiGHS proves national-20x10 sooner than alone (111-118 s vs 156 s), though
-on frozen re-plans the start slows it (45 s vs 17 s, not understood yet). On 2 cores a race would halve each one's threads,
-so the portfolio runs them in turn:
+on frozen re-plans the start slows it (45 s vs 17 s). On 2 cores a race would halve each one's
+threads, so the portfolio runs them in turn:
 
 1. ``lpguided`` without its neighbourhood phase, for a share of the time limit
    (``PRIMAL_SHARE``, 2-15 s) and no longer than ``PATIENCE`` seconds after its last better
    plan: a plan and the LP bound;
 2. HiGHS on the whole model, warm-started from that plan (builds, crews, trainees), for the
    rest of the time. The bound returned is the better of the two.
+
+With a warm start given (a re-plan's baseline or a caller's hint) HiGHS runs alone from it: the
+planner's start is kept rather than replaced by the LP-guided plan, and frozen re-plans, where
+that plan slows HiGHS, are warm re-plans.
 
 Above ``LARGE_COLUMNS`` columns (gen-1000: 217 k, gen-3000: 1.57 M) HiGHS's branch-and-cut finds nothing
 useful in minutes (presolve alone takes a minute): ``lpguided`` runs alone, neighbourhood
@@ -66,6 +70,12 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     if model.num_cols > LARGE_COLUMNS:
         result = lpguided.solve(model, options)
         result.detail = f"lpguided alone ({model.num_cols:,} columns): {result.detail}"
+        return result
+    if options.hint:
+        # A planner's warm start (a re-plan's baseline, a hint): HiGHS starts from it at once.
+        # The LP-guided plan would replace it, and on frozen re-plans that start slows HiGHS.
+        result = highs.solve(model, options)
+        result.detail = f"highs from the given warm start: {result.detail}"
         return result
     started = time.perf_counter()
     head = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)

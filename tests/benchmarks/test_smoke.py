@@ -82,6 +82,31 @@ def test_replan_scenarios_lose_the_same_crews() -> None:
     assert [s.model_dump() for s in changed.sites] == [s.model_dump() for s in before.sites]
 
 
+def test_replan_base_is_the_committed_optimal_plan() -> None:
+    # The frozen re-plan is the same scenario in every run: its baseline is a committed plan
+    # (national-20x10's proven optimum), which the evaluator accepts with its stated objective.
+    from benchmarks.suites import (
+        FREEZE_THROUGH,
+        REPLAN_BASE_PLAN,
+        instance_document,
+        replan_frozen,
+    )
+    from solver.evaluate import evaluate
+    from solver.scenario import parse_scenario
+
+    national = instance_document("national-20x10.json")
+    base = instance_document(REPLAN_BASE_PLAN)
+    ev = evaluate(parse_scenario(national), base)
+    assert ev.holds, ev.violations[:3]
+    assert (base["status"], base["objective"], base["bound"]) == ("optimal", 1861928, 1861928)
+    frozen = replan_frozen(national)
+    assert frozen == replan_frozen(national, base)
+    fixed = {s["id"]: s["fixed"] for s in frozen["sites"] if "fixed" in s}
+    expected = {b["site"]: b for b in base["builds"] if b["year"] <= FREEZE_THROUGH}
+    assert set(fixed) == set(expected)
+    assert all(fixed[s] == {"year": b["year"], "option": b["option"]} for s, b in expected.items())
+
+
 def test_warm_replan_compared_with_cold_and_from_scratch() -> None:
     from benchmarks.run import _warm_cold
 

@@ -68,3 +68,20 @@ def test_lpguided_bound_is_valid_and_proves_small_models() -> None:
     raw = lpguided.solve(model, SolveOptions(time_limit=60, threads=2))
     assert raw.values is not None and raw.bound is not None
     assert 143310 <= raw.bound < 143311  # neighbourhood searched to the end: a proof
+
+
+def test_a_given_warm_start_goes_to_highs_unreplaced() -> None:
+    # A re-plan's baseline (or a caller's hint) is the planner's start: the portfolio hands it
+    # to HiGHS as is instead of replacing it by the LP-guided plan. Here the start is
+    # generated-b's own optimal plan, so the run ends at 143310 with HiGHS alone.
+    doc = load("conformance/generated-b")
+    best = solve(doc, backend="highs", time_limit=60, threads=2)
+    assert (best.status, best.objective) == ("optimal", 143310)
+    hint = [{"site": b.site, "year": b.year, "option": b.option} for b in best.builds]
+    plan = solve(doc, backend="portfolio", time_limit=60, threads=2, hint=hint)
+    assert (plan.status, plan.objective) == ("optimal", 143310)
+    detail = plan.solver.detail  # type: ignore[union-attr,attr-defined]
+    assert detail.startswith("highs from the given warm start") and "lpguided" not in detail
+    # With no warm start the LP-guided phase runs first, as before.
+    cold = solve(doc, backend="portfolio", time_limit=60, threads=2, hint=[])
+    assert cold.objective == 143310 and "lpguided" in cold.solver.detail  # type: ignore[union-attr,attr-defined]
