@@ -93,7 +93,9 @@ def test_tightening_bites_on_the_national_instance() -> None:
     tight = build_model(data, balance_form="sites")
     loose = build_model(data, relaxed=True, balance_form="sites")  # the conflict finder's: as is
     assert tight.balance_form == loose.balance_form == "sites"
-    assert tight.num_aux == loose.num_aux == data.num_sites * data.num_years
+    assert len(tight.b_site) == len(loose.b_site) == data.num_sites * data.num_years
+    assert len(tight.n_region) == len(loose.n_region) == data.num_regions * data.num_years
+    assert tight.num_aux == loose.num_aux == len(tight.b_site) + len(tight.n_region)
     (n_tight, w_tight), (n_loose, w_loose) = _balance_weight(tight), _balance_weight(loose)
     assert n_tight == n_loose == data.num_regions * data.num_years
     assert w_tight < w_loose
