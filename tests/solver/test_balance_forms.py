@@ -6,6 +6,7 @@ optimum against the rows as SPEC §3.7 reads them (``"dense"``), on scenarios ma
 the tightening bites (narrow tolerances, region quotas, heavy and light sites).
 """
 
+import json
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,40 @@ def test_others_bound_is_the_brute_force_maximum(doc: dict[str, Any]) -> None:
                         continue
                     best = max(best, int(data.weight[list(chosen)].sum()))
             assert bound[r, y] == best, (r, y)
+
+
+def test_region_counts_match_a_real_plan() -> None:
+    # N[r,y] counts the sites of r built by the end of y, and the region-year quotas hold over
+    # the counts: on national-20x10's committed optimal plan, every row made only of x, B and
+    # N columns (their definitions, balance, quotas over x and over N) holds.
+    root = Path(__file__).parents[2] / "instances"
+    data = build_problem(parse_scenario((root / "national-20x10.json").read_text()))
+    model = build_model(data, balance_form="sites")
+    plan = json.loads((root / "plans" / "national-20x10-optimal.json").read_text())
+    options = {o: i for i, o in enumerate(data.option_ids)}
+    builds = [
+        (data.site_ids.index(b["site"]), options[b["option"]], b["year"]) for b in plan["builds"]
+    ]
+    hint = model.complete_hint(model.hint_from_builds(builds))
+    n_offset = model.aux_offset + len(model.b_site)
+    assert set(range(model.num_x)) | set(range(model.aux_offset, model.num_cols)) == set(hint)
+    values = np.zeros(model.num_cols)
+    values[list(hint)] = list(hint.values())
+    built = np.zeros((data.num_regions, data.num_years), dtype=int)
+    for b in plan["builds"]:
+        built[data.region_ids.index(b["region"]), b["year"] - data.start :] += 1
+    n = values[n_offset:]
+    assert (n == built[model.n_region, model.n_year]).all()
+    assert (n <= model.col_ub[n_offset:]).all()
+    entry_row = np.repeat(np.arange(model.num_rows), np.diff(model.row_start))
+    flows = (model.row_index >= model.a_offset) & (model.row_index < model.aux_offset)
+    pure = np.bincount(entry_row[flows], minlength=model.num_rows) == 0
+    lhs = np.bincount(
+        entry_row, weights=model.row_value * values[model.row_index], minlength=model.num_rows
+    )
+    assert ((lhs >= model.row_lb - 1e-9) | ~pure).all() and (
+        (lhs <= model.row_ub + 1e-9) | ~pure
+    ).all()
+    quota = [g for g, k in enumerate(model.groups) if k.group == "quota.region_year"]
+    on_n = np.isin(model.row_group[entry_row], quota) & (model.row_index >= n_offset)
+    assert len(np.unique(entry_row[on_n])) == data.num_regions * data.num_years
