@@ -4,8 +4,8 @@ Measured in ``benchmarks/RESULTS.md``: HiGHS's branch-and-cut has the strongest 
 the national scenarios, and the LP-guided search (``lpguided``: LP relaxation, then a MILP
 over the builds the LP uses) finds a plan as good as any backend's within seconds; started
 from that plan HiGHS proves national-20x10 sooner than alone (79 s vs 96 s in run 4d), though
-on a frozen re-plan solved without its baseline the start slows it (no proof in 60 s vs 31 s). On 2 cores a race would halve each one's
-threads, so the portfolio runs them in turn:
+on a frozen re-plan solved without its baseline the start slows it (no proof in 60 s vs
+31 s). On 2 cores a race would halve each one's threads, so the portfolio runs them in turn:
 
 1. ``lpguided`` without its neighbourhood phase, for a share of the time limit
    (``PRIMAL_SHARE``, 2-15 s) and no longer than ``PATIENCE`` seconds after its last better
