@@ -305,6 +305,18 @@ class ModelBuilder:
         self._row_group.append(np.broadcast_to(np.asarray(group, dtype=np.int64), (n,)).copy())
         self._num_rows += n
 
+    def _region_year_groups(self, regions: np.ndarray, years: np.ndarray) -> np.ndarray:
+        """The ``quota.region_year`` group of each ``(region, year offset)``: §3.2's rows and
+        the same quotas over the counts ``N`` share it, so they are switched together."""
+        d = self.data
+        return np.array(
+            [
+                self._group("quota.region_year", region=d.region_ids[r], year=d.start + int(y))
+                for r, y in zip(regions, years, strict=True)
+            ],
+            dtype=np.int64,
+        )
+
     @staticmethod
     def _bounds(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lo = np.where(pairs[..., 0] == UNBOUNDED, -INF, pairs[..., 0].astype(np.float64))
@@ -441,12 +453,13 @@ class ModelBuilder:
             row = local[d.site2region[self.x_site], self.x_year]
             keep = row >= 0
             lo, hi = self._bounds(bounds[rr, yy])
-            group = [
-                self._group("quota.region_year", region=d.region_ids[r], year=d.start + int(y))
-                for r, y in zip(rr, yy, strict=True)
-            ]
             self._add_rows(
-                row[keep], np.flatnonzero(keep), np.ones(int(keep.sum())), lo, hi, np.array(group)
+                row[keep],
+                np.flatnonzero(keep),
+                np.ones(int(keep.sum())),
+                lo,
+                hi,
+                self._region_year_groups(rr, yy),
             )
         has_y = (d.quota_year[:, 0] != UNBOUNDED) | (d.quota_year[:, 1] != UNBOUNDED)
         if has_y.any():
@@ -699,20 +712,15 @@ class ModelBuilder:
         quota = np.flatnonzero(has)
         if len(quota) == 0:
             return
-        prev = quota[self.n_year[quota] > 0]
-        local = np.arange(len(quota))
+        later = self.n_year[quota] > 0  # N[r,y-1] is the column before N[r,y]
         lo, hi = self._bounds(bounds[quota])
-        group = [
-            self._group("quota.region_year", region=d.region_ids[r], year=d.start + int(y))
-            for r, y in zip(self.n_region[quota], self.n_year[quota], strict=True)
-        ]
         self._add_rows(
-            np.concatenate([local, local[self.n_year[quota] > 0]]),
-            np.concatenate([n_offset + quota, n_offset + prev - 1]),
-            np.concatenate([np.ones(len(quota)), -np.ones(len(prev))]),
+            np.concatenate([np.arange(len(quota)), np.flatnonzero(later)]),
+            np.concatenate([n_offset + quota, n_offset + quota[later] - 1]),
+            np.concatenate([np.ones(len(quota)), -np.ones(int(later.sum()))]),
             lo,
             hi,
-            np.array(group),
+            self._region_year_groups(self.n_region[quota], self.n_year[quota]),
         )
 
     def _others_bound(self) -> np.ndarray:
