@@ -183,7 +183,7 @@ def _run_rdplan(
         nonzeros=info.nonzeros,
         first_plan_s=marks.get("first"),
         gap1pct_s=marks.get("gap1"),
-        detail=str(getattr(info, "detail", "")),
+        detail=_detail(info),
     )
     if plan.status.has_plan:
         document = plan.to_document()
@@ -240,6 +240,17 @@ def _run_baseline(spec: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
         out["violations"] = ev.violations[:5]
         _keep(spec, "plan.json", plan)
     return out
+
+
+def _detail(info: Any) -> str:
+    """The solver's detail, and whether the warm start held (a re-plan's baseline may not)."""
+    detail = str(getattr(info, "detail", ""))
+    warm = getattr(info, "warm_start", None)
+    if warm and not warm["holds"]:
+        detail += "; warm start does not hold: " + "; ".join(warm.get("violations", []))
+    elif warm:
+        detail += f"; warm start holds ({warm['objective']:,})"
+    return detail
 
 
 def _keep(spec: dict[str, Any], name: str, doc: dict[str, Any]) -> None:

@@ -171,6 +171,19 @@ def _summary(plan: Plan) -> None:
             f"{len(plan.builds)} builds, {len(plan.unbuilt)} unbuilt, {sum(r.trainees for r in plan.training):,} trainees",
             file=sys.stderr,
         )
+    warm = getattr(info, "warm_start", None) if info else None
+    if warm:
+        if warm["holds"]:
+            print(
+                f"warm start: {warm['builds']} builds, holds (objective {warm['objective']:,})",
+                file=sys.stderr,
+            )
+        else:
+            why = "; ".join(warm.get("violations", []))
+            print(
+                f"warm start: {warm['builds']} builds, does not hold in this scenario: {why}",
+                file=sys.stderr,
+            )
     for c in plan.conflicts:
         print(f"  conflict {c['group']}: {c['message']}", file=sys.stderr)
 

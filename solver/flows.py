@@ -84,8 +84,11 @@ def _crews(model: MatrixModel, x: np.ndarray) -> np.ndarray:
         )
         flow.set_nodes_supplies(np.array([0, 1], dtype=np.int32), np.array([total, -total]))
         if flow.solve() != flow.OPTIMAL:
-            year = d.start + int(y)
-            raise FlowRepairError(f"the builds of {year} cannot be staffed by the crew pools")
+            flow.solve_max_flow_with_min_cost()
+            raise FlowRepairError(
+                f"the builds of {d.start + int(y)} need {total} crews; the pools that reach"
+                f" them can send {flow.maximum_flow()}"
+            )
         a[arcs] = flow.flows(crew_arcs)
     return a
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from solver.backends.base import RawResult, SolveOptions, default_threads
 from solver.evaluate import evaluate
-from solver.flows import integral_flows
+from solver.flows import FlowRepairError, integral_flows
 from solver.model import MatrixModel, build_model
 from solver.plan import (
     Build,
@@ -38,6 +38,8 @@ from solver.scenario import Scenario, ScenarioError, parse_scenario
 
 BACKENDS = ("cpsat", "highs", "cbc", "portfolio", "lpguided")
 DEFAULT_BACKEND = "portfolio"
+#: How many of a failing warm start's violations a plan reports.
+WARM_START_VIOLATIONS = 5
 
 
 class SolverBugError(RuntimeError):
@@ -148,14 +150,18 @@ def solve(
         build_seconds=round(build_seconds, 3),
         **model.size(),
     )
+    columns = hint_columns(model, hint)
+    warm = warm_start_report(model, columns) if columns else None
     empty = model.violated_empty_rows()
     if len(empty):
         raw = RawResult(Status.INFEASIBLE, None, None, 0.0, threads, "an empty row excludes 0")
     else:
-        raw = _run(model, backend, time_limit, threads, seed, hint, on_progress, cancel, log)
+        raw = _run(model, backend, time_limit, threads, seed, columns, on_progress, cancel, log)
     info.seconds = round(raw.seconds, 3)
     info.threads = raw.threads
     info.detail = raw.detail  # type: ignore[attr-defined]
+    if warm is not None:
+        info.warm_start = warm  # type: ignore[attr-defined]
     plan = plan_from_result(model, raw, info)
     if plan.status is Status.INFEASIBLE and conflicts:
         from solver.conflicts import find_conflicts
@@ -178,7 +184,7 @@ def _run(
     time_limit: float,
     threads: int,
     seed: int,
-    hint: dict[str, Any] | list[dict[str, Any]] | None,
+    hint: dict[int, int] | None,
     on_progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
     log: bool,
@@ -197,7 +203,7 @@ def _run(
         time_limit=time_limit,
         threads=threads,
         seed=seed,
-        hint=hint_columns(model, hint),
+        hint=hint,
         on_progress=report if on_progress else None,
         cancel=cancel,
         log=log,
@@ -221,6 +227,40 @@ def hint_columns(
         if s is not None and o is not None and isinstance(year, int):
             triples.append((s, o, year))
     return model.hint_from_builds(triples) or None
+
+
+def warm_start_report(model: MatrixModel, hint: dict[int, int]) -> dict[str, Any]:
+    """Does the warm start hold in this scenario? Its builds, with crews and trainees chosen at
+    best for them (``solver.flows``), checked by the evaluator; sites it does not name are left
+    unbuilt. A re-plan's baseline can break the changed scenario (crews lost in a year it
+    builds in, say): a solver then discards it, and the planner should know why.
+
+    Returns ``{"builds", "holds", "objective", "violations"}`` (``objective`` of the start when it
+    holds; the first violations, in the evaluator's words, when it does not).
+    """
+    values = np.zeros(model.num_cols)
+    for col, value in hint.items():
+        if col < model.num_x:
+            values[col] = value
+    builds = int(np.rint(values[: model.num_x]).sum())
+    report: dict[str, Any] = {"builds": builds, "holds": False, "objective": None}
+    try:
+        values = integral_flows(model, values)
+    except FlowRepairError as exc:
+        report["violations"] = [str(exc)]
+        return report
+    plan_builds, training = extract_plan(model, values)
+    ev = evaluate(
+        model.data,
+        Plan(status=Status.FEASIBLE, builds=plan_builds, training=training),
+        check_reported=False,
+    )
+    report["holds"] = ev.holds
+    if ev.holds:
+        report["objective"] = ev.objective
+    else:
+        report["violations"] = ev.violations[:WARM_START_VIOLATIONS]
+    return report
 
 
 def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Plan:

@@ -195,3 +195,35 @@ def test_cli_replan_and_batch(tmp_path: Path) -> None:
     }
     assert set(rows) == {"base", "no-mobilization", "objective.training=0", "objective.training=1"}
     assert rows["objective.training=1"]["objective"] == rows["base"]["objective"] == 1855
+
+
+def test_plan_says_whether_the_warm_start_holds() -> None:
+    """A re-plan's baseline is checked in the changed scenario: it holds (with its objective)
+    when nothing changed, and when crews were lost in a year it builds in, the plan says so
+    in numbers — solvers discard such a start, and the planner learns why."""
+    doc = load("conformance/generated-b")  # 2031..2034
+    base = solve(doc, backend="cpsat", time_limit=30, threads=2).to_document()
+    same = solve(doc, backend="highs", time_limit=30, threads=2, hint=base)
+    warm = same.to_document()["solver"]["warm_start"]
+    assert warm == {
+        "builds": len(base["builds"]),
+        "holds": True,
+        "objective": base["objective"],
+    }
+    year = base["builds"][0]["year"]
+    crews = {c["id"]: c["count"] for c in doc["crews"]}
+    changed = _lose_crews(doc, year, max(crews.values()))  # every pool empty that year
+    plan = solve(changed, backend="highs", time_limit=30, threads=2, hint=base)
+    warm = plan.to_document()["solver"]["warm_start"]
+    assert warm["holds"] is False and warm["objective"] is None
+    assert warm["violations"] == [
+        f"the builds of {year} need "
+        f"{sum(b_crews(b) for b in base['builds'] if b['year'] == year)} crews;"
+        " the pools that reach them can send 0"
+    ]
+    cold = solve(changed, backend="highs", time_limit=30, threads=2, hint=[])
+    assert "warm_start" not in cold.to_document()["solver"]
+
+
+def b_crews(build: dict) -> int:
+    return sum(c["count"] for c in build["crews"])
