@@ -713,6 +713,9 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 f"| {w['backend']} | {w['seed']} | {w['cold']['status']} | {_fmt(w['cold']['total_s'], 's')} | {w['warm']['status']} | "
                 f"{_fmt(w['warm']['total_s'], 's')} | {_fmt(w['ratio'], 's')} | {_fmt(w['cold']['first_plan_s'], 's')} | {_fmt(w['warm']['first_plan_s'], 's')} |"
             )
+        verdicts = _warm_verdicts(warm)
+        if verdicts:
+            lines += ["", *verdicts]
         full = [w for w in warm if w["full"] is not None]
         if full:
             lines += [
@@ -741,6 +744,12 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     for r in failures:
         lines.append(f"- {r['scenario']} / {r['backend']} / seed {r['seed']}: {r['check'][6:]}")
     return "\n".join(lines) + "\n"
+
+
+def _warm_verdicts(warm: list[dict[str, Any]]) -> list[str]:
+    """What the warm runs' plans said of their warm start (``solver.warm_start``), once each."""
+    said = {str(w["warm"].get("detail") or "").partition("; warm start ")[2] for w in warm} - {""}
+    return [f"The warm start {v} (checked by the evaluator)." for v in sorted(said)]
 
 
 def _warm_cold(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

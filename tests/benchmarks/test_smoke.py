@@ -120,3 +120,28 @@ def test_warm_replan_compared_with_cold_and_from_scratch() -> None:
     assert w["backend"] == "highs"
     assert w["ratio"] == 0.5
     assert w["full_ratio"] == 0.1
+
+
+def test_frozen_replan_baseline_breaks_the_crew_loss_and_the_tables_say_so() -> None:
+    """The re-plan benchmark's warm start — the optimal plan of national-20x10 — needs more
+    crews in 2027 than the crew loss leaves, so solvers drop it; plans and tables say so."""
+    from benchmarks.run import _warm_verdicts
+    from benchmarks.suites import REPLAN_BASE_PLAN, instance_document, replan_frozen
+    from solver.model import build_model
+    from solver.problem import build_problem
+    from solver.scenario import parse_scenario
+    from solver.solve import hint_columns, warm_start_report
+
+    frozen = replan_frozen(instance_document("national-20x10.json"))
+    model = build_model(build_problem(parse_scenario(frozen)))
+    report = warm_start_report(model, hint_columns(model, None) or {})
+    base = instance_document(REPLAN_BASE_PLAN)
+    need = sum(c["count"] for b in base["builds"] if b["year"] == 2027 for c in b["crews"])
+    assert need == 50
+    assert report["builds"] == len(base["builds"]) and report["holds"] is False
+    (violation,) = report["violations"]
+    assert violation.startswith(f"the builds of 2027 need {need} crews; the pools that reach")
+    row = {"detail": f"Interrupted by user; warm start does not hold: {violation}"}
+    assert _warm_verdicts([{"warm": row}, {"warm": dict(row)}, {"warm": {"detail": "x"}}]) == [
+        f"The warm start does not hold: {violation} (checked by the evaluator)."
+    ]
