@@ -244,13 +244,11 @@ def _run_baseline(spec: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
 
 def _detail(info: Any) -> str:
     """The solver's detail, and whether the warm start held (a re-plan's baseline may not)."""
+    from solver.solve import warm_start_summary
+
     detail = str(getattr(info, "detail", ""))
     warm = getattr(info, "warm_start", None)
-    if warm and not warm["holds"]:
-        detail += "; warm start does not hold: " + "; ".join(warm.get("violations", []))
-    elif warm:
-        detail += f"; warm start holds ({warm['objective']:,})"
-    return detail
+    return f"{detail}; warm start: {warm_start_summary(warm)}" if warm else detail
 
 
 def _keep(spec: dict[str, Any], name: str, doc: dict[str, Any]) -> None:
@@ -748,8 +746,8 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 def _warm_verdicts(warm: list[dict[str, Any]]) -> list[str]:
     """What the warm runs' plans said of their warm start (``solver.warm_start``), once each."""
-    said = {str(w["warm"].get("detail") or "").partition("; warm start ")[2] for w in warm} - {""}
-    return [f"The warm start {v} (checked by the evaluator)." for v in sorted(said)]
+    said = {str(w["warm"].get("detail") or "").partition("; warm start: ")[2] for w in warm} - {""}
+    return [f"Warm start: {v} (checked by the evaluator)." for v in sorted(said)]
 
 
 def _warm_cold(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -173,17 +173,9 @@ def _summary(plan: Plan) -> None:
         )
     warm = getattr(info, "warm_start", None) if info else None
     if warm:
-        if warm["holds"]:
-            print(
-                f"warm start: {warm['builds']} builds, holds (objective {warm['objective']:,})",
-                file=sys.stderr,
-            )
-        else:
-            why = "; ".join(warm.get("violations", []))
-            print(
-                f"warm start: {warm['builds']} builds, does not hold in this scenario: {why}",
-                file=sys.stderr,
-            )
+        from solver.solve import warm_start_summary
+
+        print(f"warm start: {warm_start_summary(warm)}", file=sys.stderr)
     for c in plan.conflicts:
         print(f"  conflict {c['group']}: {c['message']}", file=sys.stderr)
 

@@ -238,10 +238,11 @@ def warm_start_report(model: MatrixModel, hint: dict[int, int]) -> dict[str, Any
     Returns ``{"builds", "holds", "objective", "violations"}`` (``objective`` of the start when it
     holds; the first violations, in the evaluator's words, when it does not).
     """
+    cols = np.fromiter(hint.keys(), dtype=np.int64, count=len(hint))
+    vals = np.fromiter(hint.values(), dtype=np.float64, count=len(hint))
+    on_x = cols < model.num_x
     values = np.zeros(model.num_cols)
-    for col, value in hint.items():
-        if col < model.num_x:
-            values[col] = value
+    values[cols[on_x]] = vals[on_x]
     builds = int(np.rint(values[: model.num_x]).sum())
     report: dict[str, Any] = {"builds": builds, "holds": False, "objective": None}
     try:
@@ -261,6 +262,13 @@ def warm_start_report(model: MatrixModel, hint: dict[int, int]) -> dict[str, Any
     else:
         report["violations"] = ev.violations[:WARM_START_VIOLATIONS]
     return report
+
+
+def warm_start_summary(report: dict[str, Any]) -> str:
+    """One line for a :func:`warm_start_report`, as the CLI and the benchmark tables say it."""
+    if report["holds"]:
+        return f"{report['builds']} builds, holds (objective {report['objective']:,})"
+    return f"{report['builds']} builds, does not hold: " + "; ".join(report.get("violations", []))
 
 
 def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Plan:

@@ -218,12 +218,12 @@ def test_plan_says_whether_the_warm_start_holds() -> None:
     assert warm["holds"] is False and warm["objective"] is None
     assert warm["violations"] == [
         f"the builds of {year} need "
-        f"{sum(b_crews(b) for b in base['builds'] if b['year'] == year)} crews;"
+        f"{sum(_crews_of(b) for b in base['builds'] if b['year'] == year)} crews;"
         " the pools that reach them can send 0"
     ]
     cold = solve(changed, backend="highs", time_limit=30, threads=2, hint=[])
     assert "warm_start" not in cold.to_document()["solver"]
 
 
-def b_crews(build: dict) -> int:
+def _crews_of(build: dict) -> int:
     return sum(c["count"] for c in build["crews"])
