@@ -67,13 +67,13 @@ def _crews(model: MatrixModel, x: np.ndarray) -> np.ndarray:
         flow.add_arcs_with_capacity_and_unit_cost(
             np.zeros(len(pools), dtype=np.int32),
             np.array([pool_node[k] for k in pools.tolist()], dtype=np.int32),
-            d.available[pools, y].astype(np.int64),
+            d.class_available[pools, y].astype(np.int64),
             np.zeros(len(pools), dtype=np.int64),
         )
         crew_arcs = flow.add_arcs_with_capacity_and_unit_cost(
             np.array([pool_node[int(k)] for k in model.a_pool[arcs].tolist()], dtype=np.int32),
             np.array([site_node[int(s)] for s in model.a_site[arcs].tolist()], dtype=np.int32),
-            d.available[model.a_pool[arcs], y].astype(np.int64),
+            d.class_available[model.a_pool[arcs], y].astype(np.int64),
             cost[arcs].astype(np.int64),
         )
         flow.add_arcs_with_capacity_and_unit_cost(

@@ -34,6 +34,10 @@ Exact reformulations are used (they do not change the feasible set of
     ``S[r,y] - S[r,y-1] - Σ_{s in r, o} w(s)·x[s,o,y] = 0``; one term per region
     (CP-SAT, CBC, the conflict finder, and models too large for ``"sites"``).
   - ``"dense"``: the rows over ``x`` as SPEC §3.7 reads.
+* Interchangeable crew pools (the same reach and distances to every site) share their ``a``
+  columns: one per class, site and year, bounded by the class's crews
+  (``ProblemData.class_available``); plans split them back to the real pools
+  (``solver.solve.extract_plan``).
 * Variables exist only where they can be non-zero: ``x`` inside windows (in
   *relaxed* mode, used by the conflict finder, everywhere in the horizon, with
   the window as fixings owned by the ``window`` group), ``a`` where the pool
@@ -363,12 +367,13 @@ class ModelBuilder:
         self.x_year = np.concatenate(years) if years else np.zeros(0, dtype=np.int64)
         num_x = len(self.x_site)
 
-        # a[k,s,y]: reach, crews available, and an x needing crews exists at (s, y).
+        # a[k,s,y]: reach, crews available, and an x needing crews exists at (s, y); k is the
+        # first pool of its class of interchangeable pools (ProblemData.class_available).
         needs = d.option_crews[self.x_option] > 0
         site_year = np.zeros((d.num_sites, num_y), dtype=bool)
         site_year[self.x_site[needs], self.x_year[needs]] = True
         if d.has_crews:
-            mask = d.reach[:, :, None] & site_year[None, :, :] & (d.available[:, None, :] > 0)
+            mask = d.reach[:, :, None] & site_year[None, :, :] & (d.class_available[:, None, :] > 0)
             a_pool, a_site, a_year = np.nonzero(mask)
         else:
             a_pool = a_site = a_year = np.zeros(0, dtype=np.int64)
@@ -411,7 +416,7 @@ class ModelBuilder:
         n = self.aux_offset + self.num_aux
         self.col_lb = np.zeros(n)
         self.col_ub = np.ones(n)
-        self.col_ub[self.a_offset : self.t_offset] = d.available[a_pool, a_year]
+        self.col_ub[self.a_offset : self.t_offset] = d.class_available[a_pool, a_year]
         self.col_ub[self.t_offset : self.aux_offset] = d.training_capacity[
             self.t_region, self.t_year
         ]
@@ -476,7 +481,8 @@ class ModelBuilder:
             )
 
     def crews(self) -> None:
-        """§3.3 ``Σ_s a[k,s,y] <= available(k,y)`` and ``Σ_k a[k,s,y] = Σ_o crews(o)·x[s,o,y]``."""
+        """§3.3 ``Σ_s a[k,s,y] <= available(k,y)`` and ``Σ_k a[k,s,y] = Σ_o crews(o)·x[s,o,y]``,
+        with ``k`` a class of interchangeable pools and ``available`` its pools' sum."""
         d = self.data
         if not d.has_crews:
             return
@@ -492,7 +498,7 @@ class ModelBuilder:
             a_cols,
             np.ones(len(a_cols)),
             np.full(len(uniq), -INF),
-            d.available[pk, py].astype(float),
+            d.class_available[pk, py].astype(float),
             group_of_year[py],
         )
         # Site rows, for every (s, y) where some x needs crews.

@@ -61,6 +61,7 @@ class ProblemData:
     available: np.ndarray  # (K, Y)
     distance: np.ndarray  # (K, S) whole km, SPEC §2
     reach: np.ndarray  # (K, S) bool
+    pool_class: np.ndarray  # (K,) the first pool interchangeable with k (same reach, distances)
     training_capacity: np.ndarray  # (R, Y), the t upper bound (need bound where unlimited)
     training_limited: np.ndarray  # (R,) bool
     trained_stock: np.ndarray  # (R,)
@@ -114,6 +115,26 @@ class ProblemData:
     @property
     def has_crews(self) -> bool:
         return self.num_pools > 0
+
+    @cached_property
+    def class_available(self) -> np.ndarray:
+        """(K, Y): a crew class's crews per year on its first pool, 0 on the others.
+
+        Pools that reach the same sites at the same distances are interchangeable: the model
+        has one ``a`` column per class, site and year, bounded by the class's crews
+        (``docs/decisions.md``, "Interchangeable crew pools").
+        """
+        out = np.zeros_like(self.available)
+        np.add.at(out, self.pool_class, self.available)
+        return out
+
+    @cached_property
+    def class_members(self) -> dict[int, list[int]]:
+        """A class's first pool -> its pools, in scenario order."""
+        members: dict[int, list[int]] = {}
+        for k, c in enumerate(self.pool_class.tolist()):
+            members.setdefault(c, []).append(k)
+        return members
 
 
 def build_problem(scenario: Scenario) -> ProblemData:
@@ -185,6 +206,14 @@ def build_problem(scenario: Scenario) -> ProblemData:
             distance[k, i] = d
             reach[k, i] = pool.max_distance_km is None or d <= pool.max_distance_km
 
+    # Interchangeable pools: the same reach and distances to every site.
+    if num_k:
+        key = np.where(reach, distance, -1)
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        pool_class = first[inverse.ravel()].astype(np.int64)
+    else:
+        pool_class = np.zeros(0, dtype=np.int64)
+
     num_r = len(sc.regions)
     max_tech = np.zeros(num_s, dtype=np.int64)
     for i in range(num_s):
@@ -246,6 +275,7 @@ def build_problem(scenario: Scenario) -> ProblemData:
         available=available,
         distance=distance,
         reach=reach,
+        pool_class=pool_class,
         training_capacity=training_capacity,
         training_limited=training_limited,
         trained_stock=trained_stock,

@@ -78,13 +78,27 @@ def extract_plan(model: MatrixModel, values: np.ndarray) -> tuple[list[Build], l
     x_on = np.flatnonzero(v[: model.num_x] > 0)
     a_val = v[model.a_offset : model.t_offset]
     crews_of: dict[tuple[int, int], list[CrewAssignment]] = {}
+    # A column's crews belong to a class of interchangeable pools: its pools give them in
+    # scenario order, each up to what it has left that year (the class's bound is their sum;
+    # were a solver to exceed it, the last pool takes the rest and the evaluator says so).
+    left = data.available.copy()
     for i in np.flatnonzero(a_val > 0).tolist():
-        k, s, y = int(model.a_pool[i]), int(model.a_site[i]), int(model.a_year[i])
-        crews_of.setdefault((s, y), []).append(
-            CrewAssignment(
-                pool=data.pool_ids[k], count=int(a_val[i]), distance_km=int(data.distance[k, s])
+        c, s, y = int(model.a_pool[i]), int(model.a_site[i]), int(model.a_year[i])
+        count = int(a_val[i])
+        members = data.class_members[c]
+        for n, k in enumerate(members):
+            give = count if n == len(members) - 1 else min(count, int(left[k, y]))
+            if give <= 0:
+                continue
+            left[k, y] -= give
+            count -= give
+            crews_of.setdefault((s, y), []).append(
+                CrewAssignment(
+                    pool=data.pool_ids[k], count=give, distance_km=int(data.distance[k, s])
+                )
             )
-        )
+            if count == 0:
+                break
     builds = []
     for j in x_on.tolist():
         s, o, y = int(model.x_site[j]), int(model.x_option[j]), int(model.x_year[j])
