@@ -85,3 +85,28 @@ def test_a_given_warm_start_goes_to_highs_unreplaced() -> None:
     # With no warm start the LP-guided phase runs first, as before.
     cold = solve(doc, backend="portfolio", time_limit=60, threads=2, hint=[])
     assert cold.objective == 143310 and "lpguided" in cold.solver.detail  # type: ignore[union-attr,attr-defined]
+
+
+def test_a_replan_without_its_baseline_goes_to_highs_alone() -> None:
+    # A fifth of the sites fixed where generated-b's optimum builds them: a re-plan. The
+    # portfolio skips the LP-guided start (it slowed HiGHS on both benchmark re-plans).
+    doc = load("conformance/generated-b")
+    best = solve(doc, backend="highs", time_limit=60, threads=2)
+    where = {b.site: (b.year, b.option) for b in best.builds}
+    sites = [s for s in doc["sites"] if s["id"] in where]
+    share = portfolio.REPLAN_FIXED_SHARE
+    for s in sites[: int(share * len(doc["sites"])) + 1]:
+        year, option = where[s["id"]]
+        s["fixed"] = {"year": year, "option": option}
+    plan = solve(doc, backend="portfolio", time_limit=60, threads=2)
+    assert (plan.status, plan.objective) == ("optimal", 143310)
+    assert plan.solver.detail.startswith("highs alone (a re-plan: ")  # type: ignore[union-attr,attr-defined]
+    # One site fixed is not a re-plan: the LP-guided start stays.
+    doc = load("conformance/generated-b")
+    year, option = where[sites[0]["id"]]
+    next(s for s in doc["sites"] if s["id"] == sites[0]["id"])["fixed"] = {
+        "year": year,
+        "option": option,
+    }
+    plan = solve(doc, backend="portfolio", time_limit=60, threads=2)
+    assert plan.objective == 143310 and "lpguided" in plan.solver.detail  # type: ignore[union-attr,attr-defined]
