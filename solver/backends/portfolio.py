@@ -3,9 +3,11 @@
 Measured in ``benchmarks/RESULTS.md``: HiGHS's branch-and-cut has the strongest bounds on
 the national scenarios, and the LP-guided search (``lpguided``: LP relaxation, then a MILP
 over the builds the LP uses) finds a plan as good as any backend's within seconds; started
-from that plan HiGHS proves national-20x10 sooner than alone (79 s vs 96 s in run 4d), though
-on a frozen re-plan solved without its baseline the start slows it (no proof in 60 s vs
-31 s). On 2 cores a race would halve each one's threads, so the portfolio runs them in turn:
+from that plan HiGHS proves national-20x10 sooner than alone (32.5 s vs 43.4 s, mean of three
+seeds in run 6), though on re-plans the start slows it (below). HiGHS's tree search is
+serial, but running the two at once (the LP-guided search in a child process, its plan handed
+to HiGHS by the user-solution callback) reached HiGHS only after its root and was no faster
+(run 6 evidence), so the portfolio runs them in turn:
 
 1. ``lpguided`` without its neighbourhood phase, for a share of the time limit
    (``PRIMAL_SHARE``, 2-15 s) and no longer than ``PATIENCE`` seconds after its last better
