@@ -5,9 +5,9 @@ Once the builds ``x`` are fixed, what is left of SPEC §3 splits in two:
 * **crews** (§3.3), year by year: pools with ``available(k, y)`` crews (a class of
   interchangeable pools as one, with their crews together: ``ProblemData.class_available``),
   each site built in ``y`` needing ``crews(o)`` of them from pools that reach it, at
-  ``w_mobilization · dist`` a crew — a transportation problem. Its constraint matrix is the incidence matrix of a
-  bipartite graph (totally unimodular) and its data are integers, so it has an integral
-  optimum: a min-cost flow, solved here exactly with OR-Tools' network simplex.
+  ``w_mobilization · dist`` a crew — a transportation problem. Its constraint matrix is the
+  incidence matrix of a bipartite graph (totally unimodular) and its data are integers, so it
+  has an integral optimum: a min-cost flow, solved here exactly with OR-Tools' network simplex.
 * **trainees** (§3.4), region by region: cumulative sums ``stock + Σ_{y' <= y-L} t[y'] >=
   need(y)`` with ``0 <= t[y'] <= capacity(y')`` at ``w_training`` each. Every trainee costs the
   same, so the least total is optimal; training each year as late as the capacities allow
