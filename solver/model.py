@@ -63,6 +63,32 @@ DEFINITION = -1  # row group of auxiliary-variable definitions: always on
 #: "dense", the previous default; gen-3000 (1.8 M terms) keeps "regions" (benchmarks/RESULTS.md).
 SITES_BALANCE_MAX_TERMS = 1_000_000
 BALANCE_FORMS = ("sites", "regions", "dense")
+#: The technicians' hull rows (:meth:`ModelBuilder.technician_hull`) are made for a region and
+#: year only when it has at most this many vectors of option counts to enumerate.
+TECHNICIAN_HULL_MAX_COUNTS = 20_000
+
+
+@dataclass(frozen=True)
+class CandidateRows:
+    """Implied rows ``value·v <= rhs`` (CSR over the model's columns) kept out of the model;
+    :meth:`MatrixModel.with_candidates` appends the chosen ones."""
+
+    row_start: np.ndarray
+    row_index: np.ndarray
+    row_value: np.ndarray
+    rhs: np.ndarray
+    group: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return len(self.rhs)
+
+    def activity(self, values: np.ndarray) -> np.ndarray:
+        """Each row's left side at ``values``."""
+        row = np.repeat(np.arange(self.count), np.diff(self.row_start))
+        return np.bincount(
+            row, weights=self.row_value * values[self.row_index], minlength=self.count
+        )
 
 
 @dataclass(frozen=True)
@@ -114,6 +140,7 @@ class MatrixModel:
     row_group: np.ndarray
     groups: list[GroupKey]
     window_fixings: dict[int, np.ndarray] = field(default_factory=dict)
+    candidates: CandidateRows | None = None  # implied rows not in the model (technician_hull)
 
     @property
     def num_cols(self) -> int:
@@ -145,6 +172,25 @@ class MatrixModel:
         if continuous_flows:
             mask[self.a_offset : self.aux_offset] = False
         return mask
+
+    def with_candidates(self, chosen: np.ndarray) -> MatrixModel:
+        """This model with the candidate rows in ``chosen`` (a boolean mask) appended."""
+        cand = self.candidates
+        if cand is None or not chosen.any():
+            return self
+        picked = np.flatnonzero(chosen)
+        lengths = np.diff(cand.row_start)[picked]
+        entries = np.repeat(cand.row_start[picked], lengths) + _ragged_arange(lengths)
+        row_start = np.concatenate([self.row_start, self.row_start[-1] + np.cumsum(lengths)])
+        return replace(
+            self,
+            row_start=row_start,
+            row_index=np.concatenate([self.row_index, cand.row_index[entries]]),
+            row_value=np.concatenate([self.row_value, cand.row_value[entries]]),
+            row_lb=np.concatenate([self.row_lb, np.full(len(picked), -INF)]),
+            row_ub=np.concatenate([self.row_ub, cand.rhs[picked]]),
+            row_group=np.concatenate([self.row_group, cand.group[picked]]),
+        )
 
     def restrict_x(self, keep_x: np.ndarray) -> tuple[MatrixModel, np.ndarray]:
         """The model with only the ``x`` columns in ``keep_x`` (a boolean mask over ``x``): the
@@ -183,6 +229,7 @@ class MatrixModel:
             row_index=new_index[self.row_index[entry_kept]],
             row_value=self.row_value[entry_kept],
             window_fixings={},
+            candidates=None,
         )
         return restricted, cols
 
@@ -336,6 +383,8 @@ class ModelBuilder:
         self.quotas()  # §3.2
         self.crews()  # §3.3
         self.technicians()  # §3.4
+        if self.balance_form == "sites" and not self.relaxed:
+            self.technician_hull()  # §3.4, implied rows kept aside as candidates
         self.resources()  # §3.5
         self.precedence()  # §3.6
         self.balance()  # §3.7
@@ -549,6 +598,111 @@ class ModelBuilder:
             [self._group("technicians", region=d.region_ids[r]) for r in regions], num_y
         )
         self._add_rows(rows, cols, vals, lb, np.full(len(lb), INF), group)
+
+    def technician_hull(self) -> None:
+        """Implied rows from the integer hull of §3.4, per region ``r`` and year ``y``.
+
+        In the space of the option counts ``A_o = Σ_{s in r, y' <= y} x[s,o,y']`` (options
+        needing technicians) and the trainees ready by ``y``, ``T = Σ_{y' <= y-L} t[r,y']``,
+        every plan lies on a segment ``need(A) <= T <= cap``, with ``need = max(0, Σ_o
+        tech(o)·A_o - stock)``, for an integer ``A`` with ``A_o <= `` the region's sites that
+        can take ``o`` by ``y`` and ``Σ_o A_o <= `` its sites and its quota maximums by ``y``.
+        The facets of the convex hull of those segments (scipy's Qhull) become rows
+        ``Σ_o n_o·A_o + n_T·T <= h`` with integer ``n`` and ``h`` the largest ``n``-value over
+        the enumerated points, computed exactly — valid whatever rounding Qhull's normals had.
+        §3.4's own row is left out. Technicians come in whole factories (30, 45,
+        60 a design in the national scenarios), and the LP relaxation builds fractions of
+        designs to use the last trainees of a stock; these rows are the roundings a solver's
+        cut loop otherwise finds one round at a time (``benchmarks/RESULTS.md``, run 7).
+
+        They are not rows yet: all of them (383 on national-20x10, dense) slow HiGHS down, the
+        few its LP relaxation violates speed it up. They are kept in
+        :attr:`MatrixModel.candidates`, and :func:`solver.cuts.add_violated` adds those."""
+        from scipy.spatial import ConvexHull, QhullError
+
+        d = self.data
+        num_y, lead = d.num_years, d.lead_time
+        tech = d.option_technicians.astype(np.int64)
+        options = np.flatnonzero(tech > 0)
+        if len(options) == 0:
+            return
+        region_of_x = d.site2region[self.x_site]
+        t_cols = self.t_offset + np.arange(len(self.t_region))
+        t_ub = self.col_ub[t_cols].astype(np.int64)
+        q_max = d.quota_region_year[..., 1]
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        rhs: list[int] = []
+        groups: list[int] = []
+        facets: dict[tuple[Any, ...], list[tuple[np.ndarray, int]]] = {}
+        for r in range(d.num_regions):
+            in_r = np.flatnonzero((region_of_x == r) & (tech[self.x_option] > 0))
+            if len(in_r) == 0:
+                continue
+            stock = int(d.trained_stock[r])
+            group = self._group("technicians", region=d.region_ids[r])
+            for y in range(num_y):
+                x_cols = in_r[self.x_year[in_r] <= y]
+                if len(x_cols) == 0:
+                    continue
+                ready = (self.t_region == r) & (self.t_year <= y - lead)
+                cap_t = int(t_ub[ready].sum())
+                sites = np.unique(self.x_site[x_cols])
+                limit = len(sites)
+                if (q_max[r, : y + 1] != UNBOUNDED).all():
+                    limit = min(limit, int(q_max[r, : y + 1].sum()))
+                per_option = np.array(
+                    [
+                        len(np.unique(self.x_site[x_cols[self.x_option[x_cols] == o]]))
+                        for o in options
+                    ]
+                )
+                per_option = np.minimum(per_option, limit)
+                if int(np.prod(per_option + 1)) > TECHNICIAN_HULL_MAX_COUNTS:
+                    continue
+                key = (tuple(per_option.tolist()), limit, stock, cap_t)
+                if key not in facets:  # regions and years alike share their facets
+                    counts = np.indices(per_option + 1).reshape(len(options), -1).T
+                    counts = counts[counts.sum(axis=1) <= limit]
+                    need = np.maximum(counts @ tech[options] - stock, 0)
+                    ok = need <= cap_t
+                    counts, need = counts[ok], need[ok]
+                    points = np.vstack(
+                        [
+                            np.column_stack([counts, need]),
+                            np.column_stack([counts, np.full(len(need), cap_t)]),
+                        ]
+                    )
+                    facets[key] = _hull_rows(points, ConvexHull, QhullError)
+                for normal, h in facets[key]:
+                    n_opt, n_t = normal[:-1], int(normal[-1])
+                    if n_t < 0 and h == -n_t * stock and (n_opt == -n_t * tech[options]).all():
+                        continue  # §3.4's own row
+                    coef = np.zeros(len(tech), dtype=np.int64)
+                    coef[options] = n_opt
+                    row_x = x_cols[coef[self.x_option[x_cols]] != 0]
+                    row_t = t_cols[ready] if n_t != 0 else t_cols[:0]
+                    k = len(rhs)
+                    rows.append(np.full(len(row_x) + len(row_t), k))
+                    cols.append(np.concatenate([row_x, row_t]))
+                    vals.append(
+                        np.concatenate([coef[self.x_option[row_x]], np.full(len(row_t), n_t)])
+                    )
+                    rhs.append(h)
+                    groups.append(group)
+        if not rhs:
+            return
+        row = np.concatenate(rows)
+        row_start = np.zeros(len(rhs) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row, minlength=len(rhs)), out=row_start[1:])
+        self.candidates = CandidateRows(
+            row_start,
+            np.concatenate(cols),
+            np.concatenate(vals).astype(float),
+            np.asarray(rhs, dtype=float),
+            np.asarray(groups, dtype=np.int64),
+        )
 
     def resources(self) -> None:
         """§3.5 ``Σ_{s,o} resources(o,q)·x[s,o,y] <= limit(q,y)``."""
@@ -887,6 +1041,7 @@ class ModelBuilder:
             else np.zeros(0, dtype=np.int64),
             groups=self.groups,
             window_fixings=getattr(self, "window_fixings", {}),
+            candidates=getattr(self, "candidates", None),
         )
 
 
@@ -900,6 +1055,36 @@ def x_lookup(
             zip(x_site.tolist(), x_option.tolist(), x_year.tolist(), strict=True)
         )
     }
+
+
+def _hull_rows(
+    points: np.ndarray, hull_cls: Any, error_cls: type[Exception]
+) -> list[tuple[np.ndarray, int]]:
+    """Facets of the convex hull of integer ``points`` as ``(n, h)``: ``n·p <= h`` for every
+    point, ``n`` integer (Qhull's normal rounded to small fractions), ``h = max n·p`` exact.
+    Coordinates constant over the points are left out of the hull (their ``n`` is 0). A facet
+    with one non-zero still bounds a sum of columns (``A_o <= 1``), so every facet is kept."""
+    from fractions import Fraction
+    from math import lcm
+
+    points = np.unique(points, axis=0)
+    varying = np.flatnonzero(points.max(axis=0) > points.min(axis=0))
+    if len(varying) < 2 or len(points) <= len(varying):
+        return []
+    try:
+        hull = hull_cls(points[:, varying].astype(float))
+    except error_cls:
+        return []  # the points span less than their space: no facets worth a row
+    out: dict[tuple[int, ...], int] = {}
+    normals = hull.equations[:, :-1] / np.abs(hull.equations[:, :-1]).max(axis=1, keepdims=True)
+    for normal in np.unique(np.round(normals, 9), axis=0):
+        fracs = [Fraction(float(v)).limit_denominator(1000) for v in normal]
+        scale = lcm(*(f.denominator for f in fracs))
+        ints = np.array([int(f * scale) for f in fracs], dtype=np.int64)
+        full = np.zeros(points.shape[1], dtype=np.int64)
+        full[varying] = ints
+        out[tuple(full.tolist())] = int((points.astype(np.int64) @ full).max())
+    return [(np.array(n, dtype=np.int64), h) for n, h in out.items()]
 
 
 def _ragged_arange(counts: np.ndarray) -> np.ndarray:

@@ -47,3 +47,19 @@ def scenario(
     }
     doc.update(copy.deepcopy(extra))
     return doc
+
+
+def highs_optimum(model: Any) -> int | None:
+    """HiGHS's proven optimum of a matrix model (None: infeasible), continuous flows."""
+    from solver.backends import highs
+    from solver.backends.base import SolveOptions
+    from solver.plan import Status, proves
+
+    raw = highs.solve(model, SolveOptions(time_limit=20, threads=1, continuous_flows=True))
+    if raw.values is None:
+        assert raw.status is Status.INFEASIBLE
+        return None
+    value = round(float(model.obj @ raw.values) + model.obj_const)
+    # HiGHS stops by rdplan's proof rule, so a proven plan may come back as "interrupted".
+    assert raw.bound is not None and proves(raw.bound, value)
+    return value

@@ -21,6 +21,7 @@ import highspy
 import numpy as np
 
 from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
+from solver.cuts import add_violated
 from solver.model import MatrixModel
 from solver.plan import Status, proves
 
@@ -97,7 +98,10 @@ def new_highs() -> highspy.Highs:
 
 
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
-    """Solve the matrix model with HiGHS."""
+    """Solve the matrix model with HiGHS (first with the implied rows its LP violates,
+    :func:`solver.cuts.add_violated`)."""
+    started = time.perf_counter()
+    model, implied = add_violated(model, options.threads)
     h = new_highs()
     threads = _threads(options.threads)
     h.setOptionValue("output_flag", bool(options.log))
@@ -127,7 +131,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             bound=dual if math.isfinite(dual) else None,
         )
 
-    deadline = time.perf_counter() + options.time_limit
+    deadline = started + options.time_limit
 
     def on_interrupt(event: Any) -> None:
         # HiGHS checks its own time limit only between phases; the root's cut loop can run
@@ -145,7 +149,6 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         h.cbMipLogging.subscribe(on_log)
     h.cbMipInterrupt.subscribe(on_interrupt)
     h.cbSimplexInterrupt.subscribe(on_interrupt)
-    started = time.perf_counter()
     h.run()
     seconds = time.perf_counter() - started
     model_status = h.getModelStatus()
@@ -167,6 +170,6 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         bound,
         seconds,
         threads,
-        h.modelStatusToString(model_status),
+        h.modelStatusToString(model_status) + (f" (+{implied} technician rows)" if implied else ""),
         continuous_flows=options.continuous_flows,
     )

@@ -15,12 +15,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solver.backends import highs
-from solver.backends.base import SolveOptions
 from solver.model import MatrixModel, ModelBuilder, build_model
-from solver.plan import Status, proves
 from solver.problem import build_problem
 from solver.scenario import parse_scenario
+from tests.factory import highs_optimum
 
 
 @st.composite
@@ -63,15 +61,7 @@ def balanced(draw: st.DrawFn) -> dict[str, Any]:
 
 def _optimum(doc: dict[str, Any], form: str) -> int | None:
     """HiGHS's proven optimum of ``doc`` with balance in ``form`` (None: infeasible)."""
-    model = build_model(build_problem(parse_scenario(doc)), balance_form=form)
-    raw = highs.solve(model, SolveOptions(time_limit=20, threads=1, continuous_flows=True))
-    if raw.values is None:
-        assert raw.status is Status.INFEASIBLE
-        return None
-    value = round(float(model.obj @ raw.values) + model.obj_const)
-    # HiGHS stops by rdplan's proof rule, so a proven plan may come back as "interrupted".
-    assert raw.bound is not None and proves(raw.bound, value)
-    return value
+    return highs_optimum(build_model(build_problem(parse_scenario(doc)), balance_form=form))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

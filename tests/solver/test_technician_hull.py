@@ -1,0 +1,163 @@
+"""The technicians' hull rows (``ModelBuilder.technician_hull``, ``solver.cuts``) are exact.
+
+They are implied rows: every plan satisfies them, so adding any of them keeps the optimum.
+Checked on the hull construction itself, on national-20x10's committed optimal plan, and on
+generated scenarios whose technicians, stocks and training capacities make the rounding bite.
+"""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import highspy
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.spatial import ConvexHull, QhullError
+
+from solver.backends import highs
+from solver.cuts import add_violated
+from solver.model import MatrixModel, _hull_rows, build_model
+from solver.problem import build_problem
+from solver.scenario import parse_scenario
+from tests.factory import highs_optimum
+
+ROOT = Path(__file__).parents[2] / "instances"
+
+
+def test_hull_rows_hold_at_every_point_and_round_the_knapsack() -> None:
+    # Option counts (a, b, c) with technicians 2, 3, 4 (units of 15) and a stock of 9 units,
+    # no trainees: the LP may build 2.25 of c; the hull says a + b + 2c <= 4.
+    points = np.array(
+        [
+            (a, b, c)
+            for a in range(5)
+            for b in range(4)
+            for c in range(3)
+            if 2 * a + 3 * b + 4 * c <= 9
+        ]
+    )
+    rows = _hull_rows(points, ConvexHull, QhullError)
+    assert rows
+    for normal, h in rows:
+        assert normal.dtype == np.int64 and (points @ normal <= h).all()
+        assert (points @ normal == h).any()  # tight: h is the maximum over the points
+    found = {(tuple(n.tolist()), h) for n, h in rows}
+    assert ((1, 1, 2), 4) in found and ((1, 2, 3), 6) in found
+    lp_point = np.array([0.0, 0.0, 2.25])
+    assert any(lp_point @ n > h for n, h in rows)
+
+
+def test_degenerate_point_sets_give_no_rows() -> None:
+    assert _hull_rows(np.array([[0, 0], [1, 0]]), ConvexHull, QhullError) == []
+    assert _hull_rows(np.array([[0, 0, 0], [1, 1, 1], [2, 2, 2]]), ConvexHull, QhullError) == []
+
+
+def _lp_with_builds_fixed(model: MatrixModel, hint: dict[int, int]) -> float:
+    """The LP optimum of ``model`` with the hinted columns fixed (the best crews and trainees
+    for those builds)."""
+    lp = highs.to_highs(model, continuous_flows=True)
+    lo, hi = np.array(lp.col_lower_), np.array(lp.col_upper_)
+    cols = np.fromiter(hint, dtype=np.int64)
+    lo[cols] = hi[cols] = np.fromiter(hint.values(), dtype=float)
+    lp.col_lower_, lp.col_upper_ = lo, hi
+    lp.integrality_ = [highspy.HighsVarType.kContinuous] * model.num_cols
+    h = highs.new_highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", highs._threads(1))
+    h.passModel(lp)
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    return float(h.getInfo().objective_function_value)
+
+
+def test_every_candidate_holds_on_the_national_optimum() -> None:
+    data = build_problem(parse_scenario((ROOT / "national-20x10.json").read_text()))
+    model = build_model(data)
+    assert model.candidates is not None and model.candidates.count > 100
+    everything = model.with_candidates(np.ones(model.candidates.count, dtype=bool))
+    assert everything.num_rows == model.num_rows + model.candidates.count
+    plan = json.loads((ROOT / "plans" / "national-20x10-optimal.json").read_text())
+    options = {o: i for i, o in enumerate(data.option_ids)}
+    hint = model.complete_hint(
+        model.hint_from_builds(
+            [
+                (data.site_ids.index(b["site"]), options[b["option"]], b["year"])
+                for b in plan["builds"]
+            ]
+        )
+    )
+    # With every candidate row the plan's builds still admit crews and trainees worth the
+    # proven optimum: no candidate cuts the optimal plan off.
+    assert round(_lp_with_builds_fixed(everything, hint)) == plan["objective"] == 1_861_928
+
+
+def test_the_lp_violates_a_few_candidates_and_they_tighten_it() -> None:
+    data = build_problem(parse_scenario((ROOT / "national-20x10.json").read_text()))
+    model = build_model(data)
+    strengthened, added = add_violated(model, threads=1)
+    assert 0 < added < 60 and strengthened.num_rows == model.num_rows + added
+    assert strengthened.num_cols == model.num_cols and strengthened.candidates is model.candidates
+    tech = {g for g, k in enumerate(model.groups) if k.group == "technicians"}
+    assert set(strengthened.row_group[model.num_rows :].tolist()) <= tech
+    # The conflict finder's relaxed model and the CP-SAT/CBC form keep none aside.
+    assert build_model(data, relaxed=True, balance_form="sites").candidates is None
+    assert build_model(data, balance_form="regions").candidates is None
+
+
+@st.composite
+def trained(draw: st.DrawFn) -> dict[str, Any]:
+    """Small scenarios where technicians bind: designs needing 2-4 units of 15, stocks and
+    capacities that are not multiples of the designs, balance on (form "sites")."""
+    start = 2030
+    num_y = draw(st.integers(2, 4))
+    regions = [
+        {
+            "id": f"r{i}",
+            "trained_stock": draw(st.integers(0, 10)) * 15 + draw(st.sampled_from([0, 0, 5])),
+            "training_capacity": draw(st.integers(0, 8)) * 15,
+        }
+        for i in range(draw(st.integers(1, 2)))
+    ]
+    sites = []
+    for i in range(draw(st.integers(3, 7))):
+        sites.append(
+            {
+                "id": f"s{i}",
+                "region": regions[i % len(regions)]["id"],
+                "population": draw(st.integers(1_000, 200_000)),
+                "benefit": {
+                    "small": draw(st.integers(1, 40)),
+                    "mid": draw(st.integers(20, 70)),
+                    "big": draw(st.integers(40, 120)),
+                },
+                "required": draw(st.sampled_from([False, False, True])),
+            }
+        )
+    return {
+        "schema_version": 1,
+        "horizon": {"start": start, "end": start + num_y - 1},
+        "regions": regions,
+        "options": [
+            {"id": "small", "crews": 0, "technicians": 30},
+            {"id": "mid", "crews": 0, "technicians": 45},
+            {"id": "big", "crews": 0, "technicians": 60},
+        ],
+        "sites": sites,
+        "quotas": {"region_year": {"max": draw(st.integers(1, 3))}},
+        "training": {"lead_time": draw(st.integers(0, 1))},
+        "balance": {"tolerance_pct": draw(st.integers(10, 60))},
+        "objective": {"training": draw(st.integers(0, 2))},
+    }
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trained())
+def test_every_candidate_keeps_the_optimum(doc: dict[str, Any]) -> None:
+    model = build_model(build_problem(parse_scenario(doc)))
+    if model.candidates is None:
+        return
+    everything = model.with_candidates(np.ones(model.candidates.count, dtype=bool))
+    plain = replace(model, candidates=None)  # highs.solve adds nothing to it
+    assert highs_optimum(replace(everything, candidates=None)) == highs_optimum(plain)
