@@ -573,7 +573,7 @@ def _round(value: float | None, digits: int = 3) -> float | None:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for dist in ("ortools", "highspy", "pulp", "numpy"):
+    for dist in ("ortools", "highspy", "pulp", "numpy", "scipy"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -5,9 +5,9 @@ technicians' hull rows of ``ModelBuilder.technician_hull``): all of them would m
 twice as dense and HiGHS slower, while the handful the LP relaxation violates make its root
 much tighter. :func:`add_violated` solves the LP relaxation with HiGHS, appends the candidate
 rows its solution violates, and repeats for a few rounds — a cut loop over known rows, before
-the solver's own. national-20x10: 24 rows in three LP solves (1.0 s); the root LP falls from
-1,868,756 to 1,864,376 and the proof from the optimum takes 11–18 s instead of 20–30 s
-(``benchmarks/RESULTS.md``, run 7).
+the solver's own. national-20x10: 20 of 383 rows in three LP solves (0.6 s); HiGHS's root LP
+falls from 1,868,756 to 1,864,376 and its proof from the optimum takes 15.7–25.7 s instead of
+19.5–33.6 s over six seeds (``benchmarks/RESULTS.md``, run 7).
 """
 
 from __future__ import annotations

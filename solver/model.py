@@ -34,6 +34,9 @@ Exact reformulations are used (they do not change the feasible set of
     ``S[r,y] - S[r,y-1] - Σ_{s in r, o} w(s)·x[s,o,y] = 0``; one term per region
     (CP-SAT, CBC, the conflict finder, and models too large for ``"sites"``).
   - ``"dense"``: the rows over ``x`` as SPEC §3.7 reads.
+* §3.4's integer hull per region and year gives implied rows (``technician_hull``, form
+  ``"sites"``, models of :data:`TECHNICIAN_HULL_MIN_X` ``x`` columns or more); they are kept
+  aside in ``MatrixModel.candidates`` and HiGHS adds those its LP violates (``solver.cuts``).
 * Interchangeable crew pools (the same reach and distances to every site) share their ``a``
   columns: one per class, site and year, bounded by the class's crews
   (``ProblemData.class_available``); plans split them back to the real pools
@@ -64,8 +67,11 @@ DEFINITION = -1  # row group of auxiliary-variable definitions: always on
 SITES_BALANCE_MAX_TERMS = 1_000_000
 BALANCE_FORMS = ("sites", "regions", "dense")
 #: The technicians' hull rows (:meth:`ModelBuilder.technician_hull`) are made for a region and
-#: year only when it has at most this many vectors of option counts to enumerate.
+#: year only when it has at most this many vectors of option counts to enumerate,
 TECHNICIAN_HULL_MAX_COUNTS = 20_000
+#: and only for models with at least this many ``x`` columns: smaller ones solve in well under
+#: a second, where importing scipy's Qhull (~0.3 s) would cost more than the rows can save.
+TECHNICIAN_HULL_MIN_X = 1_000
 
 
 @dataclass(frozen=True)
@@ -383,7 +389,11 @@ class ModelBuilder:
         self.quotas()  # §3.2
         self.crews()  # §3.3
         self.technicians()  # §3.4
-        if self.balance_form == "sites" and not self.relaxed:
+        if (
+            self.balance_form == "sites"
+            and not self.relaxed
+            and len(self.x_site) >= TECHNICIAN_HULL_MIN_X
+        ):
             self.technician_hull()  # §3.4, implied rows kept aside as candidates
         self.resources()  # §3.5
         self.precedence()  # §3.6

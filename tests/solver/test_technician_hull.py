@@ -9,6 +9,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import highspy
 import numpy as np
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.spatial import ConvexHull, QhullError
 
+import solver.model
 from solver.backends import highs
 from solver.cuts import add_violated
 from solver.model import MatrixModel, _hull_rows, build_model
@@ -101,9 +103,11 @@ def test_the_lp_violates_a_few_candidates_and_they_tighten_it() -> None:
     assert strengthened.num_cols == model.num_cols and strengthened.candidates is model.candidates
     tech = {g for g, k in enumerate(model.groups) if k.group == "technicians"}
     assert set(strengthened.row_group[model.num_rows :].tolist()) <= tech
-    # The conflict finder's relaxed model and the CP-SAT/CBC form keep none aside.
+    # The conflict finder's relaxed model, the CP-SAT/CBC form and small models keep none aside.
     assert build_model(data, relaxed=True, balance_form="sites").candidates is None
     assert build_model(data, balance_form="regions").candidates is None
+    with patch.object(solver.model, "TECHNICIAN_HULL_MIN_X", model.num_x + 1):
+        assert build_model(data).candidates is None
 
 
 @st.composite
@@ -155,7 +159,9 @@ def trained(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(trained())
 def test_every_candidate_keeps_the_optimum(doc: dict[str, Any]) -> None:
-    model = build_model(build_problem(parse_scenario(doc)))
+    # These scenarios are far below the size the rows are made for (TECHNICIAN_HULL_MIN_X).
+    with patch.object(solver.model, "TECHNICIAN_HULL_MIN_X", 0):
+        model = build_model(build_problem(parse_scenario(doc)))
     if model.candidates is None:
         return
     everything = model.with_candidates(np.ones(model.candidates.count, dtype=bool))
