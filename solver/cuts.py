@@ -12,10 +12,12 @@ falls from 1,868,756 to 1,864,376 and its proof from the optimum takes 15.7–25
 
 from __future__ import annotations
 
+import time
+
 import highspy
 import numpy as np
 
-from solver.model import MatrixModel, _ragged_arange
+from solver.model import MatrixModel
 
 #: Separation rounds (LP solves) at most; national-20x10 needs three.
 ROUNDS = 4
@@ -23,46 +25,45 @@ ROUNDS = 4
 VIOLATION = 1e-6
 
 
-def add_violated(model: MatrixModel, threads: int = 1) -> tuple[MatrixModel, int]:
+def add_violated(
+    model: MatrixModel, threads: int = 1, deadline: float | None = None
+) -> tuple[MatrixModel, int]:
     """The model with the candidate rows its LP relaxation violates, and how many there are.
 
     Every candidate is valid for every plan, so the model's plans and optimum do not change.
+    The LP solves stop at ``deadline`` (``time.perf_counter()``), keeping the rows found so far.
     """
-    from solver.backends.highs import _threads, new_highs, to_highs
+    from solver.backends.highs import new_relaxation
 
     cand = model.candidates
     if cand is None or cand.count == 0:
         return model, 0
     chosen = np.zeros(cand.count, dtype=bool)
-    h = new_highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", _threads(threads))
-    lp = to_highs(model, continuous_flows=True)
-    lp.integrality_ = [highspy.HighsVarType.kContinuous] * model.num_cols
-    h.passModel(lp)
+    h = new_relaxation(model, threads)
     scale = np.maximum(1.0, np.abs(cand.rhs))
-    lengths = np.diff(cand.row_start)
     for _ in range(ROUNDS):
+        if deadline is not None:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            h.setOptionValue("time_limit", left)
         h.run()  # after the first round, dual simplex from the last basis
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            break  # infeasible or odd: leave it to the solver
+            break  # infeasible, out of time or odd: leave it to the solver
         values = np.asarray(h.getSolution().col_value, dtype=np.float64)
         new = ~chosen & (cand.activity(values) > cand.rhs + VIOLATION * scale)
         if not new.any():
             break
         chosen |= new
         picked = np.flatnonzero(new)
-        entries = np.repeat(cand.row_start[picked], lengths[picked]) + _ragged_arange(
-            lengths[picked]
-        )
-        starts = np.concatenate([[0], np.cumsum(lengths[picked])[:-1]])
+        starts, index, value = cand.take(picked)
         h.addRows(
             len(picked),
             np.full(len(picked), -highspy.kHighsInf),
             cand.rhs[picked],
-            len(entries),
-            starts.astype(np.int32),
-            cand.row_index[entries].astype(np.int32),
-            cand.row_value[entries],
+            len(index),
+            starts[:-1].astype(np.int32),
+            index.astype(np.int32),
+            value,
         )
     return model.with_candidates(chosen), int(chosen.sum())

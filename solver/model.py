@@ -89,6 +89,15 @@ class CandidateRows:
     def count(self) -> int:
         return len(self.rhs)
 
+    def take(self, picked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows ``picked`` (indices) as CSR: row starts (``len(picked) + 1``), columns,
+        values."""
+        lengths = np.diff(self.row_start)[picked]
+        entries = np.repeat(self.row_start[picked], lengths) + _ragged_arange(lengths)
+        starts = np.zeros(len(picked) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        return starts, self.row_index[entries], self.row_value[entries]
+
     def activity(self, values: np.ndarray) -> np.ndarray:
         """Each row's left side at ``values``."""
         row = np.repeat(np.arange(self.count), np.diff(self.row_start))
@@ -185,14 +194,12 @@ class MatrixModel:
         if cand is None or not chosen.any():
             return self
         picked = np.flatnonzero(chosen)
-        lengths = np.diff(cand.row_start)[picked]
-        entries = np.repeat(cand.row_start[picked], lengths) + _ragged_arange(lengths)
-        row_start = np.concatenate([self.row_start, self.row_start[-1] + np.cumsum(lengths)])
+        starts, index, value = cand.take(picked)
         return replace(
             self,
-            row_start=row_start,
-            row_index=np.concatenate([self.row_index, cand.row_index[entries]]),
-            row_value=np.concatenate([self.row_value, cand.row_value[entries]]),
+            row_start=np.concatenate([self.row_start, self.row_start[-1] + starts[1:]]),
+            row_index=np.concatenate([self.row_index, index]),
+            row_value=np.concatenate([self.row_value, value]),
             row_lb=np.concatenate([self.row_lb, np.full(len(picked), -INF)]),
             row_ub=np.concatenate([self.row_ub, cand.rhs[picked]]),
             row_group=np.concatenate([self.row_group, cand.group[picked]]),
@@ -628,8 +635,6 @@ class ModelBuilder:
         They are not rows yet: all of them (383 on national-20x10, dense) slow HiGHS down, the
         few its LP relaxation violates speed it up. They are kept in
         :attr:`MatrixModel.candidates`, and :func:`solver.cuts.add_violated` adds those."""
-        from scipy.spatial import ConvexHull, QhullError
-
         d = self.data
         num_y, lead = d.num_years, d.lead_time
         tech = d.option_technicians.astype(np.int64)
@@ -684,7 +689,7 @@ class ModelBuilder:
                             np.column_stack([counts, np.full(len(need), cap_t)]),
                         ]
                     )
-                    facets[key] = _hull_rows(points, ConvexHull, QhullError)
+                    facets[key] = _hull_rows(points)
                 for normal, h in facets[key]:
                     n_opt, n_t = normal[:-1], int(normal[-1])
                     if n_t < 0 and h == -n_t * stock and (n_opt == -n_t * tech[options]).all():
@@ -1067,9 +1072,7 @@ def x_lookup(
     }
 
 
-def _hull_rows(
-    points: np.ndarray, hull_cls: Any, error_cls: type[Exception]
-) -> list[tuple[np.ndarray, int]]:
+def _hull_rows(points: np.ndarray) -> list[tuple[np.ndarray, int]]:
     """Facets of the convex hull of integer ``points`` as ``(n, h)``: ``n·p <= h`` for every
     point, ``n`` integer (Qhull's normal rounded to small fractions), ``h = max n·p`` exact.
     Coordinates constant over the points are left out of the hull (their ``n`` is 0). A facet
@@ -1077,13 +1080,15 @@ def _hull_rows(
     from fractions import Fraction
     from math import lcm
 
+    from scipy.spatial import ConvexHull, QhullError  # imported here: ~0.3 s
+
     points = np.unique(points, axis=0)
     varying = np.flatnonzero(points.max(axis=0) > points.min(axis=0))
     if len(varying) < 2 or len(points) <= len(varying):
         return []
     try:
-        hull = hull_cls(points[:, varying].astype(float))
-    except error_cls:
+        hull = ConvexHull(points[:, varying].astype(float))
+    except QhullError:
         return []  # the points span less than their space: no facets worth a row
     out: dict[tuple[int, ...], int] = {}
     normals = hull.equations[:, :-1] / np.abs(hull.equations[:, :-1]).max(axis=1, keepdims=True)

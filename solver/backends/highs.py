@@ -97,11 +97,23 @@ def new_highs() -> highspy.Highs:
         return highspy.Highs()  # type: ignore[no-untyped-call]
 
 
+def new_relaxation(model: MatrixModel, threads: int, log: bool = False) -> highspy.Highs:
+    """A HiGHS instance holding the LP relaxation of ``model`` (every column continuous)."""
+    h = new_highs()
+    h.setOptionValue("output_flag", log)
+    h.setOptionValue("threads", _threads(threads))
+    lp = to_highs(model, continuous_flows=True)
+    lp.integrality_ = []
+    h.passModel(lp)
+    return h
+
+
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     """Solve the matrix model with HiGHS (first with the implied rows its LP violates,
     :func:`solver.cuts.add_violated`)."""
     started = time.perf_counter()
-    model, implied = add_violated(model, options.threads)
+    deadline = started + options.time_limit
+    model, implied = add_violated(model, options.threads, deadline)
     h = new_highs()
     threads = _threads(options.threads)
     h.setOptionValue("output_flag", bool(options.log))
@@ -130,8 +142,6 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             incumbent=primal if math.isfinite(primal) else None,
             bound=dual if math.isfinite(dual) else None,
         )
-
-    deadline = started + options.time_limit
 
     def on_interrupt(event: Any) -> None:
         # HiGHS checks its own time limit only between phases; the root's cut loop can run

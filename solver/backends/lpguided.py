@@ -179,14 +179,9 @@ def _relaxation(
     model: MatrixModel, options: SolveOptions, deadline: float
 ) -> tuple[str, float, np.ndarray, np.ndarray] | None:
     """The LP relaxation: status, value, x values and x reduced costs (None: unfinished)."""
-    h = highs.new_highs()
-    h.setOptionValue("output_flag", bool(options.log))
-    h.setOptionValue("threads", highs._threads(options.threads))
+    h = highs.new_relaxation(model, options.threads, bool(options.log))
     h.setOptionValue("solver", "simplex")
     h.setOptionValue("time_limit", max(0.01, deadline - time.perf_counter()))
-    lp = highs.to_highs(model, continuous_flows=True)
-    lp.integrality_ = []
-    h.passModel(lp)
     cancel = options.cancel
 
     def on_interrupt(event: Any) -> None:

@@ -15,7 +15,6 @@ import highspy
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.spatial import ConvexHull, QhullError
 
 import solver.model
 from solver.backends import highs
@@ -40,7 +39,7 @@ def test_hull_rows_hold_at_every_point_and_round_the_knapsack() -> None:
             if 2 * a + 3 * b + 4 * c <= 9
         ]
     )
-    rows = _hull_rows(points, ConvexHull, QhullError)
+    rows = _hull_rows(points)
     assert rows
     for normal, h in rows:
         assert normal.dtype == np.int64 and (points @ normal <= h).all()
@@ -52,23 +51,17 @@ def test_hull_rows_hold_at_every_point_and_round_the_knapsack() -> None:
 
 
 def test_degenerate_point_sets_give_no_rows() -> None:
-    assert _hull_rows(np.array([[0, 0], [1, 0]]), ConvexHull, QhullError) == []
-    assert _hull_rows(np.array([[0, 0, 0], [1, 1, 1], [2, 2, 2]]), ConvexHull, QhullError) == []
+    assert _hull_rows(np.array([[0, 0], [1, 0]])) == []
+    assert _hull_rows(np.array([[0, 0, 0], [1, 1, 1], [2, 2, 2]])) == []
 
 
 def _lp_with_builds_fixed(model: MatrixModel, hint: dict[int, int]) -> float:
     """The LP optimum of ``model`` with the hinted columns fixed (the best crews and trainees
     for those builds)."""
-    lp = highs.to_highs(model, continuous_flows=True)
-    lo, hi = np.array(lp.col_lower_), np.array(lp.col_upper_)
-    cols = np.fromiter(hint, dtype=np.int64)
-    lo[cols] = hi[cols] = np.fromiter(hint.values(), dtype=float)
-    lp.col_lower_, lp.col_upper_ = lo, hi
-    lp.integrality_ = [highspy.HighsVarType.kContinuous] * model.num_cols
-    h = highs.new_highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", highs._threads(1))
-    h.passModel(lp)
+    h = highs.new_relaxation(model, threads=1)
+    cols = np.fromiter(hint, dtype=np.int32)
+    vals = np.fromiter(hint.values(), dtype=float)
+    h.changeColsBounds(len(cols), cols, vals, vals)
     h.run()
     assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     return float(h.getInfo().objective_function_value)
