@@ -1,13 +1,13 @@
 """Implied rows added where the LP relaxation needs them.
 
 The model builder keeps some exact implied rows aside (``MatrixModel.candidates``: the
-technicians' hull rows of ``ModelBuilder.technician_hull``): all of them would make the model
-twice as dense and HiGHS slower, while the handful the LP relaxation violates make its root
-much tighter. :func:`add_violated` solves the LP relaxation with HiGHS, appends the candidate
-rows its solution violates, and repeats for a few rounds — a cut loop over known rows, before
-the solver's own. national-20x10: 20 of 383 rows in three LP solves (0.6 s); HiGHS's root LP
-falls from 1,868,756 to 1,864,376 and its proof from the optimum takes 15.7–25.7 s instead of
-19.5–33.6 s over six seeds (``benchmarks/RESULTS.md``, run 7).
+hull rows of ``ModelBuilder.crew_hull`` and ``ModelBuilder.technician_hull``): all of them
+would make the model several times as dense and HiGHS slower, while the few dozen the LP
+relaxation violates make its root much tighter. :func:`add_violated` solves the LP relaxation
+with HiGHS, appends the candidate rows its solution violates, and repeats for a few rounds — a
+cut loop over known rows, before the solver's own. national-20x10: 66 rows in four LP solves
+(about a second); HiGHS's root LP after presolve falls from 1,868,756 (none) to 1,864,376
+(technicians', run 7) and 1,862,953 (both, run 8) (``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations

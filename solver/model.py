@@ -34,9 +34,10 @@ Exact reformulations are used (they do not change the feasible set of
     ``S[r,y] - S[r,y-1] - Σ_{s in r, o} w(s)·x[s,o,y] = 0``; one term per region
     (CP-SAT, CBC, the conflict finder, and models too large for ``"sites"``).
   - ``"dense"``: the rows over ``x`` as SPEC §3.7 reads.
-* §3.4's integer hull per region and year gives implied rows (``technician_hull``, form
-  ``"sites"``, models of :data:`TECHNICIAN_HULL_MIN_X` ``x`` columns or more); they are kept
-  aside in ``MatrixModel.candidates`` and HiGHS adds those its LP violates (``solver.cuts``).
+* The integer hulls of §3.4 and §3.3 per region and year give implied rows
+  (``technician_hull``, ``crew_hull``; form ``"sites"``, models of :data:`HULL_MIN_X` ``x``
+  columns or more); they are kept aside in ``MatrixModel.candidates`` and HiGHS adds those its
+  LP violates (``solver.cuts``).
 * Interchangeable crew pools (the same reach and distances to every site) share their ``a``
   columns: one per class, site and year, bounded by the class's crews
   (``ProblemData.class_available``); plans split them back to the real pools
@@ -51,6 +52,7 @@ Exact reformulations are used (they do not change the feasible set of
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,12 +68,13 @@ DEFINITION = -1  # row group of auxiliary-variable definitions: always on
 #: "dense", the previous default; gen-3000 (1.8 M terms) keeps "regions" (benchmarks/RESULTS.md).
 SITES_BALANCE_MAX_TERMS = 1_000_000
 BALANCE_FORMS = ("sites", "regions", "dense")
-#: The technicians' hull rows (:meth:`ModelBuilder.technician_hull`) are made for a region and
-#: year only when it has at most this many vectors of option counts to enumerate,
-TECHNICIAN_HULL_MAX_COUNTS = 20_000
+#: The hull rows (:meth:`ModelBuilder.technician_hull`, :meth:`ModelBuilder.crew_hull`) are
+#: made for a region and year only when it has at most this many vectors of option counts to
+#: enumerate,
+HULL_MAX_COUNTS = 20_000
 #: and only for models with at least this many ``x`` columns: smaller ones solve in well under
 #: a second, where importing scipy's Qhull (~0.3 s) would cost more than the rows can save.
-TECHNICIAN_HULL_MIN_X = 1_000
+HULL_MIN_X = 1_000
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,22 @@ class CandidateRows:
     @property
     def count(self) -> int:
         return len(self.rhs)
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[np.ndarray, np.ndarray, int, int]]) -> CandidateRows | None:
+        """Rows given as ``(columns, values, rhs, group)``; None for none."""
+        if not rows:
+            return None
+        lengths = np.array([len(c) for c, _, _, _ in rows], dtype=np.int64)
+        row_start = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=row_start[1:])
+        return cls(
+            row_start,
+            np.concatenate([c for c, _, _, _ in rows]).astype(np.int64),
+            np.concatenate([v for _, v, _, _ in rows]).astype(np.float64),
+            np.array([h for _, _, h, _ in rows], dtype=np.float64),
+            np.array([g for _, _, _, g in rows], dtype=np.int64),
+        )
 
     def take(self, picked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rows ``picked`` (indices) as CSR: row starts (``len(picked) + 1``), columns,
@@ -155,7 +174,7 @@ class MatrixModel:
     row_group: np.ndarray
     groups: list[GroupKey]
     window_fixings: dict[int, np.ndarray] = field(default_factory=dict)
-    candidates: CandidateRows | None = None  # implied rows not in the model (technician_hull)
+    candidates: CandidateRows | None = None  # implied rows not in the model (the hulls)
 
     @property
     def num_cols(self) -> int:
@@ -334,6 +353,7 @@ class ModelBuilder:
         self._row_ub: list[np.ndarray] = []
         self._row_group: list[np.ndarray] = []
         self._num_rows = 0
+        self._candidates: list[tuple[np.ndarray, np.ndarray, int, int]] = []
 
     # -- helpers -------------------------------------------------------------
 
@@ -396,12 +416,10 @@ class ModelBuilder:
         self.quotas()  # §3.2
         self.crews()  # §3.3
         self.technicians()  # §3.4
-        if (
-            self.balance_form == "sites"
-            and not self.relaxed
-            and len(self.x_site) >= TECHNICIAN_HULL_MIN_X
-        ):
-            self.technician_hull()  # §3.4, implied rows kept aside as candidates
+        if self.balance_form == "sites" and not self.relaxed and len(self.x_site) >= HULL_MIN_X:
+            # implied rows of §3.3 and §3.4, kept aside as candidates
+            self.crew_hull()
+            self.technician_hull()
         self.resources()  # §3.5
         self.precedence()  # §3.6
         self.balance()  # §3.7
@@ -616,6 +634,38 @@ class ModelBuilder:
         )
         self._add_rows(rows, cols, vals, lb, np.full(len(lb), INF), group)
 
+    def _add_hull_rows(
+        self,
+        facets: tuple[tuple[np.ndarray, int], ...],
+        options: np.ndarray,
+        x_cols: np.ndarray,
+        u_cols: np.ndarray,
+        group: int,
+    ) -> None:
+        """Candidate rows ``Σ_o n_o·(Σ x_cols of option o) + n_U·(Σ u_cols) <= h``."""
+        for normal, h in facets:
+            n_u = int(normal[-1])
+            coef = np.zeros(self.data.num_options, dtype=np.int64)
+            coef[options] = normal[:-1]
+            row_x = x_cols[coef[self.x_option[x_cols]] != 0]
+            row_u = u_cols if n_u != 0 else u_cols[:0]
+            values = np.concatenate([coef[self.x_option[row_x]], np.full(len(row_u), n_u)])
+            self._candidates.append((np.concatenate([row_x, row_u]), values, h, group))
+
+    def _count_limits(self, r: int, x_cols: np.ndarray, quota_max: int) -> tuple[int, np.ndarray]:
+        """How many of ``x_cols``'s sites (of region ``r``) a plan can build, at most: all of
+        them or ``quota_max`` (UNBOUNDED: no quota); and per option, the sites that offer it."""
+        limit = len(np.unique(self.x_site[x_cols]))
+        if quota_max != UNBOUNDED:
+            limit = min(limit, quota_max)
+        per_option = np.array(
+            [
+                len(np.unique(self.x_site[x_cols[self.x_option[x_cols] == o]]))
+                for o in range(self.data.num_options)
+            ]
+        )
+        return limit, per_option
+
     def technician_hull(self) -> None:
         """Implied rows from the integer hull of §3.4, per region ``r`` and year ``y``.
 
@@ -624,17 +674,17 @@ class ModelBuilder:
         every plan lies on a segment ``need(A) <= T <= cap``, with ``need = max(0, Σ_o
         tech(o)·A_o - stock)``, for an integer ``A`` with ``A_o <= `` the region's sites that
         can take ``o`` by ``y`` and ``Σ_o A_o <= `` its sites and its quota maximums by ``y``.
-        The facets of the convex hull of those segments (scipy's Qhull) become rows
-        ``Σ_o n_o·A_o + n_T·T <= h`` with integer ``n`` and ``h`` the largest ``n``-value over
-        the enumerated points, computed exactly — valid whatever rounding Qhull's normals had.
-        §3.4's own row is left out. Technicians come in whole factories (30, 45,
-        60 a design in the national scenarios), and the LP relaxation builds fractions of
-        designs to use the last trainees of a stock; these rows are the roundings a solver's
-        cut loop otherwise finds one round at a time (``benchmarks/RESULTS.md``, run 7).
+        The facets of the convex hull of those segments (scipy's Qhull, :func:`count_hull`)
+        become rows ``Σ_o n_o·A_o + n_T·T <= h`` with integer ``n`` and ``h`` the largest
+        ``n``-value over the enumerated points, computed exactly — valid whatever rounding
+        Qhull's normals had. Technicians come in whole factories (30, 45, 60 a design in the
+        national scenarios), and the LP relaxation builds fractions of designs to use the
+        last trainees of a stock; these rows are the roundings a solver's cut loop otherwise
+        finds one round at a time (``benchmarks/RESULTS.md``, run 7).
 
-        They are not rows yet: all of them (383 on national-20x10, dense) slow HiGHS down, the
-        few its LP relaxation violates speed it up. They are kept in
-        :attr:`MatrixModel.candidates`, and :func:`solver.cuts.add_violated` adds those."""
+        They are not rows yet: all of them slow HiGHS down, the few its LP relaxation
+        violates speed it up. They are kept in :attr:`MatrixModel.candidates`, and
+        :func:`solver.cuts.add_violated` adds those."""
         d = self.data
         num_y, lead = d.num_years, d.lead_time
         tech = d.option_technicians.astype(np.int64)
@@ -645,79 +695,88 @@ class ModelBuilder:
         t_cols = self.t_offset + np.arange(len(self.t_region))
         t_ub = self.col_ub[t_cols].astype(np.int64)
         q_max = d.quota_region_year[..., 1]
-        rows: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
-        vals: list[np.ndarray] = []
-        rhs: list[int] = []
-        groups: list[int] = []
-        facets: dict[tuple[Any, ...], list[tuple[np.ndarray, int]]] = {}
         for r in range(d.num_regions):
             in_r = np.flatnonzero((region_of_x == r) & (tech[self.x_option] > 0))
             if len(in_r) == 0:
                 continue
-            stock = int(d.trained_stock[r])
             group = self._group("technicians", region=d.region_ids[r])
             for y in range(num_y):
                 x_cols = in_r[self.x_year[in_r] <= y]
                 if len(x_cols) == 0:
                     continue
-                ready = (self.t_region == r) & (self.t_year <= y - lead)
-                cap_t = int(t_ub[ready].sum())
-                sites = np.unique(self.x_site[x_cols])
-                limit = len(sites)
-                if (q_max[r, : y + 1] != UNBOUNDED).all():
-                    limit = min(limit, int(q_max[r, : y + 1].sum()))
-                per_option = np.array(
-                    [
-                        len(np.unique(self.x_site[x_cols[self.x_option[x_cols] == o]]))
-                        for o in options
-                    ]
+                ready = t_cols[(self.t_region == r) & (self.t_year <= y - lead)]
+                quota = (
+                    int(q_max[r, : y + 1].sum())
+                    if (q_max[r, : y + 1] != UNBOUNDED).all()
+                    else UNBOUNDED
                 )
-                per_option = np.minimum(per_option, limit)
-                if int(np.prod(per_option + 1)) > TECHNICIAN_HULL_MAX_COUNTS:
-                    continue
-                key = (tuple(per_option.tolist()), limit, stock, cap_t)
-                if key not in facets:  # regions and years alike share their facets
-                    counts = np.indices(per_option + 1).reshape(len(options), -1).T
-                    counts = counts[counts.sum(axis=1) <= limit]
-                    need = np.maximum(counts @ tech[options] - stock, 0)
-                    ok = need <= cap_t
-                    counts, need = counts[ok], need[ok]
-                    points = np.vstack(
-                        [
-                            np.column_stack([counts, need]),
-                            np.column_stack([counts, np.full(len(need), cap_t)]),
-                        ]
-                    )
-                    facets[key] = _hull_rows(points)
-                for normal, h in facets[key]:
-                    n_opt, n_t = normal[:-1], int(normal[-1])
-                    if n_t < 0 and h == -n_t * stock and (n_opt == -n_t * tech[options]).all():
-                        continue  # §3.4's own row
-                    coef = np.zeros(len(tech), dtype=np.int64)
-                    coef[options] = n_opt
-                    row_x = x_cols[coef[self.x_option[x_cols]] != 0]
-                    row_t = t_cols[ready] if n_t != 0 else t_cols[:0]
-                    k = len(rhs)
-                    rows.append(np.full(len(row_x) + len(row_t), k))
-                    cols.append(np.concatenate([row_x, row_t]))
-                    vals.append(
-                        np.concatenate([coef[self.x_option[row_x]], np.full(len(row_t), n_t)])
-                    )
-                    rhs.append(h)
-                    groups.append(group)
-        if not rhs:
+                limit, per_option = self._count_limits(r, x_cols, quota)
+                facets = count_hull(
+                    tuple(per_option[options].tolist()),
+                    limit,
+                    tuple(tech[options].tolist()),
+                    int(d.trained_stock[r]),
+                    int(t_ub[ready - self.t_offset].sum()),
+                )
+                self._add_hull_rows(facets, options, x_cols, ready, group)
+
+    def crew_hull(self) -> None:
+        """Implied rows from the integer hull of §3.3, per region ``r`` and year ``y``.
+
+        The builds of the year, ``n_o = Σ_{s in r} x[s,o,y]``, need ``Σ_o crews(o)·n_o`` crews
+        on the region's sites; the region's own pools (crew classes whose every ``a`` column
+        of the year is in ``r``) send at most their ``L`` crews, so the others must send
+        ``G = Σ a[k,s,y]`` (``k`` not own, ``s`` in ``r``) of at least ``max(0, Σ_o
+        crews(o)·n_o - L)``, and at most the ``cap`` crews they have that year. Every plan
+        lies on such a segment with ``n`` integer, ``n_o <= `` the region's sites offering
+        ``o`` that year, ``Σ_o n_o <= `` its quota maximum: the hull's facets
+        (:func:`count_hull`) are rows ``Σ_o m_o·n_o + m_G·G <= h``. national-20x10's
+        provinces have 2-4 crews of their own (1-3 a design) and share the army's 16: the LP
+        relaxation builds 4/3 of a large complex on a province's 4 crews, or 1.25 standard
+        and half a large; the flows (each site's row, each pool's row) hide the province's
+        total from the solver's own cuts, which aggregate a few rows at a time. Measured in
+        ``benchmarks/RESULTS.md`` (run 8). Kept as candidates, like :meth:`technician_hull`."""
+        d = self.data
+        if not d.has_crews or len(self.a_pool) == 0:
             return
-        row = np.concatenate(rows)
-        row_start = np.zeros(len(rhs) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(row, minlength=len(rhs)), out=row_start[1:])
-        self.candidates = CandidateRows(
-            row_start,
-            np.concatenate(cols),
-            np.concatenate(vals).astype(float),
-            np.asarray(rhs, dtype=float),
-            np.asarray(groups, dtype=np.int64),
-        )
+        crews = d.option_crews.astype(np.int64)
+        options = np.flatnonzero(crews > 0)
+        if len(options) == 0:
+            return
+        num_y = d.num_years
+        region_of_x = d.site2region[self.x_site]
+        region_of_a = d.site2region[self.a_site]
+        a_cols = self.a_offset + np.arange(len(self.a_pool))
+        # A class is a region's own in a year when all its a columns of that year are there.
+        key = self.a_pool * num_y + self.a_year
+        uniq, inverse = np.unique(key, return_inverse=True)
+        lo = np.full(len(uniq), d.num_regions)
+        hi = np.full(len(uniq), -1)
+        np.minimum.at(lo, inverse, region_of_a)
+        np.maximum.at(hi, inverse, region_of_a)
+        own = (lo == hi)[inverse]
+        q_max = d.quota_region_year[..., 1]
+        needs = crews[self.x_option] > 0
+        for r in range(d.num_regions):
+            in_r = needs & (region_of_x == r)
+            a_in_r = region_of_a == r
+            for y in range(num_y):
+                x_cols = np.flatnonzero(in_r & (self.x_year == y))
+                if len(x_cols) == 0:
+                    continue
+                here = a_in_r & (self.a_year == y)
+                local = np.unique(self.a_pool[here & own])
+                others = np.unique(self.a_pool[here & ~own])
+                limit, per_option = self._count_limits(r, x_cols, int(q_max[r, y]))
+                facets = count_hull(
+                    tuple(per_option[options].tolist()),
+                    limit,
+                    tuple(crews[options].tolist()),
+                    int(d.class_available[local, y].sum()),
+                    int(d.class_available[others, y].sum()),
+                )
+                group = self._group("crews", year=d.years[y])
+                self._add_hull_rows(facets, options, x_cols, a_cols[here & ~own], group)
 
     def resources(self) -> None:
         """§3.5 ``Σ_{s,o} resources(o,q)·x[s,o,y] <= limit(q,y)``."""
@@ -1056,7 +1115,7 @@ class ModelBuilder:
             else np.zeros(0, dtype=np.int64),
             groups=self.groups,
             window_fixings=getattr(self, "window_fixings", {}),
-            candidates=getattr(self, "candidates", None),
+            candidates=CandidateRows.from_rows(self._candidates),
         )
 
 
@@ -1070,6 +1129,36 @@ def x_lookup(
             zip(x_site.tolist(), x_option.tolist(), x_year.tolist(), strict=True)
         )
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def count_hull(
+    per_option: tuple[int, ...], limit: int, weight: tuple[int, ...], base: int, cap: int
+) -> tuple[tuple[np.ndarray, int], ...]:
+    """Facets ``(n, h)``, ``n·(A, U) <= h``, of the convex hull of ``{(A, U): A integer,
+    0 <= A_o <= per_option_o, Σ_o A_o <= limit, max(0, weight·A - base) <= U <= cap}``: the
+    shape of both hulls (:meth:`ModelBuilder.technician_hull`, :meth:`ModelBuilder.crew_hull`),
+    ``n`` ending with ``U``'s coefficient. None above :data:`HULL_MAX_COUNTS` count vectors.
+    The row the set is made of (``weight·A - U <= base``, scaled) is left out: §3.4's own row
+    is in the model, and §3.3's is implied by its flows. Cached: regions and years alike share
+    their facets."""
+    bounds = np.minimum(np.array(per_option, dtype=np.int64), limit)
+    w = np.array(weight, dtype=np.int64)
+    if int(np.prod(bounds + 1)) > HULL_MAX_COUNTS:
+        return ()
+    counts = np.indices(tuple(bounds + 1)).reshape(len(bounds), -1).T
+    counts = counts[counts.sum(axis=1) <= limit]
+    need = np.maximum(counts @ w - base, 0)
+    ok = need <= cap
+    counts, need = counts[ok], need[ok]
+    points = np.vstack(
+        [np.column_stack([counts, need]), np.column_stack([counts, np.full(len(need), cap)])]
+    )
+    return tuple(
+        (n, h)
+        for n, h in _hull_rows(points)
+        if not (n[-1] < 0 and h == -n[-1] * base and (n[:-1] == -n[-1] * w).all())
+    )
 
 
 def _hull_rows(points: np.ndarray) -> list[tuple[np.ndarray, int]]:

@@ -180,6 +180,6 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         bound,
         seconds,
         threads,
-        h.modelStatusToString(model_status) + (f" (+{implied} technician rows)" if implied else ""),
+        h.modelStatusToString(model_status) + (f" (+{implied} implied rows)" if implied else ""),
         continuous_flows=options.continuous_flows,
     )
