@@ -1,28 +1,35 @@
-"""Portfolio backend: an LP-guided plan first, then HiGHS's branch-and-cut for the proof.
+"""Portfolio backend: HiGHS's branch-and-cut, after an LP-guided plan where that helps.
 
 Measured in ``benchmarks/RESULTS.md``: HiGHS's branch-and-cut has the strongest bounds on
 the national scenarios, and the LP-guided search (``lpguided``: LP relaxation, then a MILP
-over the builds the LP uses) finds a plan as good as any backend's within seconds; started
-from that plan HiGHS proves national-20x10 sooner than alone (32.5 s vs 43.4 s, mean of three
-seeds in run 6), though on re-plans the start slows it (below). HiGHS's tree search is
-serial, but running the two at once (the LP-guided search in a child process, its plan handed
-to HiGHS by the user-solution callback) reached HiGHS only after its root and was no faster
-(run 6 evidence), so the portfolio runs them in turn:
+over the builds the LP uses) finds a good plan within seconds. Which runs depends on the
+model:
 
-1. ``lpguided`` without its neighbourhood phase, for a share of the time limit
-   (``PRIMAL_SHARE``, 2-15 s) and no longer than ``PATIENCE`` seconds after its last better
-   plan: a plan and the LP bound;
-2. HiGHS on the whole model, warm-started from that plan (builds, crews, trainees), for the
-   rest of the time. The bound returned is the better of the two.
+* **Where the LP relaxation violates crews' hull rows** (:func:`solver.cuts.add_violated`,
+  run first; national-20x10 and its crew-loss re-plan): HiGHS alone. With those rows its
+  root is tight enough that it finds the national plans itself, sooner than the LP-guided
+  start hands them over: in run 8 national-20x10 proved in 32.0-37.4 s alone against
+  41.2-43.3 s after a start cut short at its first plan and 42.4-46.6 s after the full
+  start (seeds 0-2); until then the start won there (32.5 vs 43.4 s, run 6). The price is
+  the first plan: 14-16 s instead of 4-6 s.
+* **A warm start given** (a re-plan's baseline or a caller's hint): HiGHS runs alone from
+  it: the planner's start is kept rather than replaced by the LP-guided plan, and frozen
+  re-plans, where that plan slows HiGHS, are warm re-plans. A re-plan without its baseline
+  (at least ``REPLAN_FIXED_SHARE`` of the sites fixed) also goes to HiGHS alone, for the same
+  reason.
+* **Above** ``LARGE_COLUMNS`` columns (gen-1000: 217 k, gen-3000: 1.57 M) HiGHS's
+  branch-and-cut finds nothing useful in minutes (presolve alone takes a minute):
+  ``lpguided`` runs alone, neighbourhood phase included.
+* **Otherwise** (gen-200, where the LP violates only technicians' rows; small models):
+  ``lpguided`` without its neighbourhood phase, for a share of the time limit
+  (``PRIMAL_SHARE``, 2-15 s) and no longer than ``PATIENCE`` seconds after its last better
+  plan, then HiGHS on the whole model (with the implied rows) warm-started from that plan (builds, crews, trainees) for the rest of the time; the bound
+  returned is the better of the two. On gen-200 at 60 s the start is worth it: gaps of
+  0.31-0.35 % against 0.33-0.47 % for HiGHS alone (run 8).
 
-With a warm start given (a re-plan's baseline or a caller's hint) HiGHS runs alone from it: the
-planner's start is kept rather than replaced by the LP-guided plan, and frozen re-plans, where
-that plan slows HiGHS, are warm re-plans. A re-plan without its baseline (at least
-``REPLAN_FIXED_SHARE`` of the sites fixed) also goes to HiGHS alone, for the same reason.
-
-Above ``LARGE_COLUMNS`` columns (gen-1000: 217 k, gen-3000: 1.57 M) HiGHS's branch-and-cut finds nothing
-useful in minutes (presolve alone takes a minute): ``lpguided`` runs alone, neighbourhood
-phase included.
+HiGHS's tree search is serial, but running the two at once (the LP-guided search in a child
+process, its plan handed to HiGHS by the user-solution callback) reached HiGHS only after its
+root and was no faster (run 6 evidence), so they run in turn.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import numpy as np
 
 from solver.backends import highs, lpguided
 from solver.backends.base import RawResult, SolveOptions
+from solver.cuts import add_violated
 from solver.flows import FlowRepairError, integral_flows
 from solver.model import MatrixModel
 from solver.plan import Status, proves
@@ -75,6 +83,16 @@ class _Patience(threading.Event):
         return self.since is not None and time.perf_counter() - self.since > self.patience
 
 
+def _left(options: SolveOptions, started: float) -> float:
+    return options.time_limit - (time.perf_counter() - started)
+
+
+def _violates_crews_hull(model: MatrixModel, strengthened: MatrixModel) -> bool:
+    """Whether :func:`~solver.cuts.add_violated` added crews' hull rows to ``model``."""
+    added = set(strengthened.row_group[model.num_rows :].tolist())
+    return any(model.groups[g].group == "crews" for g in added)
+
+
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     if model.num_cols > LARGE_COLUMNS:
         result = lpguided.solve(model, options)
@@ -93,14 +111,17 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         )
         result.detail = f"highs {how}: {result.detail}"
         return result
-    if model.candidates is not None:
-        # With the hull rows HiGHS finds the national plans itself, sooner than the LP-guided
-        # start could hand them over: national-20x10 cold in 32.7 s (mean of six seeds) against
-        # 44.5 s after the start (run 8).
-        result = highs.solve(model, options)
-        result.detail = f"highs alone (hull rows): {result.detail}"
-        return result
     started = time.perf_counter()
+    # The hull rows the LP violates, separated once here for both paths below.
+    strengthened, implied = add_violated(model, options.threads, started + options.time_limit)
+    rows = replace(strengthened, candidates=None)
+    added = f" (+{implied} implied rows)" if implied else ""
+    if _violates_crews_hull(model, strengthened):
+        # HiGHS finds such plans itself, sooner than the LP-guided start (module docstring).
+        result = highs.solve(rows, replace(options, time_limit=_left(options, started)))
+        result.seconds = time.perf_counter() - started
+        result.detail = f"highs alone (the LP violates crews' hull rows): {result.detail}{added}"
+        return result
     head = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)
     patience = _Patience(options.cancel, PATIENCE)
 
@@ -132,7 +153,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     ):
         first.detail = f"lpguided: {first.detail}"
         return first
-    remaining = options.time_limit - (time.perf_counter() - started)
+    remaining = _left(options, started)
     if remaining <= 0.5:
         first.detail = f"lpguided: {first.detail}"
         return first
@@ -149,7 +170,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             report(offset + elapsed, best, better)
 
     second = highs.solve(
-        model,
+        rows,
         replace(
             options, time_limit=remaining, hint=hint, on_progress=on_progress if report else None
         ),
@@ -157,7 +178,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     seconds = time.perf_counter() - started
     bounds = [b for b in (first.bound, second.bound) if b is not None]
     bound = min(bounds) if bounds else None
-    detail = f"lpguided {offset:.1f}s ({first.detail}), then highs: {second.detail}"
+    detail = f"lpguided {offset:.1f}s ({first.detail}), then highs: {second.detail}{added}"
     if second.values is not None:
         second_value = float(model.obj @ second.values) + model.obj_const
         if value is None or second_value >= value - 1e-6:
