@@ -652,9 +652,9 @@ class ModelBuilder:
             values = np.concatenate([coef[self.x_option[row_x]], np.full(len(row_u), n_u)])
             self._candidates.append((np.concatenate([row_x, row_u]), values, h, group))
 
-    def _count_limits(self, r: int, x_cols: np.ndarray, quota_max: int) -> tuple[int, np.ndarray]:
-        """How many of ``x_cols``'s sites (of region ``r``) a plan can build, at most: all of
-        them or ``quota_max`` (UNBOUNDED: no quota); and per option, the sites that offer it."""
+    def _count_limits(self, x_cols: np.ndarray, quota_max: int) -> tuple[int, np.ndarray]:
+        """How many of ``x_cols``'s sites a plan can build, at most: all of them or
+        ``quota_max`` (UNBOUNDED: no quota); and per option, the sites that offer it."""
         limit = len(np.unique(self.x_site[x_cols]))
         if quota_max != UNBOUNDED:
             limit = min(limit, quota_max)
@@ -710,7 +710,7 @@ class ModelBuilder:
                     if (q_max[r, : y + 1] != UNBOUNDED).all()
                     else UNBOUNDED
                 )
-                limit, per_option = self._count_limits(r, x_cols, quota)
+                limit, per_option = self._count_limits(x_cols, quota)
                 facets = count_hull(
                     tuple(per_option[options].tolist()),
                     limit,
@@ -767,7 +767,7 @@ class ModelBuilder:
                 here = a_in_r & (self.a_year == y)
                 local = np.unique(self.a_pool[here & own])
                 others = np.unique(self.a_pool[here & ~own])
-                limit, per_option = self._count_limits(r, x_cols, int(q_max[r, y]))
+                limit, per_option = self._count_limits(x_cols, int(q_max[r, y]))
                 facets = count_hull(
                     tuple(per_option[options].tolist()),
                     limit,

@@ -11,7 +11,7 @@ model:
   start hands them over: in run 8 national-20x10 proved in 32.0-37.4 s alone against
   41.2-43.3 s after a start cut short at its first plan and 42.4-46.6 s after the full
   start (seeds 0-2); until then the start won there (32.5 vs 43.4 s, run 6). The price is
-  the first plan: 14-16 s instead of 4-6 s.
+  the first plan: 13-19 s instead of 6-7 s (run 8).
 * **A warm start given** (a re-plan's baseline or a caller's hint): HiGHS runs alone from
   it: the planner's start is kept rather than replaced by the LP-guided plan, and frozen
   re-plans, where that plan slows HiGHS, are warm re-plans. A re-plan without its baseline
