@@ -6,12 +6,13 @@ over the builds the LP uses) finds a good plan within seconds. Which runs depend
 model:
 
 * **Where the LP relaxation violates crews' hull rows** (:func:`solver.cuts.add_violated`,
-  run first; national-20x10 and its crew-loss re-plan): HiGHS alone. With those rows its
+  run first; national-20x10 and its crew-loss re-plan), with a time limit of a minute or more
+  (``ALONE_MIN_LIMIT``): HiGHS alone. With those rows its
   root is tight enough that it finds the national plans itself, sooner than the LP-guided
   start hands them over: in run 8 national-20x10 proved in 32.0-37.4 s alone against
   41.2-43.3 s after a start cut short at its first plan and 42.4-46.6 s after the full
   start (seeds 0-2); until then the start won there (32.5 vs 43.4 s, run 6). The price is
-  the first plan: 13-19 s instead of 6-7 s (run 8).
+  the first plan: 13-19 s instead of 6-7 s (run 8), hence the start is kept under a minute.
 * **A warm start given** (a re-plan's baseline or a caller's hint): HiGHS runs alone from
   it: the planner's start is kept rather than replaced by the LP-guided plan, and frozen
   re-plans, where that plan slows HiGHS, are warm re-plans. A re-plan without its baseline
@@ -61,6 +62,10 @@ PATIENCE = 2.0
 #: 34.0-42.2 s (run 6, seeds 0-2). national-20x10 (none fixed) is the other way round: 30.2-37.1 s
 #: with the start, 39.5-47.7 s without. Between the two, untested: the start stays.
 REPLAN_FIXED_SHARE = 0.2
+#: HiGHS alone (where the LP violates crews' hull rows) only with at least this time limit:
+#: its first national plan comes at 13-19 s, the LP-guided start's at ~5 s, so under a minute
+#: (a quick what-if, the service's short solves) the start's plan is worth more than the proof.
+ALONE_MIN_LIMIT = 60.0
 
 
 class _Patience(threading.Event):
@@ -112,16 +117,20 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         result.detail = f"highs {how}: {result.detail}"
         return result
     started = time.perf_counter()
-    # The hull rows the LP violates, separated once here for both paths below.
-    strengthened, implied = add_violated(model, options.threads, started + options.time_limit)
-    rows = replace(strengthened, candidates=None)
-    added = f" (+{implied} implied rows)" if implied else ""
-    if _violates_crews_hull(model, strengthened):
-        # HiGHS finds such plans itself, sooner than the LP-guided start (module docstring).
-        result = highs.solve(rows, replace(options, time_limit=_left(options, started)))
-        result.seconds = time.perf_counter() - started
-        result.detail = f"highs alone (the LP violates crews' hull rows): {result.detail}{added}"
-        return result
+    rows, added = model, ""  # HiGHS's model below: ``highs.solve`` separates the rows itself
+    if options.time_limit >= ALONE_MIN_LIMIT and model.candidates is not None:
+        # The hull rows the LP violates, separated once here for both paths below.
+        strengthened, implied = add_violated(model, options.threads, started + options.time_limit)
+        rows = replace(strengthened, candidates=None)
+        added = f" (+{implied} implied rows)" if implied else ""
+        if _violates_crews_hull(model, strengthened):
+            # HiGHS finds such plans itself, sooner than the LP-guided start (module docstring).
+            result = highs.solve(rows, replace(options, time_limit=_left(options, started)))
+            result.seconds = time.perf_counter() - started
+            result.detail = (
+                f"highs alone (the LP violates crews' hull rows): {result.detail}{added}"
+            )
+            return result
     head = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)
     patience = _Patience(options.cancel, PATIENCE)
 
