@@ -693,7 +693,6 @@ class ModelBuilder:
             return
         region_of_x = d.site2region[self.x_site]
         t_cols = self.t_offset + np.arange(len(self.t_region))
-        t_ub = self.col_ub[t_cols].astype(np.int64)
         q_max = d.quota_region_year[..., 1]
         for r in range(d.num_regions):
             in_r = np.flatnonzero((region_of_x == r) & (tech[self.x_option] > 0))
@@ -716,7 +715,7 @@ class ModelBuilder:
                     limit,
                     tuple(tech[options].tolist()),
                     int(d.trained_stock[r]),
-                    int(t_ub[ready - self.t_offset].sum()),
+                    int(self.col_ub[ready].sum()),
                 )
                 self._add_hull_rows(facets, options, x_cols, ready, group)
 
@@ -1154,11 +1153,14 @@ def count_hull(
     points = np.vstack(
         [np.column_stack([counts, need]), np.column_stack([counts, np.full(len(need), cap)])]
     )
-    return tuple(
+    facets = tuple(
         (n, h)
         for n, h in _hull_rows(points)
         if not (n[-1] < 0 and h == -n[-1] * base and (n[:-1] == -n[-1] * w).all())
     )
+    for n, _ in facets:
+        n.flags.writeable = False  # cached: every model built in the process shares them
+    return facets
 
 
 def _hull_rows(points: np.ndarray) -> list[tuple[np.ndarray, int]]:

@@ -24,8 +24,9 @@ model:
 * **Otherwise** (gen-200, where the LP violates only technicians' rows; small models):
   ``lpguided`` without its neighbourhood phase, for a share of the time limit
   (``PRIMAL_SHARE``, 2-15 s) and no longer than ``PATIENCE`` seconds after its last better
-  plan, then HiGHS on the whole model (with the implied rows) warm-started from that plan (builds, crews, trainees) for the rest of the time; the bound
-  returned is the better of the two. On gen-200 at 60 s the start is worth it: gaps of
+  plan, then HiGHS on the whole model (with the implied rows) warm-started from that plan
+  (builds, crews, trainees) for the rest of the time; the bound returned is the better of
+  the two. On gen-200 at 60 s the start is worth it: gaps of
   0.31-0.35 % against 0.33-0.47 % for HiGHS alone (run 8).
 
 HiGHS's tree search is serial, but running the two at once (the LP-guided search in a child
