@@ -18,16 +18,20 @@ model:
   re-plans, where that plan slows HiGHS, are warm re-plans. A re-plan without its baseline
   (at least ``REPLAN_FIXED_SHARE`` of the sites fixed) also goes to HiGHS alone, for the same
   reason.
-* **Above** ``LARGE_COLUMNS`` columns (gen-1000: 217 k, gen-3000: 1.57 M) HiGHS's
-  branch-and-cut finds nothing useful in minutes (presolve alone takes a minute):
+* **Above** ``HUGE_COLUMNS`` columns (gen-3000: 1.57 M) HiGHS's branch-and-cut finds nothing
+  useful in minutes and needs more memory than the target allows (4.7 GB at 120 s):
   ``lpguided`` runs alone, neighbourhood phase included.
-* **Otherwise** (gen-200, where the LP violates only technicians' rows; small models):
-  ``lpguided`` without its neighbourhood phase, for a share of the time limit
-  (``PRIMAL_SHARE``, 2-15 s) and no longer than ``PATIENCE`` seconds after its last better
-  plan, then HiGHS on the whole model (with the implied rows) warm-started from that plan
-  (builds, crews, trainees) for the rest of the time; the bound returned is the better of
-  the two. On gen-200 at 60 s the start is worth it: gaps of
-  0.31-0.35 % against 0.33-0.47 % for HiGHS alone (run 8).
+* **Otherwise** (gen-200, where the LP violates only technicians' rows; gen-1000; small
+  models): ``lpguided`` without its neighbourhood phase, for a share of the time limit
+  (``PRIMAL_SHARE``, 2-15 s) and, up to ``LARGE_COLUMNS`` columns, no longer than
+  ``PATIENCE`` seconds after its last better plan; then HiGHS on the whole model (with the
+  implied rows) warm-started from that plan (builds, crews, trainees) for the rest of the
+  time; the bound returned is the better of the two. On gen-200 at 60 s the start is worth
+  it: gaps of 0.31-0.35 % against 0.33-0.47 % for HiGHS alone (run 8). On gen-1000 (217 k
+  columns) the start's support MILP improves its plan every 6-10 s, so it keeps its whole
+  share; HiGHS then brings the bound its root cuts reach (the LP's is 0.3 % looser): at 60 s
+  gaps of 0.13-0.23 % against 0.40-0.54 % for ``lpguided`` alone and 0.18-0.31 % for HiGHS
+  alone (run 9).
 
 HiGHS's tree search is serial, but running the two at once (the LP-guided search in a child
 process, its plan handed to HiGHS by the user-solution callback) reached HiGHS only after its
@@ -36,6 +40,7 @@ root and was no faster (run 6 evidence), so they run in turn.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import replace
@@ -52,11 +57,18 @@ from solver.plan import Status, proves
 PRIMAL_SHARE = 0.25
 PRIMAL_MIN = 2.0
 PRIMAL_MAX = 15.0
-LARGE_COLUMNS = 100_000
 #: The LP-guided phase stops this many seconds after its last better plan: since balance is
 #: written over B[s,y] HiGHS finds national plans within a second itself, and the phase's
 #: remaining seconds went to proving the support MILP, which the proof does not need.
 PATIENCE = 2.0
+#: Above this many columns the LP-guided phase keeps its whole share: HiGHS's own plans on
+#: gen-1000 (217 k) come from a sub-MIP after its root, ~50 s in, and are no better than the
+#: start's (run 9: with ``PATIENCE`` the start stopped at ~5 s and the gaps were 0.18-0.31 %,
+#: with its whole 15 s 0.13-0.23 %).
+LARGE_COLUMNS = 100_000
+#: Above this many columns ``lpguided`` runs alone: measured at 217 k columns (gen-1000, where
+#: HiGHS after the start wins) and 1.57 M (gen-3000, where HiGHS cannot); between, untested.
+HUGE_COLUMNS = 1_000_000
 #: From this share of fixed sites on, a scenario is a re-plan and HiGHS runs alone: on
 #: national-replan-2026 (51 of 177 sites fixed) and the frozen re-plan (57 of 177) HiGHS alone
 #: proved in 15.5-22.3 s and 11.8-17.0 s, after the LP-guided start in 27.4-35.1 s and
@@ -100,7 +112,7 @@ def _violates_crews_hull(model: MatrixModel, strengthened: MatrixModel) -> bool:
 
 
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
-    if model.num_cols > LARGE_COLUMNS:
+    if model.num_cols > HUGE_COLUMNS:
         result = lpguided.solve(model, options)
         result.detail = f"lpguided alone ({model.num_cols:,} columns): {result.detail}"
         return result
@@ -133,7 +145,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             )
             return result
     head = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)
-    patience = _Patience(options.cancel, PATIENCE)
+    patience = _Patience(options.cancel, PATIENCE if model.num_cols <= LARGE_COLUMNS else math.inf)
 
     def head_progress(elapsed: float, incumbent: float | None, bound: float | None) -> None:
         patience.plan(incumbent)

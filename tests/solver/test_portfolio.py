@@ -1,5 +1,5 @@
 """The portfolio: an LP-guided plan first, HiGHS from it; HiGHS alone where the LP violates
-crews' hull rows and on re-plans; lpguided alone on large models."""
+crews' hull rows and on re-plans; lpguided alone on huge models."""
 
 import json
 from pathlib import Path
@@ -37,11 +37,33 @@ def test_handoff_reaches_the_proven_optimum(monkeypatch: pytest.MonkeyPatch, hea
     assert all(b >= 143310 for b in bounds), "every reported bound is a bound"
 
 
-def test_large_models_run_lpguided_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(portfolio, "LARGE_COLUMNS", 0)
+def test_huge_models_run_lpguided_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(portfolio, "HUGE_COLUMNS", 0)
     plan = solve(load("conformance/generated-a"), backend="portfolio", time_limit=60, threads=2)
     assert (plan.status, plan.objective) == ("optimal", 29581)
     assert "lpguided alone" in plan.solver.detail  # type: ignore[union-attr,attr-defined]
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_on_large_models_the_start_keeps_its_whole_share(
+    monkeypatch: pytest.MonkeyPatch, large: bool
+) -> None:
+    # Above LARGE_COLUMNS (gen-1000) the LP-guided start is not cut short after its last
+    # better plan: its support MILP improves every few seconds there, HiGHS's plans come late.
+    patience: list[float] = []
+
+    class Spy(portfolio._Patience):
+        def __init__(self, user: object, seconds: float) -> None:
+            patience.append(seconds)
+            super().__init__(user, seconds)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(portfolio, "_Patience", Spy)
+    if large:
+        monkeypatch.setattr(portfolio, "LARGE_COLUMNS", 0)
+    plan = solve(load("conformance/generated-b"), backend="portfolio", time_limit=30, threads=2)
+    assert (plan.status, plan.objective) == ("optimal", 143310)
+    assert plan.solver.detail.startswith("lpguided")  # type: ignore[union-attr,attr-defined]
+    assert patience == [float("inf") if large else portfolio.PATIENCE]
 
 
 def test_restricted_model_plans_are_plans_of_the_whole_model() -> None:
