@@ -20,7 +20,8 @@ model:
   reason.
 * **Above** ``HUGE_COLUMNS`` columns (gen-3000: 1.57 M) HiGHS's branch-and-cut finds nothing
   useful in minutes and needs more memory than the target allows (4.7 GB at 120 s):
-  ``lpguided`` runs alone, neighbourhood phase included.
+  ``lpguided`` runs alone, neighbourhood phase included; so it does above ``LARGE_COLUMNS``
+  with a time limit under ``LARGE_MIN_LIMIT``.
 * **Otherwise** (gen-200, where the LP violates only technicians' rows; gen-1000; small
   models): ``lpguided`` without its neighbourhood phase, for a share of the time limit
   (``PRIMAL_SHARE``, 2-15 s) and, up to ``LARGE_COLUMNS`` columns, no longer than
@@ -29,9 +30,9 @@ model:
   time; the bound returned is the better of the two. On gen-200 at 60 s the start is worth
   it: gaps of 0.31-0.35 % against 0.33-0.47 % for HiGHS alone (run 8). On gen-1000 (217 k
   columns) the start's support MILP improves its plan every 6-10 s, so it keeps its whole
-  share; HiGHS then brings the bound its root cuts reach (the LP's is 0.3 % looser): at 60 s
-  gaps of 0.13-0.23 % against 0.40-0.54 % for ``lpguided`` alone and 0.18-0.31 % for HiGHS
-  alone (run 9).
+  share and goes on until its plan is within ``START_GAP`` of its bound; HiGHS then brings
+  the bound its root cuts reach (the LP's is 0.3 % looser): at 60 s gaps of 0.13-0.23 %
+  against 0.40-0.54 % for ``lpguided`` alone and 0.18-0.31 % for HiGHS alone (run 9).
 
 HiGHS's tree search is serial, but running the two at once (the LP-guided search in a child
 process, its plan handed to HiGHS by the user-solution callback) reached HiGHS only after its
@@ -66,9 +67,20 @@ PATIENCE = 2.0
 #: start's (run 9: with ``PATIENCE`` the start stopped at ~5 s and the gaps were 0.18-0.31 %,
 #: with its whole 15 s 0.13-0.23 %).
 LARGE_COLUMNS = 100_000
+#: ... and past its share, until its plan is within this of its LP bound: on gen-1000 the
+#: start's first plan is 42 % below it (2.9 s), the next 0.44 % (12.3 s); HiGHS warm-started
+#: from the first at 7.6 s found nothing better in the 22 s it had (41.3 % at 30 s; with this
+#: rule 0.233 %). At 60 s (a 15-s share) it changes nothing on this machine; on a slower one
+#: it keeps that first plan from being the one handed over.
+START_GAP = 0.01
 #: Above this many columns ``lpguided`` runs alone: measured at 217 k columns (gen-1000, where
 #: HiGHS after the start wins) and 1.57 M (gen-3000, where HiGHS cannot); between, untested.
 HUGE_COLUMNS = 1_000_000
+#: Above ``LARGE_COLUMNS``, HiGHS after the start only with at least this time limit, else
+#: ``lpguided`` alone: a round of HiGHS's root cuts on gen-1000 takes ~15 s without looking at
+#: the clock, so with 30 s the start then HiGHS ended at 35.8 s (0.233 %; ``lpguided`` alone
+#: 0.415 % at 30.2 s). At 60 s its runs ended within 1 s of the limit.
+LARGE_MIN_LIMIT = 60.0
 #: From this share of fixed sites on, a scenario is a re-plan and HiGHS runs alone: on
 #: national-replan-2026 (51 of 177 sites fixed) and the frozen re-plan (57 of 177) HiGHS alone
 #: proved in 15.5-22.3 s and 11.8-17.0 s, after the LP-guided start in 27.4-35.1 s and
@@ -82,23 +94,45 @@ ALONE_MIN_LIMIT = 60.0
 
 
 class _Patience(threading.Event):
-    """A cancel flag that is also set ``patience`` seconds after the last better plan."""
+    """The LP-guided start's cancel flag: set with the caller's, or ``patience`` seconds after
+    the start's last better plan, or — given ``gap`` — once ``after`` seconds have passed and
+    its plan is within ``gap`` (relative) of its bound."""
 
-    def __init__(self, user: threading.Event | None, patience: float) -> None:
+    def __init__(
+        self,
+        user: threading.Event | None,
+        patience: float,
+        after: float = 0.0,
+        gap: float | None = None,
+    ) -> None:
         super().__init__()
         self.user = user
         self.patience = patience
+        self.after = time.perf_counter() + after
+        self.gap = gap
         self.best: float | None = None
+        self.bound: float | None = None
         self.since: float | None = None
 
-    def plan(self, value: float | None) -> None:
+    def plan(self, value: float | None, bound: float | None = None) -> None:
+        if bound is not None:
+            self.bound = bound
         if value is not None and (self.best is None or value > self.best + 0.5):
             self.best, self.since = value, time.perf_counter()
 
     def is_set(self) -> bool:
         if super().is_set() or (self.user is not None and self.user.is_set()):
             return True
-        return self.since is not None and time.perf_counter() - self.since > self.patience
+        now = time.perf_counter()
+        close = (
+            self.gap is not None
+            and self.best is not None
+            and self.bound is not None
+            and self.bound - self.best <= self.gap * abs(self.bound)
+        )
+        if close and now >= self.after:
+            return True
+        return self.since is not None and now - self.since > self.patience
 
 
 def _left(options: SolveOptions, started: float) -> float:
@@ -112,7 +146,8 @@ def _violates_crews_hull(model: MatrixModel, strengthened: MatrixModel) -> bool:
 
 
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
-    if model.num_cols > HUGE_COLUMNS:
+    huge = model.num_cols > HUGE_COLUMNS
+    if huge or (model.num_cols > LARGE_COLUMNS and options.time_limit < LARGE_MIN_LIMIT):
         result = lpguided.solve(model, options)
         result.detail = f"lpguided alone ({model.num_cols:,} columns): {result.detail}"
         return result
@@ -145,10 +180,16 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             )
             return result
     head = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)
-    patience = _Patience(options.cancel, PATIENCE if model.num_cols <= LARGE_COLUMNS else math.inf)
+    if model.num_cols <= LARGE_COLUMNS:
+        patience = _Patience(options.cancel, PATIENCE)
+    else:
+        # The whole share, and on until the plan is within START_GAP of the LP bound (module
+        # docstring): HiGHS from a poor plan finds no better one here in minutes.
+        patience = _Patience(options.cancel, math.inf, after=head, gap=START_GAP)
+        head = _left(options, started)
 
     def head_progress(elapsed: float, incumbent: float | None, bound: float | None) -> None:
-        patience.plan(incumbent)
+        patience.plan(incumbent, bound)
         if options.on_progress is not None:
             options.on_progress(elapsed, incumbent, bound)
 

@@ -2,6 +2,8 @@
 crews' hull rows and on re-plans; lpguided alone on huge models."""
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -37,33 +39,60 @@ def test_handoff_reaches_the_proven_optimum(monkeypatch: pytest.MonkeyPatch, hea
     assert all(b >= 143310 for b in bounds), "every reported bound is a bound"
 
 
-def test_huge_models_run_lpguided_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(portfolio, "HUGE_COLUMNS", 0)
-    plan = solve(load("conformance/generated-a"), backend="portfolio", time_limit=60, threads=2)
+@pytest.mark.parametrize(
+    ("threshold", "limit"),
+    [("HUGE_COLUMNS", 60), ("LARGE_COLUMNS", 30)],  # huge; large with under LARGE_MIN_LIMIT
+)
+def test_huge_models_run_lpguided_alone(
+    monkeypatch: pytest.MonkeyPatch, threshold: str, limit: float
+) -> None:
+    monkeypatch.setattr(portfolio, threshold, 0)
+    plan = solve(load("conformance/generated-a"), backend="portfolio", time_limit=limit, threads=2)
     assert (plan.status, plan.objective) == ("optimal", 29581)
     assert "lpguided alone" in plan.solver.detail  # type: ignore[union-attr,attr-defined]
 
 
 @pytest.mark.parametrize("large", [False, True])
-def test_on_large_models_the_start_keeps_its_whole_share(
+def test_on_large_models_the_start_keeps_its_share_and_a_close_plan(
     monkeypatch: pytest.MonkeyPatch, large: bool
 ) -> None:
     # Above LARGE_COLUMNS (gen-1000) the LP-guided start is not cut short after its last
-    # better plan: its support MILP improves every few seconds there, HiGHS's plans come late.
-    patience: list[float] = []
+    # better plan: it runs its share, and on until its plan is within START_GAP of its bound.
+    made: list[portfolio._Patience] = []
 
     class Spy(portfolio._Patience):
-        def __init__(self, user: object, seconds: float) -> None:
-            patience.append(seconds)
-            super().__init__(user, seconds)  # type: ignore[arg-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            made.append(self)
 
     monkeypatch.setattr(portfolio, "_Patience", Spy)
     if large:
         monkeypatch.setattr(portfolio, "LARGE_COLUMNS", 0)
+        monkeypatch.setattr(portfolio, "LARGE_MIN_LIMIT", 30.0)  # a minute's route in 30 s
     plan = solve(load("conformance/generated-b"), backend="portfolio", time_limit=30, threads=2)
     assert (plan.status, plan.objective) == ("optimal", 143310)
     assert plan.solver.detail.startswith("lpguided")  # type: ignore[union-attr,attr-defined]
-    assert patience == [float("inf") if large else portfolio.PATIENCE]
+    (flag,) = made
+    if large:
+        assert flag.patience == float("inf") and flag.gap == portfolio.START_GAP
+    else:
+        assert flag.patience == portfolio.PATIENCE and flag.gap is None
+
+
+def test_the_start_stops_on_a_close_plan_only_after_its_share() -> None:
+    flag = portfolio._Patience(None, float("inf"), after=0.2, gap=0.01)
+    flag.plan(95.0, 100.0)
+    assert not flag.is_set()  # 5 % off
+    flag.plan(99.5, 100.0)
+    assert not flag.is_set()  # close, but within its share
+    time.sleep(0.25)
+    assert flag.is_set()
+    user = threading.Event()
+    patient = portfolio._Patience(user, float("inf"))
+    patient.plan(99.9, 100.0)
+    assert not patient.is_set()  # no gap rule without a gap
+    user.set()
+    assert patient.is_set()
 
 
 def test_restricted_model_plans_are_plans_of_the_whole_model() -> None:
