@@ -31,7 +31,7 @@ model:
   it: gaps of 0.31-0.35 % against 0.33-0.47 % for HiGHS alone (run 8). On gen-1000 (217 k
   columns) the start's support MILP improves its plan every 6-10 s, so it keeps its whole
   share and goes on until its plan is within ``START_GAP`` of its bound; HiGHS then brings
-  the bound its root cuts reach (the LP's is 0.3 % looser): at 60 s gaps of 0.13-0.23 %
+  the bound its root cuts reach (the LP's is 0.3 % looser): at 60 s gaps of 0.13-0.27 %
   against 0.40-0.54 % for ``lpguided`` alone and 0.18-0.31 % for HiGHS alone (run 9).
 
 HiGHS's tree search is serial, but running the two at once (the LP-guided search in a child
@@ -65,7 +65,7 @@ PATIENCE = 2.0
 #: Above this many columns the LP-guided phase keeps its whole share: HiGHS's own plans on
 #: gen-1000 (217 k) come from a sub-MIP after its root, ~50 s in, and are no better than the
 #: start's (run 9: with ``PATIENCE`` the start stopped at ~5 s and the gaps were 0.18-0.31 %,
-#: with its whole 15 s 0.13-0.23 %).
+#: with its whole 15 s 0.13-0.23 %, with ``START_GAP`` too 0.13-0.27 %).
 LARGE_COLUMNS = 100_000
 #: ... and past its share, until its plan is within this of its LP bound: on gen-1000 the
 #: start's first plan is 42 % below it (2.9 s), the next 0.44 % (12.3 s); HiGHS warm-started
@@ -146,8 +146,8 @@ def _violates_crews_hull(model: MatrixModel, strengthened: MatrixModel) -> bool:
 
 
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
-    huge = model.num_cols > HUGE_COLUMNS
-    if huge or (model.num_cols > LARGE_COLUMNS and options.time_limit < LARGE_MIN_LIMIT):
+    large = model.num_cols > LARGE_COLUMNS
+    if model.num_cols > HUGE_COLUMNS or (large and options.time_limit < LARGE_MIN_LIMIT):
         result = lpguided.solve(model, options)
         result.detail = f"lpguided alone ({model.num_cols:,} columns): {result.detail}"
         return result
@@ -180,11 +180,11 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             )
             return result
     head = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)
-    if model.num_cols <= LARGE_COLUMNS:
+    if not large:
         patience = _Patience(options.cancel, PATIENCE)
     else:
         # The whole share, and on until the plan is within START_GAP of the LP bound (module
-        # docstring): HiGHS from a poor plan finds no better one here in minutes.
+        # docstring): from a poor plan HiGHS found no better one in the time left.
         patience = _Patience(options.cancel, math.inf, after=head, gap=START_GAP)
         head = _left(options, started)
 
