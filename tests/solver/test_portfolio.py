@@ -43,7 +43,7 @@ def test_handoff_reaches_the_proven_optimum(monkeypatch: pytest.MonkeyPatch, hea
     ("threshold", "limit"),
     [("HUGE_COLUMNS", 60), ("LARGE_COLUMNS", 30)],  # huge; large with under LARGE_MIN_LIMIT
 )
-def test_huge_models_run_lpguided_alone(
+def test_huge_models_and_short_large_solves_run_lpguided_alone(
     monkeypatch: pytest.MonkeyPatch, threshold: str, limit: float
 ) -> None:
     monkeypatch.setattr(portfolio, threshold, 0)
@@ -80,12 +80,12 @@ def test_on_large_models_the_start_keeps_its_share_and_a_close_plan(
 
 
 def test_the_start_stops_on_a_close_plan_only_after_its_share() -> None:
-    flag = portfolio._Patience(None, float("inf"), after=0.2, gap=0.01)
+    flag = portfolio._Patience(None, float("inf"), after=600.0, gap=0.01)
     flag.plan(95.0, 100.0)
     assert not flag.is_set()  # 5 % off
     flag.plan(99.5, 100.0)
     assert not flag.is_set()  # close, but within its share
-    time.sleep(0.25)
+    flag.after = time.perf_counter()  # the share is over
     assert flag.is_set()
     user = threading.Event()
     patient = portfolio._Patience(user, float("inf"))
