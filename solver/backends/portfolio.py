@@ -179,14 +179,14 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
                 f"highs alone (the LP violates crews' hull rows): {result.detail}{added}"
             )
             return result
-    head = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)
+    share = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)
     if not large:
-        patience = _Patience(options.cancel, PATIENCE)
+        head, patience = share, _Patience(options.cancel, PATIENCE)
     else:
         # The whole share, and on until the plan is within START_GAP of the LP bound (module
         # docstring): from a poor plan HiGHS found no better one in the time left.
-        patience = _Patience(options.cancel, math.inf, after=head, gap=START_GAP)
         head = _left(options, started)
+        patience = _Patience(options.cancel, math.inf, after=share, gap=START_GAP)
 
     def head_progress(elapsed: float, incumbent: float | None, bound: float | None) -> None:
         patience.plan(incumbent, bound)
