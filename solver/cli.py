@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,6 +34,16 @@ def _write_json(doc: dict[str, Any], out: str | None) -> None:
         Path(out).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _silence(stream: Any) -> None:
+    """Point a stream whose reader has gone (``| head``) at /dev/null, so that nothing more
+    is written to it — not even the interpreter's flush at exit, which would print a
+    traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def builds_csv(plan: Plan | dict[str, Any]) -> str:
@@ -95,7 +107,12 @@ class _ProgressView:
             )
         elif time.monotonic() - self._last_line >= 1.0:
             self._last_line = time.monotonic()
-            print(text, file=sys.stderr, flush=True)
+            try:
+                print(text, file=sys.stderr, flush=True)
+            except BrokenPipeError:
+                # stderr's reader has gone: the solve goes on, silently.
+                _silence(sys.stderr)
+                self.quiet = True
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
@@ -151,11 +168,21 @@ def _finish(plan: Plan, args: argparse.Namespace) -> int:
     if plan.status is Status.INVALID:
         print("invalid scenario:", file=sys.stderr)
         _print_errors(plan.errors or [])
-    _write_json(doc, args.out)
+    try:
+        _write_json(doc, args.out)
+    except BrokenPipeError:
+        # The plan was to go to stdout and its reader has gone: it is not delivered.
+        _silence(sys.stdout)
+        with contextlib.suppress(BrokenPipeError):
+            print("error: stdout was closed before the plan was written", file=sys.stderr)
+        return 1
     if getattr(args, "csv", None) and plan.status.has_plan:
         Path(args.csv).write_text(builds_csv(plan), encoding="utf-8")
     if plan.status is not Status.INVALID and not args.quiet:
-        _summary(plan)
+        try:
+            _summary(plan)
+        except BrokenPipeError:
+            _silence(sys.stderr)  # the plan is written; only the summary is lost
     return plan.status.exit_code
 
 

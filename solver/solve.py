@@ -9,6 +9,7 @@ evaluator raises :class:`SolverBugError`: it never reaches a user as a plan.
 from __future__ import annotations
 
 import importlib
+import logging
 import math
 import threading
 import time
@@ -35,6 +36,8 @@ from solver.plan import (
 )
 from solver.problem import build_problem
 from solver.scenario import Scenario, ScenarioError, parse_scenario
+
+logger = logging.getLogger(__name__)
 
 BACKENDS = ("cpsat", "highs", "cbc", "portfolio", "lpguided")
 DEFAULT_BACKEND = "portfolio"
@@ -203,15 +206,26 @@ def _run(
     cancel: threading.Event | None,
     log: bool,
 ) -> RawResult:
+    failed = False
+
     def report(elapsed: float, incumbent: float | None, bound: float | None) -> None:
-        if on_progress is None:
+        # The backends call this from inside the solver's callbacks, where an exception
+        # aborts the solve (HiGHS: "Solve error", no plan). A progress observer that fails
+        # (a closed pipe, a lost connection) must not cost the plan: it is logged once and
+        # not called again.
+        nonlocal failed
+        if on_progress is None or failed:
             return
         inc = None if incumbent is None else round(incumbent)
         bnd = None if bound is None or not math.isfinite(bound) else floor_bound(bound)
         if inc is not None and bnd is not None and bnd < inc + 1:
             bnd = inc
         gap = None if inc is None or bnd is None else gap_of(inc, bnd)
-        on_progress(Progress(elapsed, inc, bnd, gap))
+        try:
+            on_progress(Progress(elapsed, inc, bnd, gap))
+        except Exception:
+            failed = True
+            logger.warning("progress callback failed; the solve goes on without it", exc_info=True)
 
     options = SolveOptions(
         time_limit=time_limit,

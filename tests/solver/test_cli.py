@@ -53,6 +53,41 @@ def test_solve_infeasible_exit_1() -> None:
     assert "conflict technicians" in r.stderr
 
 
+def _solve_with_closed(stream: str, *args: str) -> tuple[int, str]:
+    """``rdplan solve TINY`` whose stdout or stderr reader goes away before anything is
+    written (``rdplan solve ... 2>&1 | head -1``); returns the exit code and the other
+    stream's text."""
+    p = subprocess.Popen(
+        [sys.executable, "-m", "solver.cli", "solve", TINY, "--threads", "1", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    closed, other = (p.stdout, p.stderr) if stream == "stdout" else (p.stderr, p.stdout)
+    assert closed is not None and other is not None
+    closed.close()
+    text = other.read()
+    return p.wait(timeout=300), text
+
+
+def test_solve_keeps_going_when_stderr_reader_goes(tmp_path: Path) -> None:
+    # The progress lines and the summary go to stderr; once nobody reads it, the solve
+    # still finishes and writes its plan (it used to abort inside HiGHS's callback).
+    out = tmp_path / "plan.json"
+    code, stdout = _solve_with_closed("stderr", "--backend", "highs", "--out", str(out))
+    assert code == 0
+    assert stdout == ""
+    plan = json.loads(out.read_text())
+    assert (plan["status"], plan["objective"]) == ("optimal", 1855)
+
+
+def test_solve_to_closed_stdout_exit_1_without_traceback() -> None:
+    code, stderr = _solve_with_closed("stdout", "--quiet")
+    assert code == 1
+    assert "stdout was closed before the plan was written" in stderr
+    assert "Traceback" not in stderr
+
+
 def test_solve_malformed_exit_2_writes_plan(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(

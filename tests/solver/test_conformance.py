@@ -53,3 +53,24 @@ def test_conformance_infeasible(backend: str) -> None:
     assert subset_feasible(data, plan.conflicts) is False
     for i in range(len(plan.conflicts)):
         assert subset_feasible(data, plan.conflicts[:i] + plan.conflicts[i + 1 :]) is True
+
+
+def test_failing_progress_callback_does_not_cost_the_plan(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The backends call progress from inside the solver's own callbacks, where an exception
+    # used to abort the solve (HiGHS: "Solve error", no plan). The callback is dropped after
+    # its first failure, logged once, and the solve reaches its optimum.
+    calls = []
+
+    def broken(progress: object) -> None:
+        calls.append(progress)
+        raise BrokenPipeError("the reader has gone")
+
+    plan = solve(
+        load("conformance/tiny"), backend=backend, time_limit=60, threads=2, on_progress=broken
+    )
+    assert (plan.status, plan.objective) == ("optimal", OPTIMA["tiny"][0])
+    assert len(calls) == 1
+    failures = [r for r in caplog.records if "progress callback failed" in r.getMessage()]
+    assert len(failures) == 1
