@@ -13,6 +13,7 @@ cut loop over known rows, before the solver's own. national-20x10: 66 rows in fo
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import highspy
 import numpy as np
@@ -32,6 +33,7 @@ def add_violated(
 
     Every candidate is valid for every plan, so the model's plans and optimum do not change.
     The LP solves stop at ``deadline`` (``time.perf_counter()``), keeping the rows found so far.
+    The last LP value solved is kept as the returned model's ``lp_bound``.
     """
     from solver.backends.highs import new_relaxation
 
@@ -39,6 +41,7 @@ def add_violated(
     if cand is None or cand.count == 0:
         return model, 0
     chosen = np.zeros(cand.count, dtype=bool)
+    bound = model.lp_bound
     h = new_relaxation(model, threads)
     scale = np.maximum(1.0, np.abs(cand.rhs))
     for _ in range(ROUNDS):
@@ -50,6 +53,7 @@ def add_violated(
         h.run()  # after the first round, dual simplex from the last basis
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             break  # infeasible, out of time or odd: leave it to the solver
+        bound = float(h.getInfo().objective_function_value)  # offset included: a bound on Z
         values = np.asarray(h.getSolution().col_value, dtype=np.float64)
         new = ~chosen & (cand.activity(values) > cand.rhs + VIOLATION * scale)
         if not new.any():
@@ -66,4 +70,4 @@ def add_violated(
             index.astype(np.int32),
             value,
         )
-    return model.with_candidates(chosen), int(chosen.sum())
+    return replace(model.with_candidates(chosen), lp_bound=bound), int(chosen.sum())

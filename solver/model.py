@@ -175,6 +175,8 @@ class MatrixModel:
     groups: list[GroupKey]
     window_fixings: dict[int, np.ndarray] = field(default_factory=dict)
     candidates: CandidateRows | None = None  # implied rows not in the model (the hulls)
+    #: An upper bound on the optimum from an LP relaxation solved on the way (``solver.cuts``).
+    lp_bound: float | None = None
 
     @property
     def num_cols(self) -> int:

@@ -173,7 +173,19 @@ def solve(
     if len(empty):
         raw = RawResult(Status.INFEASIBLE, None, None, 0.0, threads, "an empty row excludes 0")
     else:
-        raw = _run(model, backend, time_limit, threads, seed, columns, on_progress, cancel, log)
+        start_value = warm["objective"] if warm is not None and warm["holds"] else None
+        raw = _run(
+            model,
+            backend,
+            time_limit,
+            threads,
+            seed,
+            columns,
+            start_value,
+            on_progress,
+            cancel,
+            log,
+        )
     info.seconds = round(raw.seconds, 3)
     info.threads = raw.threads
     info.detail = raw.detail  # type: ignore[attr-defined]
@@ -202,6 +214,7 @@ def _run(
     threads: int,
     seed: int,
     hint: dict[int, int] | None,
+    start_value: float | None,
     on_progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
     log: bool,
@@ -232,6 +245,7 @@ def _run(
         threads=threads,
         seed=seed,
         hint=hint,
+        start_value=start_value,
         on_progress=report if on_progress else None,
         cancel=cancel,
         log=log,

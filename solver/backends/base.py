@@ -28,6 +28,9 @@ class SolveOptions:
     threads: int = field(default_factory=default_threads)
     seed: int = 0
     hint: dict[int, int] | None = None
+    #: Z of ``hint`` when the evaluator found it a plan of this scenario (``solver.solve.
+    #: warm_start_report``); None when it breaks a rule, or there is none.
+    start_value: float | None = None
     on_progress: ProgressCallback | None = None
     cancel: threading.Event | None = None
     log: bool = False

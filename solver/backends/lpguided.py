@@ -100,6 +100,7 @@ def solve(
                 options,
                 time_limit=max(0.1, remaining()),
                 hint=hint,
+                start_value=None,  # its own plans on a smaller model, not the caller's start
                 on_progress=report if options.on_progress else None,
                 continuous_flows=True,
             ),

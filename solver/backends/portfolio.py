@@ -235,7 +235,11 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     second = highs.solve(
         rows,
         replace(
-            options, time_limit=remaining, hint=hint, on_progress=on_progress if report else None
+            options,
+            time_limit=remaining,
+            hint=hint,
+            start_value=None,  # the LP-guided plan: HiGHS's heuristics stay on (run 10)
+            on_progress=on_progress if report else None,
         ),
     )
     seconds = time.perf_counter() - started

@@ -142,6 +142,9 @@ def test_the_lp_violates_a_few_candidates_and_they_tighten_it() -> None:
         "crews",
     }
     assert _lp_bound(strengthened) < _lp_bound(model) - 1_000
+    # The last LP solved is kept as a bound: above the optimum, at or above the final LP's.
+    assert strengthened.lp_bound is not None and model.lp_bound is None
+    assert 1_861_928 < _lp_bound(strengthened) <= strengthened.lp_bound + 1e-6
     # The conflict finder's relaxed model, the CP-SAT/CBC form and small models keep none aside.
     assert build_model(data, relaxed=True, balance_form="sites").candidates is None
     assert build_model(data, balance_form="regions").candidates is None
