@@ -47,6 +47,7 @@ from benchmarks.suites import (
     FREEZE_THROUGH,
     REPLAN_BASE_PLAN,
     SUITES,
+    WHATIF_MOBILIZATION,
     Case,
     instance_document,
     load_json,
@@ -54,6 +55,7 @@ from benchmarks.suites import (
     replan_changed,
     replan_frozen,
     suite,
+    whatif_fuel,
 )
 from solver.solve import BACKENDS
 
@@ -115,6 +117,8 @@ def _scenario_document(spec: dict[str, Any]) -> dict[str, Any]:
         return replan_changed(instance_document("national-20x10.json"))
     if rest == "replan-frozen":
         return replan_frozen(instance_document("national-20x10.json"))
+    if rest == "whatif-fuel":
+        return whatif_fuel(instance_document("national-20x10.json"))
     raise ValueError(f"unknown scenario source '{source}'")
 
 
@@ -699,16 +703,16 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     if warm:
         lines += [
             "",
-            "Re-plan with frozen years: warm start against the cold solve of the same scenario",
+            "Re-plans and what-ifs: warm start against the cold solve of the same scenario",
             "",
         ]
         lines += [
-            "| backend | seed | cold status | cold total s | warm status | warm total s | warm / cold | cold first plan s | warm first plan s |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| scenario | backend | seed | cold status | cold total s | warm status | warm total s | warm / cold | cold first plan s | warm first plan s |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for w in warm:
             lines.append(
-                f"| {w['backend']} | {w['seed']} | {w['cold']['status']} | {_fmt(w['cold']['total_s'], 's')} | {w['warm']['status']} | "
+                f"| {w['scenario']} | {w['backend']} | {w['seed']} | {w['cold']['status']} | {_fmt(w['cold']['total_s'], 's')} | {w['warm']['status']} | "
                 f"{_fmt(w['warm']['total_s'], 's')} | {_fmt(w['ratio'], 's')} | {_fmt(w['cold']['first_plan_s'], 's')} | {_fmt(w['warm']['first_plan_s'], 's')} |"
             )
         verdicts = _warm_verdicts(warm)
@@ -750,21 +754,37 @@ def _warm_verdicts(warm: list[dict[str, Any]]) -> list[str]:
     return [f"Warm start: {v} (checked by the evaluator)." for v in sorted(said)]
 
 
+def _pair_key(case: str) -> str:
+    """A warm case and its cold one share a name up to ``-warm`` / ``-cold``."""
+    return case.removesuffix("-warm").removesuffix("-cold")
+
+
 def _warm_cold(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    cold = {(r["backend"], r["seed"]): r for r in rows if r["kind"] == "replan-cold"}
+    """Each warm run with the cold run of the same scenario, backend and seed; the frozen
+    re-plan's also with the from-scratch re-plan of the same change (``replan-full``)."""
+    cold = {
+        (_pair_key(r["scenario"]), r["backend"], r["seed"]): r
+        for r in rows
+        if r["kind"] == "replan-cold"
+    }
     full = {(r["backend"], r["seed"]): r for r in rows if r["kind"] == "replan-full"}
     out = []
     for r in rows:
         if r["kind"] != "replan-warm":
             continue
-        c = cold.get((r["backend"], r["seed"]))
+        c = cold.get((_pair_key(r["scenario"]), r["backend"], r["seed"]))
         if c is None:
             continue
         ratio = r["total_s"] / c["total_s"] if r["total_s"] and c["total_s"] else None
-        f = full.get((r["backend"], r["seed"]))
+        f = (
+            full.get((r["backend"], r["seed"]))
+            if _pair_key(r["scenario"]) == "replan-frozen"
+            else None
+        )
         full_ratio = r["total_s"] / f["total_s"] if f and r["total_s"] and f["total_s"] else None
         out.append(
             {
+                "scenario": _pair_key(r["scenario"]),
                 "backend": r["backend"],
                 "seed": r["seed"],
                 "cold": c,
@@ -910,6 +930,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"re-plan: base plan = instances/{REPLAN_BASE_PLAN} (national-20x10, status {doc['status']}, objective {doc['objective']:,}); "
                 f"frozen through {FREEZE_THROUGH}; every pool loses round(1/3) of its {CREW_LOSS_YEAR} crews; "
                 "cold = no hint, warm = rdplan's default warm start (the baseline plan)"
+            )
+        if any(s["source"] == "derived/whatif-fuel" for s in specs):
+            notes.append(
+                f"what-if: national-20x10 with mobilisation weight {WHATIF_MOBILIZATION}, baseline ="
+                f" instances/{REPLAN_BASE_PLAN} (stability weight 0: only the warm start);"
+                " cold = no hint, warm = the baseline plan"
             )
         attach_ratios(specs, results)
         problems: dict[int, list[str]] = {

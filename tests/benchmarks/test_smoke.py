@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,16 +111,48 @@ def test_replan_base_is_the_committed_optimal_plan() -> None:
 def test_warm_replan_compared_with_cold_and_from_scratch() -> None:
     from benchmarks.run import _warm_cold
 
+    def row(scenario: str, kind: str, backend: str, total_s: float) -> dict[str, Any]:
+        return {
+            "scenario": scenario,
+            "kind": kind,
+            "backend": backend,
+            "seed": 0,
+            "total_s": total_s,
+        }
+
     rows = [
-        {"kind": "replan-cold", "backend": "highs", "seed": 0, "total_s": 20.0},
-        {"kind": "replan-warm", "backend": "highs", "seed": 0, "total_s": 10.0},
-        {"kind": "replan-full", "backend": "highs", "seed": 0, "total_s": 100.0},
-        {"kind": "replan-warm", "backend": "cpsat", "seed": 0, "total_s": 60.0},
+        row("replan-frozen-cold", "replan-cold", "highs", 20.0),
+        row("replan-frozen-warm", "replan-warm", "highs", 10.0),
+        row("replan-full-cold", "replan-full", "highs", 100.0),
+        row("replan-frozen-warm", "replan-warm", "cpsat", 60.0),
+        row("whatif-fuel-cold", "replan-cold", "highs", 30.0),
+        row("whatif-fuel-warm", "replan-warm", "highs", 15.0),
     ]
-    (w,) = _warm_cold(rows)
-    assert w["backend"] == "highs"
-    assert w["ratio"] == 0.5
-    assert w["full_ratio"] == 0.1
+    frozen, whatif = _warm_cold(rows)
+    assert (frozen["scenario"], frozen["backend"]) == ("replan-frozen", "highs")
+    assert frozen["ratio"] == 0.5
+    assert frozen["full_ratio"] == 0.1
+    # Each warm run against the cold run of its own scenario; the from-scratch re-plan is the
+    # frozen re-plan's reference only.
+    assert whatif["scenario"] == "whatif-fuel"
+    assert whatif["ratio"] == 0.5 and whatif["full"] is None
+
+
+def test_whatif_fuel_keeps_the_old_plan_as_a_start_that_holds() -> None:
+    from benchmarks.suites import REPLAN_BASE_PLAN, instance_document, whatif_fuel
+    from solver.evaluate import evaluate
+    from solver.scenario import parse_scenario
+
+    national = instance_document("national-20x10.json")
+    doc = whatif_fuel(national)
+    assert doc["objective"]["mobilization"] == 2 * national["objective"]["mobilization"]
+    assert doc["objective"].get("stability", 0) == 0
+    base = instance_document(REPLAN_BASE_PLAN)
+    assert {(b["site"], b["year"], b["option"]) for b in doc["baseline"]} == {
+        (b["site"], b["year"], b["option"]) for b in base["builds"]
+    }
+    ev = evaluate(parse_scenario(doc), base, check_reported=False)
+    assert ev.holds, ev.violations[:3]
 
 
 def test_frozen_replan_baseline_breaks_the_crew_loss_and_the_tables_say_so() -> None:
