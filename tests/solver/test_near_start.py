@@ -8,7 +8,7 @@ import pytest
 
 from solver.backends import highs
 from solver.backends.base import SolveOptions
-from solver.model import build_model
+from solver.model import MatrixModel, build_model
 from solver.problem import build_problem
 from solver.scenario import parse_scenario
 from solver.solve import solve
@@ -18,7 +18,7 @@ OPTIMUM = 143310  # generated-b, tests/solver/test_conformance.py
 INSTANCES = Path(__file__).resolve().parents[2] / "instances"
 
 
-def _model():  # type: ignore[no-untyped-def]
+def _model() -> MatrixModel:
     return build_model(build_problem(parse_scenario(load("conformance/generated-b"))))
 
 
