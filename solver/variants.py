@@ -112,13 +112,21 @@ def run_batch(
     solve_options: dict[str, Any] | None = None,
     on_done: Callable[[str, Plan], None] | None = None,
 ) -> dict[str, Any]:
-    """Solve the base and each variant; return plans and the comparison table."""
+    """Solve the base and each variant; return plans and the comparison table.
+
+    Each variant starts from the base plan (unless ``solve_options`` has a ``hint``): a what-if
+    the base plan survives starts from a plan that holds, often close to its optimum, and HiGHS
+    then spends its time on the proof (``solver.backends.highs.near_start``); one it breaks
+    is solved as from scratch, and its plan's ``solver.warm_start`` says why."""
     from solver.solve import solve
 
     opts = dict(solve_options or {})
     base_plan = solve(base, **opts)
     if on_done:
         on_done("base", base_plan)
+    variant_opts = dict(opts)
+    if base_plan.status.has_plan and "hint" not in opts:
+        variant_opts["hint"] = base_plan.to_document()
     plans: dict[str, Plan] = {}
     errors: dict[str, list[dict[str, str]]] = {}
     for name, patch in variants:
@@ -128,7 +136,7 @@ def run_batch(
             plans[name] = Plan.invalid(exc.errors)
             errors[name] = [e.model_dump() for e in exc.errors]
             continue
-        plans[name] = solve(scenario, **opts)
+        plans[name] = solve(scenario, **variant_opts)
         if on_done:
             on_done(name, plans[name])
     return {

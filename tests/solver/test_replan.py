@@ -96,13 +96,22 @@ def test_merge_patch_and_variants() -> None:
     ]
     result = run_batch(
         base,
-        [("one-a-year", {"quotas": {"year": {"max": 1}}}), ("bad", {"sites": [{"id": 1}]})],
+        [
+            ("one-a-year", {"quotas": {"year": {"max": 1}}}),
+            ("bad", {"sites": [{"id": 1}]}),
+            ("dear-training", {"objective": {"training": 2}}),
+        ],
         {"time_limit": 20, "threads": 1},
     )
     table = {r["variant"]: r for r in result["table"]}
     assert table["base"]["objective"] == 1855 and table["base"]["moved"] == 0
     assert table["one-a-year"]["status"] in ("optimal", "infeasible")
     assert table["bad"]["status"] == "invalid"
+    # Variants start from the base plan: a what-if it survives says its start holds.
+    dear = result["plans"]["dear-training"]
+    assert dear.status == "optimal"
+    assert dear.solver.warm_start["holds"]  # type: ignore[union-attr]
+    assert dear.solver.warm_start["builds"] == len(result["plans"]["base"].builds)  # type: ignore[union-attr]
 
 
 def test_cli_replan_and_batch(tmp_path: Path) -> None:
