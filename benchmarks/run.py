@@ -772,19 +772,16 @@ def _warm_cold(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
         if r["kind"] != "replan-warm":
             continue
-        c = cold.get((_pair_key(r["scenario"]), r["backend"], r["seed"]))
+        key = _pair_key(r["scenario"])
+        c = cold.get((key, r["backend"], r["seed"]))
         if c is None:
             continue
         ratio = r["total_s"] / c["total_s"] if r["total_s"] and c["total_s"] else None
-        f = (
-            full.get((r["backend"], r["seed"]))
-            if _pair_key(r["scenario"]) == "replan-frozen"
-            else None
-        )
+        f = full.get((r["backend"], r["seed"])) if key == "replan-frozen" else None
         full_ratio = r["total_s"] / f["total_s"] if f and r["total_s"] and f["total_s"] else None
         out.append(
             {
-                "scenario": _pair_key(r["scenario"]),
+                "scenario": key,
                 "backend": r["backend"],
                 "seed": r["seed"],
                 "cold": c,

@@ -29,7 +29,8 @@ class SolveOptions:
     seed: int = 0
     hint: dict[int, int] | None = None
     #: Z of ``hint`` when the evaluator found it a plan of this scenario (``solver.solve.
-    #: warm_start_report``); None when it breaks a rule, or there is none.
+    #: warm_start_report``); None when it breaks a rule, or there is none. It describes
+    #: ``hint``: a backend that passes on another hint sets it to None with it.
     start_value: float | None = None
     on_progress: ProgressCallback | None = None
     cancel: threading.Event | None = None
