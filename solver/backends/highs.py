@@ -39,6 +39,15 @@ STATUS = {
 }
 
 _lock = threading.Lock()
+#: HiGHS runs that :func:`solve` stopped waiting for (:data:`OVERRUN_GRACE`); interrupted, they
+#: end at HiGHS's next check, and the next run in the process waits for them (:func:`_threads`).
+_lingering: list[threading.Thread] = []
+#: Seconds HiGHS may run past its time limit (or a cancel) before :func:`solve` returns without
+#: it. HiGHS looks at the clock and at its interrupt callback between the rounds of its root cut
+#: loop, not inside one, and a round on a 200,000-column model took 34 s on a slow 2-core machine
+#: (gen-1000, run 11): the portfolio's 60-s solve ended at 94.6 s. Its best plan and bound so far
+#: (from its callbacks) are the result then.
+OVERRUN_GRACE = 2.0
 
 #: HiGHS's primal heuristics, off when the solve starts from a plan close to the bound
 #: (:func:`near_start`). Restarts stay on: without them a start a few hundred below the optimum
@@ -87,9 +96,12 @@ def _threads(requested: int) -> int:
     different ``threads`` than the scheduler has fails ("Not Set") — also when
     the other value came from another library in the process (PuLP's HiGHS
     interface in the benchmark baseline, say). Resetting the scheduler first lets
-    every solve choose; solves in one process run one at a time.
+    every solve choose; solves in one process run one at a time, so a run :func:`solve`
+    stopped waiting for is waited for here first.
     """
     with _lock:
+        while _lingering:
+            _lingering.pop().join()
         highspy.Highs.resetGlobalScheduler(True)
     return max(1, requested)
 
@@ -147,6 +159,30 @@ def new_relaxation(model: MatrixModel, threads: int, log: bool = False) -> highs
     return h
 
 
+def _wait(
+    run: threading.Thread, deadline: float, cancel: threading.Event | None, stop: threading.Event
+) -> bool:
+    """Wait for HiGHS's ``run`` until it ends or :data:`OVERRUN_GRACE` seconds past the
+    deadline or a cancel; whether it was left running (interrupted: ``stop``)."""
+    cancelled_at = None
+    try:
+        while run.is_alive():
+            run.join(0.1)
+            now = time.perf_counter()
+            if cancel is not None and cancel.is_set() and cancelled_at is None:
+                cancelled_at = now
+            late = now > deadline + OVERRUN_GRACE
+            if run.is_alive() and (late or (cancelled_at and now > cancelled_at + OVERRUN_GRACE)):
+                stop.set()
+                _lingering.append(run)
+                return True
+    except BaseException:  # Ctrl-C, say: HiGHS stops at its next check
+        stop.set()
+        _lingering.append(run)
+        raise
+    return False
+
+
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     """Solve the matrix model with HiGHS (first with the implied rows its LP violates,
     :func:`solver.cuts.add_violated`)."""
@@ -176,6 +212,9 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         h.setSolution(len(cols), cols, vals)
     progress = ProgressThrottle(options.on_progress)
     cancel = options.cancel
+    stop = threading.Event()
+    # What the callbacks saw last: the best plan (original columns) and the dual bound.
+    seen: dict[str, Any] = {"values": None, "bound": None}
 
     def on_log(event: Any) -> None:
         out = event.data_out
@@ -186,24 +225,49 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             bound=dual if math.isfinite(dual) else None,
         )
 
+    def on_solution(event: Any) -> None:
+        seen["values"] = np.array(event.data_out.mip_solution, dtype=np.float64)
+        if options.on_progress is not None:
+            on_log(event)
+
     def on_interrupt(event: Any) -> None:
         # HiGHS checks its own time limit only between phases; the root's cut loop can run
         # well past it, so the wall clock is enforced here too.
-        if (cancel is not None and cancel.is_set()) or time.perf_counter() > deadline:
+        out = event.data_out
+        if math.isfinite(out.mip_dual_bound):
+            seen["bound"] = float(out.mip_dual_bound)
+        if (
+            stop.is_set()
+            or (cancel is not None and cancel.is_set())
+            or time.perf_counter() > deadline
+        ):
             event.data_in.user_interrupt = True
             return
-        out = event.data_out
         primal, dual = out.mip_primal_bound, out.mip_dual_bound
         if math.isfinite(primal) and math.isfinite(dual) and proves(dual, primal):
             event.data_in.user_interrupt = True
 
+    h.cbMipImprovingSolution.subscribe(on_solution)
     if options.on_progress is not None:
-        h.cbMipImprovingSolution.subscribe(on_log)
         h.cbMipLogging.subscribe(on_log)
     h.cbMipInterrupt.subscribe(on_interrupt)
     h.cbSimplexInterrupt.subscribe(on_interrupt)
-    h.run()
+    run = threading.Thread(target=h.run, name="rdplan-highs", daemon=True)
+    run.start()
+    overrun = _wait(run, deadline, cancel, stop)
     seconds = time.perf_counter() - started
+    if overrun:
+        values = seen["values"]
+        return RawResult(
+            Status.FEASIBLE if values is not None else Status.UNKNOWN,
+            values,
+            seen["bound"] if values is not None else None,
+            seconds,
+            threads,
+            f"HiGHS still in a round of its root cut loop {OVERRUN_GRACE:g} s after the "
+            "time limit: its best plan and bound so far (it stops at its next check)",
+            continuous_flows=options.continuous_flows,
+        )
     model_status = h.getModelStatus()
     info = h.getInfo()
     status = STATUS.get(model_status, Status.UNKNOWN)
