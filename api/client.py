@@ -19,9 +19,9 @@
 
 :class:`Planner` talks to ``rdplan serve`` over HTTP (``/v1/solves``);
 :meth:`Planner.local` gives the same interface solving in threads of this
-process, without a server. The service has no batch or diff endpoint: a batch is
-one solve job per variant, and diffs are computed here with
-:func:`solver.diff.diff_plans`.
+process, without a server. A batch here is one solve job per variant, each starting
+from the base plan (``start_solve_id``), as the service's ``POST /v1/batches`` does on
+its side; diffs are computed here with :func:`solver.diff.diff_plans`.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 #: Solve options a job takes (``POST /v1/solves`` ``options``); anything else is a TypeError.
-OPTION_KEYS = ("backend", "time_limit", "threads", "seed")
+OPTION_KEYS = ("backend", "time_limit", "threads", "seed", "start_solve_id", "start_wait")
 TERMINAL = frozenset({"done", "failed", "cancelled"})
 TERMS = ("benefit", "mobilization", "training", "stability")
 
@@ -1560,6 +1560,13 @@ class _LocalBackend:
                 "invalid solve options",
                 [{"path": "options.backend", "message": f"unknown backend '{backend}'"}],
             )
+        start = options.get("start_solve_id")
+        if start is not None and str(start) not in self._jobs:
+            raise ApiError(
+                422,
+                "unknown start job",
+                [{"path": "options.start_solve_id", "message": f"no solve job {start}"}],
+            )
         job = _LocalJob(
             str(uuid.uuid4()),
             scenario,
@@ -1587,10 +1594,18 @@ class _LocalBackend:
                 ) != (p.incumbent, p.bound):
                     job.progress.append(point)
 
+        options = dict(job.options)
+        start_id = options.pop("start_solve_id", None)
+        wait = options.pop("start_wait", True) is not False
+        start: dict[str, Any] | None = None
         try:
+            if start_id is not None:
+                options["hint"], start = self._start_plan(str(start_id), job.cancel, wait)
             plan = solve(
-                job.scenario.model, on_progress=on_progress, cancel=job.cancel, **job.options
+                job.scenario.model, on_progress=on_progress, cancel=job.cancel, **options
             ).to_document()
+            if start is not None:
+                plan["solver"]["start_solve"] = start
         except Exception as exc:  # reported like the service does: a failed job with a reason
             with self._lock:
                 job.status, job.reason, job.finished = (
@@ -1613,6 +1628,27 @@ class _LocalBackend:
                 )
             else:
                 job.status = "done"
+
+    def _start_plan(
+        self, start_id: str, cancel: threading.Event, wait: bool
+    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """The start job's plan once it has ended (as the service's ``start_plan``; a local
+        job always ends, so no time bound), and the plan's ``solver.start_solve``."""
+        started = time.perf_counter()
+        start = self._jobs[start_id]
+        while wait and start.future is not None and not start.future.done() and not cancel.is_set():
+            cancel.wait(0.1)
+        from api.execution import start_outcome
+
+        with self._lock:
+            return start_outcome(
+                start_id,
+                time.perf_counter() - started,
+                start.status,
+                start.plan,
+                cancel.is_set() and start.status not in TERMINAL,
+                wait,
+            )
 
     def _job(self, job_id: str) -> _LocalJob:
         job = self._jobs.get(job_id)
@@ -1918,6 +1954,7 @@ class Planner:
         base_name: str = "base",
         progress: bool = True,
         timeout: float | None = None,
+        start_from_base: bool = True,
         **options: Any,
     ) -> Batch:
         """Solve what-if variants at once and compare them with a base plan.
@@ -1925,8 +1962,11 @@ class Planner:
         ``variants`` maps names to scenarios, or to JSON merge patches of the base
         scenario. ``base`` is an already solved :class:`Plan` (not solved again) or a
         scenario, solved with the variants; without it the first variant is the base.
-        All jobs are submitted first, so the service runs as many at a time as it has
-        workers; a variant that is invalid or fails is reported in the table, not raised.
+        All jobs are submitted first; a variant that is invalid or fails is reported in the
+        table, not raised. With ``start_from_base`` a variant whose job starts after the base
+        job has ended starts from the base plan (``start_solve_id``; no job waits for
+        another): a what-if the base plan survives is proved sooner. ``False``: every
+        variant from scratch.
         """
         items = list(variants.items()) if isinstance(variants, Mapping) else list(variants)
         names = [n for n, _ in items]
@@ -1975,14 +2015,35 @@ class Planner:
             to_submit.append((name, scenario))
         if isinstance(base, Plan):
             plans[base_name] = Plan(base._doc, base.scenario, label=base_name, job_id=base.job_id)
+        if "start_solve_id" in options:  # the caller's start, for every job
+            start_from_base = False
+        start: str | None = None
+        if start_from_base and isinstance(base, Plan) and base.job_id is not None:
+            start = base.job_id
         try:
             for name, scenario in to_submit:
+                extra: dict[str, Any] = (
+                    {}
+                    if start is None or name == base_name
+                    else {"start_solve_id": start, "start_wait": False}
+                )
                 try:
-                    jobs[name] = self.submit(scenario, label=name, **options)
+                    try:
+                        jobs[name] = self.submit(scenario, label=name, **{**options, **extra})
+                    except ApiError as exc:  # a base plan from another service: no start
+                        if not extra or not any(
+                            e.get("path") == "options.start_solve_id" for e in exc.errors
+                        ):
+                            raise
+                        start = None
+                        jobs[name] = self.submit(scenario, label=name, **options)
                 except InvalidScenarioError as exc:
                     errors[name] = "; ".join(
                         f"{e.path or '<document>'}: {e.message}" for e in exc.errors
                     )
+                    continue
+                if start_from_base and name == base_name:
+                    start = jobs[name].id
             self._wait_all(jobs, plans, errors, progress, timeout)
         except BaseException:
             for job in jobs.values():

@@ -17,10 +17,11 @@ import socket
 import threading
 import time
 import traceback
+from dataclasses import replace
 from typing import Any
 
 from api.settings import Settings
-from api.storage import CANCELLED, DONE, FAILED, ProgressPoint, Storage
+from api.storage import CANCELLED, DONE, FAILED, TERMINAL, ProgressPoint, Storage
 from solver.evaluate import evaluate
 from solver.scenario import parse_scenario
 from solver.solve import DEFAULT_BACKEND, Progress, SolverBugError, solve
@@ -117,6 +118,78 @@ class Monitor(threading.Thread):
             self.cancel.set()
 
 
+#: Seconds between looks at a start job the job waits for.
+START_POLL = 0.25
+
+
+def start_plan(
+    storage: Storage,
+    start_id: str,
+    cancel: threading.Event,
+    settings: Settings,
+    wait: bool = True,
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The plan of job ``start_id`` for a warm start, waiting (``wait``) while that job is
+    queued or running, and what was done (the plan's ``solver.start_solve``).
+
+    Without ``wait`` only a job that has ended already gives its plan (a batch's variants:
+    waiting would leave a worker idle while the base runs). The wait ends when the start job ends, when this job is cancelled, or after the start
+    job's time limit plus ``heartbeat_timeout`` and ``cancel_grace`` — by then a running job
+    has ended, or a reaper has failed it; a job still queued (behind others, or held by a busy
+    Celery worker) is not waited for longer. Without a plan by then the job solves from
+    scratch, and ``used`` says why not."""
+    started = time.perf_counter()
+    job = storage.get_job(start_id)
+    limit = settings.default_time_limit if job is None else job.options.get("time_limit", 0)
+    patience = float(limit or 0) + settings.heartbeat_timeout + settings.cancel_grace
+    if not wait:
+        patience = 0.0
+    while job is not None and job.status not in TERMINAL and not cancel.is_set():
+        if time.perf_counter() - started >= patience:
+            break
+        cancel.wait(START_POLL)
+        job = storage.get_job(start_id)
+    waited = time.perf_counter() - started
+    if job is None:
+        return None, start_note(start_id, waited, used=False, why_not="no such job")
+    return start_outcome(start_id, waited, job.status, job.plan, cancel.is_set(), wait)
+
+
+def start_note(start_id: str, waited: float, used: bool, why_not: str | None) -> dict[str, Any]:
+    """A plan's ``solver.start_solve``."""
+    note: dict[str, Any] = {"id": start_id, "waited_seconds": round(waited, 3), "used": used}
+    if why_not is not None:
+        note["why_not"] = why_not
+    return note
+
+
+def start_outcome(
+    start_id: str,
+    waited: float,
+    status: str,
+    plan: dict[str, Any] | None,
+    cancelled: bool,
+    wait: bool = True,
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The warm start (the plan, or ``None``) and its note, once the wait for job
+    ``start_id`` (``status``, ``plan``) is over; the service and ``Planner.local`` share it."""
+    why_not = None
+    if status not in TERMINAL:
+        why_not = (
+            "cancelled while waiting"
+            if cancelled
+            else f"still {status} after {waited:.0f} s"
+            if wait
+            else f"still {status} when this job started"
+        )
+    elif plan is None or plan.get("status") not in ("optimal", "feasible"):
+        why_not = f"it ended {status} without a plan"
+    elif not plan.get("builds"):
+        why_not = "its plan builds nothing"
+    note = start_note(start_id, waited, used=why_not is None, why_not=why_not)
+    return (plan if why_not is None else None), note
+
+
 def worker_id(prefix: str | None = None) -> str:
     return f"{prefix or socket.gethostname()}/{os.getpid()}"
 
@@ -157,16 +230,30 @@ def _run_claimed(
     status, reason, plan_doc, checked = FAILED, None, None, None
     try:
         scenario = parse_scenario(document)
+        hint, start = None, None
+        if options.get("start_solve_id"):
+            hint, start = start_plan(
+                storage,
+                str(options["start_solve_id"]),
+                cancel,
+                settings,
+                wait=options.get("start_wait", True) is not False,
+            )
+            log.info("job %s: start from job %s: %s", job_id, start["id"], start)
+        solving = time.perf_counter()
         plan = solve(
             scenario,
             backend=options.get("backend", DEFAULT_BACKEND),
             time_limit=float(options.get("time_limit", settings.default_time_limit)),
             threads=options.get("threads") or settings.default_threads,
             seed=int(options.get("seed", 0)),
-            on_progress=recorder,
+            hint=hint,
+            on_progress=lambda p: recorder(replace(p, elapsed=p.elapsed + solving - started)),
             cancel=cancel,
         )
         plan_doc = plan.to_document()
+        if start is not None and isinstance(plan_doc.get("solver"), dict):
+            plan_doc["solver"]["start_solve"] = start
         if plan.status.has_plan:
             ev = evaluate(scenario, plan_doc)
             checked = ev.holds

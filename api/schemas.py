@@ -214,6 +214,18 @@ class SolveOptions(BaseModel):
         description="re-plan: keep the baseline's builds of every year up to this one and build "
         "nothing else in them",
     )
+    start_solve_id: uuid.UUID | None = Field(
+        default=None,
+        description="warm start only: the plan of this job is the solver's first plan (the "
+        "scenario and its objective are unchanged). A job still queued or running is waited "
+        "for (start_wait), at most its time limit plus RDPLAN_HEARTBEAT_TIMEOUT and "
+        "RDPLAN_CANCEL_GRACE; the plan's solver.start_solve says what was used",
+    )
+    start_wait: bool = Field(
+        default=True,
+        description="with start_solve_id: wait for that job when it has not ended yet; false: "
+        "start from its plan only if it has ended when this job starts, else from scratch",
+    )
 
 
 class SolveRequest(BaseModel):
@@ -276,6 +288,12 @@ class JobOptionsOut(BaseModel):
         default=None,
         description="re-plan: the scenario before the baseline was applied (``scenario_id`` is "
         "the re-planned one)",
+    )
+    start_solve_id: str | None = Field(
+        default=None, description="warm start: the job whose plan the solver starts from"
+    )
+    start_wait: bool | None = Field(
+        default=None, description="warm start: whether the job waits for that job to end"
     )
 
 
@@ -419,6 +437,12 @@ class BatchRequest(BaseModel):
         default=None, pattern=SCENARIO_ID_PATTERN, description="a stored base scenario"
     )
     variants: list[BatchVariant] = Field(default_factory=list, max_length=MAX_BATCH_VARIANTS)
+    start_from_base: bool = Field(
+        default=True,
+        description="a variant whose job starts after the base job has ended starts from the "
+        "base plan (a what-if the base plan survives is proved sooner); no job waits for "
+        "another. false: every variant from scratch (or from options.start_solve_id)",
+    )
     grid: (
         dict[
             Annotated[str, Field(pattern=GRID_PATH_PATTERN)],

@@ -279,24 +279,31 @@ class Storage:
         self,
         jobs: Mapping[str, tuple[str, dict[str, Any]] | None],
         errors: Mapping[str, list[dict[str, str]]],
+        start_from_base: bool = False,
     ) -> BatchRow:
         """Store a batch and its queued jobs in one transaction.
 
         ``jobs`` maps ``"base"`` and every variant name, in order, to the job's
-        (scenario id, options), or to ``None`` for a variant that has no job.
+        (scenario id, options), or to ``None`` for a variant that has no job. The jobs are
+        queued in that order (the base first); with ``start_from_base`` a variant's job that
+        starts after the base job has ended starts from its plan (``start_solve_id``, without
+        waiting: ``start_wait`` false).
         """
         now = utcnow()
+        specs = [(name, spec) for name, spec in jobs.items() if spec is not None]
+        ids = {name: str(uuid.uuid4()) for name, _ in specs}
         rows = {
             name: JobRow(
-                id=str(uuid.uuid4()),
+                id=ids[name],
                 scenario_id=sid,
-                options=options,
+                options={**options, "start_solve_id": ids["base"], "start_wait": False}
+                if start_from_base and name != "base"
+                else options,
                 status=QUEUED,
-                created_at=now,
+                # one microsecond apart: the queue (oldest first) takes the base first
+                created_at=now + dt.timedelta(microseconds=i),
             )
-            for name, spec in jobs.items()
-            if spec is not None
-            for sid, options in (spec,)
+            for i, (name, (sid, options)) in enumerate(specs)
         }
         batch = BatchRow(
             id=str(uuid.uuid4()),

@@ -13,7 +13,14 @@ from api.deps import UNAUTHORIZED, RunnerDep, SettingsDep, StorageDep, require_a
 from api.errors import ApiError
 from api.models import BatchRow, JobRow, ScenarioRow
 from api.routes.scenarios import Limit, Offset, limit_errors
-from api.routes.solves import baseline_plan, enqueue, job_options, planned_job, stored_base
+from api.routes.solves import (
+    baseline_plan,
+    enqueue,
+    job_options,
+    planned_job,
+    start_options,
+    stored_base,
+)
 from api.schemas import (
     MAX_BATCH_VARIANTS,
     BatchOut,
@@ -172,15 +179,20 @@ async def submit_batch(
     """Queue a job for the base scenario and one per variant, all with ``options`` (re-plan
     options included). A variant is a JSON merge patch of the base document; ``grid`` adds
     one variant per combination of values. An invalid variant gets no job: its errors are
-    in ``errors`` (an invalid base is a 422). Watch the batch with ``GET /v1/batches/{id}``."""
+    in ``errors`` (an invalid base is a 422). Watch the batch with ``GET /v1/batches/{id}``.
+
+    With ``start_from_base`` (the default) each variant's job waits for the base job and
+    starts from its plan: a what-if the base plan survives starts from a plan that holds,
+    and its proof is most of what is left."""
     variants = _variants(req)
     options = job_options(req.options, settings)
     plan = await to_thread.run_sync(baseline_plan, req.options, storage)
+    options |= await to_thread.run_sync(start_options, req.options, storage)
     base, scenario = await stored_base(req.scenario, req.scenario_id, settings, storage)
     jobs, errors = await to_thread.run_sync(
         _prepare, storage, settings, base, scenario, plan, req.options, options, variants
     )
-    batch = await to_thread.run_sync(storage.create_batch, jobs, errors)
+    batch = await to_thread.run_sync(storage.create_batch, jobs, errors, req.start_from_base)
     job_ids = _job_ids(batch)
     await enqueue(runner, storage, job_ids)
     response.headers["Location"] = f"/v1/batches/{batch.id}"

@@ -164,6 +164,32 @@ def baseline_plan(opts: SolveOptions, storage: Storage) -> dict[str, Any] | None
     return job.plan
 
 
+def start_options(opts: SolveOptions, storage: Storage) -> dict[str, Any]:
+    """The stored option of a warm start from another job (``{}`` without one); 422 when that
+    job is unknown, ended without a plan, or comes with a re-plan's baseline (which is the
+    re-plan's warm start already)."""
+    if opts.start_solve_id is None:
+        return {}
+    path = "options.start_solve_id"
+    if opts.baseline is not None or opts.baseline_solve_id is not None:
+        raise _unprocessable(
+            "two warm starts",
+            path,
+            "a re-plan starts from its baseline: give start_solve_id or a baseline, not both",
+        )
+    job = storage.get_job(str(opts.start_solve_id))
+    if job is None:
+        raise _unprocessable("unknown start job", path, f"no solve job {opts.start_solve_id}")
+    if job.status in TERMINAL and (
+        job.plan is None or job.plan.get("status") not in (Status.OPTIMAL, Status.FEASIBLE)
+    ):
+        state = job.status if job.plan is None else f"{job.status} ({job.plan.get('status')})"
+        raise _unprocessable(
+            "the start job has no plan", path, f"job {job.id} is {state} and has no plan"
+        )
+    return {"start_solve_id": job.id, "start_wait": opts.start_wait}
+
+
 def _baseline_error(error: FieldError, source: str | None) -> dict[str, str]:
     """An error of the re-planned scenario; those of its ``baseline`` name the option it came from."""
     path, message = error.path, error.message
@@ -300,13 +326,18 @@ async def submit(
     (a plan document) the scenario's baseline becomes that plan — the stability reference
     and the solver's warm start; ``options.freeze_through: Y`` also keeps every baseline build
     up to ``Y`` and builds nothing else in those years. The job runs on the re-planned
-    scenario (stored too: its id is the job's ``scenario_id``)."""
+    scenario (stored too: its id is the job's ``scenario_id``).
+
+    Warm start without a re-plan: ``options.start_solve_id`` names a job whose plan the solver
+    starts from, the scenario unchanged; a job still queued or running is waited for."""
     options = job_options(req.options, settings)
     plan = await to_thread.run_sync(baseline_plan, req.options, storage)
+    start = await to_thread.run_sync(start_options, req.options, storage)
     base, scenario = await stored_base(req.scenario, req.scenario_id, settings, storage)
     sid, options = await to_thread.run_sync(
         planned_job, storage, base, scenario, plan, req.options, options
     )
+    options = {**options, **start}
     job = await to_thread.run_sync(storage.create_job, sid, options)
     await enqueue(runner, storage, [job.id])
     response.headers["Location"] = f"/v1/solves/{job.id}"

@@ -25,11 +25,20 @@ def submit(client: httpx.Client, doc: dict[str, Any], **options: Any) -> dict[st
     return job
 
 
-def job(client: httpx.Client, job_id: str) -> dict[str, Any]:
-    r = client.get(f"/v1/solves/{job_id}")
+def get_json(client: httpx.Client, path: str) -> dict[str, Any]:
+    """``GET path``, asserted 200."""
+    r = client.get(path)
     assert r.status_code == 200, r.text
     out: dict[str, Any] = r.json()
     return out
+
+
+def job(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    return get_json(client, f"/v1/solves/{job_id}")
+
+
+def plan(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    return get_json(client, f"/v1/solves/{job_id}/plan")
 
 
 def wait_status(
@@ -57,13 +66,11 @@ def wait_running_with_progress(
 
 def checked_plan(client: httpx.Client, job_id: str, doc: dict[str, Any]) -> dict[str, Any]:
     """The job's plan, checked again here with the evaluator."""
-    r = client.get(f"/v1/solves/{job_id}/plan")
-    assert r.status_code == 200, r.text
-    plan: dict[str, Any] = r.json()
-    ev = evaluate(parse_scenario(doc), plan)
+    out = plan(client, job_id)
+    ev = evaluate(parse_scenario(doc), out)
     assert ev.holds, ev.violations
-    assert ev.objective == plan["objective"]
-    return plan
+    assert ev.objective == out["objective"]
+    return out
 
 
 def submit_watch_and_check(client: httpx.Client, doc: dict[str, Any], optimum: int) -> str:

@@ -164,6 +164,66 @@ def test_batch_compares_variants_with_the_base(
     assert r.status_code == 200, r.text
     assert r.json()["objective_change"] == 320
 
+    # a variant whose job started after the base's ended started from its plan (which holds
+    # in both); with two workers the first variant runs beside the base, and nobody waits
+    assert "start_solve" not in flows.plan(client, batch["jobs"]["base"])["solver"]
+    for name in ("no-mobilization", "objective.training=2"):
+        job = flows.job(client, batch["jobs"][name])
+        assert job["options"]["start_solve_id"] == batch["jobs"]["base"], job["options"]
+        assert job["options"]["start_wait"] is False
+        solver = flows.plan(client, job["id"])["solver"]
+        start = solver["start_solve"]
+        assert start["id"] == batch["jobs"]["base"] and start["waited_seconds"] < 1, start
+        if start["used"]:
+            assert solver["warm_start"]["holds"] is True, solver["warm_start"]
+        else:
+            assert start["why_not"].endswith("when this job started"), start
+
+
+def test_batch_without_start_from_base_and_solves_from_a_start(
+    client: httpx.Client, tiny_variant: Any, long_doc: dict[str, Any]
+) -> None:
+    doc = tiny_variant("start-from")
+    r = client.post(
+        "/v1/batches",
+        json={
+            "scenario": doc,
+            "variants": [{"name": "free-moves", "patch": NO_MOBILIZATION}],
+            "start_from_base": False,
+            "options": {"time_limit": 10, "threads": 1},
+        },
+    )
+    assert r.status_code == 202, r.text
+    variant = r.json()["jobs"]["free-moves"]
+    assert flows.job(client, variant)["options"]["start_solve_id"] is None
+    final = flows.wait_status(client, variant, flows.TERMINAL)
+    assert final["status"] == "done" and final["result"]["objective"] == 2175
+    assert "start_solve" not in flows.plan(client, variant)["solver"]
+
+    # one solve starting from another's plan: the scenario is unchanged (no stability term)
+    base = solved(client, doc)
+    free = {**doc, "name": "start-from-free", "objective": {**doc["objective"], "mobilization": 0}}
+    started = solved(client, free, start_solve_id=base["id"])
+    assert started["options"]["start_solve_id"] == base["id"]
+    assert started["result"]["objective"] == 2175
+    solver = flows.plan(client, started["id"])["solver"]
+    assert solver["start_solve"]["used"] is True and solver["warm_start"]["holds"] is True
+
+    # a start that is still running is waited for; its cancel (no plan yet) means from scratch
+    long_job = flows.submit(client, long_doc, time_limit=30)
+    waiting = flows.submit(client, free, time_limit=10, start_solve_id=long_job["id"])
+    flows.wait_status(client, long_job["id"], {"running"}, timeout=30)
+    client.delete(f"/v1/solves/{long_job['id']}")
+    final = flows.wait_status(client, waiting["id"], flows.TERMINAL, timeout=90)
+    assert final["status"] == "done" and final["result"]["objective"] == 2175
+    start = flows.plan(client, waiting["id"])["solver"]["start_solve"]
+    assert start["id"] == long_job["id"] and start["waited_seconds"] > 0, start
+    ended = flows.job(client, long_job["id"])
+    if start["used"]:  # the long job found a plan before its cancel: that plan was the start
+        assert ended["result"] is not None, (start, ended)
+    else:
+        assert "without a plan" in start["why_not"], start
+
 
 def test_invalid_batches(client: httpx.Client, tiny_doc: dict[str, Any]) -> None:
     patch = {"patch": NO_MOBILIZATION}
@@ -302,6 +362,12 @@ def test_replan_errors(client: httpx.Client, tiny_variant: Any, long_doc: dict[s
             "options.baseline.builds[0]",
         ),
         ({"baseline": {"builds": []}, "baseline_solve_id": baseline["id"]}, "options.baseline"),
+        ({"start_solve_id": UNKNOWN_JOB}, "options.start_solve_id"),
+        ({"start_solve_id": "nope"}, "options.start_solve_id"),
+        (
+            {"start_solve_id": baseline["id"], "baseline_solve_id": baseline["id"]},
+            "options.start_solve_id",
+        ),
     ):
         r = client.post("/v1/solves", json={"scenario_id": sid, "options": {**good, **options}})
         assert r.status_code == 422, (options, r.text)
@@ -334,4 +400,5 @@ def test_openapi_documents_the_new_endpoints(client: httpx.Client) -> None:
     }.items():
         assert methods <= set(spec["paths"][path]), path
     options = spec["components"]["schemas"]["SolveOptions"]["properties"]
-    assert {"baseline_solve_id", "baseline", "freeze_through"} <= set(options)
+    assert {"baseline_solve_id", "baseline", "freeze_through", "start_solve_id"} <= set(options)
+    assert "start_from_base" in spec["components"]["schemas"]["BatchRequest"]["properties"]

@@ -169,3 +169,24 @@ def test_server_killed_mid_solve(
             assert final["result"]["status"] == "unknown"
             assert client.get(f"/v1/solves/{running['id']}/plan").json()["status"] == "unknown"
         flows.checked_plan(client, earlier["id"], {**tiny_doc, "name": "before-the-server-crash"})
+
+
+def test_batch_variants_start_from_the_base_plan(client: httpx.Client, tiny_variant: Any) -> None:
+    """The base job first, then the variant from its plan, through the broker and PostgreSQL."""
+    r = client.post(
+        "/v1/batches",
+        json={
+            "scenario": tiny_variant("batch-pg"),
+            "variants": [{"name": "free-moves", "patch": {"objective": {"mobilization": 0}}}],
+            "options": {"time_limit": 10, "threads": 1},
+        },
+    )
+    assert r.status_code == 202, r.text
+    jobs = r.json()["jobs"]
+    final = flows.wait_status(client, jobs["free-moves"], flows.TERMINAL, timeout=120)
+    assert final["status"] == "done" and final["result"]["objective"] == 2175, final
+    assert final["options"]["start_solve_id"] == jobs["base"]
+    solver = flows.plan(client, jobs["free-moves"])["solver"]
+    assert solver["start_solve"]["id"] == jobs["base"] and solver["start_solve"]["used"], solver
+    assert solver["warm_start"]["holds"] is True, solver["warm_start"]
+    assert flows.job(client, jobs["base"])["status"] == "done"

@@ -171,3 +171,70 @@ def test_a_late_heartbeat_keeps_the_job(any_storage: Storage, tiny_doc: dict[str
     assert any_storage.heartbeat(job.id, "node@h/1", []) is False  # the beat lands
     assert any_storage.fail_running("silent", job_ids=[job.id], heartbeat_before=cutoff) == []
     assert any_storage.job_state(job.id) == ("running", "node@h/1")
+
+
+def test_a_job_waits_for_its_start_job(storage: Storage, tiny_doc: dict[str, Any]) -> None:
+    """``start_plan``: the plan of a start job that ends while waited for; from scratch (and
+    why) when it ends without one, stays queued past its patience, or the waiter is cancelled."""
+    from api.execution import start_plan
+
+    settings = Settings(heartbeat_timeout=0.5, cancel_grace=0.5)
+    sc, _ = storage.add_scenario(parse_scenario(tiny_doc))
+    options = {"backend": "highs", "time_limit": 0.5, "threads": 1, "seed": 0}
+    plan = {"status": "optimal", "builds": [{"site": "n1", "year": 2030, "option": "basic"}]}
+
+    def started_then(status: str, plan: dict[str, Any] | None) -> str:
+        job = storage.create_job(sc.id, options)
+        assert storage.claim(job.id, runner="local", worker="host/1") is not None
+        threading.Timer(
+            0.3, storage.finish, (job.id, "host/1", status, None, plan, True, 0.3)
+        ).start()
+        return job.id
+
+    job_id = started_then("done", plan)
+    got, note = start_plan(storage, job_id, threading.Event(), settings)
+    assert got == plan and note["used"] is True and note["waited_seconds"] >= 0.2, note
+    assert "why_not" not in note
+
+    job_id = started_then("done", plan)  # not waited for: from scratch
+    got, note = start_plan(storage, job_id, threading.Event(), settings, wait=False)
+    assert got is None and note["why_not"] == "still running when this job started", note
+    assert note["waited_seconds"] < 0.2, note
+
+    job_id = started_then("failed", None)
+    got, note = start_plan(storage, job_id, threading.Event(), settings)
+    assert got is None and note["why_not"] == "it ended failed without a plan", note
+
+    queued = storage.create_job(sc.id, options).id  # nobody claims it
+    got, note = start_plan(storage, queued, threading.Event(), settings)
+    assert got is None and note["why_not"].startswith("still queued after"), note
+    assert 1.5 <= note["waited_seconds"] < 10, note  # its time limit + heartbeat + grace
+
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    got, note = start_plan(storage, queued, cancel, Settings(heartbeat_timeout=60))
+    assert got is None and note["why_not"] == "cancelled while waiting", note
+    assert note["waited_seconds"] < 30, note
+
+    got, note = start_plan(storage, "no-such-job", threading.Event(), settings)
+    assert got is None and note == {
+        "id": "no-such-job",
+        "waited_seconds": note["waited_seconds"],
+        "used": False,
+        "why_not": "no such job",
+    }
+
+
+def test_batch_jobs_are_queued_base_first(storage: Storage, tiny_doc: dict[str, Any]) -> None:
+    sc, _ = storage.add_scenario(parse_scenario(tiny_doc))
+    opts = {"backend": "highs", "time_limit": 1.0, "threads": 1, "seed": 0}
+    names = ["base", *(f"v{i}" for i in range(12))]
+    batch = storage.create_batch({n: (sc.id, opts) for n in names}, {}, start_from_base=True)
+    order = storage.queued(100)
+    assert order == [batch.base_job_id, *(batch.variants[f"v{i}"] for i in range(12))]
+    base = storage.get_job(batch.base_job_id)
+    assert base is not None and "start_solve_id" not in base.options
+    for job_id in batch.variants.values():
+        job = storage.get_job(str(job_id))
+        assert job is not None and job.options["start_solve_id"] == batch.base_job_id
+        assert job.options["start_wait"] is False

@@ -73,6 +73,75 @@ def test_batch_and_diff(local: Planner, tiny: Scenario) -> None:
     assert [m["site"] for m in diff.doc["moved"]] == ["n1"]
     assert table.loc["n1 late", "moved"] == 1
     assert table.loc["n1 late", "objective_change"] == diff.objective_change
+    # two workers: a variant that started beside the base could not start from its plan
+    for name in ("n1 late", "no training cost"):
+        start = result[name].doc["solver"]["start_solve"]
+        assert start["id"] == result.jobs["base"].id, start
+        assert start["used"] or start["why_not"] == "still running when this job started", start
+
+
+def test_batch_variants_start_from_the_base_plan(tiny: Scenario) -> None:
+    """One worker: the base ends before any variant starts, so each starts from its plan —
+    the one it survives and the one it does not (n1 moved to 2031)."""
+    with Planner.local(workers=1) as local:
+        result = local.batch(
+            {
+                "n1 late": tiny.with_(fix={"n1": 2031}, name="n1 late"),
+                "no training cost": {"objective": {"training": 0}},
+            },
+            base=tiny,
+            time_limit=5,
+            threads=1,
+            progress=False,
+        )
+        assert "start_solve" not in result["base"].doc["solver"]
+        for name in ("n1 late", "no training cost"):
+            start = result[name].doc["solver"]["start_solve"]
+            assert start["id"] == result.jobs["base"].id and start["used"] is True, start
+        assert result["no training cost"].doc["solver"]["warm_start"]["holds"] is True
+        assert result["n1 late"].doc["solver"]["warm_start"]["holds"] is False
+        assert result.table.loc["n1 late", "moved"] == 1
+        # a solved base plan is the start of a later batch's variants too
+        again = local.batch(
+            {"no training cost": {"objective": {"training": 0}}},
+            base=result["base"],
+            time_limit=5,
+            threads=1,
+            progress=False,
+        )
+        start = again["no training cost"].doc["solver"]["start_solve"]
+        assert start["id"] == result.jobs["base"].id and start["used"] is True, start
+
+
+def test_batch_from_scratch_and_a_start_that_ended_without_a_plan(
+    local: Planner, tiny: Scenario
+) -> None:
+    result = local.batch(
+        {"no training cost": {"objective": {"training": 0}}},
+        base=tiny,
+        time_limit=5,
+        threads=1,
+        progress=False,
+        start_from_base=False,
+    )
+    assert "start_solve" not in result["no training cost"].doc["solver"]
+    assert result.table.loc["no training cost", "objective"] == 1855 + 25
+    # a start job that fails (an unknown backend option is caught at submit; a cancelled
+    # queued job has no plan): the job solves from scratch and says why
+    blocker = local.submit(tiny, time_limit=5, threads=1)
+    queued = local.submit(tiny, time_limit=5, threads=1)
+    third = local.submit(tiny, time_limit=5, threads=1)
+    local.cancel(third)
+    after = local.submit(tiny, time_limit=5, threads=1, start_solve_id=third.id)
+    plan = after.wait(progress=False, timeout=60)
+    assert plan.objective == 1855
+    start = plan.doc["solver"]["start_solve"]
+    assert start["used"] is False and "without a plan" in start["why_not"], start
+    for job in (blocker, queued):
+        job.wait(progress=False, timeout=60)
+    with pytest.raises(ApiError) as err:
+        local.submit(tiny, start_solve_id="no-such-job")
+    assert [e["path"] for e in err.value.errors] == ["options.start_solve_id"]
 
 
 def test_unknown_option_and_backend(local: Planner, tiny: Scenario) -> None:
