@@ -181,9 +181,10 @@ async def submit_batch(
     one variant per combination of values. An invalid variant gets no job: its errors are
     in ``errors`` (an invalid base is a 422). Watch the batch with ``GET /v1/batches/{id}``.
 
-    With ``start_from_base`` (the default) each variant's job waits for the base job and
-    starts from its plan: a what-if the base plan survives starts from a plan that holds,
-    and its proof is most of what is left."""
+    The jobs are queued base first. With ``start_from_base`` (the default) a variant whose
+    job starts after the base job has ended starts from the base plan — a what-if the base
+    plan survives then starts from a plan that holds, and its proof is most of what is left;
+    no job waits for another, so no worker idles (``docs/decisions.md``)."""
     variants = _variants(req)
     options = job_options(req.options, settings)
     plan = await to_thread.run_sync(baseline_plan, req.options, storage)
