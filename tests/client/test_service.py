@@ -185,6 +185,11 @@ def test_batch_compares_variants_with_the_base(planner: Planner, tiny: Scenario)
         )
         # both optimal: the proved range of the optimum's change is one number
         assert row["change_low"] == row["change_high"] == row["objective_change"]
+        # started from the base plan if the base had ended when its job started (no waiting)
+        assert result.jobs[name].options["start_solve_id"] == result.jobs["base"].id
+        assert result.jobs[name].options["start_wait"] is False
+        start = plan.doc["solver"]["start_solve"]
+        assert start["id"] == result.jobs["base"].id and start["waited_seconds"] < 1, start
     assert table.loc["n1 late", "moved"] >= 1
 
 
@@ -199,6 +204,14 @@ def test_batch_with_a_solved_base_does_not_solve_it_again(
     assert result["base"].doc == pilot_plan.doc
     # dropping a cost term can only raise the optimum
     assert result.table.loc["free crews", "objective_change"] >= 0
+    # the solved base's job is the variant's start, long ended: its plan is used, and holds
+    solver = result["free crews"].doc["solver"]
+    assert solver["start_solve"] == {
+        "id": pilot_plan.job_id,
+        "waited_seconds": solver["start_solve"]["waited_seconds"],
+        "used": True,
+    }
+    assert solver["warm_start"]["holds"] is True
 
 
 def test_diff_of_two_jobs(planner: Planner, server: Server, tiny: Scenario) -> None:
