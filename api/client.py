@@ -1646,7 +1646,7 @@ class _LocalBackend:
                 time.perf_counter() - started,
                 start.status,
                 start.plan,
-                cancel.is_set() and start.status not in TERMINAL,
+                cancel.is_set(),
                 wait,
             )
 

@@ -133,25 +133,26 @@ def start_plan(
     queued or running, and what was done (the plan's ``solver.start_solve``).
 
     Without ``wait`` only a job that has ended already gives its plan (a batch's variants:
-    waiting would leave a worker idle while the base runs). The wait ends when the start job ends, when this job is cancelled, or after the start
-    job's time limit plus ``heartbeat_timeout`` and ``cancel_grace`` — by then a running job
-    has ended, or a reaper has failed it; a job still queued (behind others, or held by a busy
-    Celery worker) is not waited for longer. Without a plan by then the job solves from
-    scratch, and ``used`` says why not."""
+    waiting would leave a worker idle while the base runs). The wait ends when the start job
+    ends, when this job is cancelled, or after the start job's time limit plus
+    ``heartbeat_timeout`` and ``cancel_grace`` — by then a running job has ended, or a reaper
+    has failed it; a job still queued (behind others, or held by a busy Celery worker) is not
+    waited for longer. Without a plan by then the job solves from scratch, and ``used`` says
+    why not."""
     started = time.perf_counter()
     job = storage.get_job(start_id)
-    limit = settings.default_time_limit if job is None else job.options.get("time_limit", 0)
-    patience = float(limit or 0) + settings.heartbeat_timeout + settings.cancel_grace
-    if not wait:
-        patience = 0.0
-    while job is not None and job.status not in TERMINAL and not cancel.is_set():
+    if job is None:
+        return None, start_note(start_id, 0.0, used=False, why_not="no such job")
+    patience = 0.0
+    if wait:
+        limit = float(job.options.get("time_limit") or 0)
+        patience = limit + settings.heartbeat_timeout + settings.cancel_grace
+    while job.status not in TERMINAL and not cancel.is_set():
         if time.perf_counter() - started >= patience:
             break
         cancel.wait(START_POLL)
-        job = storage.get_job(start_id)
+        job = storage.get_job(start_id) or job
     waited = time.perf_counter() - started
-    if job is None:
-        return None, start_note(start_id, waited, used=False, why_not="no such job")
     return start_outcome(start_id, waited, job.status, job.plan, cancel.is_set(), wait)
 
 
