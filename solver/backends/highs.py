@@ -47,6 +47,8 @@ _lingering: list[threading.Thread] = []
 #: loop, not inside one, and a round on a 200,000-column model took 34 s on a slow 2-core machine
 #: (gen-1000, run 11): the portfolio's 60-s solve ended at 94.6 s. Its best plan and bound so far
 #: (from its callbacks) are the result then.
+#: The run goes on to its next check: the next HiGHS run in the process, or the process's exit,
+#: waits for it.
 OVERRUN_GRACE = 2.0
 
 #: HiGHS's primal heuristics, off when the solve starts from a plan close to the bound
@@ -254,7 +256,10 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         h.cbMipLogging.subscribe(on_log)
     h.cbMipInterrupt.subscribe(on_interrupt)
     h.cbSimplexInterrupt.subscribe(on_interrupt)
-    run = threading.Thread(target=h.run, name="rdplan-highs", daemon=True)
+    # Not a daemon: a process that ends with an interrupted run behind it (the CLI after its
+    # plan is written) waits for HiGHS's next check; a daemon run still inside HiGHS when the
+    # interpreter exits aborts the process ("terminate called without an active exception").
+    run = threading.Thread(target=h.run, name="rdplan-highs")
     run.start()
     overrun = _wait(run, deadline, cancel, stop)
     seconds = time.perf_counter() - started

@@ -3,13 +3,18 @@
 
 The overrun itself needs a 200,000-column model and half a minute (gen-1000 at 60 s on a slow
 machine: 94.6 s before, 62.1 s after; ``benchmarks/RESULTS.md``, run 11), so the guard is
-tested on real threads that outlast their deadline, and on a real HiGHS run that ends in time.
+tested on real threads that outlast their deadline, on a real HiGHS run that ends in time, and
+on a real HiGHS run cancelled inside national-20x10's root with no grace, in a process that
+then exits.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +72,39 @@ def test_a_run_that_ends_in_time_is_its_own_result() -> None:
     result = highs.solve(model, SolveOptions(time_limit=10, threads=1))
     assert result.status is Status.OPTIMAL and highs._lingering == []
     assert round(float(model.obj @ result.values) + model.obj_const) == 1855
+
+
+#: A process that solves national-20x10, cancels HiGHS inside its root with no grace (so the run
+#: is left behind, interrupted) and exits at once, as the CLI does after writing its plan.
+EXIT_AFTER_OVERRUN = """
+import sys, threading
+from solver.backends import highs
+from solver.backends.base import SolveOptions
+from solver.model import build_model
+from solver.problem import build_problem
+from solver.scenario import parse_scenario
+
+highs.OVERRUN_GRACE = 0.0
+model = build_model(build_problem(parse_scenario(open(sys.argv[1]).read())))
+cancel = threading.Event()
+threading.Timer(2.5, cancel.set).start()
+highs.solve(model, SolveOptions(time_limit=60, threads=2, cancel=cancel))
+print("left behind:", len(highs._lingering), flush=True)
+"""
+
+
+def test_a_process_exits_cleanly_with_an_interrupted_run_behind_it() -> None:
+    # A daemon thread still inside HiGHS when the interpreter exits aborted the process
+    # ("terminate called without an active exception", exit status 134): `rdplan solve` on
+    # gen-200 at 60 s did, its plan written.
+    national = Path(__file__).parents[2] / "instances" / "national-20x10.json"
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_AFTER_OVERRUN, str(national)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
+    )
+    assert "left behind: 1" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "terminate called" not in done.stderr
