@@ -165,9 +165,10 @@ def new_relaxation(model: MatrixModel, threads: int, log: bool = False) -> highs
 
 def _wait(
     run: threading.Thread, deadline: float, cancel: threading.Event | None, stop: threading.Event
-) -> bool:
+) -> str | None:
     """Wait for HiGHS's ``run`` until it ends or :data:`OVERRUN_GRACE` seconds past the
-    deadline or a cancel; whether it was left running (interrupted: ``stop``)."""
+    deadline or a cancel; ``None`` when it ended, else what it overran — ``"the time limit"``
+    or ``"a cancel"`` — and it is left running (interrupted: ``stop``)."""
     cancelled_at = None
     try:
         while run.is_alive():
@@ -179,12 +180,12 @@ def _wait(
             if run.is_alive() and (late or (cancelled_at and now > cancelled_at + OVERRUN_GRACE)):
                 stop.set()
                 _lingering.append(run)
-                return True
+                return "the time limit" if late else "a cancel"
     except BaseException:  # Ctrl-C, say: HiGHS stops at its next check
         stop.set()
         _lingering.append(run)
         raise
-    return False
+    return None
 
 
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
@@ -271,8 +272,8 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             seen["bound"] if values is not None else None,
             seconds,
             threads,
-            f"HiGHS still in a round of its root cut loop {OVERRUN_GRACE:g} s after the "
-            "time limit: its best plan and bound so far (it stops at its next check)",
+            f"HiGHS still in a round of its root cut loop {OVERRUN_GRACE:g} s after {overrun}: "
+            "its best plan and bound so far (it stops at its next check)",
             continuous_flows=options.continuous_flows,
         )
     model_status = h.getModelStatus()
