@@ -441,7 +441,8 @@ class BatchRequest(BaseModel):
         default=True,
         description="a variant whose job starts after the base job has ended starts from the "
         "base plan (a what-if the base plan survives is proved sooner); no job waits for "
-        "another. false: every variant from scratch (or from options.start_solve_id)",
+        "another. false: every variant from scratch. With options.start_solve_id every job, "
+        "the base included, starts from that job's plan instead",
     )
     grid: (
         dict[

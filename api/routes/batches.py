@@ -184,7 +184,8 @@ async def submit_batch(
     The jobs are queued base first. With ``start_from_base`` (the default) a variant whose
     job starts after the base job has ended starts from the base plan — a what-if the base
     plan survives then starts from a plan that holds, and its proof is most of what is left;
-    no job waits for another, so no worker idles (``docs/decisions.md``)."""
+    no job waits for another, so no worker idles (``docs/decisions.md``). A start the caller
+    names (``options.start_solve_id``) is every job's start instead, base included."""
     variants = _variants(req)
     options = job_options(req.options, settings)
     plan = await to_thread.run_sync(baseline_plan, req.options, storage)
@@ -193,7 +194,9 @@ async def submit_batch(
     jobs, errors = await to_thread.run_sync(
         _prepare, storage, settings, base, scenario, plan, req.options, options, variants
     )
-    batch = await to_thread.run_sync(storage.create_batch, jobs, errors, req.start_from_base)
+    # a start the caller names is every job's start, as in Planner.batch
+    from_base = req.start_from_base and req.options.start_solve_id is None
+    batch = await to_thread.run_sync(storage.create_batch, jobs, errors, from_base)
     job_ids = _job_ids(batch)
     await enqueue(runner, storage, job_ids)
     response.headers["Location"] = f"/v1/batches/{batch.id}"

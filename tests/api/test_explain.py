@@ -209,6 +209,23 @@ def test_batch_without_start_from_base_and_solves_from_a_start(
     solver = flows.plan(client, started["id"])["solver"]
     assert solver["start_solve"]["used"] is True and solver["warm_start"]["holds"] is True
 
+    # a batch whose options name a start: every job starts from it (start_from_base or not)
+    r = client.post(
+        "/v1/batches",
+        json={
+            "scenario": free,
+            "variants": [{"name": "cheap-training", "patch": {"objective": {"training": 0}}}],
+            "options": {"time_limit": 10, "threads": 1, "start_solve_id": base["id"]},
+        },
+    )
+    assert r.status_code == 202, r.text
+    for job_id in r.json()["jobs"].values():
+        final = flows.wait_status(client, job_id, flows.TERMINAL)
+        assert final["status"] == "done", final
+        assert final["options"]["start_solve_id"] == base["id"], final["options"]
+        start = flows.plan(client, job_id)["solver"]["start_solve"]
+        assert start["id"] == base["id"] and start["used"] is True, start
+
     # a start that is still running is waited for; its cancel (no plan yet) means from scratch
     long_job = flows.submit(client, long_doc, time_limit=30)
     waiting = flows.submit(client, free, time_limit=10, start_solve_id=long_job["id"])
