@@ -45,8 +45,10 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 import httpx
 import pandas as pd
 
+from api.states import TERMINAL, start_outcome
 from solver.diff import diff_plans, served_curves
 from solver.evaluate import Evaluation, evaluate
+from solver.plan import PLAN_STATUSES
 from solver.replan import baseline_builds
 from solver.scenario import FieldError, ScenarioError, validate_document
 from solver.scenario import Scenario as ScenarioModel
@@ -72,7 +74,6 @@ __all__ = [
 
 #: Solve options a job takes (``POST /v1/solves`` ``options``); anything else is a TypeError.
 OPTION_KEYS = ("backend", "time_limit", "threads", "seed", "start_solve_id", "start_wait")
-TERMINAL = frozenset({"done", "failed", "cancelled"})
 TERMS = ("benefit", "mobilization", "training", "stability")
 
 ScenarioLike = Union["Scenario", ScenarioModel, dict[str, Any], str, os.PathLike[str]]
@@ -582,7 +583,7 @@ class Plan:
 
     @property
     def has_plan(self) -> bool:
-        return self.status in ("optimal", "feasible")
+        return self.status in PLAN_STATUSES
 
     @property
     def objective(self) -> int | None:
@@ -1619,7 +1620,7 @@ class _LocalBackend:
             if job.cancel.is_set():
                 kept = (
                     "; the best plan found so far is kept"
-                    if plan.get("status") in ("optimal", "feasible")
+                    if plan.get("status") in PLAN_STATUSES
                     else ""
                 )
                 job.status, job.reason = (
@@ -1638,8 +1639,6 @@ class _LocalBackend:
         start = self._jobs[start_id]
         while wait and start.future is not None and not start.future.done() and not cancel.is_set():
             cancel.wait(0.1)
-        from api.execution import start_outcome
-
         with self._lock:
             return start_outcome(
                 start_id,
@@ -1885,7 +1884,7 @@ class Planner:
         """
         job = self._ref(job)
         doc = self._backend.plan(job.id)
-        if doc is None or doc.get("status") not in ("optimal", "feasible"):
+        if doc is None or doc.get("status") not in PLAN_STATUSES:
             info = self._backend.get(job.id)
             if info["status"] == "failed":
                 raise JobFailedError(job.id, info.get("reason"))

@@ -21,7 +21,8 @@ from dataclasses import replace
 from typing import Any
 
 from api.settings import Settings
-from api.storage import CANCELLED, DONE, FAILED, TERMINAL, ProgressPoint, Storage
+from api.states import CANCELLED, DONE, FAILED, TERMINAL, start_note, start_outcome
+from api.storage import ProgressPoint, Storage
 from solver.evaluate import evaluate
 from solver.scenario import parse_scenario
 from solver.solve import DEFAULT_BACKEND, Progress, SolverBugError, solve
@@ -154,41 +155,6 @@ def start_plan(
         job = storage.get_job(start_id) or job
     waited = time.perf_counter() - started
     return start_outcome(start_id, waited, job.status, job.plan, cancel.is_set(), wait)
-
-
-def start_note(start_id: str, waited: float, used: bool, why_not: str | None) -> dict[str, Any]:
-    """A plan's ``solver.start_solve``."""
-    note: dict[str, Any] = {"id": start_id, "waited_seconds": round(waited, 3), "used": used}
-    if why_not is not None:
-        note["why_not"] = why_not
-    return note
-
-
-def start_outcome(
-    start_id: str,
-    waited: float,
-    status: str,
-    plan: dict[str, Any] | None,
-    cancelled: bool,
-    wait: bool = True,
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """The warm start (the plan, or ``None``) and its note, once the wait for job
-    ``start_id`` (``status``, ``plan``) is over; the service and ``Planner.local`` share it."""
-    why_not = None
-    if status not in TERMINAL:
-        why_not = (
-            "cancelled while waiting"
-            if cancelled
-            else f"still {status} after {waited:.0f} s"
-            if wait
-            else f"still {status} when this job started"
-        )
-    elif plan is None or plan.get("status") not in ("optimal", "feasible"):
-        why_not = f"it ended {status} without a plan"
-    elif not plan.get("builds"):
-        why_not = "its plan builds nothing"
-    note = start_note(start_id, waited, used=why_not is None, why_not=why_not)
-    return (plan if why_not is None else None), note
 
 
 def worker_id(prefix: str | None = None) -> str:

@@ -26,7 +26,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
 from api.settings import Settings
-from api.storage import CANCELLED, Storage
+from api.states import CANCELLED
+from api.storage import Storage
 
 log = logging.getLogger("rdplan.runner")
 

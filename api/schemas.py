@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.models import BatchRow, JobRow, ScenarioRow
-from api.storage import TERMINAL, ProgressPoint
+from api.states import TERMINAL
+from api.storage import ProgressPoint
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 Backend = Literal["cpsat", "highs", "cbc", "portfolio", "lpguided"]

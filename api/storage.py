@@ -25,11 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import BatchRow, JobRow, ProgressRow, ScenarioRow, utcnow
+from api.states import CANCELLED, FAILED, JOB_STATUSES, QUEUED, RUNNING
 from solver.scenario import Scenario
-
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-JOB_STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
-TERMINAL = frozenset({DONE, FAILED, CANCELLED})
 
 
 def normalize_url(url: str) -> str:

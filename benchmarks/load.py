@@ -34,6 +34,7 @@ import httpx
 
 from api.schemas import TINY_SCENARIO
 from solver.evaluate import evaluate
+from solver.plan import PLAN_STATUSES
 from solver.scenario import parse_scenario
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -116,11 +117,7 @@ def client_run(
                 if outcome == "done":
                     plan = client.get(f"/v1/solves/{job_id}/plan").json()
                     ev = evaluate(parse_scenario(doc), plan)
-                    ok = (
-                        plan["status"] in ("optimal", "feasible")
-                        and ev.holds
-                        and job["result"]["checked"]
-                    )
+                    ok = plan["status"] in PLAN_STATUSES and ev.holds and job["result"]["checked"]
                     outcome = (
                         f"done, plan {plan['status']}, checked"
                         if ok

@@ -57,6 +57,7 @@ from benchmarks.suites import (
     suite,
     whatif_fuel,
 )
+from solver.plan import PLAN_STATUSES
 from solver.solve import BACKENDS
 
 BASELINE = "baseline"
@@ -238,7 +239,7 @@ def _run_baseline(spec: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
         detail=plan["solver"].get("detail", ""),
         **result.size,
     )
-    if plan["status"] in ("optimal", "feasible"):
+    if plan["status"] in PLAN_STATUSES:
         ev = evaluate(parse_scenario(doc), plan)
         out["holds"] = ev.holds
         out["violations"] = ev.violations[:5]
@@ -481,7 +482,7 @@ def cross_check(
     for rows in by_source.values():
         ok = [i for i in rows if "error" not in results[i] and "wrong_plan" not in results[i]]
         optimal = [i for i in ok if results[i].get("status") == "optimal"]
-        with_plan = [i for i in ok if results[i].get("status") in ("optimal", "feasible")]
+        with_plan = [i for i in ok if results[i].get("status") in PLAN_STATUSES]
         infeasible = [i for i in ok if results[i].get("status") == "infeasible"]
         values = {results[i]["objective"] for i in optimal}
         if len(values) > 1:
@@ -492,7 +493,7 @@ def cross_check(
                 bound = results[j].get("bound")
                 if (
                     bound is not None
-                    and results[j].get("status") in ("optimal", "feasible")
+                    and results[j].get("status") in PLAN_STATUSES
                     and results[i]["objective"] > bound
                 ):
                     problems.append(

@@ -22,7 +22,7 @@ class Status(StrEnum):
 
     @property
     def has_plan(self) -> bool:
-        return self in (Status.OPTIMAL, Status.FEASIBLE)
+        return self.value in PLAN_STATUSES
 
     @property
     def exit_code(self) -> int:
@@ -30,6 +30,11 @@ class Status(StrEnum):
         if self.has_plan:
             return 0
         return 2 if self is Status.INVALID else 1
+
+
+PLAN_STATUSES: frozenset[str] = frozenset({Status.OPTIMAL.value, Status.FEASIBLE.value})
+"""The statuses of a plan document that has a plan (builds and training to use): the one
+rule for the solver, the service, the client and the benchmarks."""
 
 
 class _Doc(BaseModel):

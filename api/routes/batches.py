@@ -31,7 +31,8 @@ from api.schemas import (
     SolveOptions,
 )
 from api.settings import Settings
-from api.storage import QUEUED, Storage
+from api.states import QUEUED
+from api.storage import Storage
 from solver.plan import Plan, Status
 from solver.scenario import FieldError, Scenario, ScenarioError
 from solver.variants import compare, grid_patches, make_variant

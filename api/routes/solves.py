@@ -29,10 +29,11 @@ from api.schemas import (
     SolveRequest,
 )
 from api.settings import Settings
-from api.storage import QUEUED, RUNNING, TERMINAL, Storage
+from api.states import QUEUED, RUNNING, TERMINAL
+from api.storage import Storage
 from solver.cli import builds_csv
 from solver.diff import diff_plans
-from solver.plan import Status
+from solver.plan import PLAN_STATUSES
 from solver.replan import apply_baseline
 from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
 
@@ -155,7 +156,7 @@ def baseline_plan(opts: SolveOptions, storage: Storage) -> dict[str, Any] | None
         raise _unprocessable(
             "the baseline job has no plan", path, f"job {job.id} is {state} and has no plan"
         )
-    if job.plan.get("status") not in (Status.OPTIMAL, Status.FEASIBLE):
+    if job.plan.get("status") not in PLAN_STATUSES:
         raise _unprocessable(
             "the baseline job has no plan",
             path,
@@ -180,9 +181,7 @@ def start_options(opts: SolveOptions, storage: Storage) -> dict[str, Any]:
     job = storage.get_job(str(opts.start_solve_id))
     if job is None:
         raise _unprocessable("unknown start job", path, f"no solve job {opts.start_solve_id}")
-    if job.status in TERMINAL and (
-        job.plan is None or job.plan.get("status") not in (Status.OPTIMAL, Status.FEASIBLE)
-    ):
+    if job.status in TERMINAL and (job.plan is None or job.plan.get("status") not in PLAN_STATUSES):
         state = job.status if job.plan is None else f"{job.status} ({job.plan.get('status')})"
         raise _unprocessable(
             "the start job has no plan", path, f"job {job.id} is {state} and has no plan"

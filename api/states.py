@@ -1,0 +1,48 @@
+"""Job states and a warm start's outcome: what the service, its workers and the client's
+local planner share, without the database layer (``api.storage`` re-exports the states), so
+``api.client`` imports it without SQLAlchemy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from solver.plan import PLAN_STATUSES
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+JOB_STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
+TERMINAL = frozenset({DONE, FAILED, CANCELLED})
+
+
+def start_note(start_id: str, waited: float, used: bool, why_not: str | None) -> dict[str, Any]:
+    """A plan's ``solver.start_solve``."""
+    note: dict[str, Any] = {"id": start_id, "waited_seconds": round(waited, 3), "used": used}
+    if why_not is not None:
+        note["why_not"] = why_not
+    return note
+
+
+def start_outcome(
+    start_id: str,
+    waited: float,
+    status: str,
+    plan: dict[str, Any] | None,
+    cancelled: bool,
+    wait: bool = True,
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The warm start (the plan, or ``None``) and its note, once the wait for job
+    ``start_id`` (``status``, ``plan``) is over; the service and ``Planner.local`` share it."""
+    why_not = None
+    if status not in TERMINAL:
+        why_not = (
+            "cancelled while waiting"
+            if cancelled
+            else f"still {status} after {waited:.0f} s"
+            if wait
+            else f"still {status} when this job started"
+        )
+    elif plan is None or plan.get("status") not in PLAN_STATUSES:
+        why_not = f"it ended {status} without a plan"
+    elif not plan.get("builds"):
+        why_not = "its plan builds nothing"
+    note = start_note(start_id, waited, used=why_not is None, why_not=why_not)
+    return (plan if why_not is None else None), note
