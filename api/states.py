@@ -1,6 +1,6 @@
-"""Job states and a warm start's outcome: what the service, its workers and the client's
-local planner share, without the database layer (``api.storage`` re-exports the states), so
-``api.client`` imports it without SQLAlchemy."""
+"""Job states and a warm start's outcome: what the storage, the service, its workers and the
+client's local planner share, kept apart from the database layer so that ``api.client``
+imports it without SQLAlchemy."""
 
 from __future__ import annotations
 
