@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,17 @@ def test_invalid_edits_name_their_paths(tiny: Scenario) -> None:
     assert "scenario after the what-if edits" in str(info.value)
     with pytest.raises(InvalidScenarioError):
         tiny.with_(crews_scale={2030: -1})
+
+
+def test_the_client_imports_without_the_service_layers() -> None:
+    """A notebook that only talks to a server (or plans locally) does not load the database
+    layer or the web framework: ``api.client`` shares job states through ``api.states``."""
+    code = (
+        "import sys, api.client; "
+        "print(sorted(m for m in ('sqlalchemy', 'fastapi', 'celery', 'api.storage') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
