@@ -71,3 +71,9 @@ def add_violated(
             value,
         )
     return replace(model.with_candidates(chosen), lp_bound=bound), int(chosen.sum())
+
+
+def adds_crews_hull(model: MatrixModel, strengthened: MatrixModel) -> bool:
+    """Whether :func:`add_violated` added crews' hull rows to ``model`` (``strengthened``)."""
+    added = set(strengthened.row_group[model.num_rows :].tolist())
+    return any(model.groups[g].group == "crews" for g in added)

@@ -21,7 +21,7 @@ import highspy
 import numpy as np
 
 from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
-from solver.cuts import add_violated
+from solver.cuts import add_violated, adds_crews_hull
 from solver.model import MatrixModel
 from solver.plan import Status, proves
 
@@ -54,11 +54,28 @@ OVERRUN_GRACE = 2.0
 #: HiGHS's primal heuristics, off when the solve starts from a plan close to the bound
 #: (:func:`near_start`). Restarts stay on: without them a start a few hundred below the optimum
 #: proved 1.6x slower (``benchmarks/RESULTS.md``, run 10).
-HEURISTICS_OFF = {
+HEURISTICS_OFF: dict[str, bool | float | str] = {
     "mip_heuristic_effort": 0.0,
     "mip_heuristic_run_rins": False,
     "mip_heuristic_run_rens": False,
     "mip_heuristic_run_root_reduced_cost": False,
+    "mip_heuristic_run_feasibility_jump": False,
+}
+#: The root on models whose LP violates crews' hull rows (national-20x10, its re-plans and
+#: what-ifs), unless the heuristics are off: the root LP by interior point (IPX, then crossover;
+#: HiGHS solves every later LP by dual simplex), RENS and feasibility jump off. The
+#: sub-MIP that follows the first cut round then starts from another vertex and, on
+#: national-20x10, found a plan 275 better two seconds sooner (1,861,688 at 5.5 s against
+#: 1,861,413 at 7.5 s, seed 0). Proofs (run 14, 2 threads, seeds 0-9 / 0-5 / 0-2): national-20x10
+#: 13.5 s against 15.8 s on the means; the crew loss from scratch 21.4 against 23.1; the frozen
+#: re-plan 8.7 against 10.1; national-replan-2026 12.6 against 14.0. Not on gen-200 (its LP
+#: violates only technicians' rows), where RENS finds the plans: 0.30 / 0.32 % at 60 s
+#: against 0.20 / 0.30 %.
+CREWS_HULL_ROOT: dict[str, bool | float | str] = {
+    # "ipm" was measured: it is IPX in highspy's wheels (no HiPO there); named, so that a wheel
+    # with HiPO does not change the root unmeasured.
+    "mip_lp_solver": "ipx",
+    "mip_heuristic_run_rens": False,
     "mip_heuristic_run_feasibility_jump": False,
 }
 #: A start is close when it is within this share of the LP bound: between the widest measured
@@ -188,12 +205,19 @@ def _wait(
     return None
 
 
-def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
+def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = None) -> RawResult:
     """Solve the matrix model with HiGHS (first with the implied rows its LP violates,
-    :func:`solver.cuts.add_violated`)."""
+    :func:`solver.cuts.add_violated`).
+
+    ``crews_hull`` says whether the model's LP violates crews' hull rows, for
+    :data:`CREWS_HULL_ROOT`; None: whether this solve's own separation adds any (a caller
+    that separated the rows itself says so)."""
     started = time.perf_counter()
     deadline = started + options.time_limit
-    model, implied = add_violated(model, options.threads, deadline)
+    strengthened, implied = add_violated(model, options.threads, deadline)
+    if crews_hull is None:
+        crews_hull = adds_crews_hull(model, strengthened)
+    model = strengthened
     near = near_start(model, options)
     h = new_highs()
     threads = _threads(options.threads)
@@ -206,9 +230,11 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     # round-off slack) cannot accept; so HiGHS is stopped here, by that same rule.
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", 1e-6)
-    if near:
-        for name, value in HEURISTICS_OFF.items():
-            h.setOptionValue(name, value)
+    root: dict[str, bool | float | str] = (
+        HEURISTICS_OFF if near else CREWS_HULL_ROOT if crews_hull else {}
+    )
+    for name, value in root.items():
+        h.setOptionValue(name, value)
     h.passModel(to_highs(model, options.continuous_flows))
     if options.hint:
         hint = model.complete_hint(options.hint)
@@ -300,6 +326,8 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         + (
             f" (heuristics off: a start within {100 * NEAR_GAP:g} % of the LP bound)"
             if near
+            else " (root LP by interior point, RENS and feasibility jump off: crews' hull rows)"
+            if crews_hull
             else ""
         ),
         continuous_flows=options.continuous_flows,

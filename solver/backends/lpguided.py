@@ -104,6 +104,7 @@ def solve(
                 on_progress=report if options.on_progress else None,
                 continuous_flows=True,
             ),
+            crews_hull=False,  # a sub-MILP: HiGHS's default root, as measured
         )
 
     support = x_lp > 1e-6

@@ -50,7 +50,7 @@ import numpy as np
 
 from solver.backends import highs, lpguided
 from solver.backends.base import RawResult, SolveOptions
-from solver.cuts import add_violated
+from solver.cuts import add_violated, adds_crews_hull
 from solver.flows import FlowRepairError, integral_flows
 from solver.model import MatrixModel
 from solver.plan import Status, proves
@@ -139,12 +139,6 @@ def _left(options: SolveOptions, started: float) -> float:
     return options.time_limit - (time.perf_counter() - started)
 
 
-def _violates_crews_hull(model: MatrixModel, strengthened: MatrixModel) -> bool:
-    """Whether :func:`~solver.cuts.add_violated` added crews' hull rows to ``model``."""
-    added = set(strengthened.row_group[model.num_rows :].tolist())
-    return any(model.groups[g].group == "crews" for g in added)
-
-
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     large = model.num_cols > LARGE_COLUMNS
     if model.num_cols > HUGE_COLUMNS or (large and options.time_limit < LARGE_MIN_LIMIT):
@@ -171,9 +165,11 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         strengthened, implied = add_violated(model, options.threads, started + options.time_limit)
         rows = replace(strengthened, candidates=None)
         added = f" (+{implied} implied rows)" if implied else ""
-        if _violates_crews_hull(model, strengthened):
+        if adds_crews_hull(model, strengthened):
             # HiGHS finds such plans itself, sooner than the LP-guided start (module docstring).
-            result = highs.solve(rows, replace(options, time_limit=_left(options, started)))
+            result = highs.solve(
+                rows, replace(options, time_limit=_left(options, started)), crews_hull=True
+            )
             result.seconds = time.perf_counter() - started
             result.detail = (
                 f"highs alone (the LP violates crews' hull rows): {result.detail}{added}"
@@ -241,6 +237,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             start_value=None,  # the LP-guided plan: HiGHS's heuristics stay on (run 10)
             on_progress=on_progress if report else None,
         ),
+        crews_hull=False,  # after the start: measured with HiGHS's default root only
     )
     seconds = time.perf_counter() - started
     bounds = [b for b in (first.bound, second.bound) if b is not None]

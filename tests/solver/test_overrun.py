@@ -76,6 +76,9 @@ def test_a_run_that_ends_in_time_is_its_own_result() -> None:
 
 #: A process that solves national-20x10, cancels HiGHS inside its root with no grace (so the run
 #: is left behind, interrupted) and exits at once, as the CLI does after writing its plan.
+#: Whether a cancel finds HiGHS between two checks depends on the machine (on a fast one 1.0,
+#: 2.0 and 6.0 s did, 1.5, 3.0, 4.0 and 5.0 s did not), so cancels come at several times until
+#: one is left behind; each miss is a run that ended at its cancel.
 EXIT_AFTER_OVERRUN = """
 import sys, threading
 from solver.backends import highs
@@ -86,9 +89,14 @@ from solver.scenario import parse_scenario
 
 highs.OVERRUN_GRACE = 0.0
 model = build_model(build_problem(parse_scenario(open(sys.argv[1]).read())))
-cancel = threading.Event()
-threading.Timer(2.5, cancel.set).start()
-result = highs.solve(model, SolveOptions(time_limit=60, threads=2, cancel=cancel))
+for at in (2.5, 1.0, 2.0, 1.2, 3.0, 1.8, 6.0, 3.5):
+    cancel = threading.Event()
+    threading.Timer(at, cancel.set).start()
+    # HiGHS's default root (not CREWS_HULL_ROOT): its first cut loop, seconds between checks.
+    options = SolveOptions(time_limit=60, threads=2, cancel=cancel)
+    result = highs.solve(model, options, crews_hull=False)
+    if highs._lingering:
+        break
 print("left behind:", len(highs._lingering), result.detail, flush=True)
 """
 

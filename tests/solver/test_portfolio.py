@@ -33,6 +33,8 @@ def test_handoff_reaches_the_proven_optimum(monkeypatch: pytest.MonkeyPatch, hea
     )
     assert plan.status == "optimal" and plan.objective == 143310
     assert plan.solver is not None and "lpguided" in plan.solver.detail  # type: ignore[attr-defined]
+    # After the start HiGHS keeps its default root (CREWS_HULL_ROOT was measured cold only).
+    assert "interior point" not in plan.solver.detail  # type: ignore[attr-defined]
     elapsed = [p.elapsed for p in seen]
     assert elapsed == sorted(elapsed), "progress time runs on across the hand-off"
     bounds = [p.bound for p in seen if p.bound is not None]
@@ -184,4 +186,8 @@ def test_where_the_lp_violates_crews_hull_rows_highs_runs_alone(
     detail = plan.solver.detail  # type: ignore[union-attr,attr-defined]
     assert detail.startswith("highs alone (the LP violates crews' hull rows): ")
     assert "implied rows" in detail and "lpguided" not in detail
+    assert "root LP by interior point" in detail  # highs.CREWS_HULL_ROOT
     assert plan.status in ("optimal", "feasible", "unknown")
+    # The HiGHS backend on its own finds the crews' hull rows in its separation: the same root.
+    alone = solve(doc, backend="highs", time_limit=5, threads=2)
+    assert "root LP by interior point" in alone.solver.detail  # type: ignore[union-attr,attr-defined]
