@@ -70,13 +70,17 @@ HEURISTICS_OFF: dict[str, bool | float | str] = {
 #: 13.5 s against 15.8 s on the means; the crew loss from scratch 21.4 against 23.1; the frozen
 #: re-plan 8.7 against 10.1; national-replan-2026 12.6 against 14.0. Not on gen-200 (its LP
 #: violates only technicians' rows), where RENS finds the plans: 0.30 / 0.32 % at 60 s
-#: against 0.20 / 0.30 %.
+#: against 0.20 / 0.30 %. On top of that root, restarts off (before, measured only with every
+#: heuristic off from a start, where they paid: run 10): national-20x10 12.3 against 14.1 s
+#: over seeds 0-9 (9 of 10 faster), the frozen re-plan 6.8 against 8.7, national-replan-2026
+#: 11.4 against 12.7, the crew loss from scratch 21.4 against 23.0 (mixed by seed).
 CREWS_HULL_ROOT: dict[str, bool | float | str] = {
     # "ipm" was measured: it is IPX in highspy's wheels (no HiPO there); named, so that a wheel
     # with HiPO does not change the root unmeasured.
     "mip_lp_solver": "ipx",
     "mip_heuristic_run_rens": False,
     "mip_heuristic_run_feasibility_jump": False,
+    "mip_allow_restart": False,
 }
 #: A start is close when it is within this share of the LP bound: between the widest measured
 #: win and the narrowest tie (run 10: national-size starts 0.26-0.34 % below it proved faster
@@ -326,7 +330,8 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
         + (
             f" (heuristics off: a start within {100 * NEAR_GAP:g} % of the LP bound)"
             if near
-            else " (root LP by interior point, RENS and feasibility jump off: crews' hull rows)"
+            else " (root LP by interior point, RENS, feasibility jump and restarts off: crews'"
+            " hull rows)"
             if crews_hull
             else ""
         ),
