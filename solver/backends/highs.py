@@ -9,12 +9,13 @@ in a worker process of its own.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import highspy
@@ -82,6 +83,25 @@ CREWS_HULL_ROOT: dict[str, bool | float | str] = {
     "mip_heuristic_run_feasibility_jump": False,
     "mip_allow_restart": False,
 }
+#: HiGHS runs side by side on models whose LP violates crews' hull rows, when the solve has as
+#: many threads: each run single-threaded, with its own seed (the solve's, then
+#: :data:`RACE_SEED_STRIDE` apart); the first run to prove the optimum — or the best plan of any
+#: under the tightest bound of any — ends the solve. On these models HiGHS's own threads leave
+#: the second core idle (its root and its tree are serial there: one thread proves
+#: national-20x10 as fast as two, and two single-thread runs side by side each take about as
+#: long as one alone), and the time is the search for the plan, whose sub-MIPs find different
+#: plans by seed. Measured (2 cores, seeds 0-9): RACE_MEASURED
+#: Handing each run's plans to the other (HiGHS's user-solution callback) was measured too, and
+#: was slower on the mean than keeping the runs apart: a plan handed over sends the other run's
+#: sub-MIPs to the same neighbourhood (seeds 0-9: 11.99 s against 11.3 s for the two runs apart,
+#: 12.70 s for one run).
+RACERS = 2
+RACE_SEED_STRIDE = 50
+#: Seconds a race waits for its other runs to stop once it is decided, before leaving them to
+#: stop at their next check (:data:`_lingering`).
+RACE_JOIN = 0.2
+#: HiGHS's statuses that decide a race.
+CONCLUSIVE = frozenset({MS.kOptimal, MS.kInfeasible, MS.kUnboundedOrInfeasible})
 #: A start is close when it is within this share of the LP bound: between the widest measured
 #: win and the narrowest tie (run 10: national-size starts 0.26-0.34 % below it proved faster
 #: with the heuristics off in 14 of 15 runs, one at 0.38 % as fast; gen-200 from a plan 0.89 %
@@ -185,28 +205,189 @@ def new_relaxation(model: MatrixModel, threads: int, log: bool = False) -> highs
 
 
 def _wait(
-    run: threading.Thread, deadline: float, cancel: threading.Event | None, stop: threading.Event
+    run: threading.Thread | list[threading.Thread],
+    deadline: float,
+    cancel: threading.Event | None,
+    stop: threading.Event,
+    ended: threading.Event | None = None,
 ) -> str | None:
-    """Wait for HiGHS's ``run`` until it ends or :data:`OVERRUN_GRACE` seconds past the
-    deadline or a cancel; ``None`` when it ended, else what it overran — ``"the time limit"``
-    or ``"a cancel"`` — and it is left running (interrupted: ``stop``)."""
+    """Wait for HiGHS's ``run`` (one thread, or a race's: until ``ended`` is set or every one
+    has ended) until it ends or :data:`OVERRUN_GRACE` seconds past the deadline or a cancel;
+    ``None`` when it ended, else what it overran — ``"the time limit"`` or ``"a cancel"`` —
+    and what still runs is left running (interrupted: ``stop``)."""
+    runs = run if isinstance(run, list) else [run]
+
+    def running() -> bool:
+        return not (ended is not None and ended.is_set()) and any(r.is_alive() for r in runs)
+
+    def leave() -> None:
+        stop.set()
+        _lingering.extend(r for r in runs if r.is_alive())
+
     cancelled_at = None
     try:
-        while run.is_alive():
-            run.join(0.1)
+        while running():
+            if ended is None:
+                runs[0].join(0.1)
+            else:
+                ended.wait(0.1)
             now = time.perf_counter()
             if cancel is not None and cancel.is_set() and cancelled_at is None:
                 cancelled_at = now
             late = now > deadline + OVERRUN_GRACE
-            if run.is_alive() and (late or (cancelled_at and now > cancelled_at + OVERRUN_GRACE)):
-                stop.set()
-                _lingering.append(run)
+            if running() and (late or (cancelled_at and now > cancelled_at + OVERRUN_GRACE)):
+                leave()
                 return "the time limit" if late else "a cancel"
     except BaseException:  # Ctrl-C, say: HiGHS stops at its next check
-        stop.set()
-        _lingering.append(run)
+        leave()
         raise
     return None
+
+
+class _Race:
+    """HiGHS runs on one model side by side (:data:`RACERS`), each in a thread of its own, and
+    what they have found together: the best plan, the tightest bound (the plan is proved when
+    that bound proves it, whichever run found either), and ``ended``, set when one run ends
+    conclusively (optimal or infeasible) or every run has ended. With one run it is a plain
+    HiGHS solve."""
+
+    def __init__(
+        self, count: int, options: SolveOptions, deadline: float, progress: ProgressThrottle
+    ):
+        self.count = count
+        self.options = options
+        self.deadline = deadline
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.ended = threading.Event()
+        self.runs: list[threading.Thread] = []
+        self.solvers: list[highspy.Highs] = []
+        #: The best plan seen (original columns), its Z, and which run found it.
+        self.best: tuple[float, np.ndarray, int] | None = None
+        #: Each run's last dual bound, and its model status once it has ended.
+        self.bounds = [math.inf] * count
+        self.statuses: dict[int, Any] = {}
+
+    def bound(self) -> float | None:
+        bound = min(self.bounds)
+        return bound if math.isfinite(bound) else None
+
+    def add(self, h: highspy.Highs, setup: Callable[[highspy.Highs], None]) -> None:
+        """A run of ``h``, given its options and model by ``setup`` in the run's own thread:
+        a model passed in this thread made both runs of a race 1.2-1.3x slower (national-20x10,
+        seeds 0 and 50; allocations in one malloc arena, presumably)."""
+        i = len(self.solvers)
+        self.solvers.append(h)
+        cancel = self.options.cancel
+
+        def report() -> None:  # with the lock held
+            if not self.stop.is_set():
+                self.progress(
+                    incumbent=self.best[0] if self.best is not None else None, bound=self.bound()
+                )
+
+        def on_log(event: Any) -> None:
+            dual = event.data_out.mip_dual_bound
+            with self.lock:
+                if math.isfinite(dual):
+                    self.bounds[i] = min(self.bounds[i], float(dual))
+                report()
+
+        def on_solution(event: Any) -> None:
+            value = float(event.data_out.objective_function_value)
+            with self.lock:
+                if self.best is None or value > self.best[0]:
+                    self.best = (value, np.array(event.data_out.mip_solution, np.float64), i)
+                report()
+
+        def on_interrupt(event: Any) -> None:
+            # HiGHS checks its own time limit only between phases; the root's cut loop can run
+            # well past it, so the wall clock is enforced here too.
+            # The run's own incumbent too: a warm start is one, and no callback reports it.
+            out = event.data_out
+            with self.lock:
+                if math.isfinite(out.mip_dual_bound):
+                    self.bounds[i] = min(self.bounds[i], float(out.mip_dual_bound))
+                bound = min(self.bounds)
+                primal = max(out.mip_primal_bound, self.best[0] if self.best else -math.inf)
+            if (
+                self.stop.is_set()
+                or (cancel is not None and cancel.is_set())
+                or time.perf_counter() > self.deadline
+                or (math.isfinite(bound) and math.isfinite(primal) and proves(bound, primal))
+            ):
+                event.data_in.user_interrupt = True
+
+        def run() -> None:
+            setup(h)
+            h.run()
+            status = h.getModelStatus()
+            with self.lock:
+                self.statuses[i] = status
+                if status in CONCLUSIVE or len(self.statuses) == self.count:
+                    self.ended.set()
+
+        h.cbMipImprovingSolution.subscribe(on_solution)
+        if self.options.on_progress is not None:
+            h.cbMipLogging.subscribe(on_log)
+        h.cbMipInterrupt.subscribe(on_interrupt)
+        h.cbSimplexInterrupt.subscribe(on_interrupt)
+        # Not a daemon: a process that ends with an interrupted run behind it (the CLI after its
+        # plan is written) waits for HiGHS's next check; a daemon run still inside HiGHS when
+        # the interpreter exits aborts the process ("terminate called without an active
+        # exception").
+        self.runs.append(threading.Thread(target=run, name=f"rdplan-highs-{i}"))
+
+    def wait(self) -> str | None:
+        """Run every solver until the race is decided (:func:`_wait`); the runs still going
+        then are told to stop and are not waited for (the next HiGHS run in the process, or
+        the process's exit, waits for them)."""
+        for run in self.runs:
+            run.start()
+        if self.count == 1:
+            overrun = _wait(self.runs[0], self.deadline, self.options.cancel, self.stop)
+        else:
+            overrun = _wait(self.runs, self.deadline, self.options.cancel, self.stop, self.ended)
+        if overrun is None and self.count > 1:
+            self.stop.set()
+            for run in self.runs:
+                run.join(RACE_JOIN)
+            _lingering.extend(run for run in self.runs if run.is_alive())
+        return overrun
+
+    def result(self) -> tuple[Status, np.ndarray | None, float | None, float | None, int | None]:
+        """The race's status (optimal when a run proved it, else feasible with a plan), its
+        best plan, that plan's Z, the tightest bound, and which run found the plan."""
+        with self.lock:
+            statuses = dict(self.statuses)
+            best, bounds = self.best, list(self.bounds)
+        plans: list[tuple[float, np.ndarray, int]] = [best] if best is not None else []
+        proved = False
+        for i, model_status in statuses.items():
+            if STATUS.get(model_status) is Status.INFEASIBLE:
+                return Status.INFEASIBLE, None, None, None, i
+            h = self.solvers[i]
+            info = h.getInfo()
+            if info.primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
+                continue
+            proved = proved or model_status == MS.kOptimal
+            # After the callbacks' copy: of two plans of one value, the run's own solution.
+            values = np.asarray(h.getSolution().col_value, dtype=np.float64)
+            plans.append((float(info.objective_function_value), values, i))
+            if math.isfinite(info.mip_dual_bound):
+                bounds[i] = min(bounds[i], float(info.mip_dual_bound))
+        if not plans:
+            return Status.UNKNOWN, None, None, None, None
+        value, values, found = max(reversed(plans), key=lambda plan: plan[0])
+        bound = min(bounds)
+        return (
+            Status.OPTIMAL if proved else Status.FEASIBLE,
+            values,
+            value,
+            bound if math.isfinite(bound) else None,
+            found,
+        )
 
 
 def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = None) -> RawResult:
@@ -215,7 +396,8 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
 
     ``crews_hull`` says whether the model's LP violates crews' hull rows, for
     :data:`CREWS_HULL_ROOT`; None: whether this solve's own separation adds any (a caller
-    that separated the rows itself says so)."""
+    that separated the rows itself says so). There, with two threads or more, the solve is a
+    race of :data:`RACERS` single-thread runs that share their plans."""
     started = time.perf_counter()
     deadline = started + options.time_limit
     strengthened, implied = add_violated(model, options.threads, deadline)
@@ -223,117 +405,77 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
         crews_hull = adds_crews_hull(model, strengthened)
     model = strengthened
     near = near_start(model, options)
-    h = new_highs()
+    racers = RACERS if crews_hull and not near and options.threads >= RACERS else 1
     threads = _threads(options.threads)
-    h.setOptionValue("output_flag", bool(options.log))
-    h.setOptionValue("threads", threads)
-    h.setOptionValue("time_limit", max(0.01, float(options.time_limit)))
-    h.setOptionValue("random_seed", int(options.seed))
-    # Z is an integer: a bound below Z + 1 proves optimality to the unit. HiGHS's own absolute
-    # gap (0.999) would stop at bounds that the dispatcher's rule (``proves``, with its
-    # round-off slack) cannot accept; so HiGHS is stopped here, by that same rule.
-    h.setOptionValue("mip_rel_gap", 0.0)
-    h.setOptionValue("mip_abs_gap", 1e-6)
+    each = max(1, threads // racers)
     root: dict[str, bool | float | str] = (
         HEURISTICS_OFF if near else CREWS_HULL_ROOT if crews_hull else {}
     )
-    for name, value in root.items():
-        h.setOptionValue(name, value)
-    h.passModel(to_highs(model, options.continuous_flows))
+    lp = to_highs(model, options.continuous_flows)
+    hint = None
     if options.hint:
-        hint = model.complete_hint(options.hint)
-        cols = np.fromiter(hint.keys(), dtype=np.int32)
-        vals = np.fromiter(hint.values(), dtype=np.float64)
-        h.setSolution(len(cols), cols, vals)
-    progress = ProgressThrottle(options.on_progress)
-    cancel = options.cancel
-    stop = threading.Event()
-    # What the callbacks saw last: the best plan (original columns) and the dual bound.
-    seen: dict[str, Any] = {"values": None, "bound": None}
-
-    def on_log(event: Any) -> None:
-        out = event.data_out
-        primal = out.mip_primal_bound
-        dual = out.mip_dual_bound
-        progress(
-            incumbent=primal if math.isfinite(primal) else None,
-            bound=dual if math.isfinite(dual) else None,
+        completed = model.complete_hint(options.hint)
+        hint = (
+            np.fromiter(completed.keys(), dtype=np.int32),
+            np.fromiter(completed.values(), dtype=np.float64),
         )
+    progress = ProgressThrottle(options.on_progress)
+    race = _Race(racers, options, deadline, progress)
+    seeds = [int(options.seed) + i * RACE_SEED_STRIDE for i in range(racers)]
 
-    def on_solution(event: Any) -> None:
-        seen["values"] = np.array(event.data_out.mip_solution, dtype=np.float64)
-        if options.on_progress is not None:
-            on_log(event)
+    def setup(h: highspy.Highs, seed: int) -> None:
+        h.setOptionValue("output_flag", bool(options.log) and seed == seeds[0])
+        h.setOptionValue("threads", each)
+        h.setOptionValue("time_limit", max(0.01, float(options.time_limit)))
+        h.setOptionValue("random_seed", seed)
+        # Z is an integer: a bound below Z + 1 proves optimality to the unit. HiGHS's own
+        # absolute gap (0.999) would stop at bounds that the dispatcher's rule (``proves``, with
+        # its round-off slack) cannot accept; so HiGHS is stopped here, by that same rule.
+        h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("mip_abs_gap", 1e-6)
+        for name, setting in root.items():
+            h.setOptionValue(name, setting)
+        h.passModel(lp)
+        if hint is not None:
+            h.setSolution(len(hint[0]), hint[0], hint[1])
 
-    def on_interrupt(event: Any) -> None:
-        # HiGHS checks its own time limit only between phases; the root's cut loop can run
-        # well past it, so the wall clock is enforced here too.
-        out = event.data_out
-        if math.isfinite(out.mip_dual_bound):
-            seen["bound"] = float(out.mip_dual_bound)
-        if (
-            stop.is_set()
-            or (cancel is not None and cancel.is_set())
-            or time.perf_counter() > deadline
-        ):
-            event.data_in.user_interrupt = True
-            return
-        primal, dual = out.mip_primal_bound, out.mip_dual_bound
-        if math.isfinite(primal) and math.isfinite(dual) and proves(dual, primal):
-            event.data_in.user_interrupt = True
-
-    h.cbMipImprovingSolution.subscribe(on_solution)
-    if options.on_progress is not None:
-        h.cbMipLogging.subscribe(on_log)
-    h.cbMipInterrupt.subscribe(on_interrupt)
-    h.cbSimplexInterrupt.subscribe(on_interrupt)
-    # Not a daemon: a process that ends with an interrupted run behind it (the CLI after its
-    # plan is written) waits for HiGHS's next check; a daemon run still inside HiGHS when the
-    # interpreter exits aborts the process ("terminate called without an active exception").
-    run = threading.Thread(target=h.run, name="rdplan-highs")
-    run.start()
-    overrun = _wait(run, deadline, cancel, stop)
+    for seed in seeds:
+        race.add(new_highs(), functools.partial(setup, seed=seed))
+    overrun = race.wait()
     seconds = time.perf_counter() - started
+    status, values, value, bound, found = race.result()
+    detail = (f" (+{implied} implied rows)" if implied else "") + (
+        f" (heuristics off: a start within {100 * NEAR_GAP:g} % of the LP bound)"
+        if near
+        else " (root LP by interior point, RENS, feasibility jump and restarts off: crews'"
+        " hull rows)"
+        if crews_hull
+        else ""
+    )
+    if racers > 1:
+        detail += f" (a race of {racers} single-thread runs, seeds {', '.join(map(str, seeds))}" + (
+            f"; the plan from seed {seeds[found]})" if found is not None else ")"
+        )
     if overrun:
-        values = seen["values"]
         return RawResult(
-            Status.FEASIBLE if values is not None else Status.UNKNOWN,
+            status if status is Status.INFEASIBLE or values is not None else Status.UNKNOWN,
             values,
-            seen["bound"] if values is not None else None,
+            bound if values is not None else None,
             seconds,
             threads,
             f"HiGHS still in a round of its root cut loop {OVERRUN_GRACE:g} s after {overrun}: "
-            "its best plan and bound so far (it stops at its next check)",
+            f"its best plan and bound so far (it stops at its next check){detail}",
             continuous_flows=options.continuous_flows,
         )
-    model_status = h.getModelStatus()
-    info = h.getInfo()
-    status = STATUS.get(model_status, Status.UNKNOWN)
-    has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
-    values = None
-    bound = None
-    if has_solution and status is not Status.INFEASIBLE:
-        values = np.asarray(h.getSolution().col_value, dtype=np.float64)
-        bound = float(info.mip_dual_bound)
-        status = Status.OPTIMAL if status is Status.OPTIMAL else Status.FEASIBLE
-        progress(incumbent=float(info.objective_function_value), bound=bound, force=True)
-    elif status is Status.OPTIMAL:
-        status = Status.UNKNOWN
+    if value is not None:
+        progress(incumbent=value, bound=bound, force=True)
+    ended = sorted({race.solvers[i].modelStatusToString(s) for i, s in race.statuses.items()})
     return RawResult(
         status,
         values,
         bound,
         seconds,
         threads,
-        h.modelStatusToString(model_status)
-        + (f" (+{implied} implied rows)" if implied else "")
-        + (
-            f" (heuristics off: a start within {100 * NEAR_GAP:g} % of the LP bound)"
-            if near
-            else " (root LP by interior point, RENS, feasibility jump and restarts off: crews'"
-            " hull rows)"
-            if crews_hull
-            else ""
-        ),
+        " / ".join(ended) + detail,
         continuous_flows=options.continuous_flows,
     )

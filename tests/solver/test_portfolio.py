@@ -187,6 +187,7 @@ def test_where_the_lp_violates_crews_hull_rows_highs_runs_alone(
     assert detail.startswith("highs alone (the LP violates crews' hull rows): ")
     assert "implied rows" in detail and "lpguided" not in detail
     assert "root LP by interior point" in detail  # highs.CREWS_HULL_ROOT
+    assert "a race of 2 single-thread runs, seeds 0, 50" in detail  # highs.RACERS
     assert plan.status in ("optimal", "feasible", "unknown")
     # The HiGHS backend on its own finds the crews' hull rows in its separation: the same root.
     alone = solve(doc, backend="highs", time_limit=5, threads=2)

@@ -1,0 +1,81 @@
+"""HiGHS as a race of single-thread runs (``highs.RACERS``) where the LP violates crews' hull
+rows and the solve has two threads or more."""
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from solver.backends import highs
+from solver.backends.base import SolveOptions
+from solver.model import MatrixModel, build_model
+from solver.plan import Status
+from solver.problem import build_problem
+from solver.scenario import parse_scenario
+from solver.solve import solve
+from tests.conftest import load
+
+INSTANCES = Path(__file__).resolve().parents[2] / "instances"
+
+
+def _model(name: str) -> MatrixModel:
+    return build_model(build_problem(parse_scenario(load(name))))
+
+
+def test_national_is_proved_by_a_race_of_two_seeds() -> None:
+    doc = json.loads((INSTANCES / "national-20x10.json").read_text())
+    plan = solve(doc, backend="highs", time_limit=300, threads=2, seed=3)
+    assert (plan.status, plan.objective, plan.bound) == ("optimal", 1861928, 1861928)
+    detail = plan.solver.detail  # type: ignore[union-attr]
+    assert "a race of 2 single-thread runs, seeds 3, 53; the plan from seed " in detail
+    assert plan.solver.threads == 2  # type: ignore[union-attr]
+    # The other run was told to stop; the next HiGHS run in the process waits for it.
+    highs._threads(1)
+    assert highs._lingering == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("rdplan-highs")]
+
+
+def test_one_thread_or_no_crews_hull_rows_is_one_run() -> None:
+    doc = json.loads((INSTANCES / "national-20x10.json").read_text())
+    one = solve(doc, backend="highs", time_limit=2, threads=1)
+    assert "race" not in one.solver.detail  # type: ignore[union-attr]
+    # generated-b's LP violates no crews' hull rows: HiGHS alone, with both threads.
+    plain = solve(load("conformance/generated-b"), backend="highs", time_limit=60, threads=2)
+    assert (plain.status, plain.objective) == ("optimal", 143310)
+    assert "race" not in plain.solver.detail  # type: ignore[union-attr]
+
+
+def test_a_race_on_small_models_proves_optima_and_infeasibility() -> None:
+    # The race's own logic, on models too small to have crews' hull rows: told that they do.
+    for name, optimum in (("conformance/generated-b", 143310), ("conformance/tiny", None)):
+        model = _model(name)
+        raw = highs.solve(model, SolveOptions(time_limit=60, threads=2), crews_hull=True)
+        assert raw.status in (Status.OPTIMAL, Status.FEASIBLE) and raw.values is not None
+        assert raw.bound is not None and "a race of 2 single-thread runs, seeds 0, 50" in raw.detail
+        value = float(model.obj @ raw.values) + model.obj_const
+        assert raw.bound >= value - 1e-6
+        if optimum is not None:
+            assert round(value) == optimum and raw.bound < optimum + 1
+    raw = highs.solve(
+        _model("conformance/infeasible-technicians"),
+        SolveOptions(time_limit=60, threads=2),
+        crews_hull=True,
+    )
+    assert raw.status is Status.INFEASIBLE and raw.values is None
+
+
+def test_a_cancelled_race_returns_its_best_so_far() -> None:
+    model = build_model(
+        build_problem(parse_scenario(json.loads((INSTANCES / "national-20x10.json").read_text())))
+    )
+    cancel = threading.Event()
+    timer = threading.Timer(1.5, cancel.set)
+    timer.start()
+    started = time.perf_counter()
+    raw = highs.solve(model, SolveOptions(time_limit=60, threads=2, cancel=cancel))
+    assert time.perf_counter() - started < 1.5 + highs.OVERRUN_GRACE + 2
+    assert raw.status in (Status.FEASIBLE, Status.UNKNOWN)
+    assert "race" in raw.detail
+    highs._threads(1)  # waits for any run left behind
+    assert highs._lingering == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("rdplan-highs")]
