@@ -90,11 +90,15 @@ CREWS_HULL_ROOT: dict[str, bool | float | str] = {
 #: the second core idle (its root and its tree are serial there: one thread proves
 #: national-20x10 as fast as two, and two single-thread runs side by side each take about as
 #: long as one alone), and the time is the search for the plan, whose sub-MIPs find different
-#: plans by seed. Measured (2 cores, seeds 0-9): RACE_MEASURED
+#: plans by seed. Measured through ``rdplan bench`` (2 cores, seeds 0-5, in turn with one run;
+#: ``benchmarks/RESULTS.md``, run 15): national-20x10 0.90x the time on the mean (over twelve
+#: seeds the slowest 23.1 -> 14.5 s), whatif-fuel-cold 0.77x, the re-plans with frozen years
+#: level, the crew loss re-planned from scratch 1.10x (there the time is the tree, which both
+#: runs search).
 #: Handing each run's plans to the other (HiGHS's user-solution callback) was measured too, and
 #: was slower on the mean than keeping the runs apart: a plan handed over sends the other run's
-#: sub-MIPs to the same neighbourhood (seeds 0-9: 11.99 s against 11.3 s for the two runs apart,
-#: 12.70 s for one run).
+#: sub-MIPs to the same neighbourhood (seeds 0-9: 11.99 s on the mean, where the two seeds'
+#: single runs predict 11.13 s for the runs apart; one run 12.70 s).
 RACERS = 2
 RACE_SEED_STRIDE = 50
 #: Seconds a race waits for its other runs to stop once it is decided, before leaving them to
