@@ -3,7 +3,9 @@
 HiGHS's ``threads`` option is process-global: an instance asking for another
 value than the process's scheduler has fails. Each solve resets the scheduler
 first, so solves in one process must not overlap; the service runs every solve
-in a worker process of its own.
+in a worker process of its own. Within one solve, where the LP violates crews' hull
+rows and the solve has two threads or more, two single-thread HiGHS runs with
+different seeds race in two threads (:data:`RACERS`, :class:`_Race`).
 """
 
 from __future__ import annotations
