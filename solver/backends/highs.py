@@ -307,16 +307,6 @@ class _Race:
                     self.best = (value, np.array(event.data_out.mip_solution, np.float64), i)
                 report()
 
-        def on_user_solution(event: Any) -> None:
-            # The best plan of another run, to a run past its root (HiGHS asks before dives):
-            # there it prunes the tree; in the root it would steer the sub-MIPs (RACE_SHARE).
-            if event.data_out.mip_node_count <= 0:
-                return
-            with self.lock:
-                best = self.best
-            if best is not None and best[2] != i and best[0] > event.data_out.mip_primal_bound:
-                event.data_in.setSolution(best[1])
-
         def on_interrupt(event: Any) -> None:
             # HiGHS checks its own time limit only between phases; the root's cut loop can run
             # well past it, so the wall clock is enforced here too.
@@ -347,8 +337,6 @@ class _Race:
         h.cbMipImprovingSolution.subscribe(on_solution)
         if self.options.on_progress is not None:
             h.cbMipLogging.subscribe(on_log)
-        if self.count > 1:
-            h.cbMipUserSolution.subscribe(on_user_solution)
         h.cbMipInterrupt.subscribe(on_interrupt)
         h.cbSimplexInterrupt.subscribe(on_interrupt)
         # Not a daemon: a process that ends with an interrupted run behind it (the CLI after its
