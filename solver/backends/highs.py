@@ -100,7 +100,9 @@ CREWS_HULL_ROOT: dict[str, bool | float | str] = {
 #: Handing each run's plans to the other (HiGHS's user-solution callback) was measured too, and
 #: was slower on the mean than keeping the runs apart: a plan handed over sends the other run's
 #: sub-MIPs to the same neighbourhood (seeds 0-9: 11.99 s on the mean, where the two seeds'
-#: single runs predict 11.13 s for the runs apart; one run 12.70 s).
+#: single runs predict 11.13 s for the runs apart; one run 12.70 s). Handing plans over only into
+#: a run past its root (so that they prune its tree) was level through ``rdplan bench``
+#: (national-20x10 1.06x, the crew loss from scratch 0.93x; run 15), so the runs stay apart.
 RACERS = 2
 RACE_SEED_STRIDE = 50
 #: Seconds a race waits for its other runs to stop once it is decided, before leaving them to
