@@ -108,8 +108,8 @@ RACE_SEED_STRIDE = 50
 #: Seconds a race waits for its other runs to stop once it is decided, before leaving them to
 #: stop at their next check (:data:`_lingering`).
 RACE_JOIN = 0.2
-#: HiGHS's statuses that decide a race.
-CONCLUSIVE = frozenset({MS.kOptimal, MS.kInfeasible, MS.kUnboundedOrInfeasible})
+#: HiGHS's statuses that decide a race: those :data:`STATUS` maps to optimal or infeasible.
+CONCLUSIVE = frozenset(s for s, v in STATUS.items() if v in (Status.OPTIMAL, Status.INFEASIBLE))
 #: A start is close when it is within this share of the LP bound: between the widest measured
 #: win and the narrowest tie (run 10: national-size starts 0.26-0.34 % below it proved faster
 #: with the heuristics off in 14 of 15 runs, one at 0.38 % as fast; gen-200 from a plan 0.89 %
@@ -281,6 +281,11 @@ class _Race:
         bound = min(self.bounds)
         return bound if math.isfinite(bound) else None
 
+    def see_bound(self, i: int, dual: float) -> None:
+        """Run ``i``'s dual bound now (with the lock held); HiGHS's is -inf/inf until known."""
+        if math.isfinite(dual):
+            self.bounds[i] = min(self.bounds[i], float(dual))
+
     def add(self, h: highspy.Highs, setup: Callable[[highspy.Highs], None]) -> None:
         """A run of ``h``, given its options and model by ``setup`` in the run's own thread:
         a model passed in this thread made both runs of a race 1.2-1.3x slower (national-20x10,
@@ -296,10 +301,8 @@ class _Race:
                 )
 
         def on_log(event: Any) -> None:
-            dual = event.data_out.mip_dual_bound
             with self.lock:
-                if math.isfinite(dual):
-                    self.bounds[i] = min(self.bounds[i], float(dual))
+                self.see_bound(i, event.data_out.mip_dual_bound)
                 report()
 
         def on_solution(event: Any) -> None:
@@ -315,8 +318,7 @@ class _Race:
             # The run's own incumbent too: a warm start is one, and no callback reports it.
             out = event.data_out
             with self.lock:
-                if math.isfinite(out.mip_dual_bound):
-                    self.bounds[i] = min(self.bounds[i], float(out.mip_dual_bound))
+                self.see_bound(i, out.mip_dual_bound)
                 bound = min(self.bounds)
                 primal = max(out.mip_primal_bound, self.best[0] if self.best else -math.inf)
             if (
@@ -353,11 +355,8 @@ class _Race:
         the process's exit, waits for them)."""
         for run in self.runs:
             run.start()
-        if self.count == 1:
-            overrun = _wait(self.runs[0], self.deadline, self.options.cancel, self.stop)
-        else:
-            overrun = _wait(self.runs, self.deadline, self.options.cancel, self.stop, self.ended)
-        if overrun is None and self.count > 1:
+        overrun = _wait(self.runs, self.deadline, self.options.cancel, self.stop, self.ended)
+        if overrun is None:
             self.stop.set()
             for run in self.runs:
                 run.join(RACE_JOIN)
@@ -405,7 +404,8 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
     ``crews_hull`` says whether the model's LP violates crews' hull rows, for
     :data:`CREWS_HULL_ROOT`; None: whether this solve's own separation adds any (a caller
     that separated the rows itself says so). There, with two threads or more, the solve is a
-    race of :data:`RACERS` single-thread runs that share their plans."""
+    race of :data:`RACERS` single-thread runs with different seeds, which share their best plan
+    and bound only to decide when the race is over."""
     started = time.perf_counter()
     deadline = started + options.time_limit
     strengthened, implied = add_violated(model, options.threads, deadline)
