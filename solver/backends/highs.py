@@ -104,16 +104,6 @@ CREWS_HULL_ROOT: dict[str, bool | float | str] = {
 #: a run past its root (so that they prune its tree) was level through ``rdplan bench``
 #: (national-20x10 1.06x, the crew loss from scratch 0.93x; run 15), so the runs stay apart.
 RACERS = 2
-#: A race's runs are interrupted only from HiGHS's MIP callback (at its nodes, cut rounds and
-#: heuristics), not from its simplex callback, which HiGHS calls at every simplex iteration: two
-#: runs in one process entering Python that often contend for the GIL and the race's lock.
-#: Measured (in-process, 2 cores, ``benchmarks/RESULTS.md`` run 16): the crew loss from
-#: scratch, seed 1, 42.4-43.1 s with it against 37.2 s without (its two runs alone, side by
-#: side in two processes: 37.9 s); national-20x10 seeds 0 / 1: 18.9 / 15.6 s against
-#: 16.1 / 14.4 s. A single run keeps it, so that a cancel reaches HiGHS inside a long LP; a
-#: race's LPs are the national family's (milliseconds each), and a run that does overrun is
-#: left behind after :data:`OVERRUN_GRACE` as any other.
-RACE_SIMPLEX_INTERRUPT = False
 RACE_SEED_STRIDE = 50
 #: Seconds a race waits for its other runs to stop once it is decided, before leaving them to
 #: stop at their next check (:data:`_lingering`).
@@ -352,9 +342,7 @@ class _Race:
         if self.options.on_progress is not None:
             h.cbMipLogging.subscribe(on_log)
         h.cbMipInterrupt.subscribe(on_interrupt)
-        if self.count == 1 or RACE_SIMPLEX_INTERRUPT:
-            # At every simplex iteration: not in a race (:data:`RACE_SIMPLEX_INTERRUPT`).
-            h.cbSimplexInterrupt.subscribe(on_interrupt)
+        h.cbSimplexInterrupt.subscribe(on_interrupt)
         # Not a daemon: a process that ends with an interrupted run behind it (the CLI after its
         # plan is written) waits for HiGHS's next check; a daemon run still inside HiGHS when
         # the interpreter exits aborts the process ("terminate called without an active
