@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -16,8 +17,50 @@ from solver.plan import Status
 ProgressCallback = Callable[[float, float | None, float | None], None]
 
 
+logger = logging.getLogger(__name__)
+
+#: Resident memory (MB) of the solving process at which a HiGHS MIP run stops with its best
+#: plan and bound so far, as at its time limit (``RawResult.memory_stopped``; the plan's
+#: detail says so). HiGHS has no memory limit of its own, and its branch-and-bound tree grows
+#: with the time it is given: gen-3000's support MILP held 3.59-3.71 GB from 150 s to 300 s
+#: on one machine and peaked at 3.82 GB on a faster one (``benchmarks/RESULTS.md``, run 14),
+#: against the 4-GB target of issue #7. The limit leaves room for what a run allocates between
+#: two of its checks. ``RDPLAN_MEMORY_LIMIT_MB`` sets another (0: none).
+MEMORY_LIMIT_MB = 3500.0
+MEMORY_LIMIT_ENV = "RDPLAN_MEMORY_LIMIT_MB"
+
+
 def default_threads() -> int:
     return os.cpu_count() or 1
+
+
+def memory_limit_mb() -> float | None:
+    """The memory limit of this process's solves: ``RDPLAN_MEMORY_LIMIT_MB`` (0 or less: none)
+    or :data:`MEMORY_LIMIT_MB`. A value that is not a number is reported and ignored."""
+    raw = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not raw:
+        return MEMORY_LIMIT_MB
+    try:
+        value = float(raw)
+    except ValueError:
+        logger.warning(
+            "%s=%r is not a number of megabytes; the default %g MB applies",
+            MEMORY_LIMIT_ENV,
+            raw,
+            MEMORY_LIMIT_MB,
+        )
+        return MEMORY_LIMIT_MB
+    return value if value > 0 else None
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory now, in MB (Linux's ``/proc``; None elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 @dataclass
@@ -37,6 +80,9 @@ class SolveOptions:
     log: bool = False
     #: Crews and trainees as continuous columns (HiGHS, CBC): exact, see ``solver.flows``.
     continuous_flows: bool = True
+    #: HiGHS MIP runs stop above this resident memory (MB; None: no limit), see
+    #: :data:`MEMORY_LIMIT_MB`.
+    memory_limit_mb: float | None = field(default_factory=memory_limit_mb)
 
 
 @dataclass
@@ -51,6 +97,8 @@ class RawResult:
     detail: str = ""
     #: ``values`` came from a model with continuous crews/trainees: made integral before use.
     continuous_flows: bool = False
+    #: The run stopped at ``SolveOptions.memory_limit_mb``: a caller starts no further run.
+    memory_stopped: bool = False
 
 
 class ProgressThrottle:

@@ -23,7 +23,7 @@ from typing import Any
 import highspy
 import numpy as np
 
-from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
+from solver.backends.base import ProgressThrottle, RawResult, SolveOptions, resident_mb
 from solver.cuts import add_violated, adds_crews_hull
 from solver.model import MatrixModel
 from solver.plan import Status, proves
@@ -108,6 +108,9 @@ RACE_SEED_STRIDE = 50
 #: Seconds a race waits for its other runs to stop once it is decided, before leaving them to
 #: stop at their next check (:data:`_lingering`).
 RACE_JOIN = 0.2
+#: Seconds between two looks at the process's memory (``SolveOptions.memory_limit_mb``) from
+#: HiGHS's MIP callback.
+MEMORY_CHECK_INTERVAL = 0.5
 #: HiGHS's statuses that decide a race: those :data:`STATUS` maps to optimal or infeasible.
 CONCLUSIVE = frozenset(s for s, v in STATUS.items() if v in (Status.OPTIMAL, Status.INFEASIBLE))
 #: A start is close when it is within this share of the LP bound: between the widest measured
@@ -276,6 +279,25 @@ class _Race:
         #: Each run's last dual bound, and its model status once it has ended.
         self.bounds = [math.inf] * count
         self.statuses: dict[int, Any] = {}
+        #: The resident MB seen above ``options.memory_limit_mb``, once seen: every run stops.
+        self.memory_stop: float | None = None
+        self._memory_checked = -math.inf
+
+    def over_memory(self) -> bool:
+        """Is the process above its memory limit (with the lock held)? Looked at every
+        :data:`MEMORY_CHECK_INTERVAL` seconds; once above, the race stops."""
+        limit = self.options.memory_limit_mb
+        if limit is None or self.memory_stop is not None:
+            return self.memory_stop is not None
+        now = time.perf_counter()
+        if now - self._memory_checked < MEMORY_CHECK_INTERVAL:
+            return False
+        self._memory_checked = now
+        resident = resident_mb()
+        if resident is not None and resident > limit:
+            self.memory_stop = resident
+            self.stop.set()
+        return self.memory_stop is not None
 
     def bound(self) -> float | None:
         bound = min(self.bounds)
@@ -321,8 +343,10 @@ class _Race:
                 self.see_bound(i, out.mip_dual_bound)
                 bound = min(self.bounds)
                 primal = max(out.mip_primal_bound, self.best[0] if self.best else -math.inf)
+                over = self.over_memory()
             if (
-                self.stop.is_set()
+                over
+                or self.stop.is_set()
                 or (cancel is not None and cancel.is_set())
                 or time.perf_counter() > self.deadline
                 or (math.isfinite(bound) and math.isfinite(primal) and proves(bound, primal))
@@ -460,6 +484,12 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
         if crews_hull
         else ""
     )
+    memory_stopped = race.memory_stop is not None
+    if memory_stopped:
+        detail += (
+            f" (stopped at the memory limit: {race.memory_stop:,.0f} MB resident, the limit"
+            f" {options.memory_limit_mb:,.0f} MB)"
+        )
     if racers > 1:
         detail += f" (a race of {racers} single-thread runs, seeds {', '.join(map(str, seeds))}" + (
             f"; the plan from seed {seeds[found]})" if found is not None else ")"
@@ -474,6 +504,7 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
             f"HiGHS still in a round of its root cut loop {OVERRUN_GRACE:g} s after {overrun}: "
             f"its best plan and bound so far (it stops at its next check){detail}",
             continuous_flows=options.continuous_flows,
+            memory_stopped=memory_stopped,
         )
     if value is not None:
         progress(incumbent=value, bound=bound, force=True)
@@ -486,4 +517,5 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
         threads,
         " / ".join(ended) + detail,
         continuous_flows=options.continuous_flows,
+        memory_stopped=memory_stopped,
     )

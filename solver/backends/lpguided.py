@@ -123,10 +123,11 @@ def solve(
         if first.values is not None or first.status is not Status.INFEASIBLE:
             break
     if first.values is None:
-        if stopped() or not fallback:
+        if stopped() or not fallback or first.memory_stopped:
             return RawResult(
                 Status.UNKNOWN, None, bound, time.perf_counter() - started, first.threads,
                 f"LP bound, support MILP without a plan yet: {first.detail}",
+                memory_stopped=first.memory_stopped,
             )  # fmt: skip
         return _plain(model, options, remaining(), started, f"support MILP: {first.detail}")
     values = np.zeros(model.num_cols)
@@ -138,7 +139,9 @@ def solve(
     slack = REDUCED_COST_SLACK * max(1.0, abs(bound))
     wider = support | (bound - np.abs(reduced) >= math.floor(best_value) + 1 - slack)
     neighbourhood_bound = first.bound if first.bound is not None else math.inf
-    if wider.sum() > support.sum() and neighbourhood and not stopped():
+    second: RawResult | None = None
+    # Not after the memory limit stopped the support MILP: the neighbourhood is a larger one.
+    if wider.sum() > support.sum() and neighbourhood and not stopped() and not first.memory_stopped:
         sub2, cols2 = model.restrict_x(wider)
         pos = np.searchsorted(cols2, cols[: sub.num_x])
         hint = {int(pos[j]): int(round(v)) for j, v in enumerate(first.values[: sub.num_x])}
@@ -163,6 +166,8 @@ def solve(
         first.threads,
         detail,
         continuous_flows=True,
+        memory_stopped=first.memory_stopped
+        or (second is not None and second.memory_stopped),
     )
 
 

@@ -208,6 +208,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     if (
         proved
         or first.status is Status.INFEASIBLE
+        or first.memory_stopped  # HiGHS on the whole model would need more
         or (options.cancel is not None and options.cancel.is_set())
     ):
         first.detail = f"lpguided: {first.detail}"
