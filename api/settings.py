@@ -13,6 +13,8 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from solver.backends.base import MEMORY_LIMIT_MB
+
 
 class Settings(BaseSettings):
     """Every knob of the service; each field is ``RDPLAN_<NAME>`` in the environment."""
@@ -66,6 +68,14 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="seconds a cancelled solver gets before it is killed"
     )
     sse_poll_interval: float = Field(default=0.25, gt=0)
+    memory_limit_mb: float = Field(
+        default=MEMORY_LIMIT_MB,
+        ge=0,
+        description="resident MB of a solving process at which a HiGHS MIP run stops with its "
+        "best plan so far; 0 = none. Read by the solver itself in every worker process "
+        "(solver.backends.base.memory_limit_mb); declared here so that a bad value stops the "
+        "service at start-up with the variable's name",
+    )
 
     @property
     def api_key_set(self) -> frozenset[str]:

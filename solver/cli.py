@@ -273,9 +273,27 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_hold() -> bool:
+    """Do the service's ``RDPLAN_*`` settings hold? If not, each bad one is named on stderr."""
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
+    try:
+        Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "RDPLAN_" + "_".join(str(part) for part in error["loc"]).upper()
+            print(f"rdplan: {name}={error.get('input')!r}: {error['msg']}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import run_server
 
+    if not _settings_hold():
+        return 2
     run_server(host=args.host, port=args.port)
     return 0
 
@@ -283,6 +301,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from api.worker import run_worker
 
+    if not _settings_hold():
+        return 2
     return run_worker(concurrency=args.concurrency)
 
 

@@ -22,11 +22,14 @@ logger = logging.getLogger(__name__)
 #: Resident memory (MB) of the solving process at which a HiGHS MIP run stops with its best
 #: plan and bound so far, as at its time limit (``RawResult.memory_stopped``; the plan's
 #: detail says so). HiGHS has no memory limit of its own, and its branch-and-bound tree grows
-#: with the time it is given: gen-3000's support MILP held 3.59-3.71 GB from 150 s to 300 s
-#: on one machine and peaked at 3.82 GB on a faster one (``benchmarks/RESULTS.md``, run 14),
-#: against the 4-GB target of issue #7. The limit leaves room for what a run allocates between
-#: two of its checks. ``RDPLAN_MEMORY_LIMIT_MB`` sets another (0: none).
-MEMORY_LIMIT_MB = 3500.0
+#: with the time it is given: gen-3000's support MILP peaked at 3.82 GB in 300 s on a fast
+#: machine (run 14), against the 4-GB target of issue #7. HiGHS calls back seconds apart
+#: there, and the process was 228-280 MB above a limit when it saw it (run 16: stopped at
+#: 3,728 MB for a limit of 3,500, 2,780 MB for 2,500), hence a limit 1 GB under the target.
+#: What it costs there: the plan stopped at 2,780 MB (143 s) was 0.233 % from the LP bound,
+#: at 3,728 MB (198 s) 0.232 %, after 300 s without a limit 0.231 % (run 14).
+#: ``RDPLAN_MEMORY_LIMIT_MB`` sets another (0: none).
+MEMORY_LIMIT_MB = 3000.0
 MEMORY_LIMIT_ENV = "RDPLAN_MEMORY_LIMIT_MB"
 
 

@@ -166,8 +166,7 @@ def solve(
         first.threads,
         detail,
         continuous_flows=True,
-        memory_stopped=first.memory_stopped
-        or (second is not None and second.memory_stopped),
+        memory_stopped=first.memory_stopped or (second is not None and second.memory_stopped),
     )
 
 

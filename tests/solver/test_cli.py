@@ -139,3 +139,21 @@ def test_schema() -> None:
     r = rdplan("schema")
     assert r.returncode == 0
     assert "horizon" in json.loads(r.stdout)["properties"]
+
+
+def test_serve_and_worker_name_a_bad_setting_exit_2() -> None:
+    import os
+
+    env = {**os.environ, "RDPLAN_WORKERS": "0", "RDPLAN_MEMORY_LIMIT_MB": "lots"}
+    for command in ("serve", "worker"):
+        r = subprocess.run(
+            [sys.executable, "-m", "solver.cli", command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr
+        assert "RDPLAN_WORKERS='0'" in r.stderr and "greater than or equal to 1" in r.stderr
+        assert "RDPLAN_MEMORY_LIMIT_MB='lots'" in r.stderr
