@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from solver.backends.base import RawResult, SolveOptions, default_threads
+from solver.backends.base import RawResult, SolveOptions, default_threads, memory_ceiling_mb
 from solver.evaluate import evaluate
 from solver.flows import FlowRepairError, integral_flows
 from solver.model import MatrixModel, build_model
@@ -147,6 +147,7 @@ def solve(
     returned. Invalid input returns a plan with status ``invalid``.
     """
     _backend(backend)  # reject unknown names before any work
+    memory_limit = memory_ceiling_mb()  # what the solve adds counts, from here
     threads = threads or default_threads()
     try:
         sc = parse_scenario(scenario)
@@ -185,6 +186,7 @@ def solve(
             on_progress,
             cancel,
             log,
+            memory_limit,
         )
     info.seconds = round(raw.seconds, 3)
     info.threads = raw.threads
@@ -218,6 +220,7 @@ def _run(
     on_progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
     log: bool,
+    memory_limit: float | None = None,
 ) -> RawResult:
     failed = False
 
@@ -249,6 +252,7 @@ def _run(
         on_progress=report if on_progress else None,
         cancel=cancel,
         log=log,
+        memory_limit_mb=memory_limit,
     )
     return _backend(backend)(model, options)
 

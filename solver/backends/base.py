@@ -19,17 +19,21 @@ ProgressCallback = Callable[[float, float | None, float | None], None]
 
 logger = logging.getLogger(__name__)
 
-#: Resident memory (MB) of the solving process at which a HiGHS MIP run stops with its best
-#: plan and bound so far, as at its time limit (``RawResult.memory_stopped``; the plan's
-#: detail says so). HiGHS has no memory limit of its own, and its branch-and-bound tree grows
-#: with the time it is given: gen-3000's support MILP peaked at 3.82 GB in 300 s on a fast
-#: machine (run 14), against the 4-GB target of issue #7. HiGHS calls back seconds apart
-#: there, and the process was 228-280 MB above a limit when it saw it (run 16: stopped at
-#: 3,728 MB for a limit of 3,500, 2,780 MB for 2,500), hence a limit 1 GB under the target.
-#: What it costs there: the plan stopped at 2,780 MB (143 s) was 0.233 % from the LP bound,
-#: at 3,728 MB (198 s) 0.232 %, after 300 s without a limit 0.231 % (run 14).
+#: Resident memory (MB) a solve may add to what its process held when it began; past that a
+#: HiGHS MIP run stops with its best plan and bound so far, as at its time limit
+#: (``RawResult.memory_stopped``; the plan's detail says so). Counted from the solve's start,
+#: so that memory a long-lived process (``rdplan batch``, a notebook) kept from earlier solves
+#: does not stop the next one at once; a fresh process holds ~150 MB then. HiGHS has no memory
+#: limit of its own, and its branch-and-bound tree grows with the time it is given: gen-3000's
+#: support MILP peaked at 3.82 GB in 300 s on a fast machine (run 14), against the 4-GB target
+#: of issue #7. The limit is soft: it is looked at when HiGHS calls back, which on gen-3000 can
+#: be a minute apart (its sub-MIPs call no callback), and there the process was 228-716 MB
+#: past a limit when HiGHS next called (run 16: 2,780 MB at 143 s for a limit of 2,500,
+#: 3,716 MB at 191 s for 3,000, 3,728 MB at 198 s for 3,500; peaks 2,851 / 3,816 / 3,774 MB).
+#: Hence 2,500 by default. What it costs there: the plan stopped at 143 s was 0.233 % from
+#: the LP bound, at 198 s 0.232 %, after 300 s without a limit 0.231 % (run 14).
 #: ``RDPLAN_MEMORY_LIMIT_MB`` sets another (0: none).
-MEMORY_LIMIT_MB = 3000.0
+MEMORY_LIMIT_MB = 2500.0
 MEMORY_LIMIT_ENV = "RDPLAN_MEMORY_LIMIT_MB"
 
 
@@ -38,8 +42,8 @@ def default_threads() -> int:
 
 
 def memory_limit_mb() -> float | None:
-    """The memory limit of this process's solves: ``RDPLAN_MEMORY_LIMIT_MB`` (0 or less: none)
-    or :data:`MEMORY_LIMIT_MB`. A value that is not a number is reported and ignored."""
+    """The memory a solve may add: ``RDPLAN_MEMORY_LIMIT_MB`` (0 or less: none) or
+    :data:`MEMORY_LIMIT_MB`. A value that is not a number is reported and ignored."""
     raw = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
     if not raw:
         return MEMORY_LIMIT_MB
@@ -54,6 +58,13 @@ def memory_limit_mb() -> float | None:
         )
         return MEMORY_LIMIT_MB
     return value if value > 0 else None
+
+
+def memory_ceiling_mb() -> float | None:
+    """The resident MB at which the solve starting now stops its HiGHS MIP runs: the process's
+    resident memory now plus :func:`memory_limit_mb` (None: no limit, or no way to read it)."""
+    limit, resident = memory_limit_mb(), resident_mb()
+    return None if limit is None or resident is None else resident + limit
 
 
 def resident_mb() -> float | None:
@@ -83,9 +94,9 @@ class SolveOptions:
     log: bool = False
     #: Crews and trainees as continuous columns (HiGHS, CBC): exact, see ``solver.flows``.
     continuous_flows: bool = True
-    #: HiGHS MIP runs stop above this resident memory (MB; None: no limit), see
-    #: :data:`MEMORY_LIMIT_MB`.
-    memory_limit_mb: float | None = field(default_factory=memory_limit_mb)
+    #: HiGHS MIP runs stop when the process's resident memory passes this (MB; None: never),
+    #: see :data:`MEMORY_LIMIT_MB`. ``solver.solve.solve`` sets it from its own start.
+    memory_limit_mb: float | None = field(default_factory=memory_ceiling_mb)
 
 
 @dataclass
