@@ -23,17 +23,18 @@ logger = logging.getLogger(__name__)
 #: HiGHS MIP run stops with its best plan and bound so far, as at its time limit
 #: (``RawResult.memory_stopped``; the plan's detail says so). Counted from the solve's start,
 #: so that memory a long-lived process (``rdplan batch``, a notebook) kept from earlier solves
-#: does not stop the next one at once; a fresh process holds ~150 MB then. HiGHS has no memory
-#: limit of its own, and its branch-and-bound tree grows with the time it is given: gen-3000's
-#: support MILP peaked at 3.82 GB in 300 s on a fast machine (run 14), against the 4-GB target
-#: of issue #7. The limit is soft: it is looked at when HiGHS calls back, which on gen-3000 can
-#: be a minute apart (its sub-MIPs call no callback), and there the process was 228-716 MB
-#: past a limit when HiGHS next called (run 16: 2,780 MB at 143 s for a limit of 2,500,
-#: 3,716 MB at 191 s for 3,000, 3,728 MB at 198 s for 3,500; peaks 2,851 / 3,816 / 3,774 MB).
-#: Hence 2,500 by default. What it costs there: the plan stopped at 143 s was 0.233 % from
-#: the LP bound, at 198 s 0.232 %, after 300 s without a limit 0.231 % (run 14).
+#: does not stop the next one at once; a fresh process holds ~120-150 MB then. HiGHS has no
+#: memory limit of its own, and its tree grows with the time it is given. The limit is soft:
+#: it is looked at when HiGHS calls back, which on gen-3000 can be a minute apart (its
+#: sub-MIPs call no callback), and there the process was 134-716 MB past a limit when HiGHS
+#: next called (run 16: 2,753 MB at 144 s for 2,619, 3,716 MB at 191 s for 3,000, 3,728 MB at
+#: 198 s for 3,500). The memory comes in jumps with the sub-MIPs that find the plans: the plan
+#: within 1 % of the bound came at 143-146 s, right before the stop with a limit of 2,500, so a
+#: lower limit would stop gen-3000 before its first good plan on a machine that gets there
+#: later. 3,000 stops it after (on run 14's fast machine: 1 % at 101 s, 3.13 GB at 120 s) and
+#: bounds what longer time limits would add; at 300 s the peak stays ~3.8 GB either way.
 #: ``RDPLAN_MEMORY_LIMIT_MB`` sets another (0: none).
-MEMORY_LIMIT_MB = 2500.0
+MEMORY_LIMIT_MB = 3000.0
 MEMORY_LIMIT_ENV = "RDPLAN_MEMORY_LIMIT_MB"
 
 
