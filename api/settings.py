@@ -72,9 +72,7 @@ class Settings(BaseSettings):
         default=MEMORY_LIMIT_MB,
         ge=0,
         description="resident MB a solve may add to its process before its HiGHS MIP run stops "
-        "with its best plan so far (soft: checked at HiGHS's callbacks); 0 = none. Read by the "
-        "solver itself in every worker process (solver.backends.base.memory_limit_mb); "
-        "declared here so that a bad value stops the service at start-up with its name",
+        "with its best plan so far (soft: checked at HiGHS's callbacks); 0 = none",
     )
 
     @property

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -138,16 +138,20 @@ def solve(
     cancel: threading.Event | None = None,
     conflicts: bool = True,
     log: bool = False,
+    memory_limit_mb: float | None | Literal["env"] = "env",
 ) -> Plan:
     """Solve a scenario and return its checked plan document (SPEC §4).
 
     ``hint`` is a warm start: a plan document or a list of builds
     (``{"site", "year", "option"}``); the scenario's ``baseline`` is used when
     none is given. ``cancel`` stops the solver; the best plan found so far is
-    returned. Invalid input returns a plan with status ``invalid``.
+    returned. Invalid input returns a plan with status ``invalid``. ``memory_limit_mb`` is the
+    resident memory the solve may add to its process before its HiGHS MIP runs stop with their
+    best plan (``"env"``: ``RDPLAN_MEMORY_LIMIT_MB`` or the default; None or 0: no limit; see
+    ``solver.backends.base.MEMORY_LIMIT_MB``).
     """
     _backend(backend)  # reject unknown names before any work
-    memory_limit = memory_ceiling_mb()  # what the solve adds counts, from here
+    memory_limit = memory_ceiling_mb(memory_limit_mb)  # what the solve adds counts, from here
     threads = threads or default_threads()
     try:
         sc = parse_scenario(scenario)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -61,11 +62,14 @@ def memory_limit_mb() -> float | None:
     return value if value > 0 else None
 
 
-def memory_ceiling_mb() -> float | None:
+def memory_ceiling_mb(limit: float | None | Literal["env"] = "env") -> float | None:
     """The resident MB at which the solve starting now stops its HiGHS MIP runs: the process's
-    resident memory now plus :func:`memory_limit_mb` (None: no limit, or no way to read it)."""
-    limit, resident = memory_limit_mb(), resident_mb()
-    return None if limit is None or resident is None else resident + limit
+    resident memory now plus ``limit`` ("env": :func:`memory_limit_mb`; None or 0: no limit;
+    None too where the memory cannot be read)."""
+    if limit == "env":
+        limit = memory_limit_mb()
+    resident = resident_mb()
+    return None if not limit or limit < 0 or resident is None else resident + limit
 
 
 def resident_mb() -> float | None:

@@ -238,3 +238,25 @@ def test_batch_jobs_are_queued_base_first(storage: Storage, tiny_doc: dict[str, 
         job = storage.get_job(str(job_id))
         assert job is not None and job.options["start_solve_id"] == batch.base_job_id
         assert job.options["start_wait"] is False
+
+
+def test_a_job_runs_under_the_services_memory_limit(storage: Storage, tmp_path: Path) -> None:
+    """``RDPLAN_MEMORY_LIMIT_MB`` reaches the job's solve (``execute_job``, a real HiGHS run on
+    national-20x10): a limit the solve passes at once stops it, the job ends done and says why."""
+    import json
+
+    from api.execution import execute_job
+
+    doc = json.loads(
+        (Path(__file__).resolve().parents[2] / "instances" / "national-20x10.json").read_text()
+    )
+    sc, _ = storage.add_scenario(parse_scenario(doc))
+    options = {"backend": "highs", "time_limit": 120.0, "threads": 1, "seed": 0}
+    job = storage.create_job(sc.id, options)
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    settings = Settings(database_url=url, memory_limit_mb=1)
+    assert execute_job(job.id, settings, runner="local", worker="host/1") == "done"
+    row = storage.get_job(job.id)
+    assert row is not None and row.plan is not None
+    assert row.plan_status in ("feasible", "unknown")
+    assert "stopped at the memory limit" in row.plan["solver"]["detail"]
