@@ -217,7 +217,7 @@ def _run_claimed(
             hint=hint,
             on_progress=lambda p: recorder(replace(p, elapsed=p.elapsed + solving - started)),
             cancel=cancel,
-            memory_limit_mb=settings.memory_limit_mb or None,
+            memory_limit_mb=settings.memory_limit_mb,  # 0: none
         )
         plan_doc = plan.to_document()
         if start is not None and isinstance(plan_doc.get("solver"), dict):

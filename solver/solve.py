@@ -224,7 +224,7 @@ def _run(
     on_progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
     log: bool,
-    memory_limit: float | None = None,
+    memory_limit: float | None,
 ) -> RawResult:
     failed = False
 

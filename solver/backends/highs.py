@@ -216,20 +216,19 @@ def new_relaxation(model: MatrixModel, threads: int, log: bool = False) -> highs
 
 
 def _wait(
-    run: threading.Thread | list[threading.Thread],
+    runs: list[threading.Thread],
     deadline: float,
     cancel: threading.Event | None,
     stop: threading.Event,
-    ended: threading.Event | None = None,
+    ended: threading.Event,
 ) -> str | None:
-    """Wait for HiGHS's ``run`` (one thread, or a race's: until ``ended`` is set or every one
-    has ended) until it ends or :data:`OVERRUN_GRACE` seconds past the deadline or a cancel;
-    ``None`` when it ended, else what it overran — ``"the time limit"`` or ``"a cancel"`` —
-    and what still runs is left running (interrupted: ``stop``)."""
-    runs = run if isinstance(run, list) else [run]
+    """Wait for HiGHS's ``runs`` (a race's: until ``ended`` is set or every one has ended)
+    until they end or :data:`OVERRUN_GRACE` seconds past the deadline or a cancel; ``None``
+    when they ended, else what they overran — ``"the time limit"`` or ``"a cancel"`` — and
+    what still runs is left running (interrupted: ``stop``)."""
 
     def running() -> bool:
-        return not (ended is not None and ended.is_set()) and any(r.is_alive() for r in runs)
+        return not ended.is_set() and any(r.is_alive() for r in runs)
 
     def leave() -> None:
         stop.set()
@@ -238,10 +237,7 @@ def _wait(
     cancelled_at = None
     try:
         while running():
-            if ended is None:
-                runs[0].join(0.1)
-            else:
-                ended.wait(0.1)
+            ended.wait(0.1)
             now = time.perf_counter()
             if cancel is not None and cancel.is_set() and cancelled_at is None:
                 cancelled_at = now
@@ -283,21 +279,20 @@ class _Race:
         self.memory_stop: float | None = None
         self._memory_checked = -math.inf
 
-    def over_memory(self) -> bool:
-        """Is the process above its memory limit (with the lock held)? Looked at every
-        :data:`MEMORY_CHECK_INTERVAL` seconds; once above, the race stops."""
+    def watch_memory(self) -> None:
+        """Stop the race once the process is above its memory limit (with the lock held).
+        Looked at every :data:`MEMORY_CHECK_INTERVAL` seconds until then."""
         limit = self.options.memory_limit_mb
         if limit is None or self.memory_stop is not None:
-            return self.memory_stop is not None
+            return
         now = time.perf_counter()
         if now - self._memory_checked < MEMORY_CHECK_INTERVAL:
-            return False
+            return
         self._memory_checked = now
         resident = resident_mb()
         if resident is not None and resident > limit:
             self.memory_stop = resident
             self.stop.set()
-        return self.memory_stop is not None
 
     def bound(self) -> float | None:
         bound = min(self.bounds)
@@ -343,10 +338,9 @@ class _Race:
                 self.see_bound(i, out.mip_dual_bound)
                 bound = min(self.bounds)
                 primal = max(out.mip_primal_bound, self.best[0] if self.best else -math.inf)
-                over = self.over_memory()
+                self.watch_memory()  # sets ``stop`` above the limit
             if (
-                over
-                or self.stop.is_set()
+                self.stop.is_set()
                 or (cancel is not None and cancel.is_set())
                 or time.perf_counter() > self.deadline
                 or (math.isfinite(bound) and math.isfinite(primal) and proves(bound, primal))

@@ -249,8 +249,14 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         if value is None or second_value >= value - 1e-6:
             return RawResult(
                 second.status, second.values, bound, seconds, second.threads, detail,
-                continuous_flows=second.continuous_flows,
+                continuous_flows=second.continuous_flows, memory_stopped=second.memory_stopped,
             )  # fmt: skip
+    stopped = second.memory_stopped
     if first.values is not None:
-        return RawResult(Status.FEASIBLE, first.values, bound, seconds, first.threads, detail)
-    return RawResult(second.status, None, None, seconds, second.threads, detail)
+        return RawResult(
+            Status.FEASIBLE, first.values, bound, seconds, first.threads, detail,
+            memory_stopped=stopped,
+        )  # fmt: skip
+    return RawResult(
+        second.status, None, None, seconds, second.threads, detail, memory_stopped=stopped
+    )

@@ -42,7 +42,7 @@ def test_a_run_past_the_grace_is_left_to_end_and_joined_by_the_next_run(
     stop = threading.Event()
     started = time.perf_counter()
     run.start()
-    assert highs._wait(run, started + 0.1, None, stop) == "the time limit"
+    assert highs._wait([run], started + 0.1, None, stop, threading.Event()) == "the time limit"
     assert time.perf_counter() - started < 1.2 and run.is_alive()
     assert stop.is_set() and highs._lingering == [run]
     highs._threads(1)  # the next HiGHS run in the process waits for it
@@ -56,7 +56,7 @@ def test_a_cancel_is_waited_for_the_grace_only(monkeypatch: pytest.MonkeyPatch) 
     started = time.perf_counter()
     run.start()
     threading.Timer(0.1, cancel.set).start()
-    assert highs._wait(run, started + 60, cancel, stop) == "a cancel"
+    assert highs._wait([run], started + 60, cancel, stop, threading.Event()) == "a cancel"
     assert time.perf_counter() - started < 1.2 and stop.is_set()
     highs._threads(1)
     assert not run.is_alive()
@@ -66,7 +66,7 @@ def test_a_run_that_ends_in_time_is_its_own_result() -> None:
     stop = threading.Event()
     run = threading.Thread(target=time.sleep, args=(0.2,), daemon=True)
     run.start()
-    assert highs._wait(run, time.perf_counter() + 10, None, stop) is None
+    assert highs._wait([run], time.perf_counter() + 10, None, stop, threading.Event()) is None
     assert not stop.is_set() and highs._lingering == []
     model = build_model(build_problem(parse_scenario(load("conformance/tiny"))))
     result = highs.solve(model, SolveOptions(time_limit=10, threads=1))
