@@ -56,7 +56,7 @@ OVERRUN_GRACE = 2.0
 
 #: HiGHS's primal heuristics, off when the solve starts from a plan close to the bound
 #: (:func:`near_start`). Restarts stay on: without them a start a few hundred below the optimum
-#: proved 1.6x slower (``benchmarks/RESULTS.md``, run 10).
+#: proved 1.6x slower (``benchmarks/HISTORY.md``, run 10).
 HEURISTICS_OFF: dict[str, bool | float | str] = {
     "mip_heuristic_effort": 0.0,
     "mip_heuristic_run_rins": False,
@@ -76,7 +76,13 @@ HEURISTICS_OFF: dict[str, bool | float | str] = {
 #: against 0.20 / 0.30 %. On top of that root, restarts off (before, measured only with every
 #: heuristic off from a start, where they paid: run 10): national-20x10 12.3 against 14.1 s
 #: over seeds 0-9 (9 of 10 faster), the frozen re-plan 6.8 against 8.7, national-replan-2026
-#: 11.4 against 12.7, the crew loss from scratch 21.4 against 23.0 (mixed by seed).
+#: 11.4 against 12.7, the crew loss from scratch 21.4 against 23.0 (mixed by seed). And a
+#: cut pool a tenth of HiGHS's default (``mip_pool_soft_limit``; the root alone generates
+#: ~1,400 cuts on national-20x10, and past the limit the pool ages its cuts out faster): one
+#: run 15.2 against 18.0 s over seeds 0-11 (10 of 12 faster); through ``rdplan bench``, two
+#: pairs in turn in both orders, seeds 0-5 (run 17): national-20x10 0.95x, the frozen re-plan
+#: 0.97x cold and 0.90x warm, whatif-fuel-cold 0.91x, the crew loss from scratch 0.98x,
+#: national-replan-2026 1.01x (one pair).
 CREWS_HULL_ROOT: dict[str, bool | float | str] = {
     # "ipm" was measured: it is IPX in highspy's wheels (no HiPO there); named, so that a wheel
     # with HiPO does not change the root unmeasured.
@@ -84,6 +90,9 @@ CREWS_HULL_ROOT: dict[str, bool | float | str] = {
     "mip_heuristic_run_rens": False,
     "mip_heuristic_run_feasibility_jump": False,
     "mip_allow_restart": False,
+    # One run, seeds 0-5: 300 and 500 as fast (15.0, 16.6 s), 2,000 and 4,000 no faster than
+    # the default (17.7, 20.0 s against 18.0).
+    "mip_pool_soft_limit": 1000,
 }
 #: HiGHS runs side by side on models whose LP violates crews' hull rows, when the solve has as
 #: many threads: each run single-threaded, with its own seed (the solve's, then
@@ -93,7 +102,7 @@ CREWS_HULL_ROOT: dict[str, bool | float | str] = {
 #: national-20x10 as fast as two, and two single-thread runs side by side each take about as
 #: long as one alone), and the time is the search for the plan, whose sub-MIPs find different
 #: plans by seed. Measured through ``rdplan bench`` (2 cores, seeds 0-5, in turn with one run;
-#: ``benchmarks/RESULTS.md``, run 15): national-20x10 0.90x the time on the mean (over twelve
+#: ``benchmarks/HISTORY.md``, run 15): national-20x10 0.90x the time on the mean (over twelve
 #: seeds the slowest 23.1 -> 14.5 s), whatif-fuel-cold 0.77x, the re-plans with frozen years
 #: level, the crew loss re-planned from scratch 1.10x (there the time is the tree, which both
 #: runs search).
@@ -473,8 +482,8 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
     detail = (f" (+{implied} implied rows)" if implied else "") + (
         f" (heuristics off: a start within {100 * NEAR_GAP:g} % of the LP bound)"
         if near
-        else " (root LP by interior point, RENS, feasibility jump and restarts off: crews'"
-        " hull rows)"
+        else " (root LP by interior point, RENS, feasibility jump and restarts off, a cut pool of"
+        " 1,000: crews' hull rows)"
         if crews_hull
         else ""
     )
