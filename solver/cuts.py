@@ -7,7 +7,7 @@ relaxation violates make its root much tighter. :func:`add_violated` solves the 
 with HiGHS, appends the candidate rows its solution violates, and repeats for a few rounds — a
 cut loop over known rows, before the solver's own. national-20x10: 66 rows in four LP solves
 (about a second); HiGHS's root LP after presolve falls from 1,868,756 (none) to 1,864,376
-(technicians', run 7) and 1,862,953 (both, run 8) (``benchmarks/RESULTS.md``).
+(technicians', run 7) and 1,862,953 (both, run 8) (``benchmarks/HISTORY.md``).
 """
 
 from __future__ import annotations

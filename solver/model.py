@@ -682,7 +682,7 @@ class ModelBuilder:
         Qhull's normals had. Technicians come in whole factories (30, 45, 60 a design in the
         national scenarios), and the LP relaxation builds fractions of designs to use the
         last trainees of a stock; these rows are the roundings a solver's cut loop otherwise
-        finds one round at a time (``benchmarks/RESULTS.md``, run 7).
+        finds one round at a time (``benchmarks/HISTORY.md``, run 7).
 
         They are not rows yet: all of them slow HiGHS down, the few its LP relaxation
         violates speed it up. They are kept in :attr:`MatrixModel.candidates`, and
@@ -736,7 +736,7 @@ class ModelBuilder:
         relaxation builds 4/3 of a large complex on a province's 4 crews, or 1.25 standard
         and half a large; the flows (each site's row, each pool's row) hide the province's
         total from the solver's own cuts, which aggregate a few rows at a time. Measured in
-        ``benchmarks/RESULTS.md`` (run 8). Kept as candidates, like :meth:`technician_hull`."""
+        ``benchmarks/HISTORY.md`` (run 8). Kept as candidates, like :meth:`technician_hull`."""
         d = self.data
         if not d.has_crews or len(self.a_pool) == 0:
             return

@@ -2,7 +2,7 @@
 (no callback there) is not waited for past ``OVERRUN_GRACE``; the next run waits for it.
 
 The overrun itself needs a 200,000-column model and half a minute (gen-1000 at 60 s on a slow
-machine: 94.6 s before, 62.1 s after; ``benchmarks/RESULTS.md``, run 11), so the guard is
+machine: 94.6 s before, 62.1 s after; ``benchmarks/HISTORY.md``, run 11), so the guard is
 tested on real threads that outlast their deadline, on a real HiGHS run that ends in time, and
 on a real HiGHS run cancelled inside national-20x10's root with no grace, in a process that
 then exits.
