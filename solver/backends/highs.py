@@ -483,7 +483,7 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
         f" (heuristics off: a start within {100 * NEAR_GAP:g} % of the LP bound)"
         if near
         else " (root LP by interior point, RENS, feasibility jump and restarts off, a cut pool of"
-        " 1,000: crews' hull rows)"
+        f" {CREWS_HULL_ROOT['mip_pool_soft_limit']:,}: crews' hull rows)"
         if crews_hull
         else ""
     )

@@ -174,8 +174,8 @@ def test_where_the_lp_violates_crews_hull_rows_highs_runs_alone(
 ) -> None:
     # national-20x10: the separation adds crews' hull rows, so with a minute or more the
     # portfolio skips the LP-guided start (HiGHS with those rows finds the plans itself;
-    # benchmarks/HISTORY.md, run 8). With less, the start stays: its plan comes within seconds, and its
-    # LP bound is progress within one.
+    # benchmarks/HISTORY.md, run 8). With less, the start stays: its plan comes within
+    # seconds, and its LP bound is progress within one.
     doc = json.loads((Path(__file__).parents[2] / "instances" / "national-20x10.json").read_text())
     seen = []
     quick = solve(doc, backend="portfolio", time_limit=6, threads=2, on_progress=seen.append)
