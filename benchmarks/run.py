@@ -47,6 +47,7 @@ from benchmarks.suites import (
     FREEZE_THROUGH,
     REPLAN_BASE_PLAN,
     SUITES,
+    WHATIF_FAR_MOBILIZATION,
     WHATIF_MOBILIZATION,
     Case,
     instance_document,
@@ -120,6 +121,8 @@ def _scenario_document(spec: dict[str, Any]) -> dict[str, Any]:
         return replan_frozen(instance_document("national-20x10.json"))
     if rest == "whatif-fuel":
         return whatif_fuel(instance_document("national-20x10.json"))
+    if rest == f"whatif-fuel{WHATIF_FAR_MOBILIZATION}":
+        return whatif_fuel(instance_document("national-20x10.json"), factor=WHATIF_FAR_MOBILIZATION)
     raise ValueError(f"unknown scenario source '{source}'")
 
 
@@ -929,12 +932,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"frozen through {FREEZE_THROUGH}; every pool loses round(1/3) of its {CREW_LOSS_YEAR} crews; "
                 "cold = no hint, warm = rdplan's default warm start (the baseline plan)"
             )
-        if any(s["source"] == "derived/whatif-fuel" for s in specs):
-            notes.append(
-                f"what-if: national-20x10 with mobilisation weight {WHATIF_MOBILIZATION}, baseline ="
-                f" instances/{REPLAN_BASE_PLAN} (stability weight 0: only the warm start);"
-                " cold = no hint, warm = the baseline plan"
-            )
+        for factor in (WHATIF_MOBILIZATION, WHATIF_FAR_MOBILIZATION):
+            suffix = "" if factor == WHATIF_MOBILIZATION else str(factor)
+            if any(s["source"] == f"derived/whatif-fuel{suffix}" for s in specs):
+                notes.append(
+                    f"what-if: national-20x10 with mobilisation weight {factor}, baseline ="
+                    f" instances/{REPLAN_BASE_PLAN} (stability weight 0: only the warm start);"
+                    " cold = no hint, warm = the baseline plan"
+                )
         attach_ratios(specs, results)
         problems: dict[int, list[str]] = {
             i: check_run(spec, result)

@@ -36,6 +36,9 @@ REPLAN_BASE_PLAN = "plans/national-20x10-optimal.json"
 
 #: The what-if whose old plan still holds: fuel (mobilisation) costs doubled.
 WHATIF_MOBILIZATION = 2
+#: The far what-if's factor: from the base plan, 2,567 below its optimum (beyond
+#: ``solver.backends.highs.NEAR_GAP``), so HiGHS keeps its heuristics (``highs.STARTED``).
+WHATIF_FAR_MOBILIZATION = 3
 
 #: Why cbc is left out of most full-suite cases.
 NO_CBC = "cbc only on national-20x10 and the small cases: it keeps the full run near half an hour"
@@ -173,6 +176,25 @@ SUITES: dict[str, list[Case]] = {
             ),
         ),
         Case(
+            "whatif-fuel3-cold",
+            "derived/whatif-fuel3",
+            kind="replan-cold",
+            backends=("highs", "portfolio"),
+            baseline=False,
+            note="national-20x10 with mobilisation weight 3, no warm start",
+        ),
+        Case(
+            "whatif-fuel3-warm",
+            "derived/whatif-fuel3",
+            kind="replan-warm",
+            backends=("highs", "portfolio"),
+            baseline=False,
+            note=(
+                "the same from national-20x10's optimal plan, which holds but is far (2,567 below"
+                " the new optimum): the race's plan to beat, not HiGHS's start (run 19)"
+            ),
+        ),
+        Case(
             "replan-full-cold",
             "derived/replan-changed",
             kind="replan-full",
@@ -247,20 +269,23 @@ def replan_changed(national: dict[str, Any]) -> dict[str, Any]:
 
 
 def whatif_fuel(
-    national: dict[str, Any], base_plan: dict[str, Any] | None = None
+    national: dict[str, Any],
+    base_plan: dict[str, Any] | None = None,
+    factor: int = WHATIF_MOBILIZATION,
 ) -> dict[str, Any]:
-    """national-20x10 with its mobilisation weight doubled (fuel at twice the price), the base
-    plan (default :data:`REPLAN_BASE_PLAN`) as its baseline: a what-if the old plan survives,
-    so the warm start holds. The stability weight stays 0: the baseline is only the start."""
+    """national-20x10 with its mobilisation weight ``factor`` times (fuel at twice the price by
+    default), the base plan (default :data:`REPLAN_BASE_PLAN`) as its baseline: a what-if the
+    old plan survives, so the warm start holds. The stability weight stays 0: the baseline is
+    only the start. Named ``whatif-fuel``, or ``whatif-fuel<factor>`` for another factor."""
     from solver.replan import apply_baseline
     from solver.scenario import parse_scenario
 
     if base_plan is None:
         base_plan = instance_document(REPLAN_BASE_PLAN)
     doc = copy.deepcopy(apply_baseline(parse_scenario(national), base_plan).to_document())
-    doc["name"] = "whatif-fuel"
+    doc["name"] = "whatif-fuel" if factor == WHATIF_MOBILIZATION else f"whatif-fuel{factor}"
     objective = doc.setdefault("objective", {})
-    objective["mobilization"] = WHATIF_MOBILIZATION * objective.get("mobilization", 1)
+    objective["mobilization"] = factor * objective.get("mobilization", 1)
     return doc
 
 

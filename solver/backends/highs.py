@@ -25,6 +25,7 @@ import numpy as np
 
 from solver.backends.base import ProgressThrottle, RawResult, SolveOptions, resident_mb
 from solver.cuts import add_violated, adds_crews_hull
+from solver.flows import integral_flows
 from solver.model import MatrixModel
 from solver.plan import Status, proves
 
@@ -114,6 +115,19 @@ CREWS_HULL_ROOT: dict[str, bool | float | str] = {
 #: (national-20x10 1.06x, the crew loss from scratch 0.93x; run 15), so the runs stay apart.
 RACERS = 2
 RACE_SEED_STRIDE = 50
+#: A warm start that holds but is not near the bound (:func:`near_start`), on models whose LP
+#: violates crews' hull rows, is not handed to HiGHS: HiGHS's root and sub-MIPs, given an
+#: incumbent from the start, search around it, and a start that holds is usually an old plan
+#: far from the new optimum. The race keeps it as its first plan instead (reported at once,
+#: returned if nothing beats it, and proving the solve if a bound reaches it); its index in
+#: :attr:`_Race.best`. Measured through ``rdplan solve`` (2 cores, seeds 0-5, run 19):
+#: national-20x10 with mobilisation weight 3 from the old optimum (2,567 below the new one)
+#: 18.6 s on the mean against 35.9 s with the start handed over (every seed faster,
+#: 1.5-2.5x; through ``rdplan bench`` 19.3 s against 37.2 and 35.8 s in two runs), single-thread
+#: HiGHS 20.6 s cold against 36.7 s from the start; with every pool one crew
+#: larger (the start 7,515 below) level, 12.3 against 11.9 s. From the old plan injected after
+#: the root's cut loop instead (HiGHS's user-solution callback): 21.0 s, between the two.
+STARTED = -1
 #: Seconds a race waits for its other runs to stop once it is decided, before leaving them to
 #: stop at their next check (:data:`_lingering`).
 RACE_JOIN = 0.2
@@ -432,7 +446,8 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
     :data:`CREWS_HULL_ROOT`; None: whether this solve's own separation adds any (a caller
     that separated the rows itself says so). There, with two threads or more, the solve is a
     race of :data:`RACERS` single-thread runs with different seeds, which share their best plan
-    and bound only to decide when the race is over."""
+    and bound only to decide when the race is over; and a start that holds far from the bound
+    is the race's plan to beat, not HiGHS's start (:data:`STARTED`)."""
     started = time.perf_counter()
     deadline = started + options.time_limit
     strengthened, implied = add_violated(model, options.threads, deadline)
@@ -457,6 +472,15 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
     progress = ProgressThrottle(options.on_progress)
     race = _Race(racers, options, deadline, progress)
     seeds = [int(options.seed) + i * RACE_SEED_STRIDE for i in range(racers)]
+    kept_back = hint is not None and crews_hull and not near and options.start_value is not None
+    if kept_back and hint is not None and options.start_value is not None:
+        # A start that holds, far from the bound, on this route: the race's first plan (it
+        # proves the solve when a bound reaches it), not HiGHS's start (:data:`STARTED`).
+        start = np.zeros(model.num_cols)
+        start[hint[0]] = hint[1]
+        race.best = (float(options.start_value), integral_flows(model, start), STARTED)
+        progress(incumbent=float(options.start_value), force=True)
+        hint = None
 
     def setup(h: highspy.Highs, seed: int) -> None:
         h.setOptionValue("output_flag", bool(options.log) and seed == seeds[0])
@@ -493,9 +517,13 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
             f" (stopped at the memory limit: {race.memory_stop:,.0f} MB resident, the limit"
             f" {options.memory_limit_mb:,.0f} MB)"
         )
+    if kept_back:
+        detail += " (the warm start, far from the bound, the plan to beat, not HiGHS's start" + (
+            "; nothing beat it)" if found == STARTED else ")"
+        )
     if racers > 1:
         detail += f" (a race of {racers} single-thread runs, seeds {', '.join(map(str, seeds))}" + (
-            f"; the plan from seed {seeds[found]})" if found is not None else ")"
+            f"; the plan from seed {seeds[found]})" if found is not None and found >= 0 else ")"
         )
     if overrun:
         return RawResult(

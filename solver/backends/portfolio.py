@@ -15,7 +15,9 @@ model:
   the first plan: 13-19 s instead of 6-7 s (run 8), hence the start is kept under a minute.
 * **A warm start given** (a re-plan's baseline or a caller's hint): HiGHS runs alone from
   it: the planner's start is kept rather than replaced by the LP-guided plan, and frozen
-  re-plans, where that plan slows HiGHS, are warm re-plans. A re-plan without its baseline
+  re-plans, where that plan slows HiGHS, are warm re-plans. (Where the LP violates crews'
+  hull rows, a start that holds far from the bound is the plan HiGHS must beat rather than
+  its start: ``highs.STARTED``.) A re-plan without its baseline
   (at least ``REPLAN_FIXED_SHARE`` of the sites fixed) also goes to HiGHS alone, for the same
   reason.
 * **Above** ``HUGE_COLUMNS`` columns (gen-3000: 1.57 M) HiGHS's branch-and-cut finds nothing

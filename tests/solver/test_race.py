@@ -1,9 +1,11 @@
 """HiGHS as a race of single-thread runs (``highs.RACERS``) where the LP violates crews' hull
 rows and the solve has two threads or more."""
 
+import copy
 import json
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from solver.backends import highs
@@ -12,10 +14,11 @@ from solver.model import MatrixModel, build_model
 from solver.plan import Status
 from solver.problem import build_problem
 from solver.scenario import parse_scenario
-from solver.solve import solve
+from solver.solve import hint_columns, solve, warm_start_report
 from tests.conftest import load
 
 INSTANCES = Path(__file__).resolve().parents[2] / "instances"
+OPTIMUM = 143310  # generated-b, tests/solver/test_conformance.py
 
 
 def _model(name: str) -> MatrixModel:
@@ -79,3 +82,41 @@ def test_a_cancelled_race_returns_its_best_so_far() -> None:
     highs._threads(1)  # waits for any run left behind
     assert highs._lingering == []
     assert not [t for t in threading.enumerate() if t.name.startswith("rdplan-highs")]
+
+
+def test_a_far_start_is_the_plan_to_beat_not_highs_start() -> None:
+    # A start that holds, far from the bound (generated-b's plan at five times the fuel price,
+    # 2.6 % below its LP): the race reports it at once and keeps it as its plan to beat; HiGHS
+    # runs without it (highs.STARTED).
+    doc = load("conformance/generated-b")
+    dearer = copy.deepcopy(doc)
+    dearer["objective"]["mobilization"] = 5
+    old = solve(dearer, backend="highs", time_limit=60, threads=2)
+    model = _model("conformance/generated-b")
+    hint = hint_columns(
+        model, [{"site": b.site, "year": b.year, "option": b.option} for b in old.builds]
+    )
+    assert hint is not None
+    report = warm_start_report(model, hint)
+    assert report["holds"] and report["objective"] < OPTIMUM
+    seen: list[float | None] = []
+    options = SolveOptions(
+        time_limit=60,
+        threads=2,
+        hint=hint,
+        start_value=report["objective"],
+        on_progress=lambda elapsed, incumbent, bound: seen.append(incumbent),
+    )
+    assert not highs.near_start(model, options)
+    raw = highs.solve(model, options, crews_hull=True)
+    assert raw.values is not None and raw.bound is not None
+    assert round(float(model.obj @ raw.values) + model.obj_const) == OPTIMUM < raw.bound + 1
+    assert seen[0] == report["objective"]  # the first progress report is the start's
+    assert "the warm start, far from the bound, the plan to beat, not HiGHS's start)" in raw.detail
+    # Stopped before HiGHS finds anything: the start is the plan, and it says so.
+    cancel = threading.Event()
+    cancel.set()
+    raw = highs.solve(model, replace(options, cancel=cancel, on_progress=None), crews_hull=True)
+    assert raw.values is not None
+    assert round(float(model.obj @ raw.values) + model.obj_const) == report["objective"]
+    assert "; nothing beat it)" in raw.detail and "the plan from seed" not in raw.detail
