@@ -47,8 +47,7 @@ from benchmarks.suites import (
     FREEZE_THROUGH,
     REPLAN_BASE_PLAN,
     SUITES,
-    WHATIF_FAR_MOBILIZATION,
-    WHATIF_MOBILIZATION,
+    WHATIF_FUEL,
     Case,
     instance_document,
     load_json,
@@ -119,10 +118,8 @@ def _scenario_document(spec: dict[str, Any]) -> dict[str, Any]:
         return replan_changed(instance_document("national-20x10.json"))
     if rest == "replan-frozen":
         return replan_frozen(instance_document("national-20x10.json"))
-    if rest == "whatif-fuel":
-        return whatif_fuel(instance_document("national-20x10.json"))
-    if rest == f"whatif-fuel{WHATIF_FAR_MOBILIZATION}":
-        return whatif_fuel(instance_document("national-20x10.json"), factor=WHATIF_FAR_MOBILIZATION)
+    if rest in WHATIF_FUEL:
+        return whatif_fuel(instance_document("national-20x10.json"), name=rest)
     raise ValueError(f"unknown scenario source '{source}'")
 
 
@@ -932,9 +929,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"frozen through {FREEZE_THROUGH}; every pool loses round(1/3) of its {CREW_LOSS_YEAR} crews; "
                 "cold = no hint, warm = rdplan's default warm start (the baseline plan)"
             )
-        for factor in (WHATIF_MOBILIZATION, WHATIF_FAR_MOBILIZATION):
-            suffix = "" if factor == WHATIF_MOBILIZATION else str(factor)
-            if any(s["source"] == f"derived/whatif-fuel{suffix}" for s in specs):
+        for name, factor in WHATIF_FUEL.items():
+            if any(s["source"] == f"derived/{name}" for s in specs):
                 notes.append(
                     f"what-if: national-20x10 with mobilisation weight {factor}, baseline ="
                     f" instances/{REPLAN_BASE_PLAN} (stability weight 0: only the warm start);"

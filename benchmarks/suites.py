@@ -34,11 +34,11 @@ CREW_LOSS_YEAR = 2027
 #: frozen scenario, and its solve times, changed from run to run: 17 s, then 35-42 s).
 REPLAN_BASE_PLAN = "plans/national-20x10-optimal.json"
 
-#: The what-if whose old plan still holds: fuel (mobilisation) costs doubled.
-WHATIF_MOBILIZATION = 2
-#: The far what-if's factor: from the base plan, 2,567 below its optimum (beyond
-#: ``solver.backends.highs.NEAR_GAP``), so HiGHS keeps its heuristics (``highs.STARTED``).
-WHATIF_FAR_MOBILIZATION = 3
+#: The fuel what-ifs, by name: national-20x10 with its mobilisation weight multiplied by this
+#: factor, from the base plan, which still holds. Fuel at twice the price: the start lies
+#: within ``solver.backends.highs.NEAR_GAP`` of the bound (HiGHS's heuristics off); at three
+#: times, 2,567 below the new optimum, beyond it (the race's plan to beat, ``highs.STARTED``).
+WHATIF_FUEL = {"whatif-fuel": 2, "whatif-fuel3": 3}
 
 #: Why cbc is left out of most full-suite cases.
 NO_CBC = "cbc only on national-20x10 and the small cases: it keeps the full run near half an hour"
@@ -271,21 +271,21 @@ def replan_changed(national: dict[str, Any]) -> dict[str, Any]:
 def whatif_fuel(
     national: dict[str, Any],
     base_plan: dict[str, Any] | None = None,
-    factor: int = WHATIF_MOBILIZATION,
+    name: str = "whatif-fuel",
 ) -> dict[str, Any]:
-    """national-20x10 with its mobilisation weight ``factor`` times (fuel at twice the price by
-    default), the base plan (default :data:`REPLAN_BASE_PLAN`) as its baseline: a what-if the
-    old plan survives, so the warm start holds. The stability weight stays 0: the baseline is
-    only the start. Named ``whatif-fuel``, or ``whatif-fuel<factor>`` for another factor."""
+    """The fuel what-if ``name`` (:data:`WHATIF_FUEL`; by default fuel at twice the price): the
+    base plan (default :data:`REPLAN_BASE_PLAN`) as its baseline, a what-if the old plan
+    survives, so the warm start holds. The stability weight stays 0: the baseline is only the
+    start."""
     from solver.replan import apply_baseline
     from solver.scenario import parse_scenario
 
     if base_plan is None:
         base_plan = instance_document(REPLAN_BASE_PLAN)
     doc = copy.deepcopy(apply_baseline(parse_scenario(national), base_plan).to_document())
-    doc["name"] = "whatif-fuel" if factor == WHATIF_MOBILIZATION else f"whatif-fuel{factor}"
+    doc["name"] = name
     objective = doc.setdefault("objective", {})
-    objective["mobilization"] = factor * objective.get("mobilization", 1)
+    objective["mobilization"] = WHATIF_FUEL[name] * objective.get("mobilization", 1)
     return doc
 
 

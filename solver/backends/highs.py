@@ -472,15 +472,15 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
     progress = ProgressThrottle(options.on_progress)
     race = _Race(racers, options, deadline, progress)
     seeds = [int(options.seed) + i * RACE_SEED_STRIDE for i in range(racers)]
-    kept_back = hint is not None and crews_hull and not near and options.start_value is not None
-    if kept_back and hint is not None and options.start_value is not None:
+    kept_back = False
+    if hint is not None and options.start_value is not None and crews_hull and not near:
         # A start that holds, far from the bound, on this route: the race's first plan (it
         # proves the solve when a bound reaches it), not HiGHS's start (:data:`STARTED`).
         start = np.zeros(model.num_cols)
         start[hint[0]] = hint[1]
         race.best = (float(options.start_value), integral_flows(model, start), STARTED)
         progress(incumbent=float(options.start_value), force=True)
-        hint = None
+        hint, kept_back = None, True
 
     def setup(h: highspy.Highs, seed: int) -> None:
         h.setOptionValue("output_flag", bool(options.log) and seed == seeds[0])
@@ -523,7 +523,7 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
         )
     if racers > 1:
         detail += f" (a race of {racers} single-thread runs, seeds {', '.join(map(str, seeds))}" + (
-            f"; the plan from seed {seeds[found]})" if found is not None and found >= 0 else ")"
+            f"; the plan from seed {seeds[found]})" if found not in (None, STARTED) else ")"
         )
     if overrun:
         return RawResult(
