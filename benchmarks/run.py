@@ -68,6 +68,13 @@ DEFAULT_TIME_LIMIT = {"smoke": 30.0, "full": 60.0}
 DEFAULT_SEEDS = {"smoke": "0", "full": "0"}
 #: A run may take this long past its time limit (model build, evaluation, conflicts) before it is killed.
 GRACE = 120.0
+#: The machine's speed reference, measured at a run's start and end: national-20x10's LP
+#: relaxation as rdplan builds it, by HiGHS on one thread, the median of this many solves
+#: (~0.6 s each on run 20's machine). Machines that report the same CPU ("AMD EPYC", 2 cores)
+#: have differed twofold in rdplan's times (RESULTS.md, runs 15-20): the ratio of two result
+#: files' references says how their machines compare, as far as a simplex does.
+CALIBRATION_INSTANCE = "national-20x10.json"
+CALIBRATION_REPEATS = 5
 
 COLUMNS = [
     "date",
@@ -287,6 +294,50 @@ def _child(conn: Any, spec: dict[str, Any]) -> None:
         conn.send(("error", traceback.format_exc(limit=8)))
     finally:
         conn.close()
+
+
+def _calibration_child(conn: Any, repeats: int) -> None:
+    """Entry point of the calibration's process: the reference LP's solve seconds."""
+    from solver.backends.highs import new_relaxation
+    from solver.model import build_model
+    from solver.problem import build_problem
+    from solver.scenario import parse_scenario
+
+    try:
+        model = build_model(build_problem(parse_scenario(instance_document(CALIBRATION_INSTANCE))))
+        seconds = []
+        for _ in range(repeats):
+            h = new_relaxation(model, threads=1)
+            started = time.perf_counter()
+            h.run()
+            seconds.append(time.perf_counter() - started)
+        conn.send(sorted(seconds))
+    except BaseException:  # noqa: BLE001 - a machine without the reference reports none
+        conn.send(None)
+    finally:
+        conn.close()
+
+
+def calibrate(repeats: int = CALIBRATION_REPEATS) -> float | None:
+    """The machine's speed reference (:data:`CALIBRATION_INSTANCE`), in seconds: the median of
+    ``repeats`` solves in a spawned process (HiGHS's threads are process-global); None when it
+    could not be measured."""
+    ctx = mp.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_calibration_child, args=(sender, repeats), name="calibration")
+    process.start()
+    sender.close()
+    try:
+        seconds = receiver.recv() if receiver.poll(GRACE) else None
+    except EOFError:
+        seconds = None
+    finally:
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        receiver.close()
+    return None if not seconds else round(float(seconds[len(seconds) // 2]), 3)
 
 
 def run_in_process(
@@ -610,14 +661,31 @@ def _revision() -> str:
 
 
 def _machine() -> str:
-    mem = ""
+    mem = cpu = ""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 mem = f", {int(line.split()[1]) / 1024**2:.0f} GB RAM"
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = f" ({line.split(':', 1)[1].strip()})"
+                break
     except OSError:
         pass
-    return f"{platform.machine()}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}"
+    return f"{platform.machine()}{cpu}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}"
+
+
+def _speed_line(meta: dict[str, Any]) -> str:
+    """The protocol's line on the machine's speed reference (:func:`calibrate`)."""
+    start, end = meta.get("speed_start"), meta.get("speed_end")
+    measured = " and ".join(
+        f"{v:.3f} s at the {when}" for v, when in ((start, "start"), (end, "end")) if v is not None
+    )
+    return (
+        f"- speed reference: national-20x10's LP relaxation by HiGHS on one thread, the median of"
+        f" {CALIBRATION_REPEATS} solves: {measured or 'not measured'} (lower is faster; the ratio"
+        " of two files' references compares their machines)"
+    )
 
 
 def _fmt(value: Any, kind: str = "") -> str:
@@ -640,6 +708,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "",
         f"- machine: {meta['machine']}; load average {meta['load_start']} at the start, {meta['load_end']} at the end"
         + (" (**shared machine: timings are noisy**)" if meta["shared"] else ""),
+        _speed_line(meta),
         f"- threads {meta['threads']} per run, time limit {meta['time_limit']} s (cases may set their own, see the column), seeds {meta['seeds']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         f"- rdplan revision: {meta['revision']} at the start, {meta['revision_end']} at the end",
@@ -908,6 +977,7 @@ def main(argv: list[str] | None = None) -> int:
     date = dt.date.today().isoformat()
     notes: list[str] = []
     load_start = _load()
+    speed_start = calibrate()
     revision = _revision()
     started = time.perf_counter()
     display = _Display(len(specs), args.plain)
@@ -956,6 +1026,8 @@ def main(argv: list[str] | None = None) -> int:
         "revision": revision,
         "revision_end": _revision(),
         "load_end": _load(),
+        "speed_start": speed_start,
+        "speed_end": calibrate(),
         "shared": True,
         "threads": args.threads,
         "time_limit": time_limit,

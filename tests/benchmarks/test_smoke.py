@@ -7,6 +7,7 @@ benchmark must never get wrong — known optima, statuses, checked plans.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,11 @@ def test_smoke_suite(tmp_path: Path) -> None:
             assert int(r["objective"]) <= int(r["bound"])
         assert float(r["peak_mb"]) > 0
     assert {r["scenario"] for r in rows} >= {"kimhwa-pilot", "gen-10x12x6"}
+    # The protocol names the machine's speed reference, measured at both ends of the run.
+    protocol = csv_files[0].with_suffix(".md").read_text(encoding="utf-8")
+    assert re.search(
+        r"speed reference: .* \d+\.\d{3} s at the start and \d+\.\d{3} s at the end", protocol
+    )
 
 
 def test_replan_scenarios_lose_the_same_crews() -> None:
