@@ -318,6 +318,15 @@ def _calibration_child(conn: Any, repeats: int) -> None:
         conn.close()
 
 
+def _reap(process: Any, receiver: Any) -> None:
+    """Wait a little for a spawned process to end, kill it if it does not, close its pipe."""
+    process.join(10)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    receiver.close()
+
+
 def calibrate(repeats: int = CALIBRATION_REPEATS) -> float | None:
     """The machine's speed reference (:data:`CALIBRATION_INSTANCE`), in seconds: the median of
     ``repeats`` solves in a spawned process (HiGHS's threads are process-global); None when it
@@ -332,11 +341,7 @@ def calibrate(repeats: int = CALIBRATION_REPEATS) -> float | None:
     except EOFError:
         seconds = None
     finally:
-        process.join(10)
-        if process.is_alive():
-            process.kill()
-            process.join()
-        receiver.close()
+        _reap(process, receiver)
     return None if not seconds else round(float(seconds[len(seconds) // 2]), 3)
 
 
@@ -379,11 +384,7 @@ def run_in_process(
                     "error": f"killed after {time.perf_counter() - started:.0f} s: the time limit of {spec['time_limit']:.0f} s was not respected"
                 }
     finally:
-        process.join(10)
-        if process.is_alive():
-            process.kill()
-            process.join()
-        receiver.close()
+        _reap(process, receiver)
     result["wall_s"] = time.perf_counter() - started
     return result
 
