@@ -18,7 +18,9 @@ Results go to ``--out`` (default ``benchmarks/results``) as
 baseline (:mod:`benchmarks.baseline_pulp`) run on the same scenario and seed in
 the same invocation: ``solve ×`` = baseline solve seconds / run solve seconds,
 ``total ×`` = baseline total seconds / run total seconds (above 1: faster than
-the baseline).
+the baseline). The markdown's header names the machine (its CPU, cores, memory, load)
+and a speed reference measured at the start and the end (:func:`calibrate`), so that
+files from different machines can be compared.
 """
 
 from __future__ import annotations
