@@ -130,7 +130,8 @@ RACE_SEED_STRIDE = 50
 #: Nor does its value go to HiGHS as a cutoff (``objective_bound``): even the optimum's own value
 #: made single-thread proofs slower (run 20: the frozen re-plan 21.1 s against 11.9 s cold,
 #: national-20x10 35.7 s against 29.3 s, on the means of four seeds) — HiGHS ends its root cut
-#: loop at a weaker bound, and its sub-MIPs, allowed no plan below the cutoff, find none.
+#: loop at a weaker bound, and its sub-MIPs, allowed no plan below the cutoff, find none — and
+#: so did this start's own value (the what-if above: 60.8 s against 40.2 s kept back alone).
 STARTED = -1
 #: Seconds a race waits for its other runs to stop once it is decided, before leaving them to
 #: stop at their next check (:data:`_lingering`).
