@@ -127,11 +127,11 @@ RACE_SEED_STRIDE = 50
 #: HiGHS 20.6 s cold against 36.7 s from the start; with every pool one crew
 #: larger (the start 7,515 below) level, 12.3 against 11.9 s. From the old plan injected after
 #: the root's cut loop instead (HiGHS's user-solution callback): 21.0 s, between the two.
-#: Nor does its value go to HiGHS as a cutoff (``objective_bound``): even the optimum's own value
-#: made single-thread proofs slower (run 20: the frozen re-plan 21.1 s against 11.9 s cold,
-#: national-20x10 35.7 s against 29.3 s, on the means of four seeds) — HiGHS ends its root cut
-#: loop at a weaker bound, and its sub-MIPs, allowed no plan below the cutoff, find none — and
-#: so did this start's own value (the what-if above: 60.8 s against 40.2 s kept back alone).
+#: Nor does its value go to HiGHS as a cutoff (``objective_bound``). Single-thread, on the means
+#: of four seeds (run 20), the start's value made the what-if above slower (60.8 s against 40.2 s
+#: kept back alone), and so did even the optimum's own value (the frozen re-plan 21.1 s against
+#: 11.9 s cold, national-20x10 35.7 s against 29.3 s): HiGHS ends its root cut loop at a weaker
+#: bound, and its sub-MIPs, allowed no plan below the cutoff, find none.
 STARTED = -1
 #: Seconds a race waits for its other runs to stop once it is decided, before leaving them to
 #: stop at their next check (:data:`_lingering`).
