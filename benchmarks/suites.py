@@ -82,6 +82,29 @@ def _conformance() -> list[Case]:
     return cases
 
 
+def _fuel_cases(name: str, warm_note: str) -> list[Case]:
+    """The fuel what-if ``name`` (:data:`WHATIF_FUEL`) cold and warm, on HiGHS and the
+    portfolio."""
+    return [
+        Case(
+            f"{name}-cold",
+            f"derived/{name}",
+            kind="replan-cold",
+            backends=("highs", "portfolio"),
+            baseline=False,
+            note=f"national-20x10 with mobilisation weight {WHATIF_FUEL[name]}, no warm start",
+        ),
+        Case(
+            f"{name}-warm",
+            f"derived/{name}",
+            kind="replan-warm",
+            backends=("highs", "portfolio"),
+            baseline=False,
+            note=warm_note,
+        ),
+    ]
+
+
 SUITES: dict[str, list[Case]] = {
     "smoke": [
         *_conformance(),
@@ -156,43 +179,15 @@ SUITES: dict[str, list[Case]] = {
             backends=("cpsat", "highs", "portfolio"),
             baseline=False,
         ),
-        Case(
-            "whatif-fuel-cold",
-            "derived/whatif-fuel",
-            kind="replan-cold",
-            backends=("highs", "portfolio"),
-            baseline=False,
-            note="national-20x10 with mobilisation weight 2, no warm start",
+        *_fuel_cases(
+            "whatif-fuel",
+            "the same from national-20x10's optimal plan, which holds (853 below the new"
+            " optimum): HiGHS runs with its heuristics off (run 10, item 19)",
         ),
-        Case(
-            "whatif-fuel-warm",
-            "derived/whatif-fuel",
-            kind="replan-warm",
-            backends=("highs", "portfolio"),
-            baseline=False,
-            note=(
-                "the same from national-20x10's optimal plan, which holds (853 below the new"
-                " optimum): HiGHS runs with its heuristics off (run 10, item 19)"
-            ),
-        ),
-        Case(
-            "whatif-fuel3-cold",
-            "derived/whatif-fuel3",
-            kind="replan-cold",
-            backends=("highs", "portfolio"),
-            baseline=False,
-            note="national-20x10 with mobilisation weight 3, no warm start",
-        ),
-        Case(
-            "whatif-fuel3-warm",
-            "derived/whatif-fuel3",
-            kind="replan-warm",
-            backends=("highs", "portfolio"),
-            baseline=False,
-            note=(
-                "the same from national-20x10's optimal plan, which holds but is far (2,567 below"
-                " the new optimum): the race's plan to beat, not HiGHS's start (run 19)"
-            ),
+        *_fuel_cases(
+            "whatif-fuel3",
+            "the same from national-20x10's optimal plan, which holds but is far (2,567 below"
+            " the new optimum): the race's plan to beat, not HiGHS's start (run 19)",
         ),
         Case(
             "replan-full-cold",
