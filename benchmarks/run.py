@@ -34,6 +34,7 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -299,7 +300,7 @@ def _child(conn: Any, spec: dict[str, Any]) -> None:
 
 
 def _calibration_child(conn: Any, repeats: int) -> None:
-    """Entry point of the calibration's process: the reference LP's solve seconds."""
+    """Entry point of the calibration's process: the median of the reference LP's solve seconds."""
     from solver.backends.highs import new_relaxation
     from solver.model import build_model
     from solver.problem import build_problem
@@ -313,7 +314,7 @@ def _calibration_child(conn: Any, repeats: int) -> None:
             started = time.perf_counter()
             h.run()
             seconds.append(time.perf_counter() - started)
-        conn.send(sorted(seconds))
+        conn.send(statistics.median(seconds))
     except BaseException:  # noqa: BLE001 - a machine without the reference reports none
         conn.send(None)
     finally:
@@ -344,7 +345,7 @@ def calibrate(repeats: int = CALIBRATION_REPEATS) -> float | None:
         seconds = None
     finally:
         _reap(process, receiver)
-    return None if not seconds else round(float(seconds[len(seconds) // 2]), 3)
+    return None if seconds is None else round(float(seconds), 3)
 
 
 def run_in_process(
@@ -685,7 +686,7 @@ def _speed_line(meta: dict[str, Any]) -> str:
         f"{v:.3f} s at the {when}" for v, when in ((start, "start"), (end, "end")) if v is not None
     )
     return (
-        f"- speed reference: national-20x10's LP relaxation by HiGHS on one thread, the median of"
+        f"- speed reference: {Path(CALIBRATION_INSTANCE).stem}'s LP relaxation by HiGHS on one thread, the median of"
         f" {CALIBRATION_REPEATS} solves: {measured or 'not measured'} (lower is faster; the ratio"
         " of two files' references compares their machines)"
     )
