@@ -911,6 +911,12 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
     def mean(values: list[float]) -> float:
         return statistics.fmean(values)
 
+    def timed(r: dict[str, Any]) -> bool:
+        return r["solve_s"] is not None and r["total_s"] is not None
+
+    def secs(value: float | None) -> str:
+        return "—" if value is None else f"{value:.2f} s"
+
     out: list[tuple[str, str, bool]] = []
     for case in PROOF_CASES:
         rs = runs(case)
@@ -935,9 +941,9 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
     if pairs:
         parts, exact = [], []
         for r, b in pairs:
-            ratio = b["solve_s"] / r["solve_s"] if r["solve_s"] else None
+            ratio = b["solve_s"] / r["solve_s"] if r["solve_s"] and b["solve_s"] else None
             both = r["status"] == b["status"] == "optimal" and ok(r) and ok(b)
-            floor = r["status"] == "optimal" and ok(r) and b["status"] != "optimal"
+            floor = ratio is not None and r["status"] == "optimal" != b["status"] and ok(r)
             parts.append(
                 f"seed {r['seed']}: {'≥ ' if floor else ''}{_fmt(ratio, 'x')}"
                 + ("" if both or floor else " (not proved by both)")
@@ -959,22 +965,23 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
         )
 
     for r in runs(LARGE_CASE):
-        plan = None if r["first_plan_s"] is None else r["build_s"] + r["first_plan_s"]
-        gap = None if r["gap1pct_s"] is None else r["build_s"] + r["gap1pct_s"]
+        build = r["build_s"] or 0.0
+        plan = None if r["first_plan_s"] is None else build + r["first_plan_s"]
+        gap = None if r["gap1pct_s"] is None else build + r["gap1pct_s"]
         out += [
             (
                 f"{LARGE_CASE}: a checked plan in ≤ {LARGE_PLAN_S:g} s (build + first plan)",
-                f"seed {r['seed']}: {_fmt(plan, 's')} s",
+                f"seed {r['seed']}: {secs(plan)}",
                 ok(r) and plan is not None and plan <= LARGE_PLAN_S,
             ),
             (
                 f"{LARGE_CASE}: gap ≤ 1 % in ≤ {LARGE_GAP_S:g} s (build + solve)",
-                f"seed {r['seed']}: {_fmt(gap, 's')} s (at the end {_fmt(r['gap'], 'gap')})",
+                f"seed {r['seed']}: {secs(gap)} (at the end {_fmt(r['gap'], 'gap')})",
                 ok(r) and gap is not None and gap <= LARGE_GAP_S,
             ),
             (
                 f"{LARGE_CASE}: model build ≤ {LARGE_BUILD_S:g} s",
-                f"seed {r['seed']}: {_fmt(r['build_s'], 's')} s",
+                f"seed {r['seed']}: {secs(r['build_s'])}",
                 r["build_s"] is not None and r["build_s"] <= LARGE_BUILD_S,
             ),
             (
@@ -985,14 +992,18 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
         ]
 
     scratch = {r["seed"]: r for r in runs(FROM_SCRATCH_CASE)}
-    pairs = [(r, scratch[r["seed"]]) for r in runs(FROZEN_CASE) if r["seed"] in scratch]
+    pairs = [
+        (r, scratch[r["seed"]])
+        for r in runs(FROZEN_CASE)
+        if r["seed"] in scratch and timed(r) and timed(scratch[r["seed"]])
+    ]
     if pairs:
         good = all(r["status"] == f["status"] == "optimal" and ok(r) and ok(f) for r, f in pairs)
-        solve = mean([r["solve_s"] for r, _ in pairs]) / mean([f["solve_s"] for _, f in pairs])
+        frozen, fresh = (mean([p[k]["solve_s"] for p in pairs]) for k in (0, 1))
+        solve = frozen / fresh
         total = mean([r["total_s"] for r, _ in pairs]) / mean([f["total_s"] for _, f in pairs])
         said = (
-            f"{seeds([r for r, _ in pairs])}: {mean([r['solve_s'] for r, _ in pairs]):.2f} s against"
-            f" {mean([f['solve_s'] for _, f in pairs]):.2f} s"
+            f"{seeds([r for r, _ in pairs])}: {frozen:.2f} s against {fresh:.2f} s"
             + (" on the means" if len(pairs) > 1 else "")
             + f": {solve:.3f} on solve seconds, {total:.3f} on totals"
             + ("" if good else "; not every run proved its optimum")
@@ -1008,12 +1019,12 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
 
     rs = runs(CONFLICT_CASE)
     if rs:
-        secs = [r["conflict_s"] for r in rs]
+        conflict = [r["conflict_s"] for r in rs]
         out.append(
             (
                 f"{CONFLICT_CASE}: a conflict set in ≤ {CONFLICT_S:g} s",
-                f"{seeds(rs)}: " + " / ".join(f"{_fmt(s, 's')} s" for s in secs),
-                all(ok(r) for r in rs) and all(s is not None and s <= CONFLICT_S for s in secs),
+                f"{seeds(rs)}: " + " / ".join(secs(s) for s in conflict),
+                all(ok(r) for r in rs) and all(s is not None and s <= CONFLICT_S for s in conflict),
             )
         )
     return out

@@ -262,6 +262,23 @@ def test_targets_of_the_issue_from_a_run() -> None:
         "national-20x10 proven optimal in ≤ 10 s"
     ]
     assert met is False and said == "seeds 1, 2: its plan failed the check / 9.00 s"
+    # A run that crashed (no seconds) is reported, never divided by.
+    crashed = {"status": "error", "check": "FAIL: the run crashed", "solve_s": None}
+    crashed |= {"total_s": None, "build_s": None}
+    broken = [
+        row("national-20x10", "portfolio", 3, 9.0),
+        row("national-20x10", BASELINE, 3, 0.0) | crashed,
+        row("replan-frozen-warm", "portfolio", 3, 0.0) | crashed,
+        row("replan-full-cold", "portfolio", 3, 30.0),
+        row("gen-3000", "portfolio", 0, 0.0) | crashed,
+    ]
+    said = {w: (s, m) for w, s, m in targets(broken)}
+    assert said["national-20x10 ≥ 20× faster than the baseline (solve s)"] == (
+        "seed 3: — (not proved by both)",
+        False,
+    )
+    assert not any(w.startswith("re-plan") for w in said)
+    assert said["gen-3000: model build ≤ 15 s"] == ("seed 0: —", False)
     # Only what ran is reported, and the markdown carries the table.
     assert targets([row("kimhwa-pilot", "portfolio", 0, 0.1)]) == []
     rows[0]["check"] = "ok"
