@@ -434,6 +434,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--plain", action="store_true", help="plain progress lines even on a terminal"
     )
+    parser.add_argument(
+        "--targets-of",
+        nargs="+",
+        type=Path,
+        metavar="CSV",
+        help="run nothing: print issue #7's targets over the runs of these results files"
+        " (e.g. two runs of other seeds, or a run and its baseline)",
+    )
     return parser
 
 
@@ -809,16 +817,14 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                     f"| {w['backend']} | {w['seed']} | {f['status']} | {_fmt(f['objective'], 'int')} | {_fmt(f['total_s'], 's')} | "
                     f"{r['status']} | {_fmt(r['objective'], 'int')} | {_fmt(r['total_s'], 's')} | {_fmt(w['full_ratio'], 's')} |"
                 )
-    met = targets(rows)
+    met = targets_table(rows)
     if met:
         lines += [
             "",
             f"Issue #7's targets in this run (the default backend, `{DEFAULT_BACKEND}`; seconds of this"
             " machine, see the speed reference; benchmarks, never tests)",
             "",
-            "| target | measured | met? |",
-            "|---|---|---|",
-            *[f"| {what} | {said} | {'yes' if yes else '**no**'} |" for what, said, yes in met],
+            *met,
         ]
     if meta.get("notes"):
         lines += ["", *[f"- {n}" for n in meta["notes"]]]
@@ -1030,6 +1036,70 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
     return out
 
 
+def targets_table(rows: list[dict[str, Any]]) -> list[str]:
+    """:func:`targets` as markdown table lines (none when no target's cases ran)."""
+    met = targets(rows)
+    if not met:
+        return []
+    return [
+        "| target | measured | met? |",
+        "|---|---|---|",
+        *[f"| {what} | {said} | {'yes' if yes else '**no**'} |" for what, said, yes in met],
+    ]
+
+
+#: How a results CSV's columns (:data:`COLUMNS`) read back: these as integers, these as text,
+#: every other one as a float.
+INT_COLUMNS = {"seed", "threads", "variables", "constraints", "nonzeros", "known_optimum"}
+TEXT_COLUMNS = {
+    "date",
+    "suite",
+    "scenario",
+    "kind",
+    "backend",
+    "status",
+    "conflicts",
+    "check",
+    "detail",
+}
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """The rows of a results CSV written by :func:`write_results`, typed as when written.
+    Raises ``ValueError`` naming the file and what is wrong with it."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(
+                    f"{path}: not an rdplan bench results file (no {missing[0]!r} column)"
+                )
+            rows = []
+            for line, raw in enumerate(reader, start=2):
+                row: dict[str, Any] = {}
+                for column in COLUMNS:
+                    value = raw[column]
+                    try:
+                        row[column] = (
+                            None
+                            if value in ("", None)
+                            else value
+                            if column in TEXT_COLUMNS
+                            else int(float(value))
+                            if column in INT_COLUMNS
+                            else float(value)
+                        )
+                    except ValueError:
+                        raise ValueError(
+                            f"{path}, line {line}: {column} is {value!r}, not a number"
+                        ) from None
+                rows.append(row)
+            return rows
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc}") from None
+
+
 def write_results(
     out_dir: Path, stem: str, rows: list[dict[str, Any]], meta: dict[str, Any]
 ) -> tuple[Path, Path]:
@@ -1120,6 +1190,19 @@ class _Display:
 def main(argv: list[str] | None = None) -> int:
     """``rdplan bench [--suite smoke|full] ...``: 0 when every run checks out, 1 otherwise."""
     args = build_parser().parse_args(argv)
+    if args.targets_of:
+        try:
+            rows = [row for path in args.targets_of for row in read_results(path)]
+        except ValueError as exc:
+            print(f"rdplan bench: {exc}", file=sys.stderr)
+            return 2
+        table = targets_table(rows)
+        files = ", ".join(str(p) for p in args.targets_of)
+        print(
+            f"Issue #7's targets over {len(rows)} runs of {files} (the default backend,"
+            f" `{DEFAULT_BACKEND}`)\n\n" + ("\n".join(table) if table else "no target's cases ran")
+        )
+        return 0
     backends = _parse_list(args.backends)
     unknown = [b for b in backends if b not in RDPLAN_BACKENDS]
     if unknown:

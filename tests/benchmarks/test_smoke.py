@@ -188,6 +188,25 @@ def test_frozen_replan_baseline_breaks_the_crew_loss_and_the_tables_say_so() -> 
     ]
 
 
+def _meta() -> dict[str, Any]:
+    """A results file's header, as ``benchmarks.run.markdown`` reads it, for constructed rows."""
+    return {
+        "suite": "full",
+        "date": "2026-12-06",
+        "machine": "x86_64",
+        "load_start": "0",
+        "load_end": "0",
+        "shared": False,
+        "threads": 2,
+        "time_limit": 60.0,
+        "seeds": "0",
+        "versions": {},
+        "revision": "r",
+        "revision_end": "r",
+        "wall_s": 1.0,
+    }
+
+
 def test_targets_of_the_issue_from_a_run() -> None:
     """Each results file says where issue #7's targets stand in its own runs: the default
     backend's seeds, the baseline's floor where it did not prove, a failed check meeting none."""
@@ -282,22 +301,7 @@ def test_targets_of_the_issue_from_a_run() -> None:
     # Only what ran is reported, and the markdown carries the table.
     assert targets([row("kimhwa-pilot", "portfolio", 0, 0.1)]) == []
     rows[0]["check"] = "ok"
-    meta = {
-        "suite": "full",
-        "date": "2026-12-06",
-        "machine": "x86_64",
-        "load_start": "0",
-        "load_end": "0",
-        "shared": False,
-        "speed": None,
-        "threads": 2,
-        "time_limit": 60.0,
-        "seeds": "0",
-        "versions": {},
-        "revision": "r",
-        "revision_end": "r",
-        "wall_s": 1.0,
-    }
+    meta = _meta()
     for r in rows:
         r.update(variables=None, time_limit=60.0, objective=None, bound=None, kind="solve")
         r.update(solve_x=None, total_x=None, conflicts=None)
@@ -307,3 +311,44 @@ def test_targets_of_the_issue_from_a_run() -> None:
         "| national-infeasible: a conflict set in ≤ 30 s | seeds 0, 1: 1.80 s / 1.90 s | yes |"
         in text
     )
+
+
+def test_targets_over_saved_results_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``rdplan bench --targets-of A.csv B.csv`` reads results files back, typed as written, and
+    states the targets over their runs together (six seeds here, six there); a file that is not
+    one is named in a clear error, exit 2."""
+    from benchmarks.run import COLUMNS, read_results, write_results
+
+    def row(scenario: str, seed: int, solve_s: float) -> dict[str, Any]:
+        r: dict[str, Any] = dict.fromkeys(COLUMNS)
+        r |= {"scenario": scenario, "backend": "portfolio", "seed": seed, "status": "optimal"}
+        return r | {"check": "ok", "solve_s": solve_s, "total_s": solve_s + 0.5, "gap": 0.0}
+
+    meta = _meta()
+    paths = []
+    for part, seeds in enumerate((range(0, 6), range(6, 12))):
+        rows = [row("replan-frozen-warm", s, 9.0) for s in seeds]
+        rows += [row("replan-full-cold", s, 36.0) for s in seeds]
+        for r in rows:
+            r.update(time_limit=60.0, kind="replan-warm")
+        csv_path, _ = write_results(tmp_path, f"part{part}", rows, meta)
+        paths.append(csv_path)
+    back = read_results(paths[0])
+    assert back[0]["seed"] == 0 and back[0]["solve_s"] == 9.0 and back[0]["bound"] is None
+    assert main(["--targets-of", *map(str, paths)]) == 0
+    out = capsys.readouterr().out
+    assert "over 24 runs" in out
+    assert "seeds 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11: 9.00 s against 36.00 s on the means:" in out
+    assert "0.250 on solve seconds" in out and "| yes |" in out
+    not_results = tmp_path / "notes.csv"
+    not_results.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert main(["--targets-of", str(not_results)]) == 2
+    assert "notes.csv: not an rdplan bench results file" in capsys.readouterr().err
+    garbled = tmp_path / "garbled.csv"
+    garbled.write_text(paths[0].read_text(encoding="utf-8").replace(",9.0,", ",fast,", 1))
+    assert main(["--targets-of", str(garbled)]) == 2
+    assert "garbled.csv, line 2: solve_s is 'fast', not a number" in capsys.readouterr().err
+    assert main(["--targets-of", str(tmp_path / "missing.csv")]) == 2
+    assert "missing.csv: No such file or directory" in capsys.readouterr().err
