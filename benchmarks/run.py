@@ -992,7 +992,8 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
             ),
             (
                 f"{LARGE_CASE}: peak memory ≤ {LARGE_PEAK_MB:,.0f} MB",
-                f"seed {r['seed']}: {_fmt(r['peak_mb'] and round(r['peak_mb']), 'int')} MB",
+                f"seed {r['seed']}: "
+                + ("—" if r["peak_mb"] is None else f"{round(r['peak_mb']):,} MB"),
                 r["peak_mb"] is not None and r["peak_mb"] <= LARGE_PEAK_MB,
             ),
         ]
@@ -1005,7 +1006,8 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
     ]
     if pairs:
         good = all(r["status"] == f["status"] == "optimal" and ok(r) and ok(f) for r, f in pairs)
-        frozen, fresh = (mean([p[k]["solve_s"] for p in pairs]) for k in (0, 1))
+        frozen = mean([r["solve_s"] for r, _ in pairs])
+        fresh = mean([f["solve_s"] for _, f in pairs])
         solve = frozen / fresh
         total = mean([r["total_s"] for r, _ in pairs]) / mean([f["total_s"] for _, f in pairs])
         said = (
