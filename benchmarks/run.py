@@ -988,13 +988,13 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
             (
                 f"{LARGE_CASE}: model build ≤ {LARGE_BUILD_S:g} s",
                 f"seed {r['seed']}: {secs(r['build_s'])}",
-                r["build_s"] is not None and r["build_s"] <= LARGE_BUILD_S,
+                ok(r) and r["build_s"] is not None and r["build_s"] <= LARGE_BUILD_S,
             ),
             (
                 f"{LARGE_CASE}: peak memory ≤ {LARGE_PEAK_MB:,.0f} MB",
                 f"seed {r['seed']}: "
                 + ("—" if r["peak_mb"] is None else f"{round(r['peak_mb']):,} MB"),
-                r["peak_mb"] is not None and r["peak_mb"] <= LARGE_PEAK_MB,
+                ok(r) and r["peak_mb"] is not None and r["peak_mb"] <= LARGE_PEAK_MB,
             ),
         ]
 

@@ -281,6 +281,11 @@ def test_targets_of_the_issue_from_a_run() -> None:
         "national-20x10 proven optimal in ≤ 10 s"
     ]
     assert met is False and said == "seeds 1, 2: its plan failed the check / 9.00 s"
+    gen3000 = next(r for r in rows if r["scenario"] == "gen-3000")
+    gen3000 |= {"check": "FAIL: a crew works twice", "peak_mb": 400.0}
+    failed = {w: m for w, _, m in targets(rows) if w.startswith("gen-3000")}
+    assert failed and not any(failed.values())
+    gen3000 |= {"check": "ok", "peak_mb": 4100.4}
     # A run that crashed (no seconds) is reported, never divided by.
     crashed = {"status": "error", "check": "FAIL: the run crashed", "solve_s": None}
     crashed |= {"total_s": None, "build_s": None}
