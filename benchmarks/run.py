@@ -1066,6 +1066,17 @@ TEXT_COLUMNS = {
 }
 
 
+def _typed(column: str, value: str | None) -> Any:
+    """A results CSV's cell as :func:`write_results` had it (empty: None)."""
+    if value in ("", None):
+        return None
+    if column in TEXT_COLUMNS:
+        return value
+    if column in INT_COLUMNS:
+        return int(float(value))
+    return float(value)
+
+
 def read_results(path: Path) -> list[dict[str, Any]]:
     """The rows of a results CSV written by :func:`write_results`, typed as when written.
     Raises ``ValueError`` naming the file and what is wrong with it."""
@@ -1083,15 +1094,7 @@ def read_results(path: Path) -> list[dict[str, Any]]:
                 for column in COLUMNS:
                     value = raw[column]
                     try:
-                        row[column] = (
-                            None
-                            if value in ("", None)
-                            else value
-                            if column in TEXT_COLUMNS
-                            else int(float(value))
-                            if column in INT_COLUMNS
-                            else float(value)
-                        )
+                        row[column] = _typed(column, value)
                     except ValueError:
                         raise ValueError(
                             f"{path}, line {line}: {column} is {value!r}, not a number"
