@@ -48,9 +48,9 @@ import pandas as pd
 from api.states import TERMINAL, start_outcome
 from solver.diff import diff_plans, served_curves
 from solver.evaluate import Evaluation, evaluate
-from solver.plan import PLAN_STATUSES
+from solver.plan import PLAN_STATUSES, plan_document_errors
 from solver.replan import baseline_builds
-from solver.scenario import FieldError, ScenarioError, validate_document
+from solver.scenario import FieldError, ScenarioError, load_document, validate_document
 from solver.scenario import Scenario as ScenarioModel
 from solver.solve import DEFAULT_BACKEND
 from solver.variants import merge_patch
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "Batch",
+    "InvalidPlanError",
     "InvalidScenarioError",
     "Job",
     "JobCancelledError",
@@ -94,6 +95,15 @@ class InvalidScenarioError(ScenarioError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class InvalidPlanError(InvalidScenarioError):
+    """A file read as a plan that is not a plan document of SPEC §4 (:meth:`Plan.load`):
+    ``errors`` holds every problem with its field path. An :class:`InvalidScenarioError`, so
+    that one ``except`` catches every document rdplan refuses."""
+
+    def __init__(self, errors: list[FieldError], what: str = "plan document"):
+        super().__init__(errors, what)
 
 
 class ApiError(RuntimeError):
@@ -562,8 +572,16 @@ class Plan:
         scenario: Scenario | ScenarioLike,
         label: str | None = None,
     ) -> Plan:
-        """Read a plan document (``rdplan solve --out``) for ``scenario``."""
-        return cls(json.loads(Path(path).read_text(encoding="utf-8")), scenario, label)
+        """Read a plan document (``rdplan solve --out``) for ``scenario``; a file that is not
+        one raises :class:`InvalidPlanError`, naming every field at fault."""
+        try:
+            doc = load_document(Path(path).read_bytes())
+        except ScenarioError as exc:
+            raise InvalidPlanError(exc.errors) from None
+        errors = plan_document_errors(doc)
+        if errors:
+            raise InvalidPlanError(errors)
+        return cls(doc, scenario, label)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         out = Path(path)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from solver.plan import Plan, Status
+from solver.plan import Plan, Status, plan_document_errors
 from solver.scenario import FieldError, ScenarioError, json_schema, load_document, validate_document
 
 
@@ -312,19 +312,41 @@ def cmd_generate(args: argparse.Namespace, rest: list[str]) -> int:
     return generate_main(rest)
 
 
+def _read_plan(path: str) -> dict[str, Any] | None:
+    """A plan document from a user's file, or None after saying on stderr, field by field, why
+    it is not one (:func:`solver.plan.plan_document_errors`)."""
+    try:
+        doc = load_document(_read(path))
+    except OSError as exc:
+        print(f"cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return None
+    except ScenarioError as exc:
+        errors = exc.errors
+    else:
+        errors = plan_document_errors(doc)
+    if errors:
+        print(f"{path} is not a plan document:", file=sys.stderr)
+        _print_errors(errors)
+        return None
+    return doc
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from solver.diff import diff_plans, format_diff
 
-    try:
-        a = load_document(_read(args.a))
-        b = load_document(_read(args.b))
-    except (OSError, ScenarioError) as exc:
-        print(f"cannot read plans: {exc}", file=sys.stderr)
+    a = _read_plan(args.a)
+    b = _read_plan(args.b) if a is not None else None
+    if a is None or b is None:
         return 2
     scenario = None
     if args.scenario:
-        scenario, errors = validate_document(_read(args.scenario))
+        try:
+            scenario, errors = validate_document(_read(args.scenario))
+        except OSError as exc:
+            print(f"cannot read {args.scenario}: {exc.strerror}", file=sys.stderr)
+            return 2
         if scenario is None:
+            print("invalid scenario:", file=sys.stderr)
             _print_errors(errors)
             return 2
     diff = diff_plans(a, b, scenario)

@@ -11,11 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
-from solver.plan import Build, Plan, Terms, TrainingRow
+from solver.plan import Build, Plan, Terms, TrainingRow, plan_rows
 from solver.problem import UNBOUNDED, ProblemData, build_problem
-from solver.scenario import Scenario, format_path
+from solver.scenario import Scenario
 
 
 @dataclass
@@ -39,23 +37,10 @@ def _parse_plan(
     """Builds and training of a plan document, with format problems as violations."""
     if isinstance(plan, Plan):
         return plan.builds, plan.training, plan.to_document(), []
-    problems: list[str] = []
-    builds: list[Build] = []
-    training: list[TrainingRow] = []
     if not isinstance(plan, dict):
         return [], [], {}, ["the plan must be a JSON object"]
-    for key, model, out in (("builds", Build, builds), ("training", TrainingRow, training)):
-        items = plan.get(key, [])
-        if not isinstance(items, list):
-            problems.append(f"{key}: must be a list")
-            continue
-        for i, item in enumerate(items):
-            try:
-                out.append(model.model_validate(item, strict=True))  # type: ignore[arg-type]
-            except ValidationError as exc:
-                for e in exc.errors(include_url=False):
-                    problems.append(f"{format_path((key, i, *e['loc']))}: {e['msg']}")
-    return builds, training, plan, problems
+    builds, training, errors = plan_rows(plan)
+    return builds, training, plan, [f"{e.path}: {e.message}" for e in errors]
 
 
 def evaluate(

@@ -6,9 +6,9 @@ import math
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from solver.scenario import FieldError
+from solver.scenario import FieldError, format_path
 
 
 class Status(StrEnum):
@@ -121,6 +121,55 @@ class Plan(BaseModel):
     @classmethod
     def invalid(cls, errors: list[FieldError], scenario: str | None = None) -> Plan:
         return cls(scenario=scenario, status=Status.INVALID, errors=errors)
+
+
+def plan_rows(doc: dict[str, Any]) -> tuple[list[Build], list[TrainingRow], list[FieldError]]:
+    """The builds and training rows of a plan document (SPEC §4), each read strictly (a year is
+    an integer, not "2024"); a row that is not one is left out and its problems are returned
+    with their paths instead. A missing list is an empty one."""
+    builds: list[Build] = []
+    training: list[TrainingRow] = []
+    errors: list[FieldError] = []
+    rows: tuple[tuple[str, type[Build] | type[TrainingRow], list[Any]], ...] = (
+        ("builds", Build, builds),
+        ("training", TrainingRow, training),
+    )
+    for key, model, out in rows:
+        items = doc.get(key, [])
+        if not isinstance(items, list):
+            errors.append(FieldError(path=key, message="must be a list"))
+            continue
+        for i, item in enumerate(items):
+            try:
+                out.append(model.model_validate(item, strict=True))
+            except ValidationError as exc:
+                errors.extend(
+                    FieldError(path=format_path((key, i, *e["loc"])), message=e["msg"])
+                    for e in exc.errors(include_url=False)
+                )
+    return builds, training, errors
+
+
+def plan_document_errors(doc: Any) -> list[FieldError]:
+    """What keeps ``doc`` from being a plan document (SPEC §4) that a tool can read: an object
+    with a known ``status``, the other fields of §4 of their types, and builds and training
+    rows of their shape (:func:`plan_rows`). Empty when it is one. Whether the plan *holds* is
+    the evaluator's question (``solver.evaluate``), not this one's: ``rdplan diff`` and the
+    client's ``Plan.load`` read user files through this, so that a scenario given for a plan,
+    or a hand-edited plan with a typo, is named field by field instead of failing later."""
+    if not isinstance(doc, dict):
+        return [FieldError(path="", message="the document must be a JSON object")]
+    errors: list[FieldError] = []
+    head = {k: v for k, v in doc.items() if k not in ("builds", "training")}
+    try:
+        Plan.model_validate(head)
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False):
+            message = e["msg"]
+            if e["type"] == "missing" and e["loc"] == ("status",):
+                message = "required field is missing: not a plan document (SPEC §4)"
+            errors.append(FieldError(path=format_path(e["loc"]), message=message))
+    return errors + plan_rows(doc)[2]
 
 
 def sort_builds(builds: list[Build]) -> list[Build]:

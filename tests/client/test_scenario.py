@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.client import InvalidScenarioError, Plan, Scenario
+from api.client import InvalidPlanError, InvalidScenarioError, Plan, Scenario
 from solver.scenario import ScenarioError
 from tests.client.conftest import DATA
 
@@ -120,6 +120,33 @@ def test_fix_weights_lead_time_name_and_patch(tiny: Scenario) -> None:
     unfixed = edited.with_(fix={"s1": None}, patch={"balance": None})
     assert "fixed" not in {s["id"]: s for s in unfixed.doc["sites"]}["s1"]
     assert "balance" not in unfixed.doc
+
+
+def test_plan_load_names_what_is_not_a_plan(tmp_path: Path, tiny: Scenario) -> None:
+    good = {
+        "status": "feasible",
+        "builds": [{"site": "n1", "region": "north", "year": 2030, "option": "basic", "crews": []}],
+    }
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(good))
+    assert Plan.load(path, tiny).builds["site"].tolist() == ["n1"]
+    # a scenario given for a plan, a hand edit with a typo, and no JSON at all
+    cases = [
+        (DATA / "tiny.json", {"status", "training"}),
+        ({**good, "builds": [{**good["builds"][0], "year": "2030"}]}, {"builds[0].year"}),
+        ("not json", {""}),
+    ]
+    for case, paths in cases:
+        if isinstance(case, Path):
+            source = case
+        else:
+            source = tmp_path / "case.json"
+            source.write_text(case if isinstance(case, str) else json.dumps(case))
+        with pytest.raises(InvalidPlanError) as info:
+            Plan.load(source, tiny)
+        assert {e.path for e in info.value.errors} >= paths, info.value.errors
+        assert str(info.value).startswith("invalid plan document:")
+        assert isinstance(info.value, InvalidScenarioError)
 
 
 def test_baseline_from_a_plan(tiny: Scenario) -> None:

@@ -135,6 +135,33 @@ def test_check_broken_plan_exit_1(tmp_path: Path) -> None:
     assert rdplan("check", TINY, str(p)).returncode == 1
 
 
+def test_diff_names_what_is_not_a_plan_exit_2(tmp_path: Path) -> None:
+    r = rdplan("solve", TINY, "--time-limit", "20", "--threads", "1", "--quiet")
+    good = tmp_path / "plan.json"
+    good.write_text(r.stdout)
+    plan = json.loads(r.stdout)
+    bad = tmp_path / "bad.json"
+    cases = [
+        (plan | {"builds": [{"site": 3}]}, "builds[0].site"),
+        (plan | {"builds": "none"}, "builds: must be a list"),
+        (plan | {"status": "done"}, "status:"),
+        ({"schema_version": 1, "name": "a scenario"}, "status: required field is missing"),
+        ([1, 2], "must be a JSON object"),
+    ]
+    for doc, said in cases:
+        bad.write_text(json.dumps(doc))
+        for args in ((str(bad), str(good)), (str(good), str(bad))):
+            r = rdplan("diff", *args)
+            assert r.returncode == 2, (doc, r.stderr)
+            assert f"{bad} is not a plan document" in r.stderr and said in r.stderr, r.stderr
+            assert "Traceback" not in r.stderr
+    r = rdplan("diff", str(good), str(good), "--scenario", str(tmp_path / "missing.json"))
+    assert r.returncode == 2 and "cannot read" in r.stderr and "Traceback" not in r.stderr
+    r = rdplan("diff", str(good), str(good), "--scenario", str(good))
+    assert r.returncode == 2 and "invalid scenario:" in r.stderr
+    assert rdplan("diff", str(good), str(good), "--scenario", TINY).returncode == 0
+
+
 def test_schema() -> None:
     r = rdplan("schema")
     assert r.returncode == 0
