@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from solver.argtypes import positive_float, positive_int, seed, writable_file
 from solver.plan import Plan, Status, plan_document_errors
 from solver.scenario import FieldError, ScenarioError, json_schema, load_document, validate_document
 
@@ -176,8 +177,21 @@ def _finish(plan: Plan, args: argparse.Namespace) -> int:
         with contextlib.suppress(BrokenPipeError):
             print("error: stdout was closed before the plan was written", file=sys.stderr)
         return 1
+    except OSError as exc:
+        # --out was writable when the command started (writable_file) and is not now (a full
+        # disk, a folder removed): the solve's plan goes to stdout rather than being lost.
+        print(
+            f"error: cannot write {args.out}: {exc.strerror}; the plan follows on stdout",
+            file=sys.stderr,
+        )
+        _write_json(doc, None)
+        return 1
     if getattr(args, "csv", None) and plan.status.has_plan:
-        Path(args.csv).write_text(builds_csv(plan), encoding="utf-8")
+        try:
+            Path(args.csv).write_text(builds_csv(plan), encoding="utf-8")
+        except OSError as exc:
+            print(f"error: cannot write {args.csv}: {exc.strerror}", file=sys.stderr)
+            return 1
     if plan.status is not Status.INVALID and not args.quiet:
         try:
             _summary(plan)
@@ -369,36 +383,6 @@ def cmd_batch(args: argparse.Namespace, rest: list[str]) -> int:
     return batch_main(rest)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if not 0 <= value < 2**31:
-        raise argparse.ArgumentTypeError("must lie in 0..2147483647")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     from solver.solve import BACKENDS, DEFAULT_BACKEND
 
@@ -410,11 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="solve a scenario and write its plan document")
     p.add_argument("scenario", help="scenario JSON file ('-' for stdin)")
     p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
-    p.add_argument("--time-limit", type=_positive_float, default=60.0, help="seconds (default 60)")
-    p.add_argument("--threads", type=_positive_int, default=None, help="default: all cores")
-    p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--out", help="write the plan JSON here instead of stdout")
-    p.add_argument("--csv", help="also write the builds as CSV here")
+    p.add_argument("--time-limit", type=positive_float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--threads", type=positive_int, default=None, help="default: all cores")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--out", type=writable_file, help="write the plan JSON here instead of stdout")
+    p.add_argument("--csv", type=writable_file, help="also write the builds as CSV here")
     p.add_argument("--baseline", help="a previous plan: stability reference and warm start")
     p.add_argument(
         "--freeze-through", type=int, default=None, help="fix every baseline build up to this year"
@@ -436,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the scenario document")
-    p.add_argument("--out")
+    p.add_argument("--out", type=writable_file)
     p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("serve", help="start the HTTP service on the embedded defaults")
@@ -445,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="run a Celery worker (RDPLAN_BROKER_URL)")
-    p.add_argument("--concurrency", type=_positive_int, default=1)
+    p.add_argument("--concurrency", type=positive_int, default=1)
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("diff", help="compare two plan documents")
@@ -453,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b")
     p.add_argument("--scenario", help="the scenario, for served-population curves")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--out")
+    p.add_argument("--out", type=writable_file)
     p.set_defaults(func=cmd_diff)
 
     for name, helptext, func in (

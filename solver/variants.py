@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from solver.argtypes import positive_float, positive_int, writable_file
 from solver.diff import diff_plans
 from solver.plan import Plan
 from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
@@ -198,9 +199,11 @@ def batch_main(argv: list[str] | None = None) -> int:
         help="a parameter grid axis, e.g. objective.mobilization=0,1,2",
     )
     parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
-    parser.add_argument("--time-limit", type=float, default=60.0)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", help="write the comparison (and plans) as JSON here")
+    parser.add_argument("--time-limit", type=positive_float, default=60.0)
+    parser.add_argument("--threads", type=positive_int, default=None)
+    parser.add_argument(
+        "--out", type=writable_file, help="write the comparison (and plans) as JSON here"
+    )
     args = parser.parse_args(argv)
     try:
         base = parse_scenario(Path(args.scenario).read_text(encoding="utf-8"))

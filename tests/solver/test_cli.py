@@ -1,9 +1,12 @@
 """The rdplan command line, run as a real process: one test per exit code (SPEC §5)."""
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import DATA
 
@@ -160,6 +163,32 @@ def test_diff_names_what_is_not_a_plan_exit_2(tmp_path: Path) -> None:
     r = rdplan("diff", str(good), str(good), "--scenario", str(good))
     assert r.returncode == 2 and "invalid scenario:" in r.stderr
     assert rdplan("diff", str(good), str(good), "--scenario", TINY).returncode == 0
+
+
+def test_unwritable_out_refused_before_the_solve_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "missing" / "plan.json"
+    for args in (("--out", str(missing)), ("--csv", str(missing)), ("--out", str(tmp_path))):
+        r = rdplan("solve", TINY, "--time-limit", "20", "--threads", "1", *args)
+        assert r.returncode == 2 and r.stdout == "", r.stderr
+        assert f"argument {args[0]}" in r.stderr and "Traceback" not in r.stderr
+    r = rdplan("batch", TINY, "--out", str(missing))
+    assert r.returncode == 2 and "argument --out" in r.stderr
+    r = rdplan("batch", TINY, "--time-limit", "-1")
+    assert r.returncode == 2 and "argument --time-limit" in r.stderr
+
+
+def test_a_plan_whose_out_went_away_goes_to_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from solver.cli import _finish
+    from solver.solve import solve
+
+    plan = solve(json.loads(Path(TINY).read_text()), time_limit=20, threads=1)
+    gone = tmp_path / "gone" / "plan.json"  # writable_file passed it; then the folder went
+    args = argparse.Namespace(out=str(gone), csv=None, quiet=True)
+    assert _finish(plan, args) == 1
+    out, err = capsys.readouterr()
+    assert f"cannot write {gone}" in err and json.loads(out)["objective"] == 1855
 
 
 def test_schema() -> None:
