@@ -50,7 +50,7 @@ from solver.diff import diff_plans, served_curves
 from solver.evaluate import Evaluation, evaluate
 from solver.plan import PLAN_STATUSES, plan_document_errors
 from solver.replan import baseline_builds
-from solver.scenario import FieldError, ScenarioError, load_document, validate_document
+from solver.scenario import FieldError, ScenarioError, format_path, load_document, validate_document
 from solver.scenario import Scenario as ScenarioModel
 from solver.solve import DEFAULT_BACKEND
 from solver.variants import merge_patch
@@ -1570,15 +1570,22 @@ class _LocalBackend:
         self._lock = threading.Lock()
 
     def submit(self, scenario: Scenario, options: dict[str, Any]) -> dict[str, Any]:
-        from solver.solve import BACKENDS
+        from pydantic import ValidationError
 
-        backend = options.get("backend", DEFAULT_BACKEND)
-        if backend not in BACKENDS:
+        from api.options import SolveOptions
+
+        try:  # the service's own model of the options: the same values refused, the same paths
+            SolveOptions.model_validate(options)
+        except ValidationError as exc:
             raise ApiError(
                 422,
                 "invalid solve options",
-                [{"path": "options.backend", "message": f"unknown backend '{backend}'"}],
-            )
+                [
+                    {"path": format_path(("options", *e["loc"])), "message": e["msg"]}
+                    for e in exc.errors(include_url=False)
+                ],
+            ) from None
+        backend = options.get("backend", DEFAULT_BACKEND)
         start = options.get("start_solve_id")
         if start is not None and str(start) not in self._jobs:
             raise ApiError(

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.models import BatchRow, JobRow, ScenarioRow
+from api.options import SolveOptions
 from api.states import TERMINAL
 from api.storage import ProgressPoint
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-Backend = Literal["cpsat", "highs", "cbc", "portfolio", "lpguided"]
 SCENARIO_ID_PATTERN = r"^[0-9a-f]{64}$"
 #: Most variants (listed plus grid combinations) of one batch.
 MAX_BATCH_VARIANTS = 50
@@ -185,48 +184,6 @@ class VariantOut(ScenarioDetail):
 
 
 # -- solves ------------------------------------------------------------------
-
-
-class SolveOptions(BaseModel):
-    """Solver options of a job; left out = the service defaults."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    backend: Backend = "portfolio"
-    time_limit: float | None = Field(
-        default=None, gt=0, description="seconds; default RDPLAN_DEFAULT_TIME_LIMIT"
-    )
-    threads: int | None = Field(
-        default=None, ge=1, le=1024, description="solver threads; default RDPLAN_DEFAULT_THREADS"
-    )
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    baseline_solve_id: uuid.UUID | None = Field(
-        default=None,
-        description="re-plan: the finished job whose plan is the baseline (stability reference "
-        "and warm start)",
-    )
-    baseline: dict[str, Any] | None = Field(
-        default=None, description="re-plan: a baseline plan document (SPEC §4) instead of a job"
-    )
-    freeze_through: int | None = Field(
-        default=None,
-        ge=0,
-        le=9999,
-        description="re-plan: keep the baseline's builds of every year up to this one and build "
-        "nothing else in them",
-    )
-    start_solve_id: uuid.UUID | None = Field(
-        default=None,
-        description="warm start only: the plan of this job is the solver's first plan (the "
-        "scenario and its objective are unchanged). A job still queued or running is waited "
-        "for (start_wait), at most its time limit plus RDPLAN_HEARTBEAT_TIMEOUT and "
-        "RDPLAN_CANCEL_GRACE; the plan's solver.start_solve says what was used",
-    )
-    start_wait: bool = Field(
-        default=True,
-        description="with start_solve_id: wait for that job when it has not ended yet; false: "
-        "start from its plan only if it has ended when this job starts, else from scratch",
-    )
 
 
 class SolveRequest(BaseModel):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Response
 from api.deps import UNAUTHORIZED, RunnerDep, SettingsDep, StorageDep, require_api_key
 from api.errors import ApiError
 from api.models import BatchRow, JobRow, ScenarioRow
+from api.options import SolveOptions
 from api.routes.scenarios import Limit, Offset, limit_errors
 from api.routes.solves import (
     baseline_plan,
@@ -28,7 +29,6 @@ from api.schemas import (
     BatchRequest,
     ComparisonRow,
     ErrorBody,
-    SolveOptions,
 )
 from api.settings import Settings
 from api.states import QUEUED

@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 from api.deps import UNAUTHORIZED, RunnerDep, SettingsDep, StorageDep, require_api_key
 from api.errors import ApiError
 from api.models import JobRow, ScenarioRow
+from api.options import SolveOptions
 from api.routes.scenarios import Limit, Offset, check_limits, validated
 from api.runners import Runner
 from api.schemas import (
@@ -25,7 +26,6 @@ from api.schemas import (
     JobStatus,
     PlanDiff,
     ProgressOut,
-    SolveOptions,
     SolveRequest,
 )
 from api.settings import Settings

@@ -147,5 +147,5 @@ def test_batch_from_scratch_and_a_start_that_ended_without_a_plan(
 def test_unknown_option_and_backend(local: Planner, tiny: Scenario) -> None:
     with pytest.raises(TypeError, match="time_limt"):
         local.submit(tiny, time_limt=5)
-    with pytest.raises(ApiError, match="unknown backend"):
+    with pytest.raises(ApiError, match="options.backend: Input should be 'cpsat'"):
         local.submit(tiny, backend="gurobi")

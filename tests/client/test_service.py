@@ -52,6 +52,32 @@ def test_solve_blocks_and_returns_the_checked_plan(
     assert "done: optimal" in err and "incumbent 1,855" in err and "bound 1,855" in err
 
 
+def test_bad_options_refused_alike_by_the_service_and_the_local_planner(
+    planner: Planner, tiny: Scenario
+) -> None:
+    """Planner.local() checks a job's options with the service's own model (api.options):
+    the same values refused, with the same paths and messages."""
+    bad: list[dict[str, Any]] = [
+        {"time_limit": -1},
+        {"threads": 0},
+        {"seed": -2},
+        {"backend": "gurobi"},
+        {"time_limit": 0, "threads": 2000},
+    ]
+    with Planner.local(workers=1) as local:
+        for options in bad:
+            answers = []
+            for p in (planner, local):
+                with pytest.raises(ApiError) as info:
+                    p.submit(tiny, **options)
+                answers.append((info.value.status_code, info.value.errors))
+            assert answers[0] == answers[1], options
+            assert answers[0][0] == 422
+            assert {e["path"] for e in answers[0][1]} == {f"options.{k}" for k in options}
+        with pytest.raises(ApiError, match="options.time_limit: Input should be a finite number"):
+            local.submit(tiny, time_limit=float("inf"))  # JSON has no infinity to send a server
+
+
 def test_api_key_is_required(server: Server, tiny: Scenario) -> None:
     for key in (None, "wrong-key"):
         with Planner(server.url, api_key=key) as anonymous, pytest.raises(ApiError) as info:
