@@ -178,6 +178,8 @@ def _finish(plan: Plan, args: argparse.Namespace) -> int:
             print("error: stdout was closed before the plan was written", file=sys.stderr)
         return 1
     except OSError as exc:
+        if not args.out:
+            raise
         # --out was writable when the command started (writable_file) and is not now (a full
         # disk, a folder removed): the solve's plan goes to stdout rather than being lost.
         print(
