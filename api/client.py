@@ -1123,7 +1123,7 @@ class PlanDiff:
     def by_region(self) -> pd.DataFrame:
         """Per region: sites moved earlier/later, redesigned, dropped, added, and the change of
         the population-weighted mean build year (``mean_year_shift``, > 0 later)."""
-        regions = [r.id for r in self.b.scenario.model.regions]
+        regions = list(_regions(self.a, self.b))
         out = pd.DataFrame(
             0,
             index=pd.Index(regions, name="region"),
@@ -1135,7 +1135,9 @@ class PlanDiff:
         for key in ("redesigned", "dropped", "added"):
             for item in self.doc[key]:
                 out.loc[item["region"], key] += 1
-        out["mean_year_shift"] = _mean_build_year(self.b) - _mean_build_year(self.a)
+        out["mean_year_shift"] = _mean_build_year(self.b, regions) - _mean_build_year(
+            self.a, regions
+        )
         return out
 
     def __repr__(self) -> str:
@@ -1200,13 +1202,9 @@ class PlanDiff:
         ax.grid(True, color="#eeeeee")
 
         ax = axes[2]
-        names = {r.id: r.name or r.id for r in b.scenario.model.regions}
-        ma, mb = _mean_build_year(a), _mean_build_year(b)
-        regions = [
-            r
-            for r in names
-            if not (math.isnan(ma.get(r, math.nan)) and math.isnan(mb.get(r, math.nan)))
-        ]
+        names = _regions(a, b)
+        ma, mb = _mean_build_year(a, list(names)), _mean_build_year(b, list(names))
+        regions = [r for r in names if not (math.isnan(ma[r]) and math.isnan(mb[r]))]
         ys = np.arange(len(regions))[::-1]
         for yv, r in zip(ys, regions, strict=True):
             ax.plot([ma[r], mb[r]], [yv, yv], color="#bbbbbb", lw=2, zorder=1)
@@ -1258,10 +1256,20 @@ class PlanDiff:
         return fig
 
 
-def _mean_build_year(plan: Plan) -> pd.Series:
-    """Population-weighted mean build year per region (NaN where nothing is built)."""
+def _regions(a: Plan, b: Plan) -> dict[str, str]:
+    """Region id → name over the scenarios of two plans compared: ``b``'s regions in its order,
+    then those of ``a`` that ``b``'s scenario lacks (a what-if may remove or rename a region,
+    and the sites dropped there are still part of the change)."""
+    names = {r.id: r.name or r.id for r in b.scenario.model.regions}
+    for r in a.scenario.model.regions:
+        names.setdefault(r.id, r.name or r.id)
+    return names
+
+
+def _mean_build_year(plan: Plan, regions: list[str]) -> pd.Series:
+    """Population-weighted mean build year per region of ``regions`` (NaN where nothing is
+    built)."""
     builds = plan.builds
-    regions = [r.id for r in plan.scenario.model.regions]
     if builds.empty:
         return pd.Series(float("nan"), index=pd.Index(regions, name="region"))
     weight = builds["population"].astype(float).clip(lower=1.0)

@@ -149,6 +149,28 @@ def test_plan_load_names_what_is_not_a_plan(tmp_path: Path, tiny: Scenario) -> N
         assert isinstance(info.value, InvalidScenarioError)
 
 
+def test_diff_across_a_what_if_that_renames_a_region(tiny: Scenario) -> None:
+    """A what-if may remove or rename a region: the diff's regions are both scenarios'."""
+    renamed = Scenario(json.loads(json.dumps(tiny.doc).replace('"south"', '"east"')))
+
+    def plan(scenario: Scenario, *builds: tuple[str, str, int, str]) -> Plan:
+        rows = [
+            dict(zip(("site", "region", "year", "option"), b, strict=True), crews=[])
+            for b in builds
+        ]
+        return Plan({"status": "feasible", "builds": rows}, scenario)
+
+    a = plan(tiny, ("n1", "north", 2031, "basic"), ("s1", "south", 2030, "basic"))
+    b = plan(renamed, ("n1", "north", 2030, "basic"), ("s1", "east", 2031, "large"))
+    diff = a.compare(b)
+    table = diff.by_region
+    assert table.index.tolist() == ["north", "east", "south"]
+    assert table.loc["north", "earlier"] == 1 and table.loc["north", "mean_year_shift"] == -1
+    # s1 keeps its id, so it moved and was redesigned; diff_plans reports it under a's region
+    assert table.loc["south", ["later", "redesigned"]].tolist() == [1, 1]
+    assert diff.plot() is not None and a.plot_comparison(b) is not None
+
+
 def test_baseline_from_a_plan(tiny: Scenario) -> None:
     doc = {
         "status": "feasible",
