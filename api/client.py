@@ -44,13 +44,15 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import httpx
 import pandas as pd
+from pydantic import ValidationError
 
+from api.options import SolveOptions
 from api.states import TERMINAL, start_outcome
 from solver.diff import diff_plans, served_curves
 from solver.evaluate import Evaluation, evaluate
-from solver.plan import PLAN_STATUSES, plan_document_errors
+from solver.plan import PLAN_STATUSES, read_plan_document
 from solver.replan import baseline_builds
-from solver.scenario import FieldError, ScenarioError, format_path, load_document, validate_document
+from solver.scenario import FieldError, ScenarioError, format_path, validate_document
 from solver.scenario import Scenario as ScenarioModel
 from solver.solve import DEFAULT_BACKEND
 from solver.variants import merge_patch
@@ -574,12 +576,8 @@ class Plan:
     ) -> Plan:
         """Read a plan document (``rdplan solve --out``) for ``scenario``; a file that is not
         one raises :class:`InvalidPlanError`, naming every field at fault."""
-        try:
-            doc = load_document(Path(path).read_bytes())
-        except ScenarioError as exc:
-            raise InvalidPlanError(exc.errors) from None
-        errors = plan_document_errors(doc)
-        if errors:
+        doc, errors = read_plan_document(Path(path).read_bytes())
+        if doc is None:
             raise InvalidPlanError(errors)
         return cls(doc, scenario, label)
 
@@ -1578,10 +1576,6 @@ class _LocalBackend:
         self._lock = threading.Lock()
 
     def submit(self, scenario: Scenario, options: dict[str, Any]) -> dict[str, Any]:
-        from pydantic import ValidationError
-
-        from api.options import SolveOptions
-
         try:  # the service's own model of the options: the same values refused, the same paths
             SolveOptions.model_validate(options)
         except ValidationError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from solver.argtypes import positive_float, positive_int, seed, writable_file
-from solver.plan import Plan, Status, plan_document_errors
+from solver.plan import Plan, Status, read_plan_document
 from solver.scenario import FieldError, ScenarioError, json_schema, load_document, validate_document
 
 
@@ -330,20 +330,15 @@ def cmd_generate(args: argparse.Namespace, rest: list[str]) -> int:
 
 def _read_plan(path: str) -> dict[str, Any] | None:
     """A plan document from a user's file, or None after saying on stderr, field by field, why
-    it is not one (:func:`solver.plan.plan_document_errors`)."""
+    it is not one (:func:`solver.plan.read_plan_document`)."""
     try:
-        doc = load_document(_read(path))
+        doc, errors = read_plan_document(_read(path))
     except OSError as exc:
         print(f"cannot read {path}: {exc.strerror}", file=sys.stderr)
         return None
-    except ScenarioError as exc:
-        errors = exc.errors
-    else:
-        errors = plan_document_errors(doc)
-    if errors:
+    if doc is None:
         print(f"{path} is not a plan document:", file=sys.stderr)
         _print_errors(errors)
-        return None
     return doc
 
 

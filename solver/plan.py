@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from solver.scenario import FieldError, format_path
+from solver.scenario import FieldError, ScenarioError, format_path, load_document
 
 
 class Status(StrEnum):
@@ -150,15 +150,20 @@ def plan_rows(doc: dict[str, Any]) -> tuple[list[Build], list[TrainingRow], list
     return builds, training, errors
 
 
-def plan_document_errors(doc: Any) -> list[FieldError]:
-    """What keeps ``doc`` from being a plan document (SPEC §4) that a tool can read: an object
-    with a known ``status``, the other fields of §4 of their types, and builds and training
-    rows of their shape (:func:`plan_rows`). Empty when it is one. Whether the plan *holds* is
-    the evaluator's question (``solver.evaluate``), not this one's: ``rdplan diff`` and the
-    client's ``Plan.load`` read user files through this, so that a scenario given for a plan,
-    or a hand-edited plan with a typo, is named field by field instead of failing later."""
-    if not isinstance(doc, dict):
-        return [FieldError(path="", message="the document must be a JSON object")]
+def read_plan_document(
+    source: str | bytes | dict[str, Any],
+) -> tuple[dict[str, Any] | None, list[FieldError]]:
+    """Parse and check a plan document (SPEC §4), as ``validate_document`` does a scenario:
+    ``(doc, [])``, or ``(None, errors)`` with every field at fault. It must be an object with a
+    known ``status``, the other fields of §4 of their types, and builds and training rows of
+    their shape (:func:`plan_rows`). Whether the plan *holds* is the evaluator's question
+    (``solver.evaluate``), not this one's: ``rdplan diff`` and the client's ``Plan.load`` read
+    user files through this, so that a scenario given for a plan, or a hand-edited plan with a
+    typo, is named field by field instead of failing later."""
+    try:
+        doc = load_document(source)
+    except ScenarioError as exc:
+        return None, exc.errors
     errors: list[FieldError] = []
     head = {k: v for k, v in doc.items() if k not in ("builds", "training")}
     try:
@@ -169,7 +174,8 @@ def plan_document_errors(doc: Any) -> list[FieldError]:
             if e["type"] == "missing" and e["loc"] == ("status",):
                 message = "required field is missing: not a plan document (SPEC §4)"
             errors.append(FieldError(path=format_path(e["loc"]), message=message))
-    return errors + plan_rows(doc)[2]
+    errors += plan_rows(doc)[2]
+    return (None, errors) if errors else (doc, [])
 
 
 def sort_builds(builds: list[Build]) -> list[Build]:
