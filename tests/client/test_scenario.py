@@ -210,3 +210,14 @@ def test_the_client_imports_without_the_service_layers() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_options_model_knows_every_backend_of_the_solver() -> None:
+    """api.options.Backend is a Literal written out for the OpenAPI document; the service and
+    Planner.local() refuse what it lacks, so it must stay the solver's list."""
+    from typing import get_args
+
+    from api.options import Backend
+    from solver.solve import BACKENDS
+
+    assert set(get_args(Backend)) == set(BACKENDS)
