@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 #: Solve options a job takes (``POST /v1/solves`` ``options``); anything else is a TypeError.
-OPTION_KEYS = ("backend", "time_limit", "threads", "seed", "start_solve_id", "start_wait")
+OPTION_KEYS = ("backend", "time_limit", "threads", "seed", "gap", "start_solve_id", "start_wait")
 TERMS = ("benefit", "mobilization", "training", "stability")
 
 ScenarioLike = Union["Scenario", ScenarioModel, dict[str, Any], str, os.PathLike[str]]
@@ -1823,7 +1823,8 @@ class Planner:
 
     ``Planner(url, api_key=None)``: ``url`` of ``rdplan serve``; ``api_key`` is sent as
     ``X-API-Key`` when the service has ``RDPLAN_API_KEYS`` set. Solve options are
-    ``backend`` (portfolio, cpsat, highs, cbc, lpguided), ``time_limit`` (seconds), ``threads`` and ``seed``;
+    ``backend`` (portfolio, cpsat, highs, cbc, lpguided), ``time_limit`` (seconds), ``threads``,
+    ``seed`` and ``gap`` (stop once a plan is proved within this relative gap, 0.001 = 0.1 %);
     left out, the service's defaults apply.
     """
 

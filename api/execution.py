@@ -214,6 +214,7 @@ def _run_claimed(
             time_limit=float(options.get("time_limit", settings.default_time_limit)),
             threads=options.get("threads") or settings.default_threads,
             seed=int(options.get("seed", 0)),
+            gap=float(options.get("gap", 0.0)),
             hint=hint,
             on_progress=lambda p: recorder(replace(p, elapsed=p.elapsed + solving - started)),
             cancel=cancel,

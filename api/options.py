@@ -25,6 +25,13 @@ class SolveOptions(BaseModel):
         default=None, ge=1, le=1024, description="solver threads; default RDPLAN_DEFAULT_THREADS"
     )
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    gap: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="stop once a plan is proved within this relative gap of the bound, a "
+        "fraction as in the plan's gap field (0.001 = 0.1 %); 0: prove optimality",
+    )
     baseline_solve_id: uuid.UUID | None = Field(
         default=None,
         description="re-plan: the finished job whose plan is the baseline (stability reference "

@@ -240,6 +240,10 @@ class JobOptionsOut(BaseModel):
     time_limit: float
     threads: int
     seed: int
+    gap: float | None = Field(
+        default=None,
+        description="the relative gap the solve stops at; absent: it proves optimality",
+    )
     baseline_solve_id: str | None = Field(default=None, description="re-plan: the baseline job")
     freeze_through: int | None = Field(default=None, description="re-plan: the last frozen year")
     base_scenario_id: str | None = Field(

@@ -17,6 +17,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+def gap_fraction(text: str) -> float:
+    """A relative gap tolerance, as the plan document's ``gap``: a fraction in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction in [0, 1) (0.001 is 0.1 %), not {text}"
+        )
+    return value
+
+
 def _whole(text: str) -> int:
     try:
         return int(text)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from solver.argtypes import positive_float, positive_int, seed, writable_file
+from solver.argtypes import gap_fraction, positive_float, positive_int, seed, writable_file
 from solver.plan import Plan, Status, read_plan_document
 from solver.scenario import FieldError, ScenarioError, json_schema, load_document, validate_document
 
@@ -155,6 +155,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                         time_limit=args.time_limit,
                         threads=args.threads,
                         seed=args.seed,
+                        gap=args.gap,
                         on_progress=view,
                         log=args.log,
                     )
@@ -205,6 +206,9 @@ def _finish(plan: Plan, args: argparse.Namespace) -> int:
 def _summary(plan: Plan) -> None:
     info = plan.solver
     where = f" in {info.seconds:.2f}s on {info.backend} ({info.threads} threads)" if info else ""
+    limit = getattr(info, "gap_limit", None) if info else None
+    if limit and plan.status is Status.FEASIBLE and plan.gap is not None and plan.gap <= limit:
+        where += f", within the gap limit of {100 * limit:g}%"
     print(f"{plan.status.value}{where}", file=sys.stderr)
     if plan.status.has_plan and plan.terms is not None:
         t = plan.terms
@@ -394,6 +398,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=positive_float, default=60.0, help="seconds (default 60)")
     p.add_argument("--threads", type=positive_int, default=None, help="default: all cores")
     p.add_argument("--seed", type=seed, default=0)
+    p.add_argument(
+        "--gap",
+        type=gap_fraction,
+        default=0.0,
+        help="stop once a plan is proved within this relative gap of the bound, a fraction as "
+        "in the plan's gap field (0.001 = 0.1 %%; default 0: prove optimality)",
+    )
     p.add_argument("--out", type=writable_file, help="write the plan JSON here instead of stdout")
     p.add_argument("--csv", type=writable_file, help="also write the builds as CSV here")
     p.add_argument("--baseline", help="a previous plan: stability reference and warm start")

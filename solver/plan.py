@@ -207,6 +207,17 @@ def proves(bound: float, incumbent: float) -> bool:
     return floor_bound(bound) <= math.ceil(incumbent - 1e-6)
 
 
+def close_enough(bound: float, incumbent: float, gap: float) -> bool:
+    """Whether ``incumbent`` is proved optimal by ``bound`` or, with a gap tolerance ``gap``
+    above 0, within ``gap`` of it as SPEC §4 measures the gap of the plan that will be
+    reported (its integral bound over the integral plan the incumbent becomes)."""
+    if not (math.isfinite(bound) and math.isfinite(incumbent)):
+        return False
+    if proves(bound, incumbent):
+        return True
+    return gap > 0 and gap_of(math.ceil(incumbent - 1e-6), floor_bound(bound)) <= gap
+
+
 def gap_of(objective: int, bound: int) -> float:
     """SPEC §4 ``gap = (bound - objective) / max(1, |bound|)``."""
     return (bound - objective) / max(1, abs(bound))

@@ -139,6 +139,7 @@ def solve(
     conflicts: bool = True,
     log: bool = False,
     memory_limit_mb: float | None | Literal["env"] = "env",
+    gap: float = 0.0,
 ) -> Plan:
     """Solve a scenario and return its checked plan document (SPEC §4).
 
@@ -148,9 +149,13 @@ def solve(
     returned. Invalid input returns a plan with status ``invalid``. ``memory_limit_mb`` is the
     resident memory the solve may add to its process before its HiGHS MIP runs stop with their
     best plan (``"env"``: ``RDPLAN_MEMORY_LIMIT_MB`` or the default; None or 0: no limit; see
-    ``solver.backends.base.MEMORY_LIMIT_MB``).
+    ``solver.backends.base.MEMORY_LIMIT_MB``). ``gap`` above 0 stops the solve once a plan is
+    proved within that relative gap of the bound (SPEC §4's ``gap``, a fraction: 0.001 is
+    0.1 %); the plan is then ``feasible`` with its bound and gap, unless the bound proves it.
     """
     _backend(backend)  # reject unknown names before any work
+    if not 0 <= gap < 1:  # also refuses NaN
+        raise ValueError(f"gap must be a fraction in [0, 1), got {gap!r}")
     memory_limit = memory_ceiling_mb(memory_limit_mb)  # what the solve adds counts, from here
     threads = threads or default_threads()
     try:
@@ -172,6 +177,8 @@ def solve(
         build_seconds=round(build_seconds, 3),
         **model.size(),
     )
+    if gap > 0:
+        info.gap_limit = gap  # type: ignore[attr-defined]
     columns = hint_columns(model, hint)
     warm = warm_start_report(model, columns) if columns else None
     empty = model.violated_empty_rows()
@@ -191,6 +198,7 @@ def solve(
             cancel,
             log,
             memory_limit,
+            gap,
         )
     info.seconds = round(raw.seconds, 3)
     info.threads = raw.threads
@@ -225,6 +233,7 @@ def _run(
     cancel: threading.Event | None,
     log: bool,
     memory_limit: float | None,
+    gap: float = 0.0,
 ) -> RawResult:
     failed = False
 
@@ -257,6 +266,7 @@ def _run(
         cancel=cancel,
         log=log,
         memory_limit_mb=memory_limit,
+        gap=gap,
     )
     return _backend(backend)(model, options)
 

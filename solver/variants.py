@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from solver.argtypes import positive_float, positive_int, writable_file
+from solver.argtypes import gap_fraction, positive_float, positive_int, writable_file
 from solver.diff import diff_plans
 from solver.plan import Plan
 from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
@@ -202,6 +202,13 @@ def batch_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=positive_float, default=60.0)
     parser.add_argument("--threads", type=positive_int, default=None)
     parser.add_argument(
+        "--gap",
+        type=gap_fraction,
+        default=0.0,
+        help="stop each solve once its plan is proved within this relative gap (0.001 = 0.1 %%;"
+        " default 0: prove optimality); the differences between plans may then be the solver's",
+    )
+    parser.add_argument(
         "--out", type=writable_file, help="write the comparison (and plans) as JSON here"
     )
     args = parser.parse_args(argv)
@@ -230,7 +237,12 @@ def batch_main(argv: list[str] | None = None) -> int:
     result = run_batch(
         base,
         variants,
-        {"backend": args.backend, "time_limit": args.time_limit, "threads": args.threads},
+        {
+            "backend": args.backend,
+            "time_limit": args.time_limit,
+            "threads": args.threads,
+            "gap": args.gap,
+        },
         on_done=lambda name, plan: print(
             f"{name}: {plan.status.value} {plan.objective}", file=sys.stderr
         ),

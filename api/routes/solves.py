@@ -78,12 +78,15 @@ def job_options(opts: SolveOptions, settings: Settings) -> dict[str, Any]:
         )
     if errors:
         raise ApiError(422, "solve options over the service's limits", errors)
-    return {
+    stored: dict[str, Any] = {
         "backend": opts.backend,
         "time_limit": time_limit,
         "threads": threads,
         "seed": opts.seed,
     }
+    if opts.gap > 0:
+        stored["gap"] = opts.gap
+    return stored
 
 
 def _job(storage: Storage, job_id: uuid.UUID) -> JobRow:

@@ -102,6 +102,10 @@ class SolveOptions:
     #: HiGHS MIP runs stop when the process's resident memory passes this (MB; None: never),
     #: see :data:`MEMORY_LIMIT_MB`. ``solver.solve.solve`` sets it from its own start.
     memory_limit_mb: float | None = field(default_factory=memory_ceiling_mb)
+    #: Stop once a plan is proved within this relative gap of the bound (SPEC §4's ``gap``:
+    #: ``(bound - objective) / max(1, |bound|)``); 0: prove optimality (the default).
+    #: ``solver.plan.close_enough`` is the rule.
+    gap: float = 0.0
 
 
 @dataclass

@@ -37,6 +37,9 @@ SOL_STATUS = {
 _INCUMBENT = re.compile(r"Integer solution of (-?[\d.eE+]+)")
 _PROGRESS = re.compile(r"(-?[\d.eE+]+) best solution, best possible (-?[\d.eE+]+)")
 _FINAL_BOUND = re.compile(r"(?:Lower bound|best possible):?\s*(-?[\d.eE+]+)")
+#: CBC's summary after it stops at its gapRel ("Optimal solution found (within gap
+#: tolerance)") gives the bound in the maximisation's own sign.
+_GAP_STOP_BOUND = re.compile(r"Upper bound:\s*(-?[\d.eE+]+)")
 _OBJ = re.compile(r"Objective value:\s*(-?[\d.eE+]+)")
 
 
@@ -122,7 +125,8 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
                 threads=max(1, options.threads),
                 warmStart=bool(options.hint),
                 logPath=str(log_path),
-                gapRel=0,
+                # CBC's relative gap is over the best plan's value, at least SPEC §4's.
+                gapRel=float(options.gap),
                 # Below 1 (Z is an integer), with room for the slack of solver.plan.floor_bound.
                 gapAbs=0.99,
                 options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
@@ -174,7 +178,13 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             [v.varValue if v.varValue is not None else 0.0 for v in cols], dtype=np.float64
         )
         objective = float(model.obj @ values) + model.obj_const
-        bound = objective if status is Status.OPTIMAL else _final_bound(text, bound)
+        if status is Status.OPTIMAL and "within gap tolerance" in text:
+            # PuLP says "Optimal" when CBC stops at its gapRel too: only its bound tells.
+            upper = _GAP_STOP_BOUND.findall(text)
+            status = Status.FEASIBLE
+            bound = float(upper[-1]) if upper else _final_bound(text, bound)
+        else:
+            bound = objective if status is Status.OPTIMAL else _final_bound(text, bound)
         progress(incumbent=objective, bound=bound, force=True)
     return RawResult(
         status,

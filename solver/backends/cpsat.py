@@ -10,7 +10,7 @@ from ortools.sat.python import cp_model
 
 from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
 from solver.model import MatrixModel
-from solver.plan import Status
+from solver.plan import Status, close_enough
 
 STATUS = {
     cp_model.OPTIMAL: Status.OPTIMAL,
@@ -83,12 +83,29 @@ def to_cpsat(
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
-    def __init__(self, progress: ProgressThrottle):
+    """Progress on every plan, and the stop at ``gap`` (``solver.plan.close_enough``: SPEC §4's
+    gap, which CP-SAT's own ``relative_gap_limit`` measures over the plan instead of the
+    bound)."""
+
+    def __init__(self, progress: ProgressThrottle, gap: float = 0.0):
         super().__init__()
         self.progress = progress
+        self.gap = gap
+        self.incumbent: float | None = None
 
     def on_solution_callback(self) -> None:
+        self.incumbent = self.objective_value
         self.progress(incumbent=self.objective_value, bound=self.best_objective_bound)
+        if self.close(self.best_objective_bound):
+            self.stop_search()
+
+    def close(self, bound: float) -> bool:
+        """Whether the best plan so far is within ``gap`` of ``bound``."""
+        return (
+            self.gap > 0
+            and self.incumbent is not None
+            and close_enough(bound, self.incumbent, self.gap)
+        )
 
 
 def _parameters(solver: cp_model.CpSolver, options: SolveOptions) -> None:
@@ -109,11 +126,18 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     solver = cp_model.CpSolver()
     _parameters(solver, options)
     progress = ProgressThrottle(options.on_progress)
-    solver.best_bound_callback = lambda bound: progress(bound=bound)
+    callback = _Callback(progress, options.gap) if options.on_progress or options.gap > 0 else None
+
+    def on_bound(bound: float) -> None:
+        progress(bound=bound)
+        if callback is not None and callback.close(bound):
+            solver.stop_search()
+
+    solver.best_bound_callback = on_bound
     stop = _watch_cancel(solver, options.cancel)
     started = time.perf_counter()
     try:
-        code = solver.solve(cp, _Callback(progress) if options.on_progress else None)
+        code = solver.solve(cp, callback)
     finally:
         stop.set()
     seconds = time.perf_counter() - started

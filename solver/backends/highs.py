@@ -27,7 +27,7 @@ from solver.backends.base import ProgressThrottle, RawResult, SolveOptions, resi
 from solver.cuts import add_violated, adds_crews_hull
 from solver.flows import integral_flows
 from solver.model import MatrixModel
-from solver.plan import Status, proves
+from solver.plan import Status, close_enough
 
 MS = highspy.HighsModelStatus
 STATUS = {
@@ -371,7 +371,11 @@ class _Race:
                 self.stop.is_set()
                 or (cancel is not None and cancel.is_set())
                 or time.perf_counter() > self.deadline
-                or (math.isfinite(bound) and math.isfinite(primal) and proves(bound, primal))
+                or (
+                    math.isfinite(bound)
+                    and math.isfinite(primal)
+                    and close_enough(bound, primal, self.options.gap)
+                )
             ):
                 event.data_in.user_interrupt = True
 

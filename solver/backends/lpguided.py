@@ -35,7 +35,7 @@ import numpy as np
 from solver.backends import highs
 from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
 from solver.model import MatrixModel
-from solver.plan import Status
+from solver.plan import Status, close_enough
 
 #: Slack on reduced costs (relative to ``|B|``): LP round-off must never drop a column that
 #: could improve the plan, since the neighbourhood's bound is reported as a bound on ``Z``.
@@ -141,7 +141,13 @@ def solve(
     neighbourhood_bound = first.bound if first.bound is not None else math.inf
     second: RawResult | None = None
     # Not after the memory limit stopped the support MILP: the neighbourhood is a larger one.
-    if wider.sum() > support.sum() and neighbourhood and not stopped() and not first.memory_stopped:
+    if (
+        wider.sum() > support.sum()
+        and neighbourhood
+        and not stopped()
+        and not first.memory_stopped
+        and not close_enough(bound, best_value, options.gap)  # within the caller's gap already
+    ):
         sub2, cols2 = model.restrict_x(wider)
         pos = np.searchsorted(cols2, cols[: sub.num_x])
         hint = {int(pos[j]): int(round(v)) for j, v in enumerate(first.values[: sub.num_x])}

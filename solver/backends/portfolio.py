@@ -55,7 +55,7 @@ from solver.backends.base import RawResult, SolveOptions
 from solver.cuts import add_violated, adds_crews_hull
 from solver.flows import FlowRepairError, integral_flows
 from solver.model import MatrixModel
-from solver.plan import Status, proves
+from solver.plan import Status, close_enough
 
 PRIMAL_SHARE = 0.25
 PRIMAL_MIN = 2.0
@@ -206,7 +206,11 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             first.values = None  # never seen; HiGHS alone then
         else:
             value = float(model.obj @ first.values) + model.obj_const
-    proved = value is not None and first.bound is not None and proves(first.bound, value)
+    proved = (
+        value is not None
+        and first.bound is not None
+        and close_enough(first.bound, value, options.gap)
+    )
     if (
         proved
         or first.status is Status.INFEASIBLE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections import Counter
 from typing import Any
@@ -16,6 +17,7 @@ from solver.diff import diff_plans
 from solver.evaluate import evaluate
 from tests.api.service import Server, wait_for
 from tests.client.conftest import API_KEY
+from tests.conftest import DATA
 
 pytestmark = pytest.mark.service
 
@@ -63,6 +65,8 @@ def test_bad_options_refused_alike_by_the_service_and_the_local_planner(
         {"seed": -2},
         {"backend": "gurobi"},
         {"time_limit": 0, "threads": 2000},
+        {"gap": 1},
+        {"gap": -0.01},
     ]
     with Planner.local(workers=1) as local:
         for options in bad:
@@ -76,6 +80,28 @@ def test_bad_options_refused_alike_by_the_service_and_the_local_planner(
             assert {e["path"] for e in answers[0][1]} == {f"options.{k}" for k in options}
         with pytest.raises(ApiError, match="options.time_limit: Input should be a finite number"):
             local.submit(tiny, time_limit=float("inf"))  # JSON has no infinity to send a server
+
+
+def test_gap_limit_reaches_the_solver_on_the_service_and_locally(planner: Planner) -> None:
+    """``gap`` is a job option: stored with the job, handed to the solver, and recorded in the
+    plan's ``solver.gap_limit``; the plan stops within it and holds."""
+    doc = json.loads((DATA / "conformance" / "generated-b.json").read_text())
+    scenario = Scenario(doc)
+    with Planner.local(workers=1) as local:
+        for p in (planner, local):
+            job = p.submit(scenario, gap=0.05, time_limit=30, threads=1)
+            plan = p.wait(job, progress=False)
+            assert p.status(job)["options"]["gap"] == 0.05
+            assert plan.doc["solver"]["gap_limit"] == 0.05
+            assert plan.status in ("optimal", "feasible") and plan.gap <= 0.05
+            assert plan.objective <= 143310 <= plan.bound  # the conformance optimum
+            assert evaluate(scenario.model, plan.doc).holds
+        # Without it the job's options say nothing of a gap, and the plan is proved.
+        plan = planner.solve(scenario, time_limit=30, threads=1, progress=False)
+        assert (plan.status, plan.objective) == ("optimal", 143310)
+        assert "gap" not in planner.status(plan.job_id)["options"] or (
+            planner.status(plan.job_id)["options"]["gap"] is None
+        )
 
 
 def test_api_key_is_required(server: Server, tiny: Scenario) -> None:

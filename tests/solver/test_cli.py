@@ -213,3 +213,29 @@ def test_serve_and_worker_name_a_bad_setting_exit_2() -> None:
         assert "Traceback" not in r.stderr
         assert "RDPLAN_WORKERS='0'" in r.stderr and "greater than or equal to 1" in r.stderr
         assert "RDPLAN_MEMORY_LIMIT_MB='lots'" in r.stderr
+
+
+def test_solve_stops_at_the_gap_limit(tmp_path: Path) -> None:
+    """``--gap 0.01``: national-20x10 stops at its first plan within 1 % of the bound. HiGHS's
+    root leaves its bound above the optimum, so that plan is not proved optimal: feasible,
+    with the gap it was stopped at, and it holds."""
+    national = str(DATA / "national-20x10.json")
+    out = tmp_path / "plan.json"
+    r = rdplan("solve", national, "--gap", "0.01", "--time-limit", "200", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(out.read_text())
+    assert plan["status"] == "feasible" and 0 < plan["gap"] <= 0.01
+    assert plan["bound"] > plan["objective"] >= 0.99 * plan["bound"]
+    assert plan["solver"]["gap_limit"] == 0.01
+    assert plan["solver"]["seconds"] < 200  # stopped by the gap, not by the time limit
+    assert "within the gap limit of 1%" in r.stderr
+    check = rdplan("check", national, str(out))
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("value", ["1", "-0.1", "nan", "five"])
+def test_bad_gap_refused_exit_2(value: str) -> None:
+    for command in ("solve", "batch"):
+        r = rdplan(command, TINY, "--gap", value)
+        assert r.returncode == 2, r.stderr
+        assert "--gap" in r.stderr and "Traceback" not in r.stderr
