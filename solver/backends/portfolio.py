@@ -93,6 +93,14 @@ REPLAN_FIXED_SHARE = 0.2
 #: its first national plan comes at 13-19 s, the LP-guided start's at ~5 s, so under a minute
 #: (a quick what-if, the service's short solves) the start's plan is worth more than the proof.
 ALONE_MIN_LIMIT = 60.0
+#: ... nor when the caller settles for a plan within this relative gap or more (``gap``): the
+#: LP-guided start has a plan within ~0.7 % of the LP bound at ~4-5 s, and HiGHS's root LP, a
+#: second after it, bounds that plan within ~0.2 %; HiGHS alone has no plan before the end of
+#: its root. national-20x10, 2 threads, seeds 0-5, the two routes in turn (run 24): within
+#: 0.5 % in 5.97 s on the mean against 10.94 s (every seed faster), within 0.1 % in 9.66
+#: against 11.51 s (five seeds faster, seed 0 17.8 against 10.9 s); within 1 %, seeds 0-2,
+#: 4.0-4.7 s against 12.0-15.6 s. Within 0.05 % the start lost: 8.3-29.6 s, 16.8 on the mean.
+START_WITHIN_GAP = 0.001
 
 
 class _Patience(threading.Event):
@@ -167,7 +175,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         strengthened, implied = add_violated(model, options.threads, started + options.time_limit)
         rows = replace(strengthened, candidates=None)
         added = f" (+{implied} implied rows)" if implied else ""
-        if adds_crews_hull(model, strengthened):
+        if adds_crews_hull(model, strengthened) and options.gap < START_WITHIN_GAP:
             # HiGHS finds such plans itself, sooner than the LP-guided start (module docstring).
             result = highs.solve(
                 rows, replace(options, time_limit=_left(options, started)), crews_hull=True

@@ -10,6 +10,7 @@ import pytest
 
 from solver.backends import lpguided, portfolio
 from solver.backends.base import SolveOptions
+from solver.evaluate import evaluate
 from solver.model import build_model
 from solver.problem import build_problem
 from solver.scenario import parse_scenario
@@ -192,3 +193,15 @@ def test_where_the_lp_violates_crews_hull_rows_highs_runs_alone(
     # The HiGHS backend on its own finds the crews' hull rows in its separation: the same root.
     alone = solve(doc, backend="highs", time_limit=5, threads=2)
     assert "root LP by interior point" in alone.solver.detail  # type: ignore[union-attr,attr-defined]
+
+
+def test_a_caller_who_settles_for_a_gap_gets_the_starts_plan() -> None:
+    """With a gap of 0.1 % or more (``portfolio.START_WITHIN_GAP``) national-20x10 takes the
+    LP-guided start even with a minute: its plan is within 1 % seconds before HiGHS alone has
+    any. The solve stops there, long before its time limit, with a plan that holds."""
+    doc = json.loads((Path(__file__).parents[2] / "instances" / "national-20x10.json").read_text())
+    plan = solve(doc, backend="portfolio", time_limit=120, threads=2, gap=0.01)
+    assert plan.solver.detail.startswith("lpguided")  # type: ignore[union-attr,attr-defined]
+    assert plan.status == "feasible" and plan.gap is not None and 0 < plan.gap <= 0.01
+    assert plan.solver.seconds < 120  # type: ignore[union-attr]
+    assert evaluate(parse_scenario(doc), plan.to_document()).holds
