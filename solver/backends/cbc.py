@@ -125,7 +125,8 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
                 threads=max(1, options.threads),
                 warmStart=bool(options.hint),
                 logPath=str(log_path),
-                # CBC's relative gap is over the best plan's value, at least SPEC §4's.
+                # CBC's relative gap is over the best plan's value: for a positive Z at least
+                # SPEC §4's (docs/decisions.md, "A gap tolerance").
                 gapRel=float(options.gap),
                 # Below 1 (Z is an integer), with room for the slack of solver.plan.floor_bound.
                 gapAbs=0.99,
