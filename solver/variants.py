@@ -153,6 +153,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         "status",
         "objective",
         "objective_change",
+        "gap",
         "benefit",
         "mobilization",
         "training",
@@ -161,7 +162,15 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         "dropped",
         "added",
     ]
-    table = [[str(r.get(c, "")) if r.get(c) is not None else "-" for c in cols] for r in rows]
+
+    def cell(row: dict[str, Any], col: str) -> str:
+        value = row.get(col)
+        if value is None:
+            return "-"
+        # The gap as the progress lines show it: a change smaller than it may be the solver's.
+        return f"{100 * value:.3f}%" if col == "gap" else str(value)
+
+    table = [[cell(r, c) for c in cols] for r in rows]
     widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
     lines = [" | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
     lines.append("-+-".join("-" * w for w in widths))

@@ -239,3 +239,24 @@ def test_bad_gap_refused_exit_2(value: str) -> None:
         r = rdplan(command, TINY, "--gap", value)
         assert r.returncode == 2, r.stderr
         assert "--gap" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_batch_with_a_gap_shows_each_plans_gap(tmp_path: Path) -> None:
+    """``rdplan batch --gap``: every solve stops within the gap, and the table shows each plan's
+    gap, since an objective change smaller than it may be the solver's."""
+    generated = str(DATA / "conformance" / "generated-b.json")
+    out = tmp_path / "batch.json"
+    r = rdplan(
+        "batch", generated, "--set", "objective.mobilization=0", "--gap", "0.05",
+        "--threads", "1", "--time-limit", "30", "--out", str(out),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    header, _, *rows = r.stdout.splitlines()
+    assert [c.strip() for c in header.split("|")][3:5] == ["objective_change", "gap"]
+    plans = json.loads(out.read_text())["plans"]
+    assert set(plans) == {"base", "objective.mobilization=0"}
+    for row in rows:
+        name, gap = row.split("|")[0].strip(), row.split("|")[4].strip()
+        plan = plans[name]
+        assert plan["gap"] <= 0.05 and plan["solver"]["gap_limit"] == 0.05
+        assert gap == f"{100 * plan['gap']:.3f}%"
