@@ -180,6 +180,7 @@ def _run_rdplan(
             hint=hint,
             on_progress=on_progress,
             conflicts=False,
+            gap=spec.get("gap", 0.0),
         )
     except SolverBugError as exc:
         out["wrong_plan"] = str(exc)
@@ -477,6 +478,7 @@ def plan_runs(
                         ),
                         "known_optimum": case.known_optimum,
                         "expected_conflicts": case.expected_conflicts,
+                        "gap": case.gap,
                     }
                 )
     return runs
@@ -507,7 +509,22 @@ def check_run(spec: dict[str, Any], result: dict[str, Any]) -> list[str]:
             "the evaluator rejects the plan: " + "; ".join(result.get("violations", []))
         )
     known = spec.get("known_optimum")
-    if known is not None:
+    tolerance = spec.get("gap") or 0.0
+    if tolerance > 0 and status in PLAN_STATUSES:
+        objective, bound = result.get("objective"), result.get("bound")
+        # lpguided, a heuristic, may end on its own above the gap, as it may without one.
+        stopped_early = spec["backend"] != "lpguided" and (
+            (result.get("solve_s") or 0.0) < 0.9 * spec["time_limit"]
+        )
+        if stopped_early and (result.get("gap") is None or result["gap"] > tolerance):
+            problems.append(
+                f"stopped before its time limit at gap {result.get('gap')}, over its {tolerance}"
+            )
+        if known is not None and not (
+            objective is not None and bound is not None and objective <= known <= bound
+        ):
+            problems.append(f"objective {objective} and bound {bound} do not bracket {known}")
+    elif known is not None:
         if status != "optimal":
             problems.append(f"known optimum {known} not proven (status {status})")
         elif result.get("objective") != known:

@@ -59,6 +59,9 @@ class Case:
     baseline: bool = True  # also run the PuLP baseline
     time_limit: float | None = None  # None: the run's --time-limit
     seeds: tuple[int, ...] | None = None  # None: the run's --seeds
+    #: A planner's gap tolerance (``solve(gap=...)``); 0: prove optimality. With a known optimum
+    #: the run must then bracket it within the gap (``benchmarks.run.check_run``).
+    gap: float = 0.0
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -115,10 +118,27 @@ SUITES: dict[str, list[Case]] = {
             time_limit=5,
             note="not proven optimal in seconds: a short limit, plans checked",
         ),
+        Case(
+            "generated-b-gap5",
+            "conformance/generated-b",
+            known_optimum=CONFORMANCE_OPTIMA["generated-b"],
+            baseline=False,
+            gap=0.05,
+            note="every backend with a gap tolerance of 5 %: a plan within it, the optimum bracketed",
+        ),
     ],
     "full": [
         Case("kimhwa-pilot", "instances/kimhwa-pilot.json", seeds=(0, 1)),
         Case("national-20x10", "instances/national-20x10.json"),
+        Case(
+            "national-20x10-gap0.5",
+            "instances/national-20x10.json",
+            backends=("highs", "portfolio"),
+            baseline=False,
+            gap=0.005,
+            note="a planner's quick answer: stop within 0.5 % (since run 24; the portfolio then"
+            " takes the LP-guided start, portfolio.START_WITHIN_GAP)",
+        ),
         Case(
             "national-replan-2026",
             "instances/national-replan-2026.json",

@@ -54,6 +54,12 @@ def test_smoke_suite(tmp_path: Path) -> None:
             r["backend"]: (r["status"], int(r["objective"])) for r in rows if r["scenario"] == name
         }
         assert got == dict.fromkeys(backends, ("optimal", optimum))
+    # With a gap tolerance of 5 %: every backend stops within it and brackets the optimum.
+    gapped = {r["backend"]: r for r in rows if r["scenario"] == "generated-b-gap5"}
+    assert set(gapped) == set(RDPLAN_BACKENDS)
+    for r in gapped.values():
+        assert r["status"] in ("optimal", "feasible") and float(r["gap"]) <= 0.05
+        assert int(r["objective"]) <= CONFORMANCE_OPTIMA["generated-b"] <= int(r["bound"])
     infeasible = {
         r["backend"]: r["status"] for r in rows if r["scenario"] == "infeasible-technicians"
     }
