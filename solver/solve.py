@@ -233,7 +233,7 @@ def _run(
     cancel: threading.Event | None,
     log: bool,
     memory_limit: float | None,
-    gap: float = 0.0,
+    gap: float,
 ) -> RawResult:
     failed = False
 

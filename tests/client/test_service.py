@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections import Counter
 from typing import Any
@@ -17,7 +16,7 @@ from solver.diff import diff_plans
 from solver.evaluate import evaluate
 from tests.api.service import Server, wait_for
 from tests.client.conftest import API_KEY
-from tests.conftest import DATA
+from tests.conftest import load
 
 pytestmark = pytest.mark.service
 
@@ -85,8 +84,7 @@ def test_bad_options_refused_alike_by_the_service_and_the_local_planner(
 def test_gap_limit_reaches_the_solver_on_the_service_and_locally(planner: Planner) -> None:
     """``gap`` is a job option: stored with the job, handed to the solver, and recorded in the
     plan's ``solver.gap_limit``; the plan stops within it and holds."""
-    doc = json.loads((DATA / "conformance" / "generated-b.json").read_text())
-    scenario = Scenario(doc)
+    scenario = Scenario(load("conformance/generated-b"))
     with Planner.local(workers=1) as local:
         for p in (planner, local):
             job = p.submit(scenario, gap=0.05, time_limit=30, threads=1)
@@ -99,9 +97,7 @@ def test_gap_limit_reaches_the_solver_on_the_service_and_locally(planner: Planne
         # Without it the job's options say nothing of a gap, and the plan is proved.
         plan = planner.solve(scenario, time_limit=30, threads=1, progress=False)
         assert (plan.status, plan.objective) == ("optimal", 143310)
-        assert "gap" not in planner.status(plan.job_id)["options"] or (
-            planner.status(plan.job_id)["options"]["gap"] is None
-        )
+        assert planner.status(plan.job_id)["options"].get("gap") is None
 
 
 def test_api_key_is_required(server: Server, tiny: Scenario) -> None:

@@ -1,17 +1,15 @@
 """The gap tolerance (``solve(gap=...)``, ``rdplan solve --gap``): a solve may stop once its plan
 is proved within a relative gap of the bound, measured as SPEC §4 measures the plan's gap."""
 
-import json
-
 import pytest
 
 from solver.evaluate import evaluate
 from solver.plan import close_enough, gap_of
 from solver.scenario import parse_scenario
 from solver.solve import BACKENDS, solve
-from tests.conftest import DATA
+from tests.conftest import load
 
-GENERATED_B = json.loads((DATA / "conformance" / "generated-b.json").read_text())
+GENERATED_B = load("conformance/generated-b")
 
 
 def test_close_enough_is_the_plan_documents_gap() -> None:
