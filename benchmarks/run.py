@@ -435,13 +435,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--plain", action="store_true", help="plain progress lines even on a terminal"
     )
-    parser.add_argument(
+    offline = parser.add_mutually_exclusive_group()
+    offline.add_argument(
         "--targets-of",
         nargs="+",
         type=Path,
         metavar="CSV",
         help="run nothing: print issue #7's targets over the runs of these results files"
         " (e.g. two runs of other seeds, or a run and its baseline)",
+    )
+    offline.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("OLD", "NEW"),
+        help="run nothing: two results files side by side, paired on scenario, backend and seed"
+        " (statuses, objectives, gaps, seconds and their ratio, also by the speed reference);"
+        " exit 1 when their runs contradict each other",
     )
     return parser
 
@@ -1209,9 +1219,32 @@ class _Display:
 # --------------------------------------------------------------------------- main
 
 
+def _compare(old_path: Path, new_path: Path) -> int:
+    """``--compare OLD NEW``: 0, 1 when the files' runs contradict each other, 2 when a file
+    cannot be read or they share no run."""
+    from benchmarks.compare import compare, pair, speed_reference
+
+    try:
+        old, new = read_results(old_path), read_results(new_path)
+    except ValueError as exc:
+        print(f"rdplan bench: {exc}", file=sys.stderr)
+        return 2
+    if not pair(old, new):
+        print(
+            f"rdplan bench: {old_path} and {new_path} share no run (scenario, backend and seed)",
+            file=sys.stderr,
+        )
+        return 2
+    lines, conflicts = compare(old, new, speed_reference(old_path), speed_reference(new_path))
+    print(f"{new_path} (new) against {old_path} (old)\n\n" + "\n".join(lines))
+    return 1 if conflicts else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``rdplan bench [--suite smoke|full] ...``: 0 when every run checks out, 1 otherwise."""
     args = build_parser().parse_args(argv)
+    if args.compare:
+        return _compare(*args.compare)
     if args.targets_of:
         try:
             rows = [row for path in args.targets_of for row in read_results(path)]

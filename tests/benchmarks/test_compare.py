@@ -1,0 +1,161 @@
+"""``rdplan bench --compare OLD NEW`` on the results files the repository keeps (real runs of
+runs 21 and 25), and on copies of them altered the way a wrong revision would alter them."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import main
+
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+RUN21 = RESULTS / "2026-12-06-run21-baseline-seeds12.csv"
+RUN25 = RESULTS / "2026-12-06-run25-baseline-seeds12.csv"
+RUN25_FROZEN = RESULTS / "2026-12-06-run25-frozen.csv"
+
+
+def _compare(old: Path, new: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["--compare", str(old), str(new)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _row(out: str, scenario: str, backend: str) -> list[str]:
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[:2] == [scenario, backend]:
+            return cells
+    raise AssertionError(f"no row for {scenario} / {backend} in:\n{out}")
+
+
+def test_two_runs_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+    """Run 25 against run 21: both proved national-20x10 on seeds 1 and 2 with both rdplan and
+    the baseline; the ratios are those of the files' mean solve seconds, and the speed
+    references (0.402 s and 0.504 s) correct them for the machine."""
+    code, out, _ = _compare(RUN21, RUN25, capsys)
+    assert code == 0
+    portfolio = _row(out, "national-20x10", "portfolio")
+    assert portfolio[2:5] == ["1, 2", "optimal → optimal", "1,861,928"]
+    assert portfolio[6:] == ["15.66 → 19.20", "1.23", "0.98"]
+    baseline = _row(out, "national-20x10", "baseline")
+    assert baseline[6:8] == ["316.14 → 365.92", "1.16"]
+    assert "old 0.402 s, new 0.504 s" in out
+    assert "over the 2 rows both files proved" in out
+
+
+def test_a_fresh_smoke_run_against_the_reference_full_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What an analyst does after a change: run the suite, then set it beside the reference
+    table. The smoke suite shares kimhwa-pilot and infeasible-technicians (seed 0) with run
+    21's full run; every backend must reach the same answers."""
+    only = "kimhwa-pilot,infeasible-technicians"
+    assert main(["--suite", "smoke", "--only", only, "--out", str(tmp_path), "--plain"]) == 0
+    (fresh,) = tmp_path.glob("*.csv")
+    capsys.readouterr()
+    code, out, _ = _compare(RESULTS / "2026-12-06-run21-full.csv", fresh, capsys)
+    assert code == 0
+    for backend in ("cpsat", "highs", "cbc", "portfolio", "lpguided", "baseline"):
+        assert _row(out, "kimhwa-pilot", backend)[2:5] == ["0", "optimal → optimal", "53,573"]
+        infeasible = _row(out, "infeasible-technicians", backend)
+        assert infeasible[3] == "infeasible → infeasible"
+    assert "contradiction" not in out
+
+
+def _altered(source: Path, target: Path, change: dict[str, str], where: dict[str, str]) -> Path:
+    """A copy of a results file (and its markdown, for the speed reference) with ``change``
+    applied to the rows matching ``where``."""
+    with source.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, list(reader)
+    assert fields is not None
+    hits = 0
+    for row in rows:
+        if all(row[k] == v for k, v in where.items()):
+            row.update(change)
+            hits += 1
+    assert hits
+    with target.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    target.with_suffix(".md").write_text(
+        source.with_suffix(".md").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    return target
+
+
+def test_two_proven_optima_contradict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wrong = _altered(
+        RUN25,
+        tmp_path / "wrong.csv",
+        {"objective": "1861929", "bound": "1861929"},
+        {"backend": "portfolio", "seed": "2"},
+    )
+    code, out, _ = _compare(RUN21, wrong, capsys)
+    assert code == 1
+    assert "**contradiction**" in _row(out, "national-20x10", "portfolio")[3]
+    assert "national-20x10: two proven optima, 1,861,928 and 1,861,929" in out
+
+
+def test_a_plan_above_a_bound_contradicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A time-limited run's plan may not exceed another run's bound either."""
+    wrong = _altered(
+        RUN25,
+        tmp_path / "wrong.csv",
+        {"status": "feasible", "objective": "1861990", "bound": "1862500", "gap": "0.0003"},
+        {"backend": "baseline", "seed": "1"},
+    )
+    code, out, _ = _compare(RUN21, wrong, capsys)
+    assert code == 1
+    assert "national-20x10: a plan of 1,861,990 above a bound of 1,861,928" in out
+    # Seconds compare only where both files proved every paired run.
+    assert _row(out, "national-20x10", "baseline")[7] == "—"
+    assert "Proved in the old file only: national-20x10 / baseline." in out
+
+
+def test_files_that_share_no_run(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _compare(RUN25_FROZEN, RUN25, capsys)
+    assert code == 2 and out == ""
+    assert "share no run" in err and RUN25.name in err
+
+
+def test_a_file_that_is_not_a_results_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "plan.csv"
+    other.write_text("site,year,option\nkimhwa.a,2024,basic\n", encoding="utf-8")
+    code, out, err = _compare(RUN21, other, capsys)
+    assert code == 2 and out == ""
+    assert f"{other}: not an rdplan bench results file" in err
+    code, _, err = _compare(tmp_path / "missing.csv", RUN25, capsys)
+    assert code == 2 and "missing.csv" in err
+
+
+def test_compare_and_targets_of_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--compare", str(RUN21), str(RUN25), "--targets-of", str(RUN25)])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_failed_run_is_listed_not_timed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run that failed (no plan, no seconds) is shown as such, without a ratio."""
+    failed = _altered(
+        RUN25,
+        tmp_path / "failed.csv",
+        {"status": "error", "objective": "", "bound": "", "gap": "", "solve_s": ""},
+        {"backend": "portfolio", "seed": "1"},
+    )
+    code, out, _ = _compare(RUN21, failed, capsys)
+    assert code == 0
+    row = _row(out, "national-20x10", "portfolio")
+    assert row[3] == "optimal → error/optimal"
+    assert row[6:] == ["15.66 → — (not all proven)", "—", "—"]
+    assert "Proved in the old file only: national-20x10 / portfolio." in out
