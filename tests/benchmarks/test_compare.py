@@ -64,37 +64,36 @@ def test_a_fresh_smoke_run_against_the_reference_full_run(
     assert "contradiction" not in out
 
 
-def _altered(source: Path, target: Path, change: dict[str, str], where: dict[str, str]) -> Path:
-    """A copy of a results file (and its markdown, for the speed reference) with ``change``
-    applied to the rows matching ``where``."""
-    with source.open(newline="", encoding="utf-8") as fh:
+def _run25_altered(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, str],
+    backend: str,
+    seed: int,
+) -> tuple[int, str]:
+    """Run 25's national file with ``change`` made to one run (its markdown copied too, for the
+    speed reference), compared against run 21's: the exit code and the output."""
+    with RUN25.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         fields, rows = reader.fieldnames, list(reader)
     assert fields is not None
-    hits = 0
-    for row in rows:
-        if all(row[k] == v for k, v in where.items()):
-            row.update(change)
-            hits += 1
-    assert hits
-    with target.open("w", newline="", encoding="utf-8") as fh:
+    (hit,) = [r for r in rows if r["backend"] == backend and r["seed"] == str(seed)]
+    hit.update(change)
+    altered = tmp_path / RUN25.name
+    with altered.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    target.with_suffix(".md").write_text(
-        source.with_suffix(".md").read_text(encoding="utf-8"), encoding="utf-8"
+    altered.with_suffix(".md").write_text(
+        RUN25.with_suffix(".md").read_text(encoding="utf-8"), encoding="utf-8"
     )
-    return target
+    code, out, _ = _compare(RUN21, altered, capsys)
+    return code, out
 
 
 def test_two_proven_optima_contradict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    wrong = _altered(
-        RUN25,
-        tmp_path / "wrong.csv",
-        {"objective": "1861929", "bound": "1861929"},
-        {"backend": "portfolio", "seed": "2"},
-    )
-    code, out, _ = _compare(RUN21, wrong, capsys)
+    change = {"objective": "1861929", "bound": "1861929"}
+    code, out = _run25_altered(tmp_path, capsys, change, "portfolio", 2)
     assert code == 1
     assert "**contradiction**" in _row(out, "national-20x10", "portfolio")[3]
     assert "national-20x10: two proven optima, 1,861,928 and 1,861,929" in out
@@ -104,13 +103,8 @@ def test_a_plan_above_a_bound_contradicts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A time-limited run's plan may not exceed another run's bound either."""
-    wrong = _altered(
-        RUN25,
-        tmp_path / "wrong.csv",
-        {"status": "feasible", "objective": "1861990", "bound": "1862500", "gap": "0.0003"},
-        {"backend": "baseline", "seed": "1"},
-    )
-    code, out, _ = _compare(RUN21, wrong, capsys)
+    change = {"status": "feasible", "objective": "1861990", "bound": "1862500", "gap": "0.0003"}
+    code, out = _run25_altered(tmp_path, capsys, change, "baseline", 1)
     assert code == 1
     assert "national-20x10: a plan of 1,861,990 above a bound of 1,861,928" in out
     # Seconds compare only where both files proved every paired run.
@@ -147,13 +141,8 @@ def test_a_failed_run_is_listed_not_timed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A run that failed (no plan, no seconds) is shown as such, without a ratio."""
-    failed = _altered(
-        RUN25,
-        tmp_path / "failed.csv",
-        {"status": "error", "objective": "", "bound": "", "gap": "", "solve_s": ""},
-        {"backend": "portfolio", "seed": "1"},
-    )
-    code, out, _ = _compare(RUN21, failed, capsys)
+    change = {"status": "error", "objective": "", "bound": "", "gap": "", "solve_s": ""}
+    code, out = _run25_altered(tmp_path, capsys, change, "portfolio", 1)
     assert code == 0
     row = _row(out, "national-20x10", "portfolio")
     assert row[3] == "optimal → error/optimal"
