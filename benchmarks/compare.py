@@ -4,9 +4,10 @@ What an analyst asks after a change, or on a new machine: did every run still re
 answer, and how did the seconds move? Runs are paired on scenario, backend and seed (only
 the seeds both files ran count); each scenario and backend is one row. Seconds compare only
 where both files proved every paired run (optimal or infeasible): a run stopped by its time
-limit says nothing by its seconds, so there the gaps are the comparison. Each file's speed
-reference (its markdown's protocol line, :func:`benchmarks.run.calibrate`) gives a second
-ratio, corrected for the machine; ``benchmarks/RESULTS.md`` (*Protocol*) says how far that
+limit says nothing by its seconds, so there the gaps are the comparison. Runs only one
+file holds (a case added to the suite since, other seeds) are named at the end, not compared.
+Each file's speed reference (its markdown's protocol line, :func:`benchmarks.run.calibrate`)
+gives a second ratio, corrected for the machine; ``benchmarks/RESULTS.md`` (*Protocol*) says how far that
 correction can be trusted (within ~15 % across kinds).
 
 Two files whose runs of one scenario cannot all be right (two proven optima, a plan where the
@@ -87,6 +88,18 @@ def pair(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Row]:
         row.old.append(before)
         row.new.append(r)
     return list(groups.values())
+
+
+def unpaired(runs: list[dict[str, Any]], others: list[dict[str, Any]]) -> list[str]:
+    """The runs of ``runs`` that ``others`` does not hold, as "scenario / backend (seeds)" in
+    file order: a case added to or dropped from the suite, or seeds only one file ran."""
+    held = {(r["scenario"], r["backend"], int(r["seed"])) for r in others}
+    seeds: dict[tuple[str, str], list[str]] = {}
+    for r in runs:
+        key = (r["scenario"], r["backend"], int(r["seed"]))
+        if key not in held:
+            seeds.setdefault(key[:2], []).append(str(key[2]))
+    return [f"{s} / {b} ({', '.join(found)})" for (s, b), found in seeds.items()]
 
 
 def contradictions(rows: list[Row]) -> dict[str, str]:
@@ -197,6 +210,10 @@ def compare(
         summary.append(f"Proved in the old file only: {', '.join(lost)}.")
     if gained:
         summary.append(f"Proved in the new file only: {', '.join(gained)}.")
+    for side, runs, others in (("old", old, new), ("new", new, old)):
+        alone = unpaired(runs, others)
+        if alone:
+            summary.append(f"Runs in the {side} file only (not compared): {', '.join(alone)}.")
     if machine:
         summary.append(
             f"Speed reference: old {old_speed:.3f} s, new {new_speed:.3f} s — the new machine"

@@ -1,5 +1,5 @@
 """``rdplan bench --compare OLD NEW`` on the results files the repository keeps (real runs of
-runs 21 and 25), and on copies of them altered the way a wrong revision would alter them."""
+runs 21, 25 and 26), and on copies of them altered the way a wrong revision would alter them."""
 
 from __future__ import annotations
 
@@ -62,6 +62,29 @@ def test_a_fresh_smoke_run_against_the_reference_full_run(
         infeasible = _row(out, "infeasible-technicians", backend)
         assert infeasible[3] == "infeasible → infeasible"
     assert "contradiction" not in out
+    (alone,) = [line for line in out.splitlines() if line.startswith("Runs in the old file only")]
+    assert "national-20x10 / portfolio (0)" in alone  # not in the smoke suite
+    assert "kimhwa-pilot / highs (1)," in alone  # the smoke run's seed is 0 only
+    assert "Runs in the new file only" not in out
+
+
+def test_two_full_runs_and_the_case_only_one_of_them_ran(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Run 26's full suite against run 21's, both kept in the repository: the same answers
+    everywhere; run 24 added national-20x10-gap0.5 to the suite, so run 26 holds two runs that
+    run 21 does not, and the comparison names them instead of dropping them silently."""
+    code, out, _ = _compare(
+        RESULTS / "2026-12-06-run21-full.csv", RESULTS / "2026-12-06-run26-full.csv", capsys
+    )
+    assert code == 0
+    assert "contradiction" not in out
+    assert _row(out, "national-20x10", "portfolio")[3:5] == ["optimal → optimal", "1,861,928"]
+    assert (
+        "Runs in the new file only (not compared): national-20x10-gap0.5 / highs (0),"
+        " national-20x10-gap0.5 / portfolio (0)." in out
+    )
+    assert "Runs in the old file only" not in out
 
 
 def _run25_altered(
