@@ -7,8 +7,8 @@ where both files proved every paired run (optimal or infeasible): a run stopped 
 limit says nothing by its seconds, so there the gaps are the comparison. Runs only one
 file holds (a case added to the suite since, other seeds) are named at the end, not compared.
 Each file's speed reference (its markdown's protocol line, :func:`benchmarks.run.calibrate`)
-gives a second ratio, corrected for the machine; ``benchmarks/RESULTS.md`` (*Protocol*) says how far that
-correction can be trusted (within ~15 % across kinds).
+gives a second ratio, corrected for the machine; ``benchmarks/RESULTS.md`` (*Protocol*) says
+how far that correction can be trusted (within ~15 % across kinds).
 
 Two files whose runs of one scenario cannot all be right (two proven optima, a plan where the
 other proved infeasibility, a plan above the other's bound) contradict each other: one of the
@@ -74,12 +74,17 @@ class Row:
         return mean(self.old), mean(self.new)
 
 
+def run_key(run: dict[str, Any]) -> tuple[str, str, int]:
+    """What pairs a run with its twin in the other file: scenario, backend and seed."""
+    return run["scenario"], run["backend"], int(run["seed"])
+
+
 def pair(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Row]:
     """Rows of the runs both files hold (scenario, backend, seed), in the new file's order."""
-    index = {(r["scenario"], r["backend"], int(r["seed"])): r for r in old}
+    index = {run_key(r): r for r in old}
     groups: dict[tuple[str, str], Row] = {}
     for r in new:
-        key = (r["scenario"], r["backend"], int(r["seed"]))
+        key = run_key(r)
         before = index.get(key)
         if before is None:
             continue
@@ -93,10 +98,10 @@ def pair(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Row]:
 def unpaired(runs: list[dict[str, Any]], others: list[dict[str, Any]]) -> list[str]:
     """The runs of ``runs`` that ``others`` does not hold, as "scenario / backend (seeds)" in
     file order: a case added to or dropped from the suite, or seeds only one file ran."""
-    held = {(r["scenario"], r["backend"], int(r["seed"])) for r in others}
+    held = {run_key(r) for r in others}
     seeds: dict[tuple[str, str], list[str]] = {}
     for r in runs:
-        key = (r["scenario"], r["backend"], int(r["seed"]))
+        key = run_key(r)
         if key not in held:
             seeds.setdefault(key[:2], []).append(str(key[2]))
     return [f"{s} / {b} ({', '.join(found)})" for (s, b), found in seeds.items()]
