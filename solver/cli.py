@@ -409,7 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=writable_file, help="also write the builds as CSV here")
     p.add_argument("--baseline", help="a previous plan: stability reference and warm start")
     p.add_argument(
-        "--freeze-through", type=int, default=None, help="fix every baseline build up to this year"
+        "--freeze-through",
+        type=int,
+        default=None,
+        help="fix every baseline build up to this year; with a plan document as --baseline, no"
+        " region trains more in those years than that plan did",
     )
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     p.add_argument("--log", action="store_true", help="show the solver's own log")

@@ -3,9 +3,16 @@
 ``apply_baseline`` returns a new validated scenario whose ``baseline`` is the
 given plan's builds and, with ``freeze_through = Y``, whose years up to ``Y``
 are exactly the baseline's: every baseline build up to ``Y`` becomes ``fixed``
-(year and option) and every other site gets ``earliest >= Y + 1``. Crews and
-trainees of the frozen years are re-optimised with the rest (the scenario has
-no way to fix them); the solver is warm-started from the baseline.
+(year and option) and every other site gets ``earliest >= Y + 1``. When the
+baseline is a plan document with its ``training``, no region can train more in a
+frozen year than that plan did: the year's ``training_capacity`` becomes the
+plan's trainees there (0 where it trained none), so a re-plan never counts on
+technicians the frozen years did not train. The scenario (SPEC §2) can cap a
+year's training but not fix it, so a re-plan may still train fewer there than the
+plan did — only where no later build needs them, and then it does not count their
+cost. Crews of the frozen years are re-assigned among the frozen builds: each year's
+crews serve only that year's builds, so no later year depends on them. The solver
+is warm-started from the baseline.
 """
 
 from __future__ import annotations
@@ -40,6 +47,74 @@ def baseline_builds(plan: str | bytes | dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def baseline_training(plan: str | bytes | dict[str, Any]) -> dict[tuple[str, int], int] | None:
+    """``{(region, year): trainees}`` of a plan document's ``training``; None when it has none
+    (a list of builds, or a plan without the key: its training is not known)."""
+    doc = load_document(plan) if not isinstance(plan, dict) else plan
+    training = doc.get("training")
+    if training is None:
+        return None
+    if not isinstance(training, list):
+        raise ScenarioError(
+            [
+                FieldError(
+                    path="baseline.training", message="the baseline plan's training is not a list"
+                )
+            ]
+        )
+    out: dict[tuple[str, int], int] = {}
+    for i, t in enumerate(training):
+        ok = (
+            isinstance(t, dict)
+            and isinstance(t.get("region"), str)
+            and all(
+                isinstance(t.get(k), int) and not isinstance(t.get(k), bool)
+                for k in ("year", "trainees")
+            )
+            and t["trainees"] >= 0
+        )
+        if not ok:
+            raise ScenarioError(
+                [
+                    FieldError(
+                        path=f"baseline.training[{i}]",
+                        message="each training entry needs region, year and trainees (an integer >= 0)",
+                    )
+                ]
+            )
+        key = (t["region"], t["year"])
+        out[key] = out.get(key, 0) + t["trainees"]
+    return out
+
+
+def _cap_frozen_training(
+    doc: dict[str, Any], trained: dict[tuple[str, int], int], freeze_through: int
+) -> None:
+    """Each region's ``training_capacity`` in the frozen years: at most what the baseline plan
+    trained there. A region without a capacity gets, in the other years, the technicians all
+    its sites could ever need — a cap no plan is held back by (training beyond it staffs
+    nothing)."""
+    start, end = doc["horizon"]["start"], doc["horizon"]["end"]
+    frozen = range(start, min(freeze_through, end) + 1)
+    if not len(frozen):
+        return
+    most = {o["id"]: o.get("technicians", 0) for o in doc["options"]}
+    need: dict[str, int] = {}
+    for s in doc["sites"]:
+        need[s["region"]] = need.get(s["region"], 0) + max(most[o] for o in s["benefit"])
+    for region in doc["regions"]:
+        capacity = region.get("training_capacity")
+        if capacity is None:
+            per_year = {str(y): need.get(region["id"], 0) for y in range(start, end + 1)}
+        elif isinstance(capacity, int):
+            per_year = {str(y): capacity for y in range(start, end + 1)}
+        else:
+            per_year = dict(capacity)
+        for y in frozen:
+            per_year[str(y)] = min(per_year[str(y)], trained.get((region["id"], y), 0))
+        region["training_capacity"] = per_year
+
+
 def apply_baseline(
     scenario: Scenario, plan: str | bytes | dict[str, Any] | None, freeze_through: int | None = None
 ) -> Scenario:
@@ -49,6 +124,9 @@ def apply_baseline(
         doc["baseline"] = baseline_builds(plan)
     baseline = doc.get("baseline", [])
     if freeze_through is not None:
+        trained = baseline_training(plan) if plan is not None else None
+        if trained is not None:
+            _cap_frozen_training(doc, trained, freeze_through)
         if not baseline:
             raise ScenarioError(
                 [FieldError(path="baseline", message="--freeze-through needs a baseline plan")]

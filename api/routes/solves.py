@@ -197,6 +197,10 @@ def _baseline_error(error: FieldError, source: str | None) -> dict[str, str]:
     path, message = error.path, error.message
     if source is None or not path.startswith("baseline"):
         return {"path": path, "message": message}
+    if path.startswith("baseline.training"):  # the baseline plan's training (frozen years)
+        if source == "options.baseline":
+            return {"path": f"options.{path}", "message": message}
+        return {"path": source, "message": f"{path.removeprefix('baseline.')}: {message}"}
     rest = path.removeprefix("baseline.builds").removeprefix("baseline")
     if source == "options.baseline":
         return {"path": f"options.baseline.builds{rest}", "message": message}

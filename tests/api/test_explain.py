@@ -338,9 +338,22 @@ def test_replan_keeps_the_frozen_years_of_the_baseline(
         == frozen
     )
 
+    # ... and no region can train more in a frozen year than the baseline plan did
+    trained = {(t["region"], t["year"]): t["trainees"] for t in baseline_plan["training"]}
+    start = derived["horizon"]["start"]
+    for region in derived["regions"]:
+        capacity = region["training_capacity"]
+        for y in range(start, 2031):
+            assert capacity[str(y)] <= trained.get((region["id"], y), 0), (region, y)
+
     final = flows.wait_status(client, job["id"], flows.TERMINAL)
     assert final["status"] == "done", final
     plan = flows.checked_plan(client, job["id"], derived)
+    assert all(
+        t["trainees"] <= trained.get((t["region"], t["year"]), 0)
+        for t in plan["training"]
+        if t["year"] <= 2030
+    )
     assert {
         (b["site"], b["year"], b["option"]) for b in plan["builds"] if b["year"] <= 2030
     } == frozen
@@ -379,6 +392,13 @@ def test_replan_errors(client: httpx.Client, tiny_variant: Any, long_doc: dict[s
             "options.baseline.builds[0]",
         ),
         ({"baseline": {"builds": []}, "baseline_solve_id": baseline["id"]}, "options.baseline"),
+        (
+            {
+                "baseline": {"builds": [], "training": [{"region": "north", "year": 2030}]},
+                "freeze_through": 2030,
+            },
+            "options.baseline.training[0]",
+        ),
         ({"start_solve_id": UNKNOWN_JOB}, "options.start_solve_id"),
         ({"start_solve_id": "nope"}, "options.start_solve_id"),
         (

@@ -5,9 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from solver.diff import diff_plans
 from solver.replan import apply_baseline
-from solver.scenario import parse_scenario
+from solver.scenario import ScenarioError, parse_scenario
 from solver.solve import solve
 from solver.variants import grid_patches, make_variant, merge_patch, run_batch
 from tests.conftest import DATA, load
@@ -49,6 +51,68 @@ def test_freeze_keeps_frozen_years_and_reoptimises_the_rest(backend: str) -> Non
     changed_sites = {d["site"] for key in ("moved", "redesigned", "dropped") for d in diff[key]}
     assert plan.terms is not None and plan.terms.stability == len(changed_sites) > 0
     assert all(d["from"] >= 2033 and d["to"] >= 2033 for d in diff["moved"])
+
+
+def _richer_large(doc: dict, factor: float) -> dict:
+    doc = json.loads(json.dumps(doc))
+    for site in doc["sites"]:
+        if "large" in site["benefit"]:
+            site["benefit"]["large"] = int(site["benefit"]["large"] * factor)
+    return doc
+
+
+def _trainees(plan: dict) -> dict[tuple[str, int], int]:
+    return {(t["region"], t["year"]): t["trainees"] for t in plan["training"]}
+
+
+def test_frozen_years_train_no_more_than_the_baseline(backend: str) -> None:
+    """A what-if that wants more technicians early (the large design worth half as much again)
+    re-planned with 2031-2032 frozen: no region trains more in a frozen year than the baseline
+    plan did, which the re-plan would otherwise count on (checked below with a baseline whose
+    training is not known)."""
+    doc = load("conformance/generated-b")  # 2031..2034
+    base = solve(doc, backend="highs", time_limit=30, threads=2).to_document()
+    before = _trainees(base)
+    changed = parse_scenario(_richer_large(doc, 1.5))
+    sc = apply_baseline(changed, base, freeze_through=2032)
+    capacity = {r.id: r.training_capacity for r in sc.regions}
+    assert all(
+        capacity[r][str(y)] <= before.get((r, y), 0)  # type: ignore[index]
+        for r in capacity
+        for y in (2031, 2032)
+    )
+    plan = solve(sc, backend=backend, time_limit=60, threads=2).to_document()
+    assert plan["status"] == "optimal"
+    assert plan["objective"] == 185457
+    after = _trainees(plan)
+    assert all(after[k] <= before.get(k, 0) for k in after if k[1] <= 2032)
+    if backend == "highs":
+        unknown = {k: v for k, v in base.items() if k != "training"}
+        free = solve(apply_baseline(changed, unknown, freeze_through=2032), backend="highs",
+                     time_limit=60, threads=2).to_document()  # fmt: skip
+        assert free["objective"] > plan["objective"]
+        assert any(v > before.get(k, 0) for k, v in _trainees(free).items() if k[1] <= 2032)
+
+
+def test_frozen_training_capacity_and_errors() -> None:
+    doc = load("conformance/tiny")  # 2030..2031; north: capacity 30, south: none
+    plan = {
+        "builds": [{"site": s["id"], "year": 2030, "option": next(iter(s["benefit"]))}
+                   for s in doc["sites"][:1]],
+        "training": [{"region": "north", "year": 2030, "trainees": 10}],
+    }  # fmt: skip
+    sc = apply_baseline(parse_scenario(doc), plan, freeze_through=2030)
+    caps = {r.id: r.training_capacity for r in sc.regions}
+    assert caps["north"] == {"2030": 10, "2031": 30}
+    assert caps["south"]["2030"] == 0 and caps["south"]["2031"] > 0  # type: ignore[index]
+    # Not frozen, or training not known: capacities as they were.
+    for p, freeze in ((plan, None), ({"builds": plan["builds"]}, 2030)):
+        sc = apply_baseline(parse_scenario(doc), p, freeze_through=freeze)
+        assert [r.training_capacity for r in sc.regions] == [30, None]
+    bad = dict(plan, training=[{"region": "north", "year": 2030, "trainees": -1}])
+    with pytest.raises(ScenarioError) as info:
+        apply_baseline(parse_scenario(doc), bad, freeze_through=2030)
+    assert [e.path for e in info.value.errors] == ["baseline.training[0]"]
 
 
 def test_diff_and_cli(tmp_path: Path) -> None:
