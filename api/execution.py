@@ -24,6 +24,7 @@ from api.settings import Settings
 from api.states import CANCELLED, DONE, FAILED, TERMINAL, start_note, start_outcome
 from api.storage import ProgressPoint, Storage
 from solver.evaluate import evaluate
+from solver.replan import training_map
 from solver.scenario import parse_scenario
 from solver.solve import DEFAULT_BACKEND, Progress, SolverBugError, solve
 
@@ -219,6 +220,9 @@ def _run_claimed(
             on_progress=lambda p: recorder(replace(p, elapsed=p.elapsed + solving - started)),
             cancel=cancel,
             memory_limit_mb=settings.memory_limit_mb,  # 0: none
+            fixed_training=training_map(options["frozen_training"])
+            if options.get("frozen_training")
+            else None,
         )
         plan_doc = plan.to_document()
         if start is not None and isinstance(plan_doc.get("solver"), dict):

@@ -45,8 +45,8 @@ class SolveOptions(BaseModel):
         ge=0,
         le=9999,
         description="re-plan: keep the baseline's builds of every year up to this one and build "
-        "nothing else in them; with a baseline plan that has its training, no region trains "
-        "more in them than that plan did",
+        "nothing else in them; with a baseline plan that has its training, its trainees in "
+        "them too (the job's options.frozen_training)",
     )
     start_solve_id: uuid.UUID | None = Field(
         default=None,

@@ -246,6 +246,12 @@ class JobOptionsOut(BaseModel):
     )
     baseline_solve_id: str | None = Field(default=None, description="re-plan: the baseline job")
     freeze_through: int | None = Field(default=None, description="re-plan: the last frozen year")
+    frozen_training: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="re-plan: the baseline plan's trainees in the frozen years "
+        "(``[{region, year, trainees}]``), which the plan keeps exactly; absent when the "
+        "baseline's training is not known",
+    )
     base_scenario_id: str | None = Field(
         default=None,
         description="re-plan: the scenario before the baseline was applied (``scenario_id`` is "

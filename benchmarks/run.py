@@ -58,6 +58,7 @@ from benchmarks.suites import (
     national_infeasible,
     replan_changed,
     replan_frozen,
+    replan_frozen_training,
     suite,
     whatif_fuel,
 )
@@ -166,6 +167,11 @@ def _run_rdplan(
             send({"incumbent": p.incumbent, "bound": p.bound, "gap": p.gap})
 
     scenario = parse_scenario(doc)
+    fixed_training = (
+        replan_frozen_training(instance_document("national-20x10.json"))
+        if spec["source"] == "derived/replan-frozen"
+        else None
+    )
     hint: Any = None
     if spec["kind"] == "replan-cold":
         hint = []  # an empty hint: no warm start (None would use the scenario's baseline)
@@ -181,6 +187,7 @@ def _run_rdplan(
             on_progress=on_progress,
             conflicts=False,
             gap=spec.get("gap", 0.0),
+            fixed_training=fixed_training,
         )
     except SolverBugError as exc:
         out["wrong_plan"] = str(exc)
@@ -1300,7 +1307,7 @@ def main(argv: list[str] | None = None) -> int:
             doc = instance_document(REPLAN_BASE_PLAN)
             notes.append(
                 f"re-plan: base plan = instances/{REPLAN_BASE_PLAN} (national-20x10, status {doc['status']}, objective {doc['objective']:,}); "
-                f"frozen through {FREEZE_THROUGH}; every pool loses round(1/3) of its {CREW_LOSS_YEAR} crews; "
+                f"frozen through {FREEZE_THROUGH} (builds, and trainees held at the base plan's since run 27); every pool loses round(1/3) of its {CREW_LOSS_YEAR} crews; "
                 "cold = no hint, warm = rdplan's default warm start (the baseline plan)"
             )
         for name, factor in WHATIF_FUEL.items():

@@ -130,15 +130,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if scenario is None:
             plan = Plan.invalid(errors)
         else:
+            fixed_training = None
             if args.baseline or args.freeze_through is not None:
-                from solver.replan import apply_baseline
+                from solver.replan import apply_baseline, frozen_training
 
                 try:
-                    scenario = apply_baseline(
-                        scenario,
-                        _read(args.baseline) if args.baseline else None,
-                        args.freeze_through,
-                    )
+                    base = _read(args.baseline) if args.baseline else None
+                    scenario = apply_baseline(scenario, base, args.freeze_through)
+                    fixed_training = frozen_training(scenario, base, args.freeze_through)
                 except (OSError, ScenarioError, ValueError) as exc:
                     errs = (
                         exc.errors
@@ -158,6 +157,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                         gap=args.gap,
                         on_progress=view,
                         log=args.log,
+                        fixed_training=fixed_training,
                     )
                 except SolverBugError as exc:
                     print(f"error: {exc}", file=sys.stderr)
@@ -412,8 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--freeze-through",
         type=int,
         default=None,
-        help="fix every baseline build up to this year; with a plan document as --baseline, no"
-        " region trains more in those years than that plan did",
+        help="fix every baseline build up to this year; with a plan document as --baseline, its"
+        " training in those years too",
     )
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     p.add_argument("--log", action="store_true", help="show the solver's own log")

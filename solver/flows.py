@@ -9,9 +9,10 @@ Once the builds ``x`` are fixed, what is left of SPEC §3 splits in two:
   incidence matrix of a bipartite graph (totally unimodular) and its data are integers, so it
   has an integral optimum: a min-cost flow, solved here exactly with OR-Tools' network simplex.
 * **trainees** (§3.4), region by region: cumulative sums ``stock + Σ_{y' <= y-L} t[y'] >=
-  need(y)`` with ``0 <= t[y'] <= capacity(y')`` at ``w_training`` each. Every trainee costs the
-  same, so the least total is optimal; training each year as late as the capacities allow
-  (a backward pass) reaches it with integers.
+  need(y)`` with ``lb(y') <= t[y'] <= capacity(y')`` at ``w_training`` each (``lb`` is 0 but
+  in a re-plan's frozen years, whose training is history: ``solver.replan.fix_training``).
+  Every trainee costs the same, so the least total is optimal; training each year as late as
+  the capacities allow (a backward pass) reaches it with integers.
 
 So for every integral ``x`` the best continuous ``a``/``t`` are matched by integral ones of
 the same cost: the MILP with ``a`` and ``t`` continuous has the same optimum ``Z`` as the
@@ -105,7 +106,14 @@ def _trainees(model: MatrixModel, x: np.ndarray) -> np.ndarray:
     tech = d.option_technicians[model.x_option] * x
     np.add.at(need, (d.site2region[model.x_site], model.x_year), tech)
     cap = np.zeros((d.num_regions, num_y), dtype=np.int64)
-    cap[model.t_region, model.t_year] = d.training_capacity[model.t_region, model.t_year]
+    cap[model.t_region, model.t_year] = np.minimum(
+        d.training_capacity[model.t_region, model.t_year],
+        np.floor(model.col_ub[model.t_offset : model.aux_offset] + 1e-9).astype(np.int64),
+    )
+    low = np.zeros((d.num_regions, num_y), dtype=np.int64)
+    low[model.t_region, model.t_year] = np.ceil(
+        model.col_lb[model.t_offset : model.aux_offset] - 1e-9
+    ).astype(np.int64)
     col = np.full((d.num_regions, num_y), -1, dtype=np.int64)
     col[model.t_region, model.t_year] = np.arange(len(t))
     for r in np.unique(model.t_region).tolist():
@@ -121,6 +129,10 @@ def _trainees(model: MatrixModel, x: np.ndarray) -> np.ndarray:
         else:
             required = short
         required = np.maximum.accumulate(np.maximum(required, 0))
+        # Years with a least training (a frozen year's): the trainees finished by j are at
+        # least the required ones of an earlier year k plus every least amount after k.
+        for j in range(num_y):
+            required[j] = max(required[j], (required[j - 1] if j else 0) + low[r, j])
         cum = np.zeros(num_y, dtype=np.int64)
         cum[-1] = required[-1]
         for j in range(num_y - 1, 0, -1):

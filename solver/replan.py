@@ -8,19 +8,25 @@ baseline is a plan document with its ``training``, no region can train more in a
 frozen year than that plan did: the year's ``training_capacity`` becomes the
 plan's trainees there (0 where it trained none), so a re-plan never counts on
 technicians the frozen years did not train. The scenario (SPEC §2) can cap a
-year's training but not fix it, so a re-plan may still train fewer there than the
-plan did — only where no later build needs them, and then it does not count their
-cost. Crews of the frozen years are re-assigned among the frozen builds: each year's
-crews serve only that year's builds, so no later year depends on them. The solver
-is warm-started from the baseline.
+year's training but not fix it; :func:`frozen_training` gives those frozen
+amounts, and ``solver.solve.solve(..., fixed_training=...)`` holds every plan to
+exactly them (:func:`fix_training`): frozen years are history, their trainees
+included, whatever the rest of the plan needs. The CLI, the service's re-plan
+jobs and the benchmark's frozen re-plan pass them. Crews of the frozen years are
+re-assigned among the frozen builds: each year's crews serve only that year's
+builds, so no later year depends on them. The solver is warm-started from the
+baseline.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from solver.model import MatrixModel
 from solver.scenario import FieldError, Scenario, ScenarioError, load_document, parse_scenario
 
 
@@ -162,3 +168,55 @@ def apply_baseline(
                     # An optional site whose window closed unbuilt: a window after the horizon.
                     s["earliest"] = s["latest"] = scenario.horizon.end + 1
     return parse_scenario(json.loads(json.dumps(doc)))
+
+
+def frozen_training(
+    scenario: Scenario, plan: str | bytes | dict[str, Any] | None, freeze_through: int | None
+) -> dict[tuple[str, int], int] | None:
+    """``{(region, year): trainees}`` for every region and frozen year of ``scenario`` (one
+    :func:`apply_baseline` returned, frozen through ``freeze_through`` against ``plan``): what
+    the plan trained there, as capped in its ``training_capacity``. None when nothing is
+    frozen or the plan's training is not known (no plan, or a list of builds)."""
+    if freeze_through is None or plan is None or baseline_training(plan) is None:
+        return None
+    start = scenario.horizon.start
+    years = range(start, min(freeze_through, scenario.horizon.end) + 1)
+    out: dict[tuple[str, int], int] = {}
+    for region in scenario.regions:
+        capacity = region.training_capacity
+        if not isinstance(capacity, dict):  # apply_baseline wrote every region's per year
+            raise ValueError(f"region '{region.id}' has no per-year capacity: not frozen")
+        for y in years:
+            out[(region.id, y)] = int(capacity[str(y)])
+    return out
+
+
+def training_rows(fixed: Mapping[tuple[str, int], int]) -> list[dict[str, Any]]:
+    """``fixed`` as ``[{"region", "year", "trainees"}]`` (job options, plan details)."""
+    return [{"region": r, "year": y, "trainees": n} for (r, y), n in sorted(fixed.items())]
+
+
+def training_map(rows: list[dict[str, Any]]) -> dict[tuple[str, int], int]:
+    """:func:`training_rows` back."""
+    return {(str(t["region"]), int(t["year"])): int(t["trainees"]) for t in rows}
+
+
+def fix_training(
+    model: MatrixModel, fixed: Mapping[tuple[str, int], int]
+) -> tuple[MatrixModel, int]:
+    """``model`` with each trainee column of ``fixed`` at exactly its amount (at most the
+    column's upper bound), and how many columns that fixed. A frozen year's trainees without
+    a column (none of them could staff a factory built in the horizon) have nothing to fix."""
+    d = model.data
+    lb, ub = model.col_lb.copy(), model.col_ub.copy()
+    count = 0
+    for j, (r, y) in enumerate(zip(model.t_region.tolist(), model.t_year.tolist(), strict=True)):
+        amount = fixed.get((d.region_ids[r], d.start + y))
+        if amount is None:
+            continue
+        col = model.t_offset + j
+        lb[col] = ub[col] = min(float(amount), float(ub[col]))
+        count += 1
+    if not count:
+        return model, 0
+    return replace(model, col_lb=lb, col_ub=ub, lp_bound=None), count

@@ -13,7 +13,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ from solver.plan import (
     sort_builds,
 )
 from solver.problem import build_problem
+from solver.replan import fix_training
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ def solve(
     log: bool = False,
     memory_limit_mb: float | None | Literal["env"] = "env",
     gap: float = 0.0,
+    fixed_training: Mapping[tuple[str, int], int] | None = None,
 ) -> Plan:
     """Solve a scenario and return its checked plan document (SPEC §4).
 
@@ -152,6 +154,8 @@ def solve(
     ``solver.backends.base.MEMORY_LIMIT_MB``). ``gap`` above 0 stops the solve once a plan is
     proved within that relative gap of the bound (SPEC §4's ``gap``, a fraction: 0.001 is
     0.1 %); the plan is then ``feasible`` with its bound and gap, unless the bound proves it.
+    ``fixed_training`` (``{(region, year): trainees}``, a re-plan's frozen years:
+    ``solver.replan.frozen_training``) holds those trainees at exactly those amounts.
     """
     _backend(backend)  # reject unknown names before any work
     if not 0 <= gap < 1:  # also refuses NaN
@@ -167,6 +171,9 @@ def solve(
     # CP-SAT and CBC do better with balance over the regional auxiliaries S[r,y], the HiGHS
     # paths with B[s,y] and tightened rows (solver.model, benchmarks/RESULTS.md).
     model = build_model(data, balance_form="regions" if backend in ("cpsat", "cbc") else None)
+    frozen = 0
+    if fixed_training:
+        model, frozen = fix_training(model, fixed_training)
     build_seconds = time.perf_counter() - started
     info = SolverInfo(
         backend=backend,
@@ -202,6 +209,8 @@ def solve(
         )
     info.seconds = round(raw.seconds, 3)
     info.threads = raw.threads
+    if frozen:
+        raw.detail += f" (the frozen years' trainees held at the baseline's: {frozen} columns)"
     info.detail = raw.detail  # type: ignore[attr-defined]
     if warm is not None:
         info.warm_start = warm  # type: ignore[attr-defined]

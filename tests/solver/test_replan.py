@@ -5,10 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from solver.diff import diff_plans
-from solver.replan import apply_baseline
+from solver.evaluate import evaluate
+from solver.replan import apply_baseline, fix_training, frozen_training
 from solver.scenario import ScenarioError, parse_scenario
 from solver.solve import solve
 from solver.variants import grid_patches, make_variant, merge_patch, run_batch
@@ -65,11 +67,11 @@ def _trainees(plan: dict) -> dict[tuple[str, int], int]:
     return {(t["region"], t["year"]): t["trainees"] for t in plan["training"]}
 
 
-def test_frozen_years_train_no_more_than_the_baseline(backend: str) -> None:
+def test_frozen_years_keep_the_baselines_training(backend: str) -> None:
     """A what-if that wants more technicians early (the large design worth half as much again)
-    re-planned with 2031-2032 frozen: no region trains more in a frozen year than the baseline
-    plan did, which the re-plan would otherwise count on (checked below with a baseline whose
-    training is not known)."""
+    re-planned with 2031-2032 frozen: every region trains in a frozen year exactly what the
+    baseline plan did. Left free, the re-plan counts on trainees the frozen years never had
+    (checked below with a baseline whose training is not known)."""
     doc = load("conformance/generated-b")  # 2031..2034
     base = solve(doc, backend="highs", time_limit=30, threads=2).to_document()
     before = _trainees(base)
@@ -81,16 +83,22 @@ def test_frozen_years_train_no_more_than_the_baseline(backend: str) -> None:
         for r in capacity
         for y in (2031, 2032)
     )
-    plan = solve(sc, backend=backend, time_limit=60, threads=2).to_document()
-    assert plan["status"] == "optimal"
-    assert plan["objective"] == 185457
-    after = _trainees(plan)
-    assert all(after[k] <= before.get(k, 0) for k in after if k[1] <= 2032)
+    fixed = frozen_training(sc, base, 2032)
+    assert fixed == {(r, y): before.get((r, y), 0) for r in capacity for y in (2031, 2032)}
+    plan = solve(sc, backend=backend, time_limit=60, threads=2, fixed_training=fixed)
+    doc_plan = plan.to_document()
+    assert doc_plan["status"] == "optimal"
+    assert doc_plan["objective"] == 185457
+    after = _trainees(doc_plan)
+    assert {k: v for k, v in after.items() if k[1] <= 2032} == {
+        k: v for k, v in before.items() if k[1] <= 2032 and v
+    }
+    assert evaluate(sc, doc_plan).holds
     if backend == "highs":
         unknown = {k: v for k, v in base.items() if k != "training"}
         free = solve(apply_baseline(changed, unknown, freeze_through=2032), backend="highs",
                      time_limit=60, threads=2).to_document()  # fmt: skip
-        assert free["objective"] > plan["objective"]
+        assert free["objective"] > doc_plan["objective"]
         assert any(v > before.get(k, 0) for k, v in _trainees(free).items() if k[1] <= 2032)
 
 
@@ -109,10 +117,52 @@ def test_frozen_training_capacity_and_errors() -> None:
     for p, freeze in ((plan, None), ({"builds": plan["builds"]}, 2030)):
         sc = apply_baseline(parse_scenario(doc), p, freeze_through=freeze)
         assert [r.training_capacity for r in sc.regions] == [30, None]
+    assert frozen_training(sc, {"builds": plan["builds"]}, 2030) is None
+    assert frozen_training(sc, plan, None) is None
     bad = dict(plan, training=[{"region": "north", "year": 2030, "trainees": -1}])
     with pytest.raises(ScenarioError) as info:
         apply_baseline(parse_scenario(doc), bad, freeze_through=2030)
     assert [e.path for e in info.value.errors] == ["baseline.training[0]"]
+
+
+def test_flows_keep_fixed_trainees_and_train_the_rest_late() -> None:
+    """The trainee repair (``solver.flows``) with a frozen year held at an amount: that year
+    trains exactly it, and what else the builds need comes as late as capacities allow."""
+    from solver.flows import integral_flows
+    from solver.model import build_model
+    from solver.problem import build_problem
+
+    doc = load("conformance/generated-b")  # 2031..2034, lead time 1
+    plan = solve(doc, backend="highs", time_limit=30, threads=2)
+    model = build_model(build_problem(parse_scenario(doc)))
+    x = np.zeros(model.num_cols)
+    for b in plan.builds:
+        s = model.data.site_index[b.site]
+        o = model.data.option_index[b.option]
+        y = b.year - model.data.start
+        hit = (model.x_site == s) & (model.x_option == o) & (model.x_year == y)
+        x[np.flatnonzero(hit)] = 1
+    free = integral_flows(model, x)
+    t = model.t_offset + np.arange(len(model.t_region))
+    region = [model.data.region_ids[r] for r in model.t_region]
+    year = (model.t_year + model.data.start).tolist()
+    late = dict(zip(zip(region, year, strict=True), free[t].tolist(), strict=True))
+    # Hold 2031's training 10 above what the repair chooses in every region that can take it.
+    caps = {r.id: r.training_capacity for r in parse_scenario(doc).regions}
+    fixed = {
+        (r, 2031): min(int(late[(r, 2031)]) + 10, int(caps[r]))  # type: ignore[arg-type]
+        for r in caps
+        if (r, 2031) in late
+    }
+    held, count = fix_training(model, fixed)
+    assert count == len(fixed)
+    got = integral_flows(held, x)
+    again = dict(zip(zip(region, year, strict=True), got[t].tolist(), strict=True))
+    assert all(again[k] == v for k, v in fixed.items())
+    for r in caps:  # the same technicians over the horizon, or fewer where 2031 gives more
+        later = sum(again.get((r, y), 0) for y in range(2032, 2035))
+        assert later <= sum(late.get((r, y), 0) for y in range(2032, 2035))
+    assert float(held.obj @ got) <= float(model.obj @ free)  # the extra trainees cost
 
 
 def test_diff_and_cli(tmp_path: Path) -> None:
@@ -229,6 +279,11 @@ def test_cli_replan_and_batch(tmp_path: Path) -> None:
         return sorted((x["site"], x["option"]) for x in plan["builds"] if x["year"] == 2034)
 
     assert first(a) == first(b)
+    # The frozen year's training is the baseline's, held so by the solve.
+    assert {k: v for k, v in _trainees(b).items() if k[1] <= 2034} == {
+        k: v for k, v in _trainees(a).items() if k[1] <= 2034
+    }
+    assert "frozen years' trainees held at the baseline's" in b["solver"]["detail"]
     # Same scenario, baseline = its own optimum: nothing needs to change.
     assert b["objective"] == a["objective"] and b["terms"]["stability"] == 0
     r = subprocess.run(
