@@ -181,6 +181,8 @@ def frozen_training(
         return None
     start = scenario.horizon.start
     years = range(start, min(freeze_through, scenario.horizon.end) + 1)
+    if not len(years):  # frozen through a year before the horizon: nothing is frozen
+        return None
     out: dict[tuple[str, int], int] = {}
     for region in scenario.regions:
         capacity = region.training_capacity

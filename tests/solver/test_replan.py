@@ -119,6 +119,9 @@ def test_frozen_training_capacity_and_errors() -> None:
         assert [r.training_capacity for r in sc.regions] == [30, None]
     assert frozen_training(sc, {"builds": plan["builds"]}, 2030) is None
     assert frozen_training(sc, plan, None) is None
+    before = apply_baseline(parse_scenario(doc), plan, freeze_through=2029)
+    assert [r.training_capacity for r in before.regions] == [30, None]
+    assert frozen_training(before, plan, 2029) is None
     bad = dict(plan, training=[{"region": "north", "year": 2030, "trainees": -1}])
     with pytest.raises(ScenarioError) as info:
         apply_baseline(parse_scenario(doc), bad, freeze_through=2030)
