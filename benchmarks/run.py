@@ -58,7 +58,6 @@ from benchmarks.suites import (
     national_infeasible,
     replan_changed,
     replan_frozen,
-    replan_frozen_training,
     suite,
     whatif_fuel,
 )
@@ -149,6 +148,7 @@ def _run_rdplan(
     from solver.conflicts import find_conflicts, subset_feasible
     from solver.evaluate import evaluate
     from solver.problem import build_problem
+    from solver.replan import frozen_training
     from solver.scenario import parse_scenario
     from solver.solve import SolverBugError, solve
 
@@ -168,7 +168,7 @@ def _run_rdplan(
 
     scenario = parse_scenario(doc)
     fixed_training = (
-        replan_frozen_training(instance_document("national-20x10.json"))
+        frozen_training(scenario, instance_document(REPLAN_BASE_PLAN), FREEZE_THROUGH)
         if spec["source"] == "derived/replan-frozen"
         else None
     )

@@ -276,19 +276,6 @@ def replan_frozen(
     return _lose_crews(doc)
 
 
-def replan_frozen_training(national: dict[str, Any]) -> dict[tuple[str, int], int] | None:
-    """The frozen re-plan's trainees of its frozen years (the base plan's), which every plan
-    of it keeps (``solver.replan.frozen_training``)."""
-    from solver.replan import frozen_training
-    from solver.scenario import parse_scenario
-
-    return frozen_training(
-        parse_scenario(replan_frozen(national)),
-        instance_document(REPLAN_BASE_PLAN),
-        FREEZE_THROUGH,
-    )
-
-
 def replan_changed(national: dict[str, Any]) -> dict[str, Any]:
     """national-20x10 with the re-plan's crew loss and nothing frozen: the cold reference."""
     doc = copy.deepcopy(national)

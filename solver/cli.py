@@ -135,7 +135,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 from solver.replan import apply_baseline, frozen_training
 
                 try:
-                    base = _read(args.baseline) if args.baseline else None
+                    # Parsed once here: apply_baseline and frozen_training both read it.
+                    base = load_document(_read(args.baseline)) if args.baseline else None
                     scenario = apply_baseline(scenario, base, args.freeze_through)
                     fixed_training = frozen_training(scenario, base, args.freeze_through)
                 except (OSError, ScenarioError, ValueError) as exc:

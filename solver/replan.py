@@ -26,7 +26,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from pydantic import ValidationError
+
 from solver.model import MatrixModel
+from solver.plan import TrainingRow
 from solver.scenario import FieldError, Scenario, ScenarioError, load_document, parse_scenario
 
 
@@ -69,17 +72,12 @@ def baseline_training(plan: str | bytes | dict[str, Any]) -> dict[tuple[str, int
             ]
         )
     out: dict[tuple[str, int], int] = {}
-    for i, t in enumerate(training):
-        ok = (
-            isinstance(t, dict)
-            and isinstance(t.get("region"), str)
-            and all(
-                isinstance(t.get(k), int) and not isinstance(t.get(k), bool)
-                for k in ("year", "trainees")
-            )
-            and t["trainees"] >= 0
-        )
-        if not ok:
+    for i, item in enumerate(training):
+        try:
+            row = TrainingRow.model_validate(item, strict=True)  # as every plan reader does
+        except ValidationError:
+            row = None
+        if row is None or row.trainees < 0:
             raise ScenarioError(
                 [
                     FieldError(
@@ -88,9 +86,13 @@ def baseline_training(plan: str | bytes | dict[str, Any]) -> dict[tuple[str, int
                     )
                 ]
             )
-        key = (t["region"], t["year"])
-        out[key] = out.get(key, 0) + t["trainees"]
+        out[(row.region, row.year)] = out.get((row.region, row.year), 0) + row.trainees
     return out
+
+
+def _frozen_years(start: int, end: int, freeze_through: int) -> range:
+    """The years of the horizon ``start..end`` up to ``freeze_through`` (none before it)."""
+    return range(start, min(freeze_through, end) + 1)
 
 
 def _cap_frozen_training(
@@ -101,7 +103,7 @@ def _cap_frozen_training(
     its sites could ever need — a cap no plan is held back by (training beyond it staffs
     nothing)."""
     start, end = doc["horizon"]["start"], doc["horizon"]["end"]
-    frozen = range(start, min(freeze_through, end) + 1)
+    frozen = _frozen_years(start, end, freeze_through)
     if not len(frozen):
         return
     most = {o["id"]: o.get("technicians", 0) for o in doc["options"]}
@@ -179,8 +181,7 @@ def frozen_training(
     frozen or the plan's training is not known (no plan, or a list of builds)."""
     if freeze_through is None or plan is None or baseline_training(plan) is None:
         return None
-    start = scenario.horizon.start
-    years = range(start, min(freeze_through, scenario.horizon.end) + 1)
+    years = _frozen_years(scenario.horizon.start, scenario.horizon.end, freeze_through)
     if not len(years):  # frozen through a year before the horizon: nothing is frozen
         return None
     out: dict[tuple[str, int], int] = {}
@@ -194,7 +195,7 @@ def frozen_training(
 
 
 def training_rows(fixed: Mapping[tuple[str, int], int]) -> list[dict[str, Any]]:
-    """``fixed`` as ``[{"region", "year", "trainees"}]`` (job options, plan details)."""
+    """``fixed`` as ``[{"region", "year", "trainees"}]`` (a re-plan job's options)."""
     return [{"region": r, "year": y, "trainees": n} for (r, y), n in sorted(fixed.items())]
 
 
