@@ -24,7 +24,7 @@ from api.settings import Settings
 from api.states import CANCELLED, DONE, FAILED, TERMINAL, start_note, start_outcome
 from api.storage import ProgressPoint, Storage
 from solver.evaluate import evaluate
-from solver.replan import training_map
+from solver.replan import crew_map, training_map
 from solver.scenario import parse_scenario
 from solver.solve import DEFAULT_BACKEND, Progress, SolverBugError, solve
 
@@ -223,6 +223,7 @@ def _run_claimed(
             fixed_training=training_map(options["frozen_training"])
             if options.get("frozen_training")
             else None,
+            held_crews=crew_map(options["frozen_crews"]) if options.get("frozen_crews") else None,
         )
         plan_doc = plan.to_document()
         if start is not None and isinstance(plan_doc.get("solver"), dict):

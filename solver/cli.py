@@ -130,15 +130,16 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if scenario is None:
             plan = Plan.invalid(errors)
         else:
-            fixed_training = None
+            fixed_training = held_crews = None
             if args.baseline or args.freeze_through is not None:
-                from solver.replan import apply_baseline, frozen_training
+                from solver.replan import apply_baseline, frozen_crews, frozen_training
 
                 try:
                     # Parsed once here: apply_baseline and frozen_training both read it.
                     base = load_document(_read(args.baseline)) if args.baseline else None
                     scenario = apply_baseline(scenario, base, args.freeze_through)
                     fixed_training = frozen_training(scenario, base, args.freeze_through)
+                    held_crews = frozen_crews(scenario, base, args.freeze_through)
                 except (OSError, ScenarioError, ValueError) as exc:
                     errs = (
                         exc.errors
@@ -159,6 +160,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                         on_progress=view,
                         log=args.log,
                         fixed_training=fixed_training,
+                        held_crews=held_crews,
                     )
                 except SolverBugError as exc:
                     print(f"error: {exc}", file=sys.stderr)
@@ -414,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="fix every baseline build up to this year; with a plan document as --baseline, its"
-        " training in those years too",
+        " training and crews in those years too",
     )
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     p.add_argument("--log", action="store_true", help="show the solver's own log")

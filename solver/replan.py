@@ -12,9 +12,15 @@ year's training but not fix it; :func:`frozen_training` gives those frozen
 amounts, and ``solver.solve.solve(..., fixed_training=...)`` holds every plan to
 exactly them (:func:`fix_training`): frozen years are history, their trainees
 included, whatever the rest of the plan needs. The CLI, the service's re-plan
-jobs and the benchmark's frozen re-plan pass them. Crews of the frozen years are
-re-assigned among the frozen builds: each year's crews serve only that year's
-builds, so no later year depends on them. The solver is warm-started from the
+jobs and the benchmark's frozen re-plan pass them. The crews of the frozen years
+are history too: when the baseline plan names its builds' crews, :func:`frozen_crews`
+gives them and ``solve(..., held_crews=...)`` returns them as the plan's crews of
+those years (:func:`hold_crews`), wherever they still hold in the scenario solved.
+Each year's crews serve only that year's builds, so no later year depends on them
+and holding them changes nothing else; the plan's objective and bound move by the
+kilometres the held crews travel more than the solver's (none when the baseline's
+crews were the cheapest for its builds, as every rdplan plan's are, and the frozen
+years' pools and distances did not change). The solver is warm-started from the
 baseline.
 """
 
@@ -22,14 +28,15 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from solver.model import MatrixModel
-from solver.plan import TrainingRow
+from solver.plan import Build, CrewAssignment, TrainingRow
+from solver.problem import ProblemData
 from solver.scenario import FieldError, Scenario, ScenarioError, load_document, parse_scenario
 
 
@@ -73,20 +80,63 @@ def baseline_training(plan: str | bytes | dict[str, Any]) -> dict[tuple[str, int
         )
     out: dict[tuple[str, int], int] = {}
     for i, item in enumerate(training):
-        try:
-            row = TrainingRow.model_validate(item, strict=True)  # as every plan reader does
-        except ValidationError:
-            row = None
-        if row is None or row.trainees < 0:
-            raise ScenarioError(
-                [
-                    FieldError(
-                        path=f"baseline.training[{i}]",
-                        message="each training entry needs region, year and trainees (an integer >= 0)",
-                    )
-                ]
-            )
+        row = _plan_row(
+            TrainingRow,
+            item,
+            f"baseline.training[{i}]",
+            "each training entry needs region, year and trainees (an integer >= 0)",
+            lambda r: r.trainees >= 0,
+        )
         out[(row.region, row.year)] = out.get((row.region, row.year), 0) + row.trainees
+    return out
+
+
+Row = TypeVar("Row", TrainingRow, CrewAssignment)
+
+
+def _plan_row(
+    model: type[Row], item: Any, path: str, message: str, ok: Callable[[Row], bool]
+) -> Row:
+    """``item`` read as a plan document's ``model`` row (strictly, as every plan reader does),
+    or a ScenarioError at ``path`` when it is not one or ``ok`` refuses it."""
+    try:
+        row = model.model_validate(item, strict=True)
+    except ValidationError:
+        row = None
+    if row is None or not ok(row):
+        raise ScenarioError([FieldError(path=path, message=message)])
+    return row
+
+
+def baseline_crews(
+    plan: str | bytes | dict[str, Any],
+) -> dict[tuple[str, int], list[tuple[str, int]]] | None:
+    """``{(site, year): [(pool, count)]}`` of a plan document's builds; None when its builds
+    carry no crews (a list of ``{"site", "year", "option"}``: its crews are not known)."""
+    doc = load_document(plan) if not isinstance(plan, dict) else plan
+    builds = doc.get("builds")
+    if not isinstance(builds, list) or not any(
+        isinstance(b, dict) and "crews" in b for b in builds
+    ):
+        return None
+    out: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for i, b in enumerate(builds):
+        crews = b.get("crews", []) if isinstance(b, dict) else None
+        if not isinstance(crews, list):
+            raise ScenarioError(
+                [FieldError(path=f"baseline.builds[{i}].crews", message="crews is not a list")]
+            )
+        held = []
+        for j, item in enumerate(crews):
+            crew = _plan_row(
+                CrewAssignment,
+                item,
+                f"baseline.builds[{i}].crews[{j}]",
+                "each crew entry needs pool, count (an integer >= 1) and distance_km",
+                lambda c: c.count >= 1,
+            )
+            held.append((crew.pool, crew.count))
+        out[(str(b["site"]), int(b["year"]))] = held
     return out
 
 
@@ -135,6 +185,8 @@ def apply_baseline(
         trained = baseline_training(plan) if plan is not None else None
         if trained is not None:
             _cap_frozen_training(doc, trained, freeze_through)
+        if plan is not None:
+            baseline_crews(plan)  # its errors here, with the rest (frozen_crews reads them)
         if not baseline:
             raise ScenarioError(
                 [FieldError(path="baseline", message="--freeze-through needs a baseline plan")]
@@ -191,6 +243,113 @@ def frozen_training(
             raise ValueError(f"region '{region.id}' has no per-year capacity: not frozen")
         for y in years:
             out[(region.id, y)] = int(capacity[str(y)])
+    return out
+
+
+def frozen_crews(
+    scenario: Scenario, plan: str | bytes | dict[str, Any] | None, freeze_through: int | None
+) -> dict[tuple[str, int], list[tuple[str, int]]] | None:
+    """``{(site, year): [(pool, count)]}``: the crews of ``plan``'s builds in the frozen years
+    of ``scenario`` (one :func:`apply_baseline` returned, frozen through ``freeze_through``).
+    None when nothing is frozen or the plan's crews are not known (no plan, or a list of
+    builds)."""
+    if freeze_through is None or plan is None:
+        return None
+    crews = baseline_crews(plan)
+    years = _frozen_years(scenario.horizon.start, scenario.horizon.end, freeze_through)
+    if crews is None or not len(years):
+        return None
+    return {key: held for key, held in crews.items() if key[1] in years}
+
+
+def crew_rows(held: Mapping[tuple[str, int], list[tuple[str, int]]]) -> list[dict[str, Any]]:
+    """``held`` as ``[{"site", "year", "pool", "count"}]`` (a re-plan job's options)."""
+    return [
+        {"site": site, "year": year, "pool": pool, "count": count}
+        for (site, year), crews in sorted(held.items())
+        for pool, count in crews
+    ]
+
+
+def crew_map(rows: list[dict[str, Any]]) -> dict[tuple[str, int], list[tuple[str, int]]]:
+    """:func:`crew_rows` back."""
+    out: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for c in rows:
+        out.setdefault((str(c["site"]), int(c["year"])), []).append(
+            (str(c["pool"]), int(c["count"]))
+        )
+    return out
+
+
+def hold_crews(
+    data: ProblemData,
+    builds: list[Build],
+    held: Mapping[tuple[str, int], list[tuple[str, int]]],
+) -> tuple[list[Build], int, list[str]]:
+    """``builds`` with the crews of ``held`` (:func:`frozen_crews`) in every year where they
+    hold: the year's builds are the held ones, each gets its option's crews from pools that
+    reach it, and no pool sends more than it has that year. Returns the builds, the crew-km
+    they travel more than before (negative when fewer), and why a year was not held (the
+    solver's crews stay there: a what-if that changed a frozen year's pools, say).
+    """
+    out = list(builds)
+    more_km = 0
+    why_not: list[str] = []
+    for year in sorted({year for _, year in held}):
+        if not data.start <= year <= data.end:
+            continue
+        index = [i for i, b in enumerate(out) if b.year == year]
+        kept = _held_year(data, [out[i] for i in index], held, year)
+        if isinstance(kept, str):
+            why_not.append(f"{year}: {kept}")
+            continue
+        for i, crews in zip(index, kept, strict=True):
+            more_km += _km(crews) - _km(out[i].crews)
+            out[i] = out[i].model_copy(update={"crews": crews})
+    return out, more_km, why_not
+
+
+def _km(crews: list[CrewAssignment]) -> int:
+    return sum(c.count * c.distance_km for c in crews)
+
+
+def _held_year(
+    data: ProblemData,
+    builds: list[Build],
+    held: Mapping[tuple[str, int], list[tuple[str, int]]],
+    year: int,
+) -> list[list[CrewAssignment]] | str:
+    """The held crews of each of ``builds`` (the plan's builds of ``year``), or why they do
+    not hold."""
+    y = year - data.start
+    built = {b.site for b in builds}
+    extra = sorted(site for site, when in held if when == year and site not in built)
+    if extra:
+        return f"the baseline builds {extra[0]} that year"
+    use: dict[int, int] = {}
+    out = []
+    for b in builds:
+        s, o = data.site_index[b.site], data.option_index[b.option]
+        crews = held.get((b.site, year))
+        if crews is None:
+            return f"the baseline does not build {b.site} that year"
+        if sum(n for _, n in crews) != int(data.option_crews[o]):
+            return f"the baseline sends {b.site} other crews than its option needs"
+        if len({pool for pool, _ in crews}) < len(crews):
+            return f"the baseline lists a pool twice at {b.site}"
+        assigned = []
+        for pool, n in crews:
+            k = data.pool_index.get(pool)
+            if k is None or not data.reach[k, s]:
+                return f"pool '{pool}' cannot reach {b.site}"
+            use[k] = use.get(k, 0) + n
+            assigned.append(
+                CrewAssignment(pool=pool, count=n, distance_km=int(data.distance[k, s]))
+            )
+        out.append(sorted(assigned, key=lambda c: c.pool))
+    for k, n in sorted(use.items()):
+        if n > int(data.available[k, y]):
+            return f"pool '{data.pool_ids[k]}' sent {n} crews, it has {int(data.available[k, y])}"
     return out
 
 

@@ -35,7 +35,7 @@ from solver.plan import (
     sort_builds,
 )
 from solver.problem import build_problem
-from solver.replan import fix_training
+from solver.replan import fix_training, hold_crews
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
 logger = logging.getLogger(__name__)
@@ -142,6 +142,7 @@ def solve(
     memory_limit_mb: float | None | Literal["env"] = "env",
     gap: float = 0.0,
     fixed_training: Mapping[tuple[str, int], int] | None = None,
+    held_crews: Mapping[tuple[str, int], list[tuple[str, int]]] | None = None,
 ) -> Plan:
     """Solve a scenario and return its checked plan document (SPEC §4).
 
@@ -156,6 +157,10 @@ def solve(
     0.1 %); the plan is then ``feasible`` with its bound and gap, unless the bound proves it.
     ``fixed_training`` (``{(region, year): trainees}``, a re-plan's frozen years:
     ``solver.replan.frozen_training``) holds those trainees at exactly those amounts.
+    ``held_crews`` (``{(site, year): [(pool, count)]}``, the baseline's crews of a re-plan's
+    frozen years: ``solver.replan.frozen_crews``) are the plan's crews in every year where
+    they still hold (``solver.replan.hold_crews``; the plan's ``solver.detail`` says where
+    not), its objective and bound moved by the kilometres they travel more.
     """
     _backend(backend)  # reject unknown names before any work
     if not 0 <= gap < 1:  # also refuses NaN
@@ -214,7 +219,7 @@ def solve(
     info.detail = raw.detail  # type: ignore[attr-defined]
     if warm is not None:
         info.warm_start = warm  # type: ignore[attr-defined]
-    plan = plan_from_result(model, raw, info)
+    plan = plan_from_result(model, raw, info, held_crews)
     if plan.status is Status.INFEASIBLE and conflicts:
         from solver.conflicts import find_conflicts
 
@@ -340,8 +345,14 @@ def warm_start_summary(report: dict[str, Any]) -> str:
     return f"{report['builds']} builds, does not hold: " + "; ".join(report.get("violations", []))
 
 
-def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Plan:
-    """Turn a backend's raw result into a checked plan document."""
+def plan_from_result(
+    model: MatrixModel,
+    raw: RawResult,
+    info: SolverInfo,
+    held_crews: Mapping[tuple[str, int], list[tuple[str, int]]] | None = None,
+) -> Plan:
+    """Turn a backend's raw result into a checked plan document (with ``held_crews``: the
+    frozen years' crews held, ``solver.replan.hold_crews``)."""
     data = model.data
     name = data.scenario.name
     if not raw.status.has_plan or raw.values is None:
@@ -351,6 +362,18 @@ def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Pl
     if raw.continuous_flows:
         values = integral_flows(model, values)
     builds, training = extract_plan(model, values)
+    raw_bound = raw.bound
+    if held_crews:
+        builds, more_km, why_not = hold_crews(data, builds, held_crews)
+        # Each year's crews serve only that year's builds: the best plan with the held ones
+        # is the solver's problem's best less what they cost more, so its bound moves alike.
+        if raw_bound is not None and math.isfinite(raw_bound):
+            raw_bound -= int(data.weights["mobilization"]) * more_km
+        held_note = "the frozen years' crews held at the baseline's"
+        if why_not:
+            held_note += "; re-assigned where the baseline's do not hold: " + "; ".join(why_not)
+        raw.detail += f" ({held_note})"
+        info.detail = raw.detail  # type: ignore[attr-defined]
     plan = Plan(scenario=name, status=raw.status, builds=builds, training=training, solver=info)
     ev = evaluate(data, plan, check_reported=False)
     if not ev.holds:
@@ -361,7 +384,7 @@ def plan_from_result(model: MatrixModel, raw: RawResult, info: SolverInfo) -> Pl
     plan.breakdown = ev.breakdown
     plan.objective = ev.objective
     plan.unbuilt = ev.unbuilt
-    bound = floor_bound(raw.bound) if raw.bound is not None and math.isfinite(raw.bound) else None
+    bound = floor_bound(raw_bound) if raw_bound is not None and math.isfinite(raw_bound) else None
     if bound is not None and bound < ev.objective + 1:
         plan.status = Status.OPTIMAL
         plan.bound = ev.objective

@@ -349,12 +349,28 @@ def test_replan_keeps_the_frozen_years_of_the_baseline(
         for region in sorted(derived["regions"], key=lambda r: r["id"])
     ]
 
+    # ... and so are its crews
+    frozen_crews = [
+        {"site": b["site"], "year": b["year"], "pool": c["pool"], "count": c["count"]}
+        for b in sorted(baseline_plan["builds"], key=lambda b: b["site"])
+        if b["year"] <= 2030
+        for c in b["crews"]
+    ]
+    assert frozen_crews and job["options"]["frozen_crews"] == frozen_crews
+
     final = flows.wait_status(client, job["id"], flows.TERMINAL)
     assert final["status"] == "done", final
     plan = flows.checked_plan(client, job["id"], derived)
     assert {
         (t["region"], t["year"]): t["trainees"] for t in plan["training"] if t["year"] <= 2030
     } == {k: v for k, v in trained.items() if k[1] <= 2030 and v}
+    assert [
+        {"site": b["site"], "year": b["year"], "pool": c["pool"], "count": c["count"]}
+        for b in sorted(plan["builds"], key=lambda b: b["site"])
+        if b["year"] <= 2030
+        for c in b["crews"]
+    ] == frozen_crews
+    assert "frozen years' crews held at the baseline's" in plan["solver"]["detail"]
     assert {
         (b["site"], b["year"], b["option"]) for b in plan["builds"] if b["year"] <= 2030
     } == frozen

@@ -10,7 +10,16 @@ import pytest
 
 from solver.diff import diff_plans
 from solver.evaluate import evaluate
-from solver.replan import apply_baseline, fix_training, frozen_training
+from solver.problem import build_problem
+from solver.replan import (
+    apply_baseline,
+    crew_map,
+    crew_rows,
+    fix_training,
+    frozen_crews,
+    hold_crews,
+    frozen_training,
+)
 from solver.scenario import ScenarioError, parse_scenario
 from solver.solve import solve
 from solver.variants import grid_patches, make_variant, merge_patch, run_batch
@@ -287,6 +296,9 @@ def test_cli_replan_and_batch(tmp_path: Path) -> None:
         k: v for k, v in _trainees(a).items() if k[1] <= 2034
     }
     assert "frozen years' trainees held at the baseline's" in b["solver"]["detail"]
+    # And its crews.
+    assert _crews(b, 2034) == _crews(a, 2034)
+    assert "frozen years' crews held at the baseline's" in b["solver"]["detail"]
     # Same scenario, baseline = its own optimum: nothing needs to change.
     assert b["objective"] == a["objective"] and b["terms"]["stability"] == 0
     r = subprocess.run(
@@ -358,3 +370,155 @@ def test_plan_says_whether_the_warm_start_holds() -> None:
 
 def _crews_of(build: dict) -> int:
     return sum(c["count"] for c in build["crews"])
+
+
+def _crews(plan: dict, through: int) -> dict[tuple[str, int], list[tuple[str, int]]]:
+    return {
+        (b["site"], b["year"]): [(c["pool"], c["count"]) for c in b["crews"]]
+        for b in plan["builds"]
+        if b["year"] <= through
+    }
+
+
+def _km(plan: dict, through: int) -> int:
+    return sum(
+        c["count"] * c["distance_km"]
+        for b in plan["builds"]
+        if b["year"] <= through
+        for c in b["crews"]
+    )
+
+
+def _another_crew(doc: dict, plan: dict, through: int) -> dict:
+    """``plan`` with one crew of a build up to ``through`` sent from another pool that reaches
+    the site and has one to spare that year: a plan that holds, with other crews than the
+    solver's (and farther, or as far)."""
+    data = build_problem(parse_scenario(doc))
+    plan = json.loads(json.dumps(plan))
+    for b in plan["builds"]:
+        if b["year"] > through or not b["crews"]:
+            continue
+        y, s = b["year"] - data.start, data.site_index[b["site"]]
+        used = np.zeros(len(data.pool_ids), dtype=np.int64)
+        for other in plan["builds"]:
+            if other["year"] == b["year"]:
+                for c in other["crews"]:
+                    used[data.pool_index[c["pool"]]] += c["count"]
+        here = {c["pool"] for c in b["crews"]}
+        for k, pool in enumerate(data.pool_ids):
+            if pool in here or not data.reach[k, s] or used[k] >= data.available[k, y]:
+                continue
+            first = b["crews"][0]
+            first["count"] -= 1
+            b["crews"] = [c for c in b["crews"] if c["count"]] + [
+                {"pool": pool, "count": 1, "distance_km": int(data.distance[k, s])}
+            ]
+            b["crews"].sort(key=lambda c: c["pool"])
+            ev = evaluate(parse_scenario(doc), plan, check_reported=False)
+            assert ev.holds, ev.violations
+            plan["objective"], plan["terms"] = ev.objective, ev.terms.model_dump()
+            return plan
+    raise AssertionError("no build has a crew another pool could send")
+
+
+def test_frozen_years_keep_the_baselines_crews(backend: str) -> None:
+    """Crews of the frozen years are history too: a re-plan keeps the baseline's (here other
+    crews than the solver would send, a kilometre or more farther), and its optimum and bound
+    are the solver's less what those crews travel more — each year's crews serve only that
+    year's builds."""
+    doc = load("conformance/generated-b")  # 2031..2034
+    solved = solve(doc, backend="highs", time_limit=30, threads=2).to_document()
+    base = _another_crew(doc, solved, 2032)
+    assert _crews(base, 2032) != _crews(solved, 2032)
+    changed = parse_scenario(_lose_crews(doc, 2033, 2))
+    sc = apply_baseline(changed, base, freeze_through=2032)
+    fixed, held = frozen_training(sc, base, 2032), frozen_crews(sc, base, 2032)
+    assert held == {k: v for k, v in _crews(base, 2032).items()}
+    assert crew_map(crew_rows(held)) == held
+    free = solve(sc, backend=backend, time_limit=60, threads=2, fixed_training=fixed)
+    plan = solve(
+        sc, backend=backend, time_limit=60, threads=2, fixed_training=fixed, held_crews=held
+    ).to_document()
+    free_doc = free.to_document()
+    assert free_doc["status"] == plan["status"] == "optimal"
+    assert _crews(plan, 2032) == _crews(base, 2032)
+    more = _km(plan, 2032) - _km(free_doc, 2032)
+    assert more >= 0
+    assert plan["objective"] == plan["bound"] == free_doc["objective"] - 2 * more
+    assert evaluate(sc, plan).holds
+    assert "frozen years' crews held at the baseline's" in plan["solver"]["detail"]
+    moved = diff_plans(base, plan)["crews_reassigned"]
+    assert all(d["year"] > 2032 for d in moved)
+
+
+def test_frozen_crews_that_no_longer_hold_are_reassigned() -> None:
+    """A what-if that takes crews from a pool in a frozen year: the year's builds keep their
+    sites, the baseline's crews of that year cannot be kept, and the plan says so."""
+    doc = load("conformance/generated-b")
+    base = solve(doc, backend="highs", time_limit=30, threads=2).to_document()
+    used: dict[str, int] = {}
+    for b in base["builds"]:
+        if b["year"] == 2031:
+            for c in b["crews"]:
+                used[c["pool"]] = used.get(c["pool"], 0) + c["count"]
+    for pool, n in sorted(used.items(), key=lambda kv: -kv[1]):
+        changed = json.loads(json.dumps(doc))
+        for c in changed["crews"]:
+            if c["id"] == pool:
+                years = range(2031, 2035)
+                c["available"] = {str(y): n - 1 if y == 2031 else c["count"] for y in years}
+        sc = apply_baseline(parse_scenario(changed), base, freeze_through=2032)
+        plan = solve(
+            sc,
+            backend="highs",
+            time_limit=30,
+            threads=2,
+            fixed_training=frozen_training(sc, base, 2032),
+            held_crews=frozen_crews(sc, base, 2032),
+        ).to_document()
+        if plan["status"] != "optimal":
+            continue  # the others cannot cover that pool's crews: try another
+        assert f"2031: pool '{pool}' sent {n} crews, it has {n - 1}" in plan["solver"]["detail"]
+        assert {k: v for k, v in _crews(plan, 2032).items() if k[1] == 2032} == {
+            k: v for k, v in _crews(base, 2032).items() if k[1] == 2032
+        }
+        assert evaluate(sc, plan).holds
+        return
+    raise AssertionError("no pool of 2031 could lose a crew")
+
+
+def test_frozen_crews_errors_and_unknown() -> None:
+    doc = load("conformance/tiny")  # 2030..2031
+    site = doc["sites"][0]
+    build = {"site": site["id"], "year": 2030, "option": next(iter(site["benefit"]))}
+    sc = apply_baseline(parse_scenario(doc), {"builds": [build]}, freeze_through=2030)
+    assert frozen_crews(sc, {"builds": [build]}, 2030) is None  # a list of builds: not known
+    plan = {"builds": [dict(build, region="north", crews=[{"pool": "p", "count": 0}])]}
+    with pytest.raises(ScenarioError) as info:
+        apply_baseline(parse_scenario(doc), plan, freeze_through=2030)
+    assert [e.path for e in info.value.errors] == ["baseline.builds[0].crews[0]"]
+
+
+def test_hold_crews_keeps_the_solvers_where_the_baselines_break() -> None:
+    doc = load("conformance/tiny")
+    plan = solve(doc, backend="highs", time_limit=20, threads=1)
+    data = build_problem(parse_scenario(doc))
+    first = next(b for b in plan.builds if b.crews)
+    mine = {
+        (b.site, b.year): [(c.pool, c.count) for c in b.crews]
+        for b in plan.builds
+        if b.year == first.year
+    }
+    same, more, why_not = hold_crews(data, plan.builds, mine)
+    assert (same, more, why_not) == (plan.builds, 0, [])
+    key = (first.site, first.year)
+    for held, why in (
+        ({**mine, key: [("nowhere", sum(c.count for c in first.crews))]}, "pool 'nowhere'"),
+        ({**mine, key: []}, "other crews than its option needs"),
+        ({k: v for k, v in mine.items() if k != key}, f"does not build {first.site}"),
+        ({**mine, ("elsewhere", first.year): []}, "the baseline builds elsewhere"),
+    ):
+        builds, more, why_not = hold_crews(data, plan.builds, held)
+        assert builds == plan.builds and more == 0
+        assert len(why_not) == 1 and why_not[0].startswith(f"{first.year}: ")
+        assert why in why_not[0]
