@@ -47,7 +47,7 @@ class SolveOptions(BaseModel):
         description="re-plan: keep the baseline's builds of every year up to this one and build "
         "nothing else in them; with a baseline plan that has its training, its trainees in "
         "them too (the job's options.frozen_training), and its crews wherever they still hold "
-        "(options.frozen_crews)",
+        "(options.baseline_crews)",
     )
     start_solve_id: uuid.UUID | None = Field(
         default=None,

@@ -252,11 +252,12 @@ class JobOptionsOut(BaseModel):
         "(``[{region, year, trainees}]``), which the plan keeps exactly; absent when the "
         "baseline's training is not known",
     )
-    frozen_crews: list[dict[str, Any]] | None = Field(
+    baseline_crews: list[dict[str, Any]] | None = Field(
         default=None,
-        description="re-plan: the baseline plan's crews in the frozen years "
-        "(``[{site, year, pool, count}]``), which the plan keeps wherever they still hold "
-        "(its ``solver.detail`` says where not); absent when the baseline's crews are not known",
+        description="re-plan: the baseline plan's crews (``[{site, year, pool, count}]``): the "
+        "plan keeps them in the frozen years wherever they still hold (its ``solver.detail`` "
+        "says where not), and in the other years wherever they are among the cheapest for its "
+        "builds; absent when the baseline's crews are not known",
     )
     base_scenario_id: str | None = Field(
         default=None,

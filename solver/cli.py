@@ -130,9 +130,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if scenario is None:
             plan = Plan.invalid(errors)
         else:
-            fixed_training = held_crews = None
+            fixed_training = held_crews = prefer_crews = None
             if args.baseline or args.freeze_through is not None:
-                from solver.replan import apply_baseline, frozen_crews, frozen_training
+                from solver.replan import (
+                    apply_baseline,
+                    baseline_crews,
+                    frozen_crews,
+                    frozen_training,
+                )
 
                 try:
                     # Parsed once here: apply_baseline and frozen_training both read it.
@@ -140,6 +145,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                     scenario = apply_baseline(scenario, base, args.freeze_through)
                     fixed_training = frozen_training(scenario, base, args.freeze_through)
                     held_crews = frozen_crews(scenario, base, args.freeze_through)
+                    prefer_crews = baseline_crews(base) if base is not None else None
                 except (OSError, ScenarioError, ValueError) as exc:
                     errs = (
                         exc.errors
@@ -161,6 +167,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                         log=args.log,
                         fixed_training=fixed_training,
                         held_crews=held_crews,
+                        prefer_crews=prefer_crews,
                     )
                 except SolverBugError as exc:
                     print(f"error: {exc}", file=sys.stderr)

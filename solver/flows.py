@@ -23,6 +23,8 @@ the evaluator then checks like every plan (``docs/decisions.md``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
@@ -33,19 +35,63 @@ class FlowRepairError(RuntimeError):
     """The builds admit no crews or trainees: the solver's ``x`` was not feasible."""
 
 
-def integral_flows(model: MatrixModel, values: np.ndarray) -> np.ndarray:
-    """``values`` with ``x`` rounded and ``a``/``t`` replaced by optimal integers for that ``x``."""
+#: ``{(site, year): [(pool, count)]}``: a plan's crews by build (``solver.replan.baseline_crews``).
+Crews = Mapping[tuple[str, int], list[tuple[str, int]]]
+
+
+def integral_flows(
+    model: MatrixModel, values: np.ndarray, prefer: np.ndarray | None = None
+) -> np.ndarray:
+    """``values`` with ``x`` rounded and ``a``/``t`` replaced by optimal integers for that ``x``
+    (``prefer``: :func:`crew_preference`, the crews kept among equally cheap ones)."""
     out = np.asarray(values, dtype=np.float64).copy()
     x = np.rint(out[: model.num_x]).astype(np.int64)
     out[: model.num_x] = x
-    out[model.a_offset : model.t_offset] = _crews(model, x)
+    out[model.a_offset : model.t_offset] = _crews(model, x, prefer)
     out[model.t_offset : model.aux_offset] = _trainees(model, x)
     if model.num_aux:
         out[model.aux_offset :] = np.rint(out[model.aux_offset :])
     return out
 
 
-def _crews(model: MatrixModel, x: np.ndarray) -> np.ndarray:
+def cheapest_crews(model: MatrixModel, values: np.ndarray, prefer: np.ndarray) -> np.ndarray:
+    """``values`` (a plan: integral ``x``) with the cheapest crews for its builds, and among
+    those the ones of ``prefer`` wherever they are as cheap (:func:`crew_preference`)."""
+    out = np.asarray(values, dtype=np.float64).copy()
+    x = np.rint(out[: model.num_x]).astype(np.int64)
+    out[model.a_offset : model.t_offset] = _crews(model, x, prefer)
+    return out
+
+
+def crew_preference(model: MatrixModel, crews: Crews) -> np.ndarray:
+    """Crews per crew column of ``model`` (its pool class, site and year) of another plan's
+    ``crews``: what :func:`integral_flows` keeps among equally cheap crews. Sites, pools and
+    years the model does not have are left out."""
+    d = model.data
+    col = {
+        key: i
+        for i, key in enumerate(
+            zip(model.a_pool.tolist(), model.a_site.tolist(), model.a_year.tolist(), strict=True)
+        )
+    }
+    out = np.zeros(len(model.a_pool), dtype=np.int64)
+    for (site, year), assigned in crews.items():
+        s = d.site_index.get(site)
+        if s is None:
+            continue
+        for pool, count in assigned:
+            k = d.pool_index.get(pool)
+            i = None if k is None else col.get((int(d.pool_class[k]), s, year - d.start))
+            if i is not None:
+                out[i] += count
+    return out
+
+
+def _crews(model: MatrixModel, x: np.ndarray, prefer: np.ndarray | None = None) -> np.ndarray:
+    """Optimal integral crews for the builds ``x``, year by year; with ``prefer`` (crews per
+    column), the cheapest that send the fewest crews beyond it: every unit cost is scaled by
+    more than the year's crews, and a crew beyond ``prefer`` costs one more — lexicographic,
+    so the crews' cost is still the least."""
     d = model.data
     a = np.zeros(model.t_offset - model.a_offset, dtype=np.int64)
     if len(a) == 0:
@@ -65,6 +111,7 @@ def _crews(model: MatrixModel, x: np.ndarray) -> np.ndarray:
         pool_node = {int(k): 2 + i for i, k in enumerate(pools.tolist())}
         site_node = {int(s): 2 + len(pools) + i for i, s in enumerate(sites.tolist())}
         total = int(demand.sum())
+        scale = total + 1 if prefer is not None else 1
         flow = min_cost_flow.SimpleMinCostFlow()
         flow.add_arcs_with_capacity_and_unit_cost(
             np.zeros(len(pools), dtype=np.int32),
@@ -72,12 +119,19 @@ def _crews(model: MatrixModel, x: np.ndarray) -> np.ndarray:
             d.class_available[pools, y].astype(np.int64),
             np.zeros(len(pools), dtype=np.int64),
         )
-        crew_arcs = flow.add_arcs_with_capacity_and_unit_cost(
-            np.array([pool_node[int(k)] for k in model.a_pool[arcs].tolist()], dtype=np.int32),
-            np.array([site_node[int(s)] for s in model.a_site[arcs].tolist()], dtype=np.int32),
-            d.class_available[model.a_pool[arcs], y].astype(np.int64),
-            cost[arcs].astype(np.int64),
-        )
+        tails = np.array([pool_node[int(k)] for k in model.a_pool[arcs].tolist()], dtype=np.int32)
+        heads = np.array([site_node[int(s)] for s in model.a_site[arcs].tolist()], dtype=np.int32)
+        capacity = d.class_available[model.a_pool[arcs], y].astype(np.int64)
+        unit = cost[arcs].astype(np.int64) * scale
+        beyond = None
+        if prefer is None:
+            crew_arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacity, unit)
+        else:  # the preferred crews at cost, any other one at cost + 1
+            kept = np.minimum(prefer[arcs], capacity)
+            crew_arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, kept, unit)
+            beyond = flow.add_arcs_with_capacity_and_unit_cost(
+                tails, heads, capacity - kept, unit + 1
+            )
         flow.add_arcs_with_capacity_and_unit_cost(
             np.array([site_node[int(s)] for s in sites.tolist()], dtype=np.int32),
             np.ones(len(sites), dtype=np.int32),
@@ -92,6 +146,8 @@ def _crews(model: MatrixModel, x: np.ndarray) -> np.ndarray:
                 f" them can send {flow.maximum_flow()}"
             )
         a[arcs] = flow.flows(crew_arcs)
+        if beyond is not None:
+            a[arcs] += flow.flows(beyond)
     return a
 
 

@@ -20,8 +20,10 @@ Each year's crews serve only that year's builds, so no later year depends on the
 and holding them changes nothing else; the plan's objective and bound move by the
 kilometres the held crews travel more than the solver's (none when the baseline's
 crews were the cheapest for its builds, as every rdplan plan's are, and the frozen
-years' pools and distances did not change). The solver is warm-started from the
-baseline.
+years' pools and distances did not change). In the other years the baseline's crews
+are preferred: kept wherever they are among the cheapest for the new builds
+(``solve(..., prefer_crews=...)``, ``solver.flows.crew_preference``). The solver is
+warm-started from the baseline.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from solver.flows import Crews
 from solver.model import MatrixModel
 from solver.plan import Build, CrewAssignment, TrainingRow
 from solver.problem import ProblemData
@@ -248,7 +251,7 @@ def frozen_training(
 
 def frozen_crews(
     scenario: Scenario, plan: str | bytes | dict[str, Any] | None, freeze_through: int | None
-) -> dict[tuple[str, int], list[tuple[str, int]]] | None:
+) -> Crews | None:
     """``{(site, year): [(pool, count)]}``: the crews of ``plan``'s builds in the frozen years
     of ``scenario`` (one :func:`apply_baseline` returned, frozen through ``freeze_through``).
     None when nothing is frozen or the plan's crews are not known (no plan, or a list of
@@ -259,10 +262,15 @@ def frozen_crews(
     years = _frozen_years(scenario.horizon.start, scenario.horizon.end, freeze_through)
     if crews is None or not len(years):
         return None
-    return {key: held for key, held in crews.items() if key[1] in years}
+    return frozen_of(crews, freeze_through)
 
 
-def crew_rows(held: Mapping[tuple[str, int], list[tuple[str, int]]]) -> list[dict[str, Any]]:
+def frozen_of(crews: Crews, freeze_through: int) -> Crews:
+    """The crews of ``crews`` (:func:`baseline_crews`) in the years up to ``freeze_through``."""
+    return {key: held for key, held in crews.items() if key[1] <= freeze_through}
+
+
+def crew_rows(held: Crews) -> list[dict[str, Any]]:
     """``held`` as ``[{"site", "year", "pool", "count"}]`` (a re-plan job's options)."""
     return [
         {"site": site, "year": year, "pool": pool, "count": count}
@@ -284,7 +292,7 @@ def crew_map(rows: list[dict[str, Any]]) -> dict[tuple[str, int], list[tuple[str
 def hold_crews(
     data: ProblemData,
     builds: list[Build],
-    held: Mapping[tuple[str, int], list[tuple[str, int]]],
+    held: Crews,
 ) -> tuple[list[Build], int, list[str]]:
     """``builds`` with the crews of ``held`` (:func:`frozen_crews`) in every year where they
     hold: the year's builds are the held ones, each gets its option's crews from pools that
@@ -316,7 +324,7 @@ def _km(crews: list[CrewAssignment]) -> int:
 def _held_year(
     data: ProblemData,
     builds: list[Build],
-    held: Mapping[tuple[str, int], list[tuple[str, int]]],
+    held: Crews,
     year: int,
 ) -> list[list[CrewAssignment]] | str:
     """The held crews of each of ``builds`` (the plan's builds of ``year``), or why they do

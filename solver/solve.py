@@ -21,7 +21,7 @@ import numpy as np
 
 from solver.backends.base import RawResult, SolveOptions, default_threads, memory_ceiling_mb
 from solver.evaluate import evaluate
-from solver.flows import FlowRepairError, integral_flows
+from solver.flows import Crews, FlowRepairError, cheapest_crews, crew_preference, integral_flows
 from solver.model import MatrixModel, build_model
 from solver.plan import (
     Build,
@@ -35,7 +35,7 @@ from solver.plan import (
     sort_builds,
 )
 from solver.problem import build_problem
-from solver.replan import fix_training, hold_crews
+from solver.replan import baseline_crews, fix_training, hold_crews
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
 logger = logging.getLogger(__name__)
@@ -75,34 +75,61 @@ def _backend(name: str) -> Callable[[MatrixModel, SolveOptions], RawResult]:
     return module.solve  # type: ignore[no-any-return]
 
 
-def extract_plan(model: MatrixModel, values: np.ndarray) -> tuple[list[Build], list[TrainingRow]]:
-    """Builds (with crews) and training rows from a solution vector of ``model``."""
+def extract_plan(
+    model: MatrixModel, values: np.ndarray, prefer: Crews | None = None
+) -> tuple[list[Build], list[TrainingRow]]:
+    """Builds (with crews) and training rows from a solution vector of ``model``; with
+    ``prefer`` (another plan's crews), a column's crews go first to the pools of its class
+    that plan sent there."""
     data = model.data
     v = np.rint(values).astype(np.int64)
     x_on = np.flatnonzero(v[: model.num_x] > 0)
     a_val = v[model.a_offset : model.t_offset]
-    crews_of: dict[tuple[int, int], list[CrewAssignment]] = {}
+    given: dict[tuple[int, int], dict[int, int]] = {}  # (site, year) -> pool -> crews
     # A column's crews belong to a class of interchangeable pools: its pools give them in
     # scenario order, each up to what it has left that year (the class's bound is their sum;
     # were a solver to exceed it, the last pool takes the rest and the evaluator says so).
+    # The pools ``prefer`` names there give first, for every column, before the rest.
     left = data.available.copy()
-    for i in np.flatnonzero(a_val > 0).tolist():
-        c, s, y = int(model.a_pool[i]), int(model.a_site[i]), int(model.a_year[i])
-        count = int(a_val[i])
+    columns = [
+        (int(model.a_pool[i]), int(model.a_site[i]), int(model.a_year[i]), int(a_val[i]))
+        for i in np.flatnonzero(a_val > 0).tolist()
+    ]
+    remaining = [count for *_, count in columns]
+    if prefer:
+        for n, (c, s, y, _) in enumerate(columns):
+            for pool, count in prefer.get((data.site_ids[s], data.start + y), []):
+                k = data.pool_index.get(pool)
+                if k is None or data.pool_class[k] != c:
+                    continue
+                give = min(count, int(left[k, y]), remaining[n])
+                if give > 0:
+                    left[k, y] -= give
+                    remaining[n] -= give
+                    cell = given.setdefault((s, y), {})
+                    cell[k] = cell.get(k, 0) + give
+    for n, (c, s, y, _) in enumerate(columns):
+        count = remaining[n]
         members = data.class_members[c]
-        for n, k in enumerate(members):
-            give = count if n == len(members) - 1 else min(count, int(left[k, y]))
+        for m, k in enumerate(members):
+            if count == 0:
+                break
+            give = count if m == len(members) - 1 else min(count, int(left[k, y]))
             if give <= 0:
                 continue
             left[k, y] -= give
             count -= give
-            crews_of.setdefault((s, y), []).append(
-                CrewAssignment(
-                    pool=data.pool_ids[k], count=give, distance_km=int(data.distance[k, s])
-                )
+            cell = given.setdefault((s, y), {})
+            cell[k] = cell.get(k, 0) + give
+    crews_of = {
+        key: [
+            CrewAssignment(
+                pool=data.pool_ids[k], count=n, distance_km=int(data.distance[k, key[0]])
             )
-            if count == 0:
-                break
+            for k, n in pools.items()
+        ]
+        for key, pools in given.items()
+    }
     builds = []
     for j in x_on.tolist():
         s, o, y = int(model.x_site[j]), int(model.x_option[j]), int(model.x_year[j])
@@ -142,7 +169,8 @@ def solve(
     memory_limit_mb: float | None | Literal["env"] = "env",
     gap: float = 0.0,
     fixed_training: Mapping[tuple[str, int], int] | None = None,
-    held_crews: Mapping[tuple[str, int], list[tuple[str, int]]] | None = None,
+    held_crews: Crews | None = None,
+    prefer_crews: Crews | None = None,
 ) -> Plan:
     """Solve a scenario and return its checked plan document (SPEC §4).
 
@@ -161,6 +189,10 @@ def solve(
     frozen years: ``solver.replan.frozen_crews``) are the plan's crews in every year where
     they still hold (``solver.replan.hold_crews``; the plan's ``solver.detail`` says where
     not), its objective and bound moved by the kilometres they travel more.
+    ``prefer_crews`` (a baseline plan's crews: ``solver.replan.baseline_crews``; by default
+    those of ``hint`` when it is a plan document) are kept wherever they are among the
+    cheapest for the plan's builds, so that a plan changes crews only where it must
+    (``solver.flows.crew_preference``).
     """
     _backend(backend)  # reject unknown names before any work
     if not 0 <= gap < 1:  # also refuses NaN
@@ -219,7 +251,12 @@ def solve(
     info.detail = raw.detail  # type: ignore[attr-defined]
     if warm is not None:
         info.warm_start = warm  # type: ignore[attr-defined]
-    plan = plan_from_result(model, raw, info, held_crews)
+    if prefer_crews is None and isinstance(hint, dict):
+        try:
+            prefer_crews = baseline_crews(hint)
+        except ScenarioError:
+            prefer_crews = None  # a hint with odd crews: its builds still start the solver
+    plan = plan_from_result(model, raw, info, held_crews, prefer_crews)
     if plan.status is Status.INFEASIBLE and conflicts:
         from solver.conflicts import find_conflicts
 
@@ -349,19 +386,24 @@ def plan_from_result(
     model: MatrixModel,
     raw: RawResult,
     info: SolverInfo,
-    held_crews: Mapping[tuple[str, int], list[tuple[str, int]]] | None = None,
+    held_crews: Crews | None = None,
+    prefer_crews: Crews | None = None,
 ) -> Plan:
     """Turn a backend's raw result into a checked plan document (with ``held_crews``: the
-    frozen years' crews held, ``solver.replan.hold_crews``)."""
+    frozen years' crews held, ``solver.replan.hold_crews``; with ``prefer_crews``: those
+    crews kept where they are as cheap, ``solver.flows.crew_preference``)."""
     data = model.data
     name = data.scenario.name
     if not raw.status.has_plan or raw.values is None:
         status = raw.status if raw.status in (Status.INFEASIBLE, Status.UNKNOWN) else Status.UNKNOWN
         return Plan(scenario=name, status=status, solver=info)
     values = raw.values
+    prefer = crew_preference(model, prefer_crews) if prefer_crews else None
     if raw.continuous_flows:
-        values = integral_flows(model, values)
-    builds, training = extract_plan(model, values)
+        values = integral_flows(model, values, prefer)
+    elif prefer is not None:  # the solver's own crews: as cheap or cheaper, and preferred
+        values = cheapest_crews(model, values, prefer)
+    builds, training = extract_plan(model, values, prefer_crews)
     raw_bound = raw.bound
     if held_crews:
         builds, more_km, why_not = hold_crews(data, builds, held_crews)

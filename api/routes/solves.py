@@ -34,7 +34,7 @@ from api.storage import Storage
 from solver.cli import builds_csv
 from solver.diff import diff_plans
 from solver.plan import PLAN_STATUSES
-from solver.replan import apply_baseline, crew_rows, frozen_crews, frozen_training, training_rows
+from solver.replan import apply_baseline, baseline_crews, crew_rows, frozen_training, training_rows
 from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
 
 router = APIRouter(
@@ -253,12 +253,12 @@ def planned_job(
         return base.id, options
     derived = replanned(scenario or parse_scenario(base.document), plan, opts)
     fixed = frozen_training(derived, plan, opts.freeze_through)
-    held = frozen_crews(derived, plan, opts.freeze_through)
+    crews = None if plan is None else baseline_crews(plan)
     row, _ = storage.add_scenario(derived)
     return row.id, {
         **options,
         "frozen_training": None if fixed is None else training_rows(fixed),
-        "frozen_crews": None if held is None else crew_rows(held),
+        "baseline_crews": None if crews is None else crew_rows(crews),
         "baseline_solve_id": None
         if opts.baseline_solve_id is None
         else str(opts.baseline_solve_id),

@@ -349,14 +349,14 @@ def test_replan_keeps_the_frozen_years_of_the_baseline(
         for region in sorted(derived["regions"], key=lambda r: r["id"])
     ]
 
-    # ... and so are its crews
-    frozen_crews = [
+    # ... and so are its crews (the job has all the baseline's: the others are preferred)
+    crews = [
         {"site": b["site"], "year": b["year"], "pool": c["pool"], "count": c["count"]}
-        for b in sorted(baseline_plan["builds"], key=lambda b: b["site"])
-        if b["year"] <= 2030
+        for b in sorted(baseline_plan["builds"], key=lambda b: (b["site"], b["year"]))
         for c in b["crews"]
     ]
-    assert frozen_crews and job["options"]["frozen_crews"] == frozen_crews
+    assert crews and job["options"]["baseline_crews"] == crews
+    frozen_crews = [c for c in crews if c["year"] <= 2030]
 
     final = flows.wait_status(client, job["id"], flows.TERMINAL)
     assert final["status"] == "done", final

@@ -13,12 +13,13 @@ from solver.evaluate import evaluate
 from solver.problem import build_problem
 from solver.replan import (
     apply_baseline,
+    baseline_crews,
     crew_map,
     crew_rows,
     fix_training,
     frozen_crews,
-    hold_crews,
     frozen_training,
+    hold_crews,
 )
 from solver.scenario import ScenarioError, parse_scenario
 from solver.solve import solve
@@ -522,3 +523,40 @@ def test_hold_crews_keeps_the_solvers_where_the_baselines_break() -> None:
         assert builds == plan.builds and more == 0
         assert len(why_not) == 1 and why_not[0].startswith(f"{first.year}: ")
         assert why in why_not[0]
+
+
+def _crews_by_year(plan: dict) -> dict[int, dict[str, list[tuple[str, int]]]]:
+    out: dict[int, dict[str, list[tuple[str, int]]]] = {}
+    for b in plan["builds"]:
+        out.setdefault(b["year"], {})[b["site"]] = [(c["pool"], c["count"]) for c in b["crews"]]
+    return out
+
+
+def test_a_plan_keeps_the_crews_it_is_given_where_they_are_as_cheap(backend: str) -> None:
+    """Among equally cheap crews a plan takes those of the plan it is given. generated-b with
+    two pools at P00's base: P00y interchangeable with it, P00x reaching fewer regions. The
+    same scenario with its pools listed the other way round breaks the ties the other way;
+    given that plan, a solve keeps its crews in every year it builds the same sites — without
+    it, crews a diff would list as re-assigned for no reason."""
+    doc = load("conformance/generated-b")  # 2031..2034
+    p00 = next(c for c in doc["crews"] if c["id"] == "P00")
+    doc["crews"] += [
+        dict(p00, id="P00y"),
+        dict(p00, id="P00x", regions=["R00", "R01", "R02", "R03"]),
+    ]
+    other = dict(doc, crews=doc["crews"][::-1])
+    given = solve(other, backend="highs", time_limit=30, threads=2).to_document()
+    assert evaluate(parse_scenario(doc), given, check_reported=True).holds
+    plan = solve(
+        doc, backend=backend, time_limit=60, threads=2, prefer_crews=baseline_crews(given)
+    ).to_document()
+    assert plan["status"] == "optimal" and plan["objective"] == given["objective"]
+    mine, theirs = _crews_by_year(plan), _crews_by_year(given)
+    same = [y for y in mine if mine[y].keys() == theirs.get(y, {}).keys()]
+    assert same and all(mine[y] == theirs[y] for y in same)
+    if backend == "highs":
+        free = _crews_by_year(solve(doc, backend="highs", time_limit=30, threads=2).to_document())
+        assert any(free[y] != theirs[y] for y in same)
+        # A what-if solved from the plan (its hint) keeps its crews the same way.
+        again = solve(doc, backend="highs", time_limit=30, threads=2, hint=given).to_document()
+        assert diff_plans(given, again)["crews_reassigned"] == []
