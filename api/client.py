@@ -46,7 +46,7 @@ import httpx
 import pandas as pd
 from pydantic import ValidationError
 
-from api.options import SolveOptions
+from api.options import ReplanError, SolveOptions, replan_arguments, replan_options, replanned
 from api.states import TERMINAL, start_outcome
 from solver.diff import diff_plans, served_curves
 from solver.evaluate import Evaluation, evaluate
@@ -76,7 +76,17 @@ __all__ = [
 ]
 
 #: Solve options a job takes (``POST /v1/solves`` ``options``); anything else is a TypeError.
-OPTION_KEYS = ("backend", "time_limit", "threads", "seed", "gap", "start_solve_id", "start_wait")
+OPTION_KEYS = (
+    "backend",
+    "time_limit",
+    "threads",
+    "seed",
+    "gap",
+    "start_solve_id",
+    "start_wait",
+    "baseline",
+    "freeze_through",
+)
 TERMS = ("benefit", "mobilization", "training", "stability")
 
 ScenarioLike = Union["Scenario", ScenarioModel, dict[str, Any], str, os.PathLike[str]]
@@ -117,6 +127,18 @@ class ApiError(RuntimeError):
             f"  {e.get('path') or '<document>'}: {e.get('message')}" for e in self.errors
         ]
         super().__init__("\n".join(lines))
+
+
+def _scenario_error(exc: ApiError) -> Exception:
+    """A refused submission: an :class:`InvalidScenarioError` when every error is the
+    scenario's (a re-planned scenario's too), else the :class:`ApiError` itself."""
+    if (
+        exc.status_code == 422
+        and exc.errors
+        and not any(str(e.get("path", "")).startswith("options") for e in exc.errors)
+    ):
+        return InvalidScenarioError([FieldError(**e) for e in exc.errors])
+    return exc
 
 
 class JobFailedError(RuntimeError):
@@ -1505,13 +1527,7 @@ class _HttpBackend:
                 "POST", "/v1/solves", (202,), json={"scenario": scenario._doc, "options": options}
             )
         except ApiError as exc:
-            if (
-                exc.status_code == 422
-                and exc.errors
-                and not any(str(e.get("path", "")).startswith("options") for e in exc.errors)
-            ):
-                raise InvalidScenarioError([FieldError(**e) for e in exc.errors]) from exc
-            raise
+            raise _scenario_error(exc) from exc
         out: dict[str, Any] = r.json()
         return out
 
@@ -1577,7 +1593,7 @@ class _LocalBackend:
 
     def submit(self, scenario: Scenario, options: dict[str, Any]) -> dict[str, Any]:
         try:  # the service's own model of the options: the same values refused, the same paths
-            SolveOptions.model_validate(options)
+            opts = SolveOptions.model_validate(options)
         except ValidationError as exc:
             raise ApiError(
                 422,
@@ -1595,6 +1611,15 @@ class _LocalBackend:
                 "unknown start job",
                 [{"path": "options.start_solve_id", "message": f"no solve job {start}"}],
             )
+        options = {k: v for k, v in options.items() if k != "baseline"}
+        if opts.baseline is not None or opts.freeze_through is not None:
+            # A re-plan, derived as the service derives it: the job runs on that scenario.
+            try:
+                derived = replanned(scenario.model, opts.baseline, opts)
+            except ReplanError as exc:
+                raise _scenario_error(ApiError(422, exc.detail, exc.errors)) from None
+            options.update(replan_options(derived, opts.baseline, opts.freeze_through))
+            scenario = Scenario(derived)
         job = _LocalJob(
             str(uuid.uuid4()),
             scenario,
@@ -1625,6 +1650,9 @@ class _LocalBackend:
         options = dict(job.options)
         start_id = options.pop("start_solve_id", None)
         wait = options.pop("start_wait", True) is not False
+        options.update(replan_arguments(options))
+        for key in ("freeze_through", "frozen_training", "baseline_crews"):
+            options.pop(key, None)
         start: dict[str, Any] | None = None
         try:
             if start_id is not None:
@@ -1876,7 +1904,15 @@ class Planner:
     def submit(
         self, scenario: ScenarioLike | Scenario, *, label: str | None = None, **options: Any
     ) -> Job:
-        """Submit a solve job and return at once (the service answers 202, ``queued``)."""
+        """Submit a solve job and return at once (the service answers 202, ``queued``).
+
+        Re-planning: ``baseline`` (a :class:`Plan`, a finished :class:`Job` or a plan
+        document) makes that plan the scenario's baseline — the stability reference and the
+        warm start — and ``freeze_through=Y`` keeps its builds of every year up to ``Y``, its
+        trainees and its crews there, and builds nothing else in those years (as the service's
+        ``options.baseline`` and ``options.freeze_through``). The job then runs on the
+        re-planned scenario, which its plan carries.
+        """
         unknown = set(options) - set(OPTION_KEYS)
         if unknown:
             raise TypeError(
@@ -1884,8 +1920,34 @@ class Planner:
             )
         sc = scenario if isinstance(scenario, Scenario) else Scenario(scenario)
         opts = {k: v for k, v in options.items() if v is not None}
+        if "baseline" in opts:
+            opts["baseline"] = self._plan_document(opts["baseline"])
+        replan = "baseline" in opts or "freeze_through" in opts
         info = self._backend.submit(sc, opts)
-        return Job(str(info["id"]), self, sc, label or sc.name, dict(info.get("options") or opts))
+        shown = {k: v for k, v in opts.items() if k != "baseline"}
+        return Job(
+            str(info["id"]),
+            self,
+            None if replan else sc,  # a re-plan's scenario is the service's derived one
+            label or sc.name,
+            dict(info.get("options") or shown),
+        )
+
+    def _plan_document(self, baseline: Any) -> dict[str, Any]:
+        """A re-plan's baseline as a plan document: a :class:`Plan`'s, a :class:`Job`'s plan,
+        a document as given, or a list of builds."""
+        if isinstance(baseline, Job):
+            baseline = self.plan(baseline)
+        if isinstance(baseline, Plan):
+            return baseline.doc
+        if isinstance(baseline, Mapping):
+            return dict(baseline)
+        if isinstance(baseline, list):
+            return {"builds": baseline}
+        raise TypeError(
+            f"baseline must be a Plan, a Job, a plan document or a list of builds, not "
+            f"{type(baseline).__name__}"
+        )
 
     def job(self, job_id: str) -> Job:
         """A job by id (e.g. one submitted by another session)."""

@@ -20,11 +20,11 @@ import traceback
 from dataclasses import replace
 from typing import Any
 
+from api.options import replan_arguments
 from api.settings import Settings
 from api.states import CANCELLED, DONE, FAILED, TERMINAL, start_note, start_outcome
 from api.storage import ProgressPoint, Storage
 from solver.evaluate import evaluate
-from solver.replan import crew_map, frozen_of, training_map
 from solver.scenario import parse_scenario
 from solver.solve import DEFAULT_BACKEND, Progress, SolverBugError, solve
 
@@ -208,14 +208,6 @@ def _run_claimed(
                 wait=options.get("start_wait", True) is not False,
             )
             log.info("job %s: start from job %s: %s", job_id, start["id"], start)
-        prefer_crews = (
-            crew_map(options["baseline_crews"]) if options.get("baseline_crews") else None
-        )
-        held_crews = (
-            frozen_of(prefer_crews, int(options["freeze_through"]))
-            if prefer_crews and options.get("freeze_through") is not None
-            else None
-        )
         solving = time.perf_counter()
         plan = solve(
             scenario,
@@ -228,11 +220,7 @@ def _run_claimed(
             on_progress=lambda p: recorder(replace(p, elapsed=p.elapsed + solving - started)),
             cancel=cancel,
             memory_limit_mb=settings.memory_limit_mb,  # 0: none
-            fixed_training=training_map(options["frozen_training"])
-            if options.get("frozen_training")
-            else None,
-            held_crews=held_crews,
-            prefer_crews=prefer_crews,
+            **replan_arguments(options),
         )
         plan_doc = plan.to_document()
         if start is not None and isinstance(plan_doc.get("solver"), dict):

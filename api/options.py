@@ -1,6 +1,8 @@
 """A job's solve options: one pydantic model for the HTTP API (``POST /v1/solves``) and the
 client's local planner (``Planner.local()``), so that both refuse the same values with the
-same paths. Only pydantic here: the client imports it without the service layers."""
+same paths, and the re-plan they both derive from them (:func:`replanned`,
+:func:`replan_options`, :func:`replan_arguments`). Only pydantic and the solver here: the
+client imports it without the service layers."""
 
 from __future__ import annotations
 
@@ -8,6 +10,19 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from solver.flows import Crews
+from solver.replan import (
+    apply_baseline,
+    baseline_crews,
+    crew_map,
+    crew_rows,
+    frozen_of,
+    frozen_training,
+    training_map,
+    training_rows,
+)
+from solver.scenario import FieldError, Scenario, ScenarioError
 
 Backend = Literal["cpsat", "highs", "cbc", "portfolio", "lpguided"]
 
@@ -61,3 +76,96 @@ class SolveOptions(BaseModel):
         description="with start_solve_id: wait for that job when it has not ended yet; false: "
         "start from its plan only if it has ended when this job starts, else from scratch",
     )
+
+
+class ReplanError(Exception):
+    """A re-plan the options ask for is impossible: a sentence, and every error with the path
+    of the option (or of the scenario) at fault (the service answers 422 with them)."""
+
+    def __init__(self, detail: str, errors: list[dict[str, str]]):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+def _refuse(detail: str, path: str, message: str) -> ReplanError:
+    return ReplanError(detail, [{"path": path, "message": message}])
+
+
+def _baseline_error(error: FieldError, source: str | None) -> dict[str, str]:
+    """An error of the re-planned scenario; those of its ``baseline`` name the option it came from."""
+    path, message = error.path, error.message
+    if source is None or not path.startswith("baseline"):
+        return {"path": path, "message": message}
+    if path.startswith("baseline.training"):  # the baseline plan's training (frozen years)
+        if source == "options.baseline":
+            return {"path": f"options.{path}", "message": message}
+        return {"path": source, "message": f"{path.removeprefix('baseline.')}: {message}"}
+    rest = path.removeprefix("baseline.builds").removeprefix("baseline")
+    if source == "options.baseline":
+        return {"path": f"options.baseline.builds{rest}", "message": message}
+    return {"path": source, "message": f"builds{rest}: {message}" if rest else message}
+
+
+def replanned(scenario: Scenario, plan: dict[str, Any] | None, opts: SolveOptions) -> Scenario:
+    """``scenario`` re-planned against ``plan`` (the baseline the options name, or None: the
+    scenario's own), frozen through ``opts.freeze_through``; :class:`ReplanError` with the
+    options' paths when that is impossible."""
+    freeze = opts.freeze_through
+    if freeze is not None:
+        start, end = scenario.horizon.start, scenario.horizon.end
+        if not start <= freeze <= end:
+            raise _refuse(
+                "freeze_through is outside the horizon",
+                "options.freeze_through",
+                f"{freeze} is not a year of the horizon {start}..{end}",
+            )
+        if plan is None and not scenario.baseline:
+            raise _refuse(
+                "nothing to freeze",
+                "options.freeze_through",
+                "freezing needs a baseline: options.baseline_solve_id, options.baseline or the "
+                "scenario's own baseline",
+            )
+    source = None
+    if plan is not None:
+        source = "options.baseline" if opts.baseline is not None else "options.baseline_solve_id"
+    try:
+        return apply_baseline(scenario, plan, freeze)
+    except ScenarioError as exc:
+        errors = [_baseline_error(e, source) for e in exc.errors]
+        raise ReplanError(
+            f"the re-planned scenario is invalid: {len(errors)} error(s)", errors
+        ) from None
+
+
+def replan_options(
+    derived: Scenario, plan: dict[str, Any] | None, freeze_through: int | None
+) -> dict[str, Any]:
+    """What a re-plan job keeps among its options besides the request's: the baseline plan's
+    frozen trainees (``frozen_training``) and its crews (``baseline_crews``), each None when
+    not known; ``derived`` is :func:`replanned`'s scenario."""
+    fixed = frozen_training(derived, plan, freeze_through)
+    crews = None if plan is None else baseline_crews(plan)
+    return {
+        "frozen_training": None if fixed is None else training_rows(fixed),
+        "baseline_crews": None if crews is None else crew_rows(crews),
+        "freeze_through": freeze_through,
+    }
+
+
+def replan_arguments(options: dict[str, Any]) -> dict[str, Any]:
+    """``solver.solve.solve``'s re-plan arguments from a job's stored options
+    (:func:`replan_options`): the frozen trainees held, the frozen years' crews held, the
+    baseline's crews preferred elsewhere."""
+    crews: Crews | None = (
+        crew_map(options["baseline_crews"]) if options.get("baseline_crews") else None
+    )
+    freeze = options.get("freeze_through")
+    return {
+        "fixed_training": training_map(options["frozen_training"])
+        if options.get("frozen_training")
+        else None,
+        "held_crews": frozen_of(crews, int(freeze)) if crews and freeze is not None else None,
+        "prefer_crews": crews,
+    }

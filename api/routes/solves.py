@@ -15,7 +15,8 @@ from sse_starlette.sse import EventSourceResponse
 from api.deps import UNAUTHORIZED, RunnerDep, SettingsDep, StorageDep, require_api_key
 from api.errors import ApiError
 from api.models import JobRow, ScenarioRow
-from api.options import SolveOptions
+from api.options import ReplanError, SolveOptions, replan_options
+from api.options import replanned as options_replanned
 from api.routes.scenarios import Limit, Offset, check_limits, validated
 from api.runners import Runner
 from api.schemas import (
@@ -34,8 +35,7 @@ from api.storage import Storage
 from solver.cli import builds_csv
 from solver.diff import diff_plans
 from solver.plan import PLAN_STATUSES
-from solver.replan import apply_baseline, baseline_crews, crew_rows, frozen_training, training_rows
-from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
+from solver.scenario import Scenario, ScenarioError, parse_scenario
 
 router = APIRouter(
     prefix="/v1/solves",
@@ -192,50 +192,14 @@ def start_options(opts: SolveOptions, storage: Storage) -> dict[str, Any]:
     return {"start_solve_id": job.id, "start_wait": opts.start_wait}
 
 
-def _baseline_error(error: FieldError, source: str | None) -> dict[str, str]:
-    """An error of the re-planned scenario; those of its ``baseline`` name the option it came from."""
-    path, message = error.path, error.message
-    if source is None or not path.startswith("baseline"):
-        return {"path": path, "message": message}
-    if path.startswith("baseline.training"):  # the baseline plan's training (frozen years)
-        if source == "options.baseline":
-            return {"path": f"options.{path}", "message": message}
-        return {"path": source, "message": f"{path.removeprefix('baseline.')}: {message}"}
-    rest = path.removeprefix("baseline.builds").removeprefix("baseline")
-    if source == "options.baseline":
-        return {"path": f"options.baseline.builds{rest}", "message": message}
-    return {"path": source, "message": f"builds{rest}: {message}" if rest else message}
-
-
 def replanned(scenario: Scenario, plan: dict[str, Any] | None, opts: SolveOptions) -> Scenario:
     """``scenario`` re-planned against ``plan`` (or its own baseline), frozen through
-    ``opts.freeze_through``; 422 with paths when that is impossible."""
-    freeze = opts.freeze_through
-    if freeze is not None:
-        start, end = scenario.horizon.start, scenario.horizon.end
-        if not start <= freeze <= end:
-            raise _unprocessable(
-                "freeze_through is outside the horizon",
-                "options.freeze_through",
-                f"{freeze} is not a year of the horizon {start}..{end}",
-            )
-        if plan is None and not scenario.baseline:
-            raise _unprocessable(
-                "nothing to freeze",
-                "options.freeze_through",
-                "freezing needs a baseline: options.baseline_solve_id, options.baseline or the "
-                "scenario's own baseline",
-            )
-    source = None
-    if plan is not None:
-        source = "options.baseline" if opts.baseline is not None else "options.baseline_solve_id"
+    ``opts.freeze_through``; 422 with paths when that is impossible
+    (:func:`api.options.replanned`)."""
     try:
-        return apply_baseline(scenario, plan, freeze)
-    except ScenarioError as exc:
-        errors = [_baseline_error(e, source) for e in exc.errors]
-        raise ApiError(
-            422, f"the re-planned scenario is invalid: {len(errors)} error(s)", errors
-        ) from None
+        return options_replanned(scenario, plan, opts)
+    except ReplanError as exc:
+        raise ApiError(422, exc.detail, exc.errors) from None
 
 
 def planned_job(
@@ -252,13 +216,10 @@ def planned_job(
     if plan is None and opts.freeze_through is None:
         return base.id, options
     derived = replanned(scenario or parse_scenario(base.document), plan, opts)
-    fixed = frozen_training(derived, plan, opts.freeze_through)
-    crews = None if plan is None else baseline_crews(plan)
     row, _ = storage.add_scenario(derived)
     return row.id, {
         **options,
-        "frozen_training": None if fixed is None else training_rows(fixed),
-        "baseline_crews": None if crews is None else crew_rows(crews),
+        **replan_options(derived, plan, opts.freeze_through),
         "baseline_solve_id": None
         if opts.baseline_solve_id is None
         else str(opts.baseline_solve_id),

@@ -100,6 +100,53 @@ def test_gap_limit_reaches_the_solver_on_the_service_and_locally(planner: Planne
         assert planner.status(plan.job_id)["options"].get("gap") is None
 
 
+def _frozen(plan: Plan, through: int) -> tuple[set[Any], dict[Any, int], dict[Any, Any]]:
+    doc = plan.doc
+    builds = {(b["site"], b["year"], b["option"]) for b in doc["builds"] if b["year"] <= through}
+    training = {
+        (t["region"], t["year"]): t["trainees"] for t in doc["training"] if t["year"] <= through
+    }
+    crews = {
+        (b["site"], b["year"]): [(c["pool"], c["count"]) for c in b["crews"]]
+        for b in doc["builds"]
+        if b["year"] <= through
+    }
+    return builds, training, crews
+
+
+def test_replan_with_frozen_years_on_the_service_and_locally(planner: Planner) -> None:
+    """``baseline`` + ``freeze_through``: what changes if two crews of every pool are lost in
+    2033, with 2031-2032 already built. The service and the local planner derive the same
+    re-planned scenario, keep the frozen years' builds, trainees and crews, and the plan
+    carries that scenario (its stability reference included)."""
+    scenario = Scenario(load("conformance/generated-b"))  # 2031..2034
+    base = planner.solve(scenario, time_limit=30, threads=1, progress=False)
+    lost = scenario.with_(crews_scale={2033: 0.6}, name="lose-crews-2033")
+    plans = []
+    with Planner.local(workers=1) as local:
+        for p, baseline in ((planner, base), (local, base.doc)):
+            job = p.submit(lost, baseline=baseline, freeze_through=2032, time_limit=60, threads=1)
+            plan = p.wait(job, progress=False)
+            options = p.status(job)["options"]
+            assert options["freeze_through"] == 2032
+            assert options["frozen_training"] and options["baseline_crews"]
+            assert plan.status == "optimal"
+            assert _frozen(plan, 2032) == _frozen(base, 2032)
+            assert "frozen years' crews held" in plan.doc["solver"]["detail"]
+            assert plan.check().holds  # against the re-planned scenario, which the plan carries
+            assert plan.scenario is not None and plan.scenario.doc["baseline"]
+            plans.append(plan)
+        assert plans[0].objective == plans[1].objective
+        # Refused alike, with the option's path.
+        for p in (planner, local):
+            with pytest.raises(ApiError) as info:
+                p.submit(lost, baseline=base, freeze_through=2040)
+            assert info.value.errors[0]["path"] == "options.freeze_through"
+            with pytest.raises(ApiError) as info:
+                p.submit(lost, freeze_through=2032)  # nothing to freeze
+            assert info.value.errors[0]["path"] == "options.freeze_through"
+
+
 def test_api_key_is_required(server: Server, tiny: Scenario) -> None:
     for key in (None, "wrong-key"):
         with Planner(server.url, api_key=key) as anonymous, pytest.raises(ApiError) as info:
