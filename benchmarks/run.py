@@ -1310,7 +1310,7 @@ def main(argv: list[str] | None = None) -> int:
             doc = instance_document(REPLAN_BASE_PLAN)
             notes.append(
                 f"re-plan: base plan = instances/{REPLAN_BASE_PLAN} (national-20x10, status {doc['status']}, objective {doc['objective']:,}); "
-                f"frozen through {FREEZE_THROUGH} (builds, and trainees held at the base plan's since run 27); every pool loses round(1/3) of its {CREW_LOSS_YEAR} crews; "
+                f"frozen through {FREEZE_THROUGH} (builds, trainees held at the base plan's since run 27, crews since run 28); every pool loses round(1/3) of its {CREW_LOSS_YEAR} crews; "
                 "cold = no hint, warm = rdplan's default warm start (the baseline plan)"
             )
         for name, factor in WHATIF_FUEL.items():
