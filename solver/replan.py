@@ -348,7 +348,9 @@ def _held_year(
         assigned = []
         for pool, n in crews:
             k = data.pool_index.get(pool)
-            if k is None or not data.reach[k, s]:
+            if k is None:
+                return f"pool '{pool}' is not in the scenario"
+            if not data.reach[k, s]:
                 return f"pool '{pool}' cannot reach {b.site}"
             use[k] = use.get(k, 0) + n
             assigned.append(

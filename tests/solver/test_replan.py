@@ -501,28 +501,29 @@ def test_frozen_crews_errors_and_unknown() -> None:
 
 
 def test_hold_crews_keeps_the_solvers_where_the_baselines_break() -> None:
-    doc = load("conformance/tiny")
+    doc = load("conformance/tiny")  # n1 and n2 built in 2030, s1 in 2031 (k2 cannot reach it)
     plan = solve(doc, backend="highs", time_limit=20, threads=1)
     data = build_problem(parse_scenario(doc))
-    first = next(b for b in plan.builds if b.crews)
-    mine = {
-        (b.site, b.year): [(c.pool, c.count) for c in b.crews]
-        for b in plan.builds
-        if b.year == first.year
-    }
-    same, more, why_not = hold_crews(data, plan.builds, mine)
-    assert (same, more, why_not) == (plan.builds, 0, [])
-    key = (first.site, first.year)
-    for held, why in (
-        ({**mine, key: [("nowhere", sum(c.count for c in first.crews))]}, "pool 'nowhere'"),
-        ({**mine, key: []}, "other crews than its option needs"),
-        ({k: v for k, v in mine.items() if k != key}, f"does not build {first.site}"),
-        ({**mine, ("elsewhere", first.year): []}, "the baseline builds elsewhere"),
+    held = {(b.site, b.year): [(c.pool, c.count) for c in b.crews] for b in plan.builds}
+    assert hold_crews(data, plan.builds, held) == (plan.builds, 0, [])
+    n1, s1 = ("n1", 2030), ("s1", 2031)
+    assert set(held) == {n1, ("n2", 2030), s1}
+    for change, why in (
+        ({n1: [("nowhere", 1)]}, "2030: pool 'nowhere' is not in the scenario"),
+        ({n1: []}, "2030: the baseline sends n1 other crews than its option needs"),
+        ({s1: [("k2", 2)]}, "2031: pool 'k2' cannot reach s1"),
+        ({n1: None}, "2030: the baseline does not build n1 that year"),
+        ({("elsewhere", 2030): []}, "2030: the baseline builds elsewhere that year"),
     ):
-        builds, more, why_not = hold_crews(data, plan.builds, held)
-        assert builds == plan.builds and more == 0
-        assert len(why_not) == 1 and why_not[0].startswith(f"{first.year}: ")
-        assert why in why_not[0]
+        changed = {k: v for k, v in {**held, **change}.items() if v is not None}
+        builds, more, why_not = hold_crews(data, plan.builds, changed)
+        assert (builds, more, why_not) == (plan.builds, 0, [why])
+    # Crews that hold but travel farther are kept, and the plan learns by how much.
+    farther = {**held, ("n2", 2030): [("k1", 1)]}
+    builds, more, why_not = hold_crews(data, plan.builds, farther)
+    assert why_not == [] and builds[1].crews[0].pool == "k1"
+    k1, k2, n2 = data.pool_index["k1"], data.pool_index["k2"], data.site_index["n2"]
+    assert more == data.distance[k1, n2] - data.distance[k2, n2] > 0
 
 
 def _crews_by_year(plan: dict) -> dict[int, dict[str, list[tuple[str, int]]]]:
