@@ -68,22 +68,24 @@ def crew_preference(model: MatrixModel, crews: Crews) -> np.ndarray:
     ``crews``: what :func:`integral_flows` keeps among equally cheap crews. Sites, pools and
     years the model does not have are left out."""
     d = model.data
-    col = {
-        key: i
-        for i, key in enumerate(
-            zip(model.a_pool.tolist(), model.a_site.tolist(), model.a_year.tolist(), strict=True)
-        )
-    }
     out = np.zeros(len(model.a_pool), dtype=np.int64)
-    for (site, year), assigned in crews.items():
-        s = d.site_index.get(site)
-        if s is None:
-            continue
-        for pool, count in assigned:
-            k = d.pool_index.get(pool)
-            i = None if k is None else col.get((int(d.pool_class[k]), s, year - d.start))
-            if i is not None:
-                out[i] += count
+    rows = [
+        (int(d.pool_class[d.pool_index[pool]]), d.site_index[site], year - d.start, count)
+        for (site, year), assigned in crews.items()
+        if site in d.site_index and d.start <= year <= d.end
+        for pool, count in assigned
+        if pool in d.pool_index
+    ]
+    if not rows or not len(out):
+        return out
+    want = np.asarray(rows, dtype=np.int64)
+    num_s, num_y = len(d.site_ids), d.num_years
+    key = (model.a_pool * num_s + model.a_site) * num_y + model.a_year
+    order = np.argsort(key, kind="stable")
+    wanted = (want[:, 0] * num_s + want[:, 1]) * num_y + want[:, 2]
+    at = np.clip(np.searchsorted(key[order], wanted), 0, len(key) - 1)
+    found = key[order][at] == wanted
+    np.add.at(out, order[at[found]], want[found, 3])
     return out
 
 
