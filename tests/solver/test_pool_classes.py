@@ -110,3 +110,38 @@ def test_merged_pools_reach_the_optimum_of_the_row_by_row_model(
     if plan.status == "optimal":
         assert plan.objective == reference["objective"]
         assert evaluate(sc, plan.to_document()).holds
+
+
+def _crews_by_year(plan: dict[str, Any]) -> dict[int, dict[tuple[str, str], list[Any]]]:
+    """``{year: {(site, option): [(pool, count)]}}``."""
+    out: dict[int, dict[tuple[str, str], list[Any]]] = {}
+    for b in plan["builds"]:
+        crews = [(c["pool"], c["count"]) for c in b["crews"]]
+        out.setdefault(b["year"], {})[b["site"], b["option"]] = crews
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shared_bases(), st.sampled_from(["highs", "cpsat", "cbc"]))
+def test_a_plan_takes_the_crews_it_prefers_among_the_cheapest(
+    doc: dict[str, Any], backend: str
+) -> None:
+    """Given the crews of another optimal plan (the row-by-row baseline's, one column per pool:
+    its ties broken its own way), a solve keeps them in every year it builds the same sites
+    and designs — they are among the cheapest there — and its optimum does not change."""
+    sc = parse_scenario(doc)
+    reference = solve_baseline(doc, time_limit=20, threads=1).plan
+    if reference["status"] != "optimal":
+        return
+    prefer = {
+        (b["site"], b["year"]): [(c["pool"], c["count"]) for c in b["crews"]]
+        for b in reference["builds"]
+    }
+    plan = solve(sc, backend=backend, time_limit=20, threads=1, prefer_crews=prefer)
+    assert plan.status == "optimal" and plan.objective == reference["objective"]
+    out = plan.to_document()
+    assert evaluate(sc, out).holds
+    mine, theirs = _crews_by_year(out), _crews_by_year(reference)
+    for year, crews in mine.items():
+        if crews.keys() == theirs.get(year, {}).keys():
+            assert crews == theirs[year], year
