@@ -476,11 +476,19 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if getattr(args, "passthrough", False):
-        return int(args.func(args, rest))
-    if rest:
+    if rest and not getattr(args, "passthrough", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    return int(args.func(args))
+    try:
+        if getattr(args, "passthrough", False):
+            return int(args.func(args, rest))
+        return int(args.func(args))
+    except BrokenPipeError:
+        # The reader went away (``rdplan diff A B | head``): stop quietly, as Unix tools do.
+        # Python would report the pipe again while flushing stdout at exit, so point it at
+        # /dev/null first (the Python docs' recipe for SIGPIPE).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by it
 
 
 if __name__ == "__main__":

@@ -91,6 +91,25 @@ def test_solve_to_closed_stdout_exit_1_without_traceback() -> None:
     assert "Traceback" not in stderr
 
 
+def test_other_commands_stop_quietly_when_stdout_goes(tmp_path: Path) -> None:
+    """``rdplan diff A B | head``: once the reader has gone, a command stops with the exit
+    status a shell reports for SIGPIPE, and no traceback."""
+    plan = tmp_path / "plan.json"
+    assert rdplan("solve", TINY, "--quiet", "--out", str(plan)).returncode == 0
+    for args in (["schema"], ["diff", str(plan), str(plan)], ["validate", TINY, "--json"]):
+        p = subprocess.Popen(
+            [sys.executable, "-m", "solver.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert p.stdout is not None and p.stderr is not None
+        p.stdout.close()
+        stderr = p.stderr.read()
+        assert p.wait(timeout=120) == 141, (args, stderr)
+        assert "Traceback" not in stderr, args
+
+
 def test_solve_malformed_exit_2_writes_plan(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(
