@@ -14,11 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from solver.flows import Crews
 from solver.replan import (
     apply_baseline,
-    baseline_crews,
     crew_map,
     crew_rows,
     frozen_of,
-    frozen_training,
+    solve_arguments,
     training_map,
     training_rows,
 )
@@ -145,8 +144,8 @@ def replan_options(
     """What a re-plan job keeps among its options besides the request's: the baseline plan's
     frozen trainees (``frozen_training``) and its crews (``baseline_crews``), each None when
     not known; ``derived`` is :func:`replanned`'s scenario."""
-    fixed = frozen_training(derived, plan, freeze_through)
-    crews = None if plan is None else baseline_crews(plan)
+    args = solve_arguments(derived, plan, freeze_through)
+    fixed, crews = args["fixed_training"], args["prefer_crews"]
     return {
         "frozen_training": None if fixed is None else training_rows(fixed),
         "baseline_crews": None if crews is None else crew_rows(crews),

@@ -148,7 +148,7 @@ def _run_rdplan(
     from solver.conflicts import find_conflicts, subset_feasible
     from solver.evaluate import evaluate
     from solver.problem import build_problem
-    from solver.replan import baseline_crews, frozen_crews, frozen_training
+    from solver.replan import solve_arguments
     from solver.scenario import parse_scenario
     from solver.solve import SolverBugError, solve
 
@@ -167,12 +167,9 @@ def _run_rdplan(
             send({"incumbent": p.incumbent, "bound": p.bound, "gap": p.gap})
 
     scenario = parse_scenario(doc)
-    fixed_training = held_crews = prefer_crews = None
+    replan: dict[str, Any] = {}
     if spec["source"] == "derived/replan-frozen":
-        base_plan = instance_document(REPLAN_BASE_PLAN)
-        fixed_training = frozen_training(scenario, base_plan, FREEZE_THROUGH)
-        held_crews = frozen_crews(scenario, base_plan, FREEZE_THROUGH)
-        prefer_crews = baseline_crews(base_plan)
+        replan = solve_arguments(scenario, instance_document(REPLAN_BASE_PLAN), FREEZE_THROUGH)
     hint: Any = None
     if spec["kind"] == "replan-cold":
         hint = []  # an empty hint: no warm start (None would use the scenario's baseline)
@@ -188,9 +185,7 @@ def _run_rdplan(
             on_progress=on_progress,
             conflicts=False,
             gap=spec.get("gap", 0.0),
-            fixed_training=fixed_training,
-            held_crews=held_crews,
-            prefer_crews=prefer_crews,
+            **replan,
         )
     except SolverBugError as exc:
         out["wrong_plan"] = str(exc)

@@ -130,22 +130,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if scenario is None:
             plan = Plan.invalid(errors)
         else:
-            fixed_training = held_crews = prefer_crews = None
+            replan: dict[str, Any] = {}
             if args.baseline or args.freeze_through is not None:
-                from solver.replan import (
-                    apply_baseline,
-                    baseline_crews,
-                    frozen_crews,
-                    frozen_training,
-                )
+                from solver.replan import apply_baseline, solve_arguments
 
                 try:
-                    # Parsed once here: apply_baseline and frozen_training both read it.
+                    # Parsed once here: apply_baseline and solve_arguments both read it.
                     base = load_document(_read(args.baseline)) if args.baseline else None
                     scenario = apply_baseline(scenario, base, args.freeze_through)
-                    fixed_training = frozen_training(scenario, base, args.freeze_through)
-                    held_crews = frozen_crews(scenario, base, args.freeze_through)
-                    prefer_crews = baseline_crews(base) if base is not None else None
+                    replan = solve_arguments(scenario, base, args.freeze_through)
                 except (OSError, ScenarioError, ValueError) as exc:
                     errs = (
                         exc.errors
@@ -165,9 +158,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                         gap=args.gap,
                         on_progress=view,
                         log=args.log,
-                        fixed_training=fixed_training,
-                        held_crews=held_crews,
-                        prefer_crews=prefer_crews,
+                        **replan,
                     )
                 except SolverBugError as exc:
                     print(f"error: {exc}", file=sys.stderr)

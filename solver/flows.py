@@ -44,21 +44,21 @@ def integral_flows(
 ) -> np.ndarray:
     """``values`` with ``x`` rounded and ``a``/``t`` replaced by optimal integers for that ``x``
     (``prefer``: :func:`crew_preference`, the crews kept among equally cheap ones)."""
-    out = np.asarray(values, dtype=np.float64).copy()
-    x = np.rint(out[: model.num_x]).astype(np.int64)
-    out[: model.num_x] = x
-    out[model.a_offset : model.t_offset] = _crews(model, x, prefer)
-    out[model.t_offset : model.aux_offset] = _trainees(model, x)
+    out = cheapest_crews(model, values, prefer)
+    out[model.t_offset : model.aux_offset] = _trainees(model, out[: model.num_x].astype(np.int64))
     if model.num_aux:
         out[model.aux_offset :] = np.rint(out[model.aux_offset :])
     return out
 
 
-def cheapest_crews(model: MatrixModel, values: np.ndarray, prefer: np.ndarray) -> np.ndarray:
-    """``values`` (a plan: integral ``x``) with the cheapest crews for its builds, and among
-    those the ones of ``prefer`` wherever they are as cheap (:func:`crew_preference`)."""
+def cheapest_crews(
+    model: MatrixModel, values: np.ndarray, prefer: np.ndarray | None = None
+) -> np.ndarray:
+    """``values`` with ``x`` rounded and the cheapest crews for those builds, and among them
+    the ones of ``prefer`` wherever they are as cheap (:func:`crew_preference`)."""
     out = np.asarray(values, dtype=np.float64).copy()
     x = np.rint(out[: model.num_x]).astype(np.int64)
+    out[: model.num_x] = x
     out[model.a_offset : model.t_offset] = _crews(model, x, prefer)
     return out
 

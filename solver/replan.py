@@ -256,13 +256,31 @@ def frozen_crews(
     of ``scenario`` (one :func:`apply_baseline` returned, frozen through ``freeze_through``).
     None when nothing is frozen or the plan's crews are not known (no plan, or a list of
     builds)."""
-    if freeze_through is None or plan is None:
+    return _held(scenario, None if plan is None else baseline_crews(plan), freeze_through)
+
+
+def _held(scenario: Scenario, crews: Crews | None, freeze_through: int | None) -> Crews | None:
+    """:func:`frozen_crews` of a plan's crews already read (:func:`baseline_crews`)."""
+    if freeze_through is None or crews is None:
         return None
-    crews = baseline_crews(plan)
-    years = _frozen_years(scenario.horizon.start, scenario.horizon.end, freeze_through)
-    if crews is None or not len(years):
+    if not len(_frozen_years(scenario.horizon.start, scenario.horizon.end, freeze_through)):
         return None
     return frozen_of(crews, freeze_through)
+
+
+def solve_arguments(
+    scenario: Scenario, plan: str | bytes | dict[str, Any] | None, freeze_through: int | None
+) -> dict[str, Any]:
+    """``solver.solve.solve``'s re-plan arguments for ``scenario`` (one :func:`apply_baseline`
+    returned, against ``plan``, frozen through ``freeze_through``): the frozen years' trainees
+    to hold (``fixed_training``) and crews to hold (``held_crews``), and the plan's crews to
+    prefer elsewhere (``prefer_crews``); each None when not known or nothing is frozen."""
+    crews = None if plan is None else baseline_crews(plan)
+    return {
+        "fixed_training": frozen_training(scenario, plan, freeze_through),
+        "held_crews": _held(scenario, crews, freeze_through),
+        "prefer_crews": crews,
+    }
 
 
 def frozen_of(crews: Crews, freeze_through: int) -> Crews:

@@ -13,6 +13,7 @@ import logging
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -85,7 +86,7 @@ def extract_plan(
     v = np.rint(values).astype(np.int64)
     x_on = np.flatnonzero(v[: model.num_x] > 0)
     a_val = v[model.a_offset : model.t_offset]
-    given: dict[tuple[int, int], dict[int, int]] = {}  # (site, year) -> pool -> crews
+    given: Counter[tuple[int, int, int]] = Counter()  # (site, year, pool) -> crews
     # A column's crews belong to a class of interchangeable pools: its pools give them in
     # scenario order, each up to what it has left that year (the class's bound is their sum;
     # were a solver to exceed it, the last pool takes the rest and the evaluator says so).
@@ -106,8 +107,7 @@ def extract_plan(
                 if give > 0:
                     left[k, y] -= give
                     remaining[n] -= give
-                    cell = given.setdefault((s, y), {})
-                    cell[k] = cell.get(k, 0) + give
+                    given[s, y, k] += give
     for n, (c, s, y, _) in enumerate(columns):
         count = remaining[n]
         members = data.class_members[c]
@@ -119,17 +119,12 @@ def extract_plan(
                 continue
             left[k, y] -= give
             count -= give
-            cell = given.setdefault((s, y), {})
-            cell[k] = cell.get(k, 0) + give
-    crews_of = {
-        key: [
-            CrewAssignment(
-                pool=data.pool_ids[k], count=n, distance_km=int(data.distance[k, key[0]])
-            )
-            for k, n in pools.items()
-        ]
-        for key, pools in given.items()
-    }
+            given[s, y, k] += give
+    crews_of: dict[tuple[int, int], list[CrewAssignment]] = {}
+    for (s, y, k), n in given.items():
+        crews_of.setdefault((s, y), []).append(
+            CrewAssignment(pool=data.pool_ids[k], count=n, distance_km=int(data.distance[k, s]))
+        )
     builds = []
     for j in x_on.tolist():
         s, o, y = int(model.x_site[j]), int(model.x_option[j]), int(model.x_year[j])
