@@ -18,6 +18,11 @@ from api.storage import Storage
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "API keys are on and none (or a wrong one) was sent"}
 }
+#: The 422 answer of every ``/v1`` route (a bad parameter or body), in the one error shape the
+#: service sends (``api.errors``): without it FastAPI documents its own ``HTTPValidationError``.
+INVALID_REQUEST: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "invalid request: every error with its path"}
+}
 
 
 def get_settings(request: Request) -> Settings:

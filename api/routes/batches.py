@@ -9,7 +9,14 @@ from typing import Any
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Response
 
-from api.deps import UNAUTHORIZED, RunnerDep, SettingsDep, StorageDep, require_api_key
+from api.deps import (
+    INVALID_REQUEST,
+    UNAUTHORIZED,
+    RunnerDep,
+    SettingsDep,
+    StorageDep,
+    require_api_key,
+)
 from api.errors import ApiError
 from api.models import BatchRow, JobRow, ScenarioRow
 from api.options import SolveOptions
@@ -41,7 +48,7 @@ router = APIRouter(
     prefix="/v1/batches",
     tags=["batches"],
     dependencies=[Depends(require_api_key)],
-    responses=UNAUTHORIZED,
+    responses={**UNAUTHORIZED, **INVALID_REQUEST},
 )
 
 BASE = "base"

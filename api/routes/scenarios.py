@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
-from api.deps import UNAUTHORIZED, SettingsDep, StorageDep, require_api_key
+from api.deps import INVALID_REQUEST, UNAUTHORIZED, SettingsDep, StorageDep, require_api_key
 from api.errors import ApiError
 from api.schemas import (
     SCENARIO_ID_PATTERN,
@@ -27,7 +27,7 @@ router = APIRouter(
     prefix="/v1/scenarios",
     tags=["scenarios"],
     dependencies=[Depends(require_api_key)],
-    responses=UNAUTHORIZED,
+    responses={**UNAUTHORIZED, **INVALID_REQUEST},
 )
 
 ScenarioId = Annotated[

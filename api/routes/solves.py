@@ -12,7 +12,14 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sse_starlette.sse import EventSourceResponse
 
-from api.deps import UNAUTHORIZED, RunnerDep, SettingsDep, StorageDep, require_api_key
+from api.deps import (
+    INVALID_REQUEST,
+    UNAUTHORIZED,
+    RunnerDep,
+    SettingsDep,
+    StorageDep,
+    require_api_key,
+)
 from api.errors import ApiError
 from api.models import JobRow, ScenarioRow
 from api.options import ReplanError, SolveOptions, replan_options
@@ -41,7 +48,7 @@ router = APIRouter(
     prefix="/v1/solves",
     tags=["solves"],
     dependencies=[Depends(require_api_key)],
-    responses=UNAUTHORIZED,
+    responses={**UNAUTHORIZED, **INVALID_REQUEST},
 )
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {

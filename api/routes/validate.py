@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Body, Depends
 
-from api.deps import UNAUTHORIZED, SettingsDep, require_api_key
+from api.deps import INVALID_REQUEST, UNAUTHORIZED, SettingsDep, require_api_key
 from api.routes.scenarios import check_document_limits
 from api.schemas import TINY_SCENARIO, DiagnosticItem, ErrorBody, ErrorItem, ValidationOut
 from solver.diagnostics import diagnose
@@ -20,7 +20,7 @@ router = APIRouter(
     prefix="/v1",
     tags=["scenarios"],
     dependencies=[Depends(require_api_key)],
-    responses=UNAUTHORIZED,
+    responses={**UNAUTHORIZED, **INVALID_REQUEST},
 )
 
 

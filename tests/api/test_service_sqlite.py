@@ -127,6 +127,31 @@ def test_openapi_documents_every_endpoint(client: httpx.Client) -> None:
     assert json.dumps(spec["components"]["schemas"]["SolveRequest"]).count("examples") >= 1
 
 
+def test_openapi_documents_the_422_body_the_service_sends(client: httpx.Client) -> None:
+    """Every 422 the OpenAPI document announces is the one error shape the service sends
+    (``{"detail": str, "errors": [{"path", "message"}]}``), not FastAPI's default
+    ``{"detail": [{"loc", "msg", "type"}]}``: a client generated from the schema reads it."""
+    spec = client.get("/openapi.json").json()
+    wrong = [
+        f"{method.upper()} {path}"
+        for path, methods in spec["paths"].items()
+        for method, op in methods.items()
+        if "422" in op["responses"]
+        and op["responses"]["422"]["content"]["application/json"]["schema"]
+        != {"$ref": "#/components/schemas/ErrorBody"}
+    ]
+    assert wrong == []
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    r = client.get("/v1/solves", params={"limit": 0})
+    assert r.status_code == 422
+    assert r.json() == {
+        "detail": "invalid request: 1 error(s)",
+        "errors": [
+            {"path": "query.limit", "message": "Input should be greater than or equal to 1"}
+        ],
+    }
+
+
 def test_metrics_and_health(client: httpx.Client) -> None:
     flows.metrics_and_health(client, runner="local")
 
