@@ -448,7 +448,11 @@ def get_plan(
     response_model=PlanDiff,
     summary="What changed from one job's plan to another's",
     responses={
-        409: {"model": ErrorBody, "description": "one of the jobs has no plan (yet)"},
+        409: {
+            "model": ErrorBody,
+            "description": "one of the jobs has no plan (yet), or its plan is infeasible or "
+            "unknown (no builds)",
+        },
         **NOT_FOUND,
     },
 )
@@ -458,6 +462,13 @@ def diff_solves(job_id: uuid.UUID, other_id: uuid.UUID, storage: StorageDep) -> 
     builds per year, and the population served over time (on ``b``'s scenario)."""
     a, b = _job(storage, job_id), _job(storage, other_id)
     plan_a, plan_b = _plan(a), _plan(b)
+    for job, plan in ((a, plan_a), (b, plan_b)):
+        if plan.get("status") not in PLAN_STATUSES:  # infeasible or unknown: no builds
+            raise ApiError(
+                409,
+                f"job {job.id} is {job.status} and its plan is {plan.get('status')}: "
+                "it has no builds to compare",
+            )
     row = storage.get_scenario(b.scenario_id)
     scenario = None
     if row is not None:

@@ -294,6 +294,22 @@ def test_diff_between_two_solves(client: httpx.Client, tiny_variant: Any) -> Non
     assert client.get(f"/v1/solves/{a['id']}/diff/not-a-uuid").status_code == 422
 
 
+def test_diff_with_a_job_that_found_no_plan_is_409(client: httpx.Client, tiny_variant: Any) -> None:
+    """An infeasible (or unknown) plan has no builds: a diff against it is not "every site
+    dropped" but no comparison at all, as in a batch's table (moved/dropped null)."""
+    a = solved(client, tiny_variant("diff-planned"))
+    # 4 sites, one of them optional, but 3 builds every year of two: infeasible
+    infeasible = {**tiny_variant("diff-infeasible"), "quotas": {"year": {"min": 3, "max": 3}}}
+    b = solved(client, infeasible)
+    assert b["result"]["status"] == "infeasible"
+    for x, y in ((a, b), (b, a), (b, b)):
+        r = client.get(f"/v1/solves/{x['id']}/diff/{y['id']}")
+        assert r.status_code == 409, r.text
+        assert b["id"] in r.json()["detail"] and "infeasible" in r.json()["detail"]
+    # its plan document (with the conflicts) is still there
+    assert client.get(f"/v1/solves/{b['id']}/plan").json()["conflicts"]
+
+
 def test_replan_keeps_the_frozen_years_of_the_baseline(
     client: httpx.Client, tiny_variant: Any
 ) -> None:
