@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -66,9 +66,13 @@ def baseline_builds(plan: str | bytes | dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def baseline_training(plan: str | bytes | dict[str, Any]) -> dict[tuple[str, int], int] | None:
+def baseline_training(
+    plan: str | bytes | dict[str, Any], regions: Collection[str] | None = None
+) -> dict[tuple[str, int], int] | None:
     """``{(region, year): trainees}`` of a plan document's ``training``; None when it has none
-    (a list of builds, or a plan without the key: its training is not known)."""
+    (a list of builds, or a plan without the key: its training is not known). With
+    ``regions`` (the scenario's), a row of another region is an error: its trainees would
+    otherwise count nowhere and the region's frozen years train none."""
     doc = load_document(plan) if not isinstance(plan, dict) else plan
     training = doc.get("training")
     if training is None:
@@ -90,6 +94,15 @@ def baseline_training(plan: str | bytes | dict[str, Any]) -> dict[tuple[str, int
             "each training entry needs region, year and trainees (an integer >= 0)",
             lambda r: r.trainees >= 0,
         )
+        if regions is not None and row.region not in regions:
+            raise ScenarioError(
+                [
+                    FieldError(
+                        path=f"baseline.training[{i}].region",
+                        message=f"unknown region '{row.region}'",
+                    )
+                ]
+            )
         out[(row.region, row.year)] = out.get((row.region, row.year), 0) + row.trainees
     return out
 
@@ -185,7 +198,8 @@ def apply_baseline(
         doc["baseline"] = baseline_builds(plan)
     baseline = doc.get("baseline", [])
     if freeze_through is not None:
-        trained = baseline_training(plan) if plan is not None else None
+        regions = {r["id"] for r in doc["regions"]}
+        trained = baseline_training(plan, regions) if plan is not None else None
         if trained is not None:
             _cap_frozen_training(doc, trained, freeze_through)
         if plan is not None:

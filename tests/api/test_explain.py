@@ -459,6 +459,30 @@ def test_replan_errors(client: httpx.Client, tiny_variant: Any, long_doc: dict[s
     flows.wait_status(client, long_job["id"], flows.TERMINAL, timeout=30)
 
 
+def test_replan_refuses_baseline_training_in_an_unknown_region(
+    client: httpx.Client, tiny_variant: Any
+) -> None:
+    """A frozen year's training is what the baseline plan trained there: a row naming a region
+    the scenario does not have is an error at its path, not a region silently held to 0
+    trainees (which made this re-plan infeasible: south's 25 technicians are never trained)."""
+    doc = tiny_variant("replan-training-region")
+    baseline = solved(client, doc)
+    plan = client.get(f"/v1/solves/{baseline['id']}/plan").json()
+    assert plan["training"] == [{"region": "south", "year": 2030, "trainees": 25}]
+    typo = {**plan, "training": [{"region": "South", "year": 2030, "trainees": 25}]}
+    r = client.post(
+        "/v1/solves",
+        json={
+            "scenario_id": baseline["scenario_id"],
+            "options": {"time_limit": 10, "threads": 1, "baseline": typo, "freeze_through": 2030},
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {"path": "options.baseline.training[0].region", "message": "unknown region 'South'"}
+    ]
+
+
 def test_openapi_documents_the_new_endpoints(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
     for path, methods in {
