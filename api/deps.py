@@ -24,6 +24,33 @@ INVALID_REQUEST: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "invalid request: every error with its path"}
 }
 
+#: The 415 answer of every route that reads a JSON body (:func:`require_json_body`).
+NOT_JSON: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorBody, "description": "the body is not sent as JSON (its Content-Type)"}
+}
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def require_json_body(request: Request) -> None:
+    """415 for a body sent with another Content-Type than JSON (``curl -d`` sends a form's):
+    FastAPI would hand such a body on as bytes, and the route answer for them — "not a valid
+    dictionary", or ``/v1/validate``'s "not a JSON object" for a valid scenario."""
+    has_body = request.headers.get("content-length", "0") != "0" or (
+        "transfer-encoding" in request.headers
+    )
+    if has_body and not _is_json(request.headers.get("content-type", "")):
+        raise ApiError(
+            415,
+            f"unsupported media type {request.headers.get('content-type', '(none)')!r}: "
+            "the body must be JSON",
+            [{"path": "", "message": "send the body as JSON: Content-Type: application/json"}],
+        )
+
 
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, Response
 
 from api.deps import (
     INVALID_REQUEST,
+    NOT_JSON,
     UNAUTHORIZED,
     RunnerDep,
     SettingsDep,
     StorageDep,
     require_api_key,
+    require_json_body,
 )
 from api.errors import ApiError
 from api.models import BatchRow, JobRow, ScenarioRow
@@ -168,7 +170,9 @@ def comparison(row: BatchRow, jobs: dict[str, JobRow]) -> list[ComparisonRow]:
     status_code=202,
     response_model=BatchOut,
     summary="Submit a what-if batch",
+    dependencies=[Depends(require_json_body)],
     responses={
+        **NOT_JSON,
         413: {"model": ErrorBody, "description": "body or base scenario over the limits"},
         422: {
             "model": ErrorBody,

@@ -7,7 +7,15 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
-from api.deps import INVALID_REQUEST, UNAUTHORIZED, SettingsDep, StorageDep, require_api_key
+from api.deps import (
+    INVALID_REQUEST,
+    NOT_JSON,
+    UNAUTHORIZED,
+    SettingsDep,
+    StorageDep,
+    require_api_key,
+    require_json_body,
+)
 from api.errors import ApiError
 from api.schemas import (
     SCENARIO_ID_PATTERN,
@@ -93,7 +101,9 @@ async def validated(document: dict[str, Any], settings: Settings) -> Scenario:
     status_code=201,
     response_model=ScenarioSummary,
     summary="Store a scenario",
+    dependencies=[Depends(require_json_body)],
     responses={
+        **NOT_JSON,
         200: {"model": ScenarioSummary, "description": "the same scenario was already stored"},
         413: {"model": ErrorBody, "description": "body or scenario over the service's limits"},
         422: {
@@ -155,7 +165,9 @@ def get_scenario(scenario_id: ScenarioId, storage: StorageDep) -> ScenarioDetail
     status_code=201,
     response_model=VariantOut,
     summary="Store a variant of a stored scenario (JSON merge patch)",
+    dependencies=[Depends(require_json_body)],
     responses={
+        **NOT_JSON,
         200: {"model": VariantOut, "description": "the variant was already stored"},
         404: {"model": ErrorBody, "description": "no such base scenario"},
         413: {"model": ErrorBody, "description": "the patched scenario is over the limits"},

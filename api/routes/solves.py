@@ -14,11 +14,13 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.deps import (
     INVALID_REQUEST,
+    NOT_JSON,
     UNAUTHORIZED,
     RunnerDep,
     SettingsDep,
     StorageDep,
     require_api_key,
+    require_json_body,
 )
 from api.errors import ApiError
 from api.models import JobRow, ScenarioRow
@@ -280,7 +282,9 @@ async def enqueue(runner: Runner, storage: Storage, job_ids: list[str]) -> None:
     response_model=JobOut,
     response_model_exclude_none=False,
     summary="Submit a solve job",
+    dependencies=[Depends(require_json_body)],
     responses={
+        **NOT_JSON,
         413: {"model": ErrorBody, "description": "body or scenario over the service's limits"},
         422: {
             "model": ErrorBody,

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Body, Depends
 
-from api.deps import INVALID_REQUEST, UNAUTHORIZED, SettingsDep, require_api_key
+from api.deps import (
+    INVALID_REQUEST,
+    NOT_JSON,
+    UNAUTHORIZED,
+    SettingsDep,
+    require_api_key,
+    require_json_body,
+)
 from api.routes.scenarios import check_document_limits
 from api.schemas import TINY_SCENARIO, DiagnosticItem, ErrorBody, ErrorItem, ValidationOut
 from solver.diagnostics import diagnose
@@ -43,7 +50,11 @@ def _diagnostics(scenario: Scenario) -> list[DiagnosticItem]:
     "/validate",
     response_model=ValidationOut,
     summary="Validate a scenario document (nothing is stored)",
-    responses={413: {"model": ErrorBody, "description": "body or scenario over the limits"}},
+    dependencies=[Depends(require_json_body)],
+    responses={
+        413: {"model": ErrorBody, "description": "body or scenario over the limits"},
+        **NOT_JSON,
+    },
 )
 async def validate(
     settings: SettingsDep,

@@ -152,6 +152,39 @@ def test_openapi_documents_the_422_body_the_service_sends(client: httpx.Client) 
     }
 
 
+def test_a_body_not_sent_as_json_gets_415(client: httpx.Client, tiny_variant: Any) -> None:
+    """``curl -d @tiny.json`` sends a form content type: the JSON body is then not read as JSON.
+    The answer says so (415, the Content-Type to send) instead of a verdict on the bytes —
+    ``/v1/validate`` called a valid scenario "not a JSON object", the others "not a valid
+    dictionary" — and nothing is stored."""
+    doc = tiny_variant("sent-as-form")
+    body = json.dumps(doc).encode()
+    before = client.get("/v1/scenarios").json()["total"]
+    for path, content in (
+        ("/v1/validate", body),
+        ("/v1/scenarios", body),
+        ("/v1/solves", json.dumps({"scenario": doc}).encode()),
+        ("/v1/batches", json.dumps({"scenario": doc, "variants": [{"patch": {}}]}).encode()),
+    ):
+        for content_type in ("application/x-www-form-urlencoded", "text/plain", None):
+            headers = {"content-type": content_type} if content_type else {}
+            r = client.post(path, content=content, headers=headers)
+            assert r.status_code == 415, (path, content_type, r.text)
+            assert r.json()["errors"] == [
+                {"path": "", "message": "send the body as JSON: Content-Type: application/json"}
+            ], r.text
+    assert client.get("/v1/scenarios").json()["total"] == before
+    # JSON under another JSON media type is JSON; an empty body is no body
+    r = client.post(
+        "/v1/validate", content=body, headers={"content-type": "application/vnd.x+json"}
+    )
+    assert r.status_code == 200 and r.json()["valid"] is True, r.text
+    r = client.post("/v1/validate", headers={"content-type": "text/plain"})
+    assert r.status_code == 200 and r.json()["valid"] is False
+    spec = client.get("/openapi.json").json()
+    assert "415" in spec["paths"]["/v1/solves"]["post"]["responses"]
+
+
 def test_metrics_and_health(client: httpx.Client) -> None:
     flows.metrics_and_health(client, runner="local")
 
