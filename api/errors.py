@@ -60,6 +60,19 @@ def _request_error(err: dict[str, Any]) -> dict[str, str]:
     return {"path": path, "message": message}
 
 
+def _unreadable_json(exc: StarletteHTTPException) -> str | None:
+    """Why a JSON body could not be read, when FastAPI's 400 "There was an error parsing the
+    body" hides it: bytes that are not UTF-8, or nesting deeper than the parser goes (a JSON
+    syntax error is a 422 already, through :class:`RequestValidationError`)."""
+    if exc.status_code != 400:
+        return None
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        return "not a JSON document: the body is not UTF-8 text"
+    if isinstance(exc.__cause__, RecursionError):
+        return "not a JSON document: it is nested too deeply"
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -72,6 +85,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unread = _unreadable_json(exc)
+        if unread is not None:
+            return error_response(
+                422, "invalid request: 1 error(s)", [{"path": "", "message": unread}]
+            )
         return error_response(
             exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)
         )

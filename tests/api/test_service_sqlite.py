@@ -185,6 +185,20 @@ def test_a_body_not_sent_as_json_gets_415(client: httpx.Client, tiny_variant: An
     assert "415" in spec["paths"]["/v1/solves"]["post"]["responses"]
 
 
+def test_a_json_body_that_cannot_be_read_gets_422_at_the_document(client: httpx.Client) -> None:
+    """Bytes that are not UTF-8, or JSON nested deeper than the parser goes, are no JSON
+    document, like a syntax error: 422 at path "", not FastAPI's bare 400 "There was an error
+    parsing the body" (with no errors, and a status the OpenAPI document does not list)."""
+    for path in ("/v1/solves", "/v1/scenarios", "/v1/validate"):
+        for body, message in (
+            (b'{"scenario": "\xff\xfe"}', "not a JSON document: the body is not UTF-8 text"),
+            (b"[" * 100_000 + b"]" * 100_000, "not a JSON document: it is nested too deeply"),
+        ):
+            r = client.post(path, content=body, headers={"content-type": "application/json"})
+            assert r.status_code == 422, (path, r.text)
+            assert r.json()["errors"] == [{"path": "", "message": message}], r.text
+
+
 def test_metrics_and_health(client: httpx.Client) -> None:
     flows.metrics_and_health(client, runner="local")
 
