@@ -35,6 +35,31 @@ SERVER_RESTARTED = "server restarted while the job was running"
 SERVER_STOPPED = "server shut down while the job was running"
 
 
+def pid_alive(pid: int) -> bool:
+    """True for a live process on this machine; a zombie (dead, not yet reaped) counts as dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError), open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    return True
+
+
+def orphaned_here(worker: str | None, host: str) -> bool:
+    """Whether the worker ``host/pid`` of a running in-process job is gone from this machine.
+
+    A job of another machine, or of a process that still runs here (another ``rdplan serve``
+    on the same database), is not this server's to fail: the heartbeat reaper fails it if its
+    worker goes silent."""
+    if worker is None:
+        return True
+    prefix, _, pid = worker.rpartition("/")
+    return prefix == host and pid.isdigit() and not pid_alive(int(pid))
+
+
 class Runner(Protocol):
     name: str
 
@@ -99,7 +124,14 @@ class LocalRunner(_Maintenance):
         self._host = socket.gethostname()
 
     def start(self) -> None:
-        ids = self.storage.fail_running(SERVER_RESTARTED, runner="local")
+        # The in-process jobs whose worker died with an earlier server on this machine; those
+        # of another live server on the same database run on (its workers keep beating).
+        gone = [w for _, w in self.storage.running("local") if orphaned_here(w, self._host)]
+        ids = (
+            self.storage.fail_running(SERVER_RESTARTED, runner="local", workers=gone)
+            if gone
+            else []
+        )
         for job_id in ids:
             log.warning("job %s: %s", job_id, SERVER_RESTARTED)
         # Start the forkserver (it imports the solver once) before the first job needs it.
@@ -126,10 +158,16 @@ class LocalRunner(_Maintenance):
             if proc.is_alive():
                 proc.kill()
                 proc.join(timeout=5)
-            self.storage.fail_running(SERVER_STOPPED, job_ids=[job_id])
+            self.storage.fail_running(
+                SERVER_STOPPED, job_ids=[job_id], workers=[self._worker(proc)]
+            )
         self.procs.clear()
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+    def _worker(self, proc: BaseProcess) -> str:
+        """The ``worker`` a job of ``proc`` is stored with (:func:`api.execution.worker_id`)."""
+        return f"{self._host}/{proc.pid}"
 
     def _loop(self) -> None:
         ticks = 0
@@ -152,8 +190,11 @@ class LocalRunner(_Maintenance):
             proc.join()
             del self.procs[job_id]
             code = proc.exitcode
+            # Only when the job is this process's: a job another server claimed first is not.
             failed = self.storage.fail_running(
-                f"the worker process exited unexpectedly (exit code {code})", job_ids=[job_id]
+                f"the worker process exited unexpectedly (exit code {code})",
+                job_ids=[job_id],
+                workers=[self._worker(proc)],
             )
             if failed:
                 log.warning("job %s: worker process died with exit code %s", job_id, code)

@@ -426,6 +426,7 @@ class Storage:
         runner: str | None = None,
         worker_prefix: str | None = None,
         job_ids: Sequence[str] | None = None,
+        workers: Sequence[str] | None = None,
         heartbeat_before: dt.datetime | None = None,
         status: str = FAILED,
     ) -> list[str]:
@@ -435,6 +436,8 @@ class Storage:
             cond.append(JobRow.runner == runner)
         if worker_prefix is not None:
             cond.append(JobRow.worker.startswith(worker_prefix, autoescape=True))
+        if workers is not None:
+            cond.append(JobRow.worker.in_(list(workers)))
         if job_ids is not None:
             cond.append(JobRow.id.in_(list(job_ids)))
         if heartbeat_before is not None:
@@ -453,6 +456,16 @@ class Storage:
                 if res.rowcount == 1:  # type: ignore[attr-defined]
                     failed.append(job_id)
             return failed
+
+    def running(self, runner: str) -> list[tuple[str, str | None]]:
+        """The running jobs of ``runner``: (id, worker)."""
+        with self.reading() as s:
+            rows = s.execute(
+                select(JobRow.id, JobRow.worker).where(
+                    JobRow.status == RUNNING, JobRow.runner == runner
+                )
+            ).all()
+            return [(r[0], r[1]) for r in rows]
 
     def stale_running(
         self, heartbeat_before: dt.datetime

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from api.runners import pid_alive  # noqa: F401  (re-exported for the tests)
+
 T = TypeVar("T")
 
 #: Variables the service reads; the tests set them explicitly and drop inherited ones.
@@ -38,20 +40,6 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval:
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
-
-
-def pid_alive(pid: int) -> bool:
-    """True for a live process; a zombie (dead, not yet reaped) counts as dead."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with suppress(OSError):
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    return True
 
 
 class Process:

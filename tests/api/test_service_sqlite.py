@@ -240,3 +240,37 @@ def test_server_killed_mid_solve(
             assert stored["total"] == 3
     finally:
         server.stop()
+
+
+def test_two_servers_on_one_database_leave_each_others_jobs_alone(
+    tmp_path: Path, tiny_variant: Any, long_doc: dict[str, Any]
+) -> None:
+    """A second ``rdplan serve`` on the same database neither fails the first one's running
+    job when it starts (it is not a restart of that server) nor fails a job the first one
+    claimed before its own worker could: every job ends done, with its plan."""
+    env = service_env(
+        workers=1, progress_interval=0.25, database_url=f"sqlite:///{tmp_path / 'shared.db'}"
+    )
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first, second = Server(tmp_path / "a", env), Server(tmp_path / "b", env)
+    first.start()
+    try:
+        with first.client() as a:
+            long = flows.submit(a, long_doc, time_limit=6)
+            flows.wait_running_with_progress(a, long["id"])
+            second.start()
+            with second.client() as b:
+                assert flows.job(b, long["id"])["status"] == "running"
+                # both dispatchers see each of these queued: one claims it, the other must not
+                # count its idle worker's exit against the job
+                docs = [tiny_variant(f"shared-{i}") for i in range(8)]
+                jobs = [flows.submit((a, b)[i % 2], d, time_limit=5) for i, d in enumerate(docs)]
+                for submitted, doc in zip(jobs, docs, strict=True):
+                    final = flows.wait_status(b, submitted["id"], {"done", "failed"}, timeout=120)
+                    assert final["status"] == "done", final
+                    flows.checked_plan(a, submitted["id"], doc)
+            final = flows.wait_status(a, long["id"], {"done", "failed"}, timeout=120)
+            assert final["status"] == "done", final  # with whatever plan 6 s gave
+    finally:
+        second.stop()
+        first.stop()
