@@ -126,9 +126,9 @@ class LocalRunner(_Maintenance):
     def start(self) -> None:
         # The in-process jobs whose worker died with an earlier server on this machine; those
         # of another live server on the same database run on (its workers keep beating).
-        gone = [w for _, w in self.storage.running("local") if orphaned_here(w, self._host)]
+        gone = [j for j, w in self.storage.running("local") if orphaned_here(w, self._host)]
         ids = (
-            self.storage.fail_running(SERVER_RESTARTED, runner="local", workers=gone)
+            self.storage.fail_running(SERVER_RESTARTED, runner="local", job_ids=gone)
             if gone
             else []
         )
