@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import httpx
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -158,6 +159,21 @@ class JobCancelledError(RuntimeError):
 
 
 # -- scenarios ------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars — years and counts read from a DataFrame, ``plan.builds.year
+    .max()`` — as the Python ints, floats and bools they stand for, in mappings (keys too),
+    lists and tuples: the JSON types a scenario document and a request take."""
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _bounds(value: Any, path: str, errors: list[FieldError]) -> dict[str, int] | None:
@@ -352,6 +368,21 @@ class Scenario:
         Raises :class:`InvalidScenarioError` listing every error (with its path) when
         the edits or the resulting document are invalid.
         """
+        # numpy scalars (years and counts read from DataFrames) as the Python numbers they are
+        crews_scale, region_year_quota, year_quota, region_quota = (
+            _plain(crews_scale),
+            _plain(region_year_quota),
+            _plain(year_quota),
+            _plain(region_quota),
+        )
+        fix, weights, lead_time, patch = (
+            _plain(fix),
+            _plain(weights),
+            _plain(lead_time),
+            _plain(patch),
+        )
+        if not isinstance(baseline, Plan):
+            baseline = _plain(baseline)
         doc = self.doc
         errors: list[FieldError] = []
         years = self.years

@@ -221,3 +221,30 @@ def test_the_options_model_knows_every_backend_of_the_solver() -> None:
     from solver.solve import BACKENDS
 
     assert set(get_args(Backend)) == set(BACKENDS)
+
+
+def test_edits_take_years_and_numbers_read_from_dataframes(pilot: Scenario) -> None:
+    """Years and counts a notebook reads from the client's own DataFrames are numpy scalars
+    (``plan.builds.year.max()``, ``scenario.crews.columns[2]``): the edits take them as the
+    Python numbers they are, instead of calling 2026 "not a year of the horizon 2024..2027"."""
+    import numpy as np
+
+    year = pilot.crews.columns[2]  # 2026, a numpy int64
+    assert isinstance(year, np.integer)
+    edited = pilot.with_(
+        crews_scale={year: 0.5},
+        fix={"kangwon.anbyon": pilot.sites["earliest"].max()},
+        region_quota={("kangwon", year): (np.int64(0), np.int64(4))},
+        weights={"mobilization": np.int64(0)},
+        lead_time=np.int64(2),
+    )
+    plain = pilot.with_(
+        crews_scale={2026: 0.5},
+        fix={"kangwon.anbyon": 2024},
+        region_quota={("kangwon", 2026): (0, 4)},
+        weights={"mobilization": 0},
+        lead_time=2,
+    )
+    assert edited == plain
+    assert edited.crews[2026].sum() == pilot.crews[2026].sum() // 2
+    assert json.loads(json.dumps(edited.doc)) == plain.doc
