@@ -1950,7 +1950,8 @@ class Planner:
                 f"unknown solve option(s) {sorted(unknown)}; use {', '.join(OPTION_KEYS)}"
             )
         sc = scenario if isinstance(scenario, Scenario) else Scenario(scenario)
-        opts = {k: v for k, v in options.items() if v is not None}
+        # numpy scalars (freeze_through=plan.builds.year.max()) as Python numbers: JSON has no others
+        opts = {k: _plain(v) for k, v in options.items() if v is not None}
         if "baseline" in opts:
             opts["baseline"] = self._plan_document(opts["baseline"])
         replan = "baseline" in opts or "freeze_through" in opts

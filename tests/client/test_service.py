@@ -147,6 +147,31 @@ def test_replan_with_frozen_years_on_the_service_and_locally(planner: Planner) -
             assert info.value.errors[0]["path"] == "options.freeze_through"
 
 
+def test_options_read_from_dataframes_reach_the_service(
+    planner: Planner, pilot_plan: Plan, pilot: Scenario
+) -> None:
+    """``freeze_through=base.builds.year.min()`` is a numpy int64: the service gets the number
+    (JSON has no numpy types), as the local planner does, not a TypeError from the encoder."""
+    import numpy as np
+
+    first = pilot_plan.builds["year"].min()
+    assert isinstance(first, np.integer)
+    with Planner.local(workers=1) as local:
+        for p in (planner, local):
+            job = p.submit(
+                pilot,
+                baseline=pilot_plan,
+                freeze_through=first,
+                time_limit=np.float64(10),
+                threads=np.int64(1),
+                seed=np.int64(3),
+            )
+            plan = p.wait(job, progress=False)
+            options = p.status(job)["options"]
+            assert (options["freeze_through"], options["seed"], options["threads"]) == (2024, 3, 1)
+            assert (plan.status, plan.objective) == ("optimal", pilot_plan.objective)
+
+
 def test_api_key_is_required(server: Server, tiny: Scenario) -> None:
     for key in (None, "wrong-key"):
         with Planner(server.url, api_key=key) as anonymous, pytest.raises(ApiError) as info:
