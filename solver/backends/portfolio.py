@@ -241,7 +241,9 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
 
     def on_progress(elapsed: float, incumbent: float | None, bound: float | None) -> None:
         if report is not None:
-            better = bound if first.bound is None or bound is None else min(bound, first.bound)
+            # the start's bound until HiGHS has one (before its root LP it reports none)
+            bounds = [b for b in (bound, first.bound) if b is not None]
+            better = min(bounds) if bounds else None
             best = incumbent if value is None or incumbent is None else max(incumbent, value)
             report(offset + elapsed, best, better)
 

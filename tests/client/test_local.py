@@ -9,6 +9,7 @@ import pytest
 
 from api.client import ApiError, Job, Plan, Planner, Scenario
 from tests.api.service import wait_for
+from tests.conftest import load
 
 
 @pytest.fixture
@@ -149,3 +150,18 @@ def test_unknown_option_and_backend(local: Planner, tiny: Scenario) -> None:
         local.submit(tiny, time_limt=5)
     with pytest.raises(ApiError, match="options.backend: Input should be 'cpsat'"):
         local.submit(tiny, backend="gurobi")
+
+
+def test_progress_keeps_the_bound_once_known(local: Planner) -> None:
+    """The portfolio's LP-guided start proves a bound, then HiGHS runs from its plan: HiGHS's
+    first reports come before its root LP has a bound, and the job's progress (the bar's
+    "bound … gap …") must keep the start's bound rather than drop it until HiGHS has one."""
+    scenario = Scenario(load("conformance/generated-b"))  # the start does not prove it
+    job = local.submit(scenario, backend="portfolio", time_limit=20, threads=1)
+    plan = job.wait(progress=False)
+    assert (plan.status, plan.objective) == ("optimal", 143310)
+    assert "then highs" in plan.doc["solver"]["detail"]
+    bounds = [p["bound"] for p in job.info()["progress"]]
+    known = bounds[next(i for i, b in enumerate(bounds) if b is not None) :]
+    assert None not in known, bounds
+    assert known == sorted(known, reverse=True), bounds  # a maximisation: bounds only tighten
