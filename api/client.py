@@ -1095,6 +1095,11 @@ class PlanDiff:
     def __init__(self, a: Plan, b: Plan):
         self.a, self.b = a, b
         self.doc: dict[str, Any] = diff_plans(a._doc, b._doc)
+        #: the plans' names in tables and legends, distinct when both plans have one label
+        #: (two solves of a scenario, a re-plan of it): "x (a)" and "x (b)"
+        self.labels: tuple[str, str] = (
+            (a.label, b.label) if a.label != b.label else (f"{a.label} (a)", f"{b.label} (b)")
+        )
 
     @property
     def objective_change(self) -> int | None:
@@ -1150,7 +1155,7 @@ class PlanDiff:
         """Objective and terms of both plans and their change."""
         rows = {"objective": (self.a.objective, self.b.objective)}
         rows.update({k: (v["a"], v["b"]) for k, v in self.doc["terms"].items()})
-        out = pd.DataFrame.from_dict(rows, orient="index", columns=[self.a.label, self.b.label])
+        out = pd.DataFrame.from_dict(rows, orient="index", columns=list(self.labels))
         out["change"] = [None if x is None or y is None else y - x for x, y in rows.values()]
         return out
 
@@ -1194,7 +1199,7 @@ class PlanDiff:
     def __repr__(self) -> str:
         s = self.summary
         return (
-            f"PlanDiff({self.a.label!r} -> {self.b.label!r}: objective {_num(s['objective_change'])}, "
+            f"PlanDiff({self.labels[0]!r} -> {self.labels[1]!r}: objective {_num(s['objective_change'])}, "
             f"moved {s['moved']}, redesigned {s['redesigned']}, dropped {s['dropped']}, added {s['added']})"
         )
 
@@ -1212,7 +1217,7 @@ class PlanDiff:
             ("redesigned / dropped / added", f"{s['redesigned']} / {s['dropped']} / {s['added']}"),
             ("same year, other crews", str(s["crews_reassigned"])),
         ]
-        return _html_table(f"{self.a.label} → {self.b.label}", rows) + str(self.terms.to_html())
+        return _html_table(f"{self.labels[0]} → {self.labels[1]}", rows) + str(self.terms.to_html())
 
     def plot(self) -> Figure:
         """Sites built per year, national served share, and mean build year per region."""
@@ -1222,6 +1227,7 @@ class PlanDiff:
         from matplotlib.ticker import MaxNLocator
 
         a, b = self.a, self.b
+        label_a, label_b = self.labels
         fig, axes = plt.subplots(
             1, 3, figsize=(16, 5.2), gridspec_kw={"width_ratios": [1.1, 1.1, 1.0]}
         )
@@ -1231,8 +1237,8 @@ class PlanDiff:
         per_a = a.by_region_year.sum(axis=0).reindex(years, fill_value=0)
         per_b = b.by_region_year.sum(axis=0).reindex(years, fill_value=0)
         ax = axes[0]
-        ax.bar(x - 0.2, per_a.values, 0.4, label=a.label, color="#9ecae1")
-        ax.bar(x + 0.2, per_b.values, 0.4, label=b.label, color="#3182bd")
+        ax.bar(x - 0.2, per_a.values, 0.4, label=label_a, color="#9ecae1")
+        ax.bar(x + 0.2, per_b.values, 0.4, label=label_b, color="#3182bd")
         ax.set_xticks(x)
         ax.set_xticklabels([str(y) for y in years], rotation=45)
         ax.set_ylabel("sites built")
@@ -1242,8 +1248,8 @@ class PlanDiff:
         ax = axes[1]
         na = 100 * a.served_share_national.reindex(years)
         nb = 100 * b.served_share_national.reindex(years)
-        ax.plot(years, na.values, "o-", color="#9ecae1", lw=2, label=a.label)
-        ax.plot(years, nb.values, "o-", color="#3182bd", lw=2, label=b.label)
+        ax.plot(years, na.values, "o-", color="#9ecae1", lw=2, label=label_a)
+        ax.plot(years, nb.values, "o-", color="#3182bd", lw=2, label=label_b)
         ax.fill_between(years, na.values, nb.values, color="#3182bd", alpha=0.12)
         ax.set_xticks(years)
         ax.set_xticklabels([str(y) for y in years], rotation=45)
@@ -1266,9 +1272,9 @@ class PlanDiff:
             edgecolor="#3182bd",
             s=45,
             zorder=2,
-            label=a.label,
+            label=label_a,
         )
-        ax.scatter([mb[r] for r in regions], ys, color="#3182bd", s=45, zorder=3, label=b.label)
+        ax.scatter([mb[r] for r in regions], ys, color="#3182bd", s=45, zorder=3, label=label_b)
         ax.set_yticks(ys)
         ax.set_yticklabels([names[r] for r in regions])
         ax.set_xlabel("mean build year (population-weighted)")
@@ -1283,9 +1289,9 @@ class PlanDiff:
                 markerfacecolor="white",
                 markeredgecolor="#3182bd",
                 lw=6,
-                label=a.label,
+                label=label_a,
             ),
-            Line2D([], [], color="#3182bd", marker="o", lw=6, label=b.label),
+            Line2D([], [], color="#3182bd", marker="o", lw=6, label=label_b),
         ]
         fig.legend(
             handles=handles, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0)
@@ -1299,7 +1305,7 @@ class PlanDiff:
             else f"; proved change of the optimum {rng[0]:+,} .. {rng[1]:+,}"
         )
         fig.suptitle(
-            f"{a.label} ({_num(a.objective)}, {a.status}) → {b.label} ({_num(b.objective)}, {b.status}): "
+            f"{label_a} ({_num(a.objective)}, {a.status}) → {label_b} ({_num(b.objective)}, {b.status}): "
             f"objective {'–' if change is None else f'{change:+,}'}{detail}",
             fontsize=11,
         )

@@ -248,3 +248,25 @@ def test_edits_take_years_and_numbers_read_from_dataframes(pilot: Scenario) -> N
     assert edited == plain
     assert edited.crews[2026].sum() == pilot.crews[2026].sum() // 2
     assert json.loads(json.dumps(edited.doc)) == plain.doc
+
+
+def test_diff_of_two_plans_with_one_label_names_them_apart(tiny: Scenario) -> None:
+    """Two solves of one scenario, or a re-plan of it, carry the scenario's name as their label:
+    the diff's ``terms`` must not get two columns of one name (``terms[label]`` a DataFrame,
+    ``to_dict`` dropping a plan), nor its chart two legend entries alike."""
+    rows = [{"site": "n1", "region": "north", "year": 2030, "option": "basic", "crews": []}]
+    a = Plan({"status": "feasible", "builds": rows, "terms": {"benefit": 3}}, tiny)
+    b = Plan({"status": "feasible", "builds": [{**rows[0], "year": 2031}]}, tiny)
+    assert a.label == b.label == "tiny"
+    diff = a.compare(b)
+    assert diff.labels == ("tiny (a)", "tiny (b)")
+    terms = diff.terms
+    assert terms.columns.tolist() == ["tiny (a)", "tiny (b)", "change"]
+    assert terms.loc["benefit", "tiny (a)"] == 3
+    figure = diff.plot()
+    legends = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert legends == ["tiny (a)", "tiny (b)"]
+    assert "tiny (a)" in repr(diff) and "tiny (b)" in diff._repr_html_()
+    # distinct labels are kept as they are
+    named = Plan(b.doc, tiny, label="later").compare(a)
+    assert named.terms.columns.tolist() == ["later", "tiny", "change"]
