@@ -1648,7 +1648,9 @@ class _LocalBackend:
                 "unknown start job",
                 [{"path": "options.start_solve_id", "message": f"no solve job {start}"}],
             )
-        options = {k: v for k, v in options.items() if k != "baseline"}
+        # the values as the service takes them ("10" -> 10.0 s, 3.0 -> seed 3), not as given
+        taken = opts.model_dump(include=set(options) - {"baseline", "start_solve_id"})
+        options = {k: v for k, v in {**options, **taken}.items() if k != "baseline"}
         if opts.baseline is not None or opts.freeze_through is not None:
             # A re-plan, derived as the service derives it: the job runs on that scenario.
             try:

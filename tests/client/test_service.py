@@ -81,6 +81,23 @@ def test_bad_options_refused_alike_by_the_service_and_the_local_planner(
             local.submit(tiny, time_limit=float("inf"))  # JSON has no infinity to send a server
 
 
+def test_options_the_service_takes_the_local_planner_takes_alike(
+    planner: Planner, tiny: Scenario
+) -> None:
+    """Values the service's options model converts — numbers as text (read from an environment
+    variable, a widget), a whole float for an integer — are converted by Planner.local() too,
+    not handed raw to the solver, whose job then failed with "TypeError: '>=' not supported"."""
+    given: dict[str, Any] = {"time_limit": "10", "threads": "1", "seed": 3.0, "gap": "0.01"}
+    taken = {"time_limit": 10.0, "threads": 1, "seed": 3, "gap": 0.01}
+    with Planner.local(workers=1) as local:
+        for p in (planner, local):
+            plan = p.solve(tiny, progress=False, **given)
+            assert (plan.status, plan.objective) == ("optimal", 1855)
+            options = p.status(plan.job_id)["options"]
+            assert {k: options[k] for k in taken} == taken
+            assert all(type(options[k]) is type(v) for k, v in taken.items())
+
+
 def test_gap_limit_reaches_the_solver_on_the_service_and_locally(planner: Planner) -> None:
     """``gap`` is a job option: stored with the job, handed to the solver, and recorded in the
     plan's ``solver.gap_limit``; the plan stops within it and holds."""
