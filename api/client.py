@@ -2142,6 +2142,8 @@ class Planner:
                 )
                 continue
             to_submit.append((name, scenario))
+            if base_scenario is None and name == base_name:
+                base_scenario = scenario  # no base given: the first variant is the base
         if isinstance(base, Plan):
             plans[base_name] = Plan(base._doc, base.scenario, label=base_name, job_id=base.job_id)
         if "start_solve_id" in options:  # the caller's start, for every job

@@ -165,3 +165,17 @@ def test_progress_keeps_the_bound_once_known(local: Planner) -> None:
     known = bounds[next(i for i, b in enumerate(bounds) if b is not None) :]
     assert None not in known, bounds
     assert known == sorted(known, reverse=True), bounds  # a maximisation: bounds only tighten
+
+
+def test_batch_without_a_base_patches_the_first_variant(local: Planner, tiny: Scenario) -> None:
+    """Without ``base`` the first variant is the base (docs/client.md), so a merge patch among
+    the others patches it — it was refused with "the batch has no base scenario"."""
+    result = local.batch(
+        {"tiny": tiny, "no training cost": {"objective": {"training": 0}}},
+        time_limit=5,
+        threads=1,
+        progress=False,
+    )
+    assert result.base == "tiny" and not result.errors
+    assert result["no training cost"].scenario == tiny.with_(weights={"training": 0})
+    assert result.table["objective"].tolist() == [1855, 1855 + 25]
