@@ -340,7 +340,7 @@ class Scenario:
         fix: Mapping[str, Any] | None = None,
         weights: Mapping[str, int] | None = None,
         lead_time: int | None = None,
-        baseline: Plan | Mapping[str, Any] | list[dict[str, Any]] | None = None,
+        baseline: Plan | Mapping[str, Any] | pd.DataFrame | list[dict[str, Any]] | None = None,
         name: str | None = None,
         patch: Mapping[str, Any] | None = None,
     ) -> Scenario:
@@ -360,8 +360,8 @@ class Scenario:
         - ``fix``: ``{site: year}``, ``{site: (year, option)}`` or ``{site: None}`` (unfix).
         - ``weights``: objective weights to change, e.g. ``{"mobilization": 0}``.
         - ``lead_time``: years between finishing training and staffing.
-        - ``baseline``: a plan (or its builds) to keep close to / warm-start from;
-          ``[]`` removes the baseline.
+        - ``baseline``: a plan (or its builds: ``plan.builds`` or a list of ``{site, year,
+          option}``) to keep close to / warm-start from; ``[]`` removes the baseline.
         - ``name``: the new scenario's name.
         - ``patch``: an RFC 7386 JSON merge patch, applied last.
 
@@ -411,10 +411,24 @@ class Scenario:
                 builds = baseline_builds(baseline._doc)
             elif isinstance(baseline, Mapping):
                 builds = baseline_builds(dict(baseline))
-            else:
-                builds = [
-                    {"site": b["site"], "year": b["year"], "option": b["option"]} for b in baseline
-                ]
+            else:  # builds: plan.builds, or a list of {site, year, option}
+                rows = (
+                    baseline.to_dict("records")
+                    if isinstance(baseline, pd.DataFrame)
+                    else list(baseline)
+                )
+                builds = []
+                for i, b in enumerate(rows):
+                    if isinstance(b, Mapping) and {"site", "year", "option"} <= set(b):
+                        builds.append({k: b[k] for k in ("site", "year", "option")})
+                    else:
+                        errors.append(
+                            FieldError(
+                                path=f"with_.baseline[{i}]",
+                                message="give a build with site, year and option "
+                                f"(a row of plan.builds), not {b!r}",
+                            )
+                        )
             if builds:
                 doc["baseline"] = builds
             else:

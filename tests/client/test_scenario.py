@@ -270,3 +270,19 @@ def test_diff_of_two_plans_with_one_label_names_them_apart(tiny: Scenario) -> No
     # distinct labels are kept as they are
     named = Plan(b.doc, tiny, label="later").compare(a)
     assert named.terms.columns.tolist() == ["later", "tiny", "change"]
+
+
+def test_baseline_from_a_plans_builds_table(tiny: Scenario) -> None:
+    """``with_(baseline=...)`` takes "a plan (or its builds)": ``plan.builds`` too, and a build
+    without its site, year or option is named by its path, not a KeyError or TypeError."""
+    doc = {
+        "status": "feasible",
+        "builds": [{"site": "n1", "region": "north", "year": 2030, "option": "basic", "crews": []}],
+    }
+    plan = Plan(doc, tiny)
+    expected = [{"site": "n1", "year": 2030, "option": "basic"}]
+    assert tiny.with_(baseline=plan.builds).doc["baseline"] == expected
+    assert tiny.with_(baseline=plan.builds.to_dict("records")).doc["baseline"] == expected
+    with pytest.raises(InvalidScenarioError) as info:
+        tiny.with_(baseline=[{"site": "n1", "year": 2030, "option": "basic"}, {"site": "s1"}, "s2"])
+    assert [e.path for e in info.value.errors] == ["with_.baseline[1]", "with_.baseline[2]"]
