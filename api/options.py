@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from solver.flows import Crews
 from solver.replan import (
@@ -75,6 +75,14 @@ class SolveOptions(BaseModel):
         description="with start_solve_id: wait for that job when it has not ended yet; false: "
         "start from its plan only if it has ended when this job starts, else from scratch",
     )
+
+    @field_validator("time_limit", "threads", "seed", "gap", "freeze_through", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        # pydantic takes true as 1: a JSON boolean here is a mistake, not a number
+        if isinstance(value, bool):
+            raise ValueError("a number, not true or false")
+        return value
 
 
 class ReplanError(Exception):

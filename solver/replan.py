@@ -206,7 +206,12 @@ def apply_baseline(
             baseline_crews(plan)  # its errors here, with the rest (frozen_crews reads them)
         if not baseline:
             raise ScenarioError(
-                [FieldError(path="baseline", message="--freeze-through needs a baseline plan")]
+                [
+                    FieldError(
+                        path="baseline",
+                        message="freezing years needs a baseline: a plan to re-plan from, or the scenario's own",
+                    )
+                ]
             )
         frozen = {b["site"]: b for b in baseline if b["year"] <= freeze_through}
         for i, s in enumerate(doc["sites"]):

@@ -171,6 +171,8 @@ def invalid_requests(client: httpx.Client, tiny_doc: dict[str, Any]) -> None:
         ({"scenario": tiny_doc, "options": {"backend": "gurobi"}}, "options.backend"),
         ({"scenario": tiny_doc, "options": {"time_limit": -1}}, "options.time_limit"),
         ({"scenario": tiny_doc, "options": {"gap": 1.5}}, "options.gap"),
+        ({"scenario": tiny_doc, "options": {"threads": True}}, "options.threads"),
+        ({"scenario": tiny_doc, "options": {"freeze_through": True}}, "options.freeze_through"),
         ({"scenario": tiny_doc, "scenario_id": "0" * 64}, "scenario"),
         ({}, "scenario"),
         ({"scenario_id": "0" * 64}, "scenario_id"),
