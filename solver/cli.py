@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import ctypes
 import io
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,27 @@ def builds_csv(plan: Plan | dict[str, Any]) -> str:
         km = sum(c["count"] * c["distance_km"] for c in b.get("crews", []))
         writer.writerow([b["year"], b["region"], b["site"], b["option"], crews, km])
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool) -> Iterator[None]:
+    """While ``active``, whatever is written to file descriptor 1 goes to stderr: the solvers'
+    own logs (``--log``: CP-SAT and HiGHS print from C++ to stdout), so that a plan written to
+    stdout stays a JSON document."""
+    if not active:
+        yield
+        return
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        libc.fflush(None)  # C stdio's buffered log lines, before stdout is stdout again
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 class _ProgressView:
@@ -147,7 +170,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                     )
                     plan = Plan.invalid(errs)
                     return _finish(plan, args)
-            with _ProgressView(args.time_limit, args.quiet) as view:
+            with _stdout_to_stderr(args.log), _ProgressView(args.time_limit, args.quiet) as view:
                 try:
                     plan = solve(
                         scenario,

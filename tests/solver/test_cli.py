@@ -279,3 +279,16 @@ def test_batch_with_a_gap_shows_each_plans_gap(tmp_path: Path) -> None:
         plan = plans[name]
         assert plan["gap"] <= 0.05 and plan["solver"]["gap_limit"] == 0.05
         assert gap == f"{100 * plan['gap']:.3f}%"
+
+
+def test_solver_log_goes_to_stderr_not_into_the_plan() -> None:
+    """``rdplan solve S --log | jq``: CP-SAT and HiGHS print their logs from C++ to stdout; the
+    plan on stdout must stay one JSON document, the log on stderr."""
+    for backend, said in (("cpsat", "CP-SAT"), ("highs", "HiGHS")):
+        r = rdplan(
+            "solve", TINY, "--backend", backend, "--log", "--quiet", "--threads", "1",
+            "--time-limit", "20",
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["objective"] == 1855, backend
+        assert said in r.stderr, backend
