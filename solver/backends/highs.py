@@ -447,6 +447,19 @@ class _Race:
         )
 
 
+def every_x(model: MatrixModel, hint: dict[int, int]) -> dict[int, int]:
+    """``hint`` with every ``x`` column it leaves out at 0: a start is its builds and nothing
+    else (what the evaluator checked of it). Given a start that leaves discrete columns out,
+    HiGHS completes it first by a MIP of its own over the columns left out, run with this
+    solve's callbacks: that MIP's dual bound, a bound on the start's completions only, was
+    taken for the model's and "proved" a plan below the optimum optimal (a re-plan from a
+    baseline without some sites, the LP-guided neighbourhood with ``--log``)."""
+    known = np.zeros(model.num_x, dtype=bool)
+    cols = np.fromiter(hint.keys(), dtype=np.int64, count=len(hint))
+    known[cols[cols < model.num_x]] = True
+    return {**dict.fromkeys(np.flatnonzero(~known).tolist(), 0), **hint}
+
+
 def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = None) -> RawResult:
     """Solve the matrix model with HiGHS (first with the implied rows its LP violates,
     :func:`solver.cuts.add_violated`).
@@ -473,7 +486,7 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
     lp = to_highs(model, options.continuous_flows)
     hint = None
     if options.hint:
-        completed = model.complete_hint(options.hint)
+        completed = model.complete_hint(every_x(model, options.hint))
         hint = (
             np.fromiter(completed.keys(), dtype=np.int32),
             np.fromiter(completed.values(), dtype=np.float64),

@@ -292,3 +292,29 @@ def test_solver_log_goes_to_stderr_not_into_the_plan() -> None:
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["objective"] == 1855, backend
         assert said in r.stderr, backend
+
+
+def test_a_partial_start_proves_nothing(tmp_path: Path) -> None:
+    """A baseline naming only some sites' builds (a plan from before sites were added; here the
+    first three regions' sites in the basic design) is a warm start HiGHS completes by a MIP
+    of its own, with rdplan's callbacks: its bound was taken for the model's, and a plan far
+    below the optimum came out "optimal". generated-b weighs stability 0: the baseline only
+    starts the solver, the optimum stays 143,310. Also lpguided's neighbourhood with --log."""
+    generated = DATA / "conformance" / "generated-b.json"
+    r = rdplan("solve", str(generated), "--backend", "cpsat", "--threads", "1", "--quiet")
+    builds = [
+        {"site": b["site"], "year": b["year"], "option": "basic"}
+        for b in json.loads(r.stdout)["builds"]
+        if b["region"] in ("R00", "R01", "R02")
+    ]
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"builds": builds}))
+    for backend in ("highs", "portfolio"):
+        r = rdplan(
+            "solve", str(generated), "--baseline", str(baseline), "--backend", backend,
+            "--threads", "1", "--time-limit", "30", "--quiet",
+        )  # fmt: skip
+        plan = json.loads(r.stdout)
+        assert (plan["status"], plan["objective"]) == ("optimal", 143310), backend
+    r = rdplan("solve", TINY, "--backend", "lpguided", "--log", "--threads", "1", "--quiet")
+    assert json.loads(r.stdout)["objective"] == 1855
