@@ -184,8 +184,26 @@ def _parse_set(items: list[str]) -> dict[str, list[Any]]:
         key, _, values = item.partition("=")
         if not key or not values:
             raise ValueError(f"--set takes path=v1,v2,... (got '{item}')")
+        if key in grid:
+            raise ValueError(f"--set {key} is given twice: list its values once, {key}=v1,v2")
         grid[key] = [json.loads(v) for v in values.split(",")]
+    for key in grid:
+        inner = [k for k in grid if k.startswith(key + ".")]
+        if inner:
+            raise ValueError(f"--set {key} and --set {inner[0]} overlap: set one or the other")
     return grid
+
+
+def _unique_names(variants: list[tuple[str, dict[str, Any]]], listed: int) -> None:
+    """Every variant's name once, none the base's: the table and ``--out`` key plans by name
+    (as the service's batches refuse them, 422). The first ``listed`` are the variants file's."""
+    seen = {"base"}
+    for i, (name, _) in enumerate(variants):
+        if name in seen:
+            what = "is the base's name" if name == "base" else "is used by an earlier variant"
+            where = f"variants[{i}].name" if i < listed else "--set"
+            raise ScenarioError([FieldError(path=where, message=f"'{name}' {what}")])
+        seen.add(name)
 
 
 def batch_main(argv: list[str] | None = None) -> int:
@@ -235,7 +253,9 @@ def batch_main(argv: list[str] | None = None) -> int:
                         ]
                     )
                 variants.append((str(v.get("name", f"variant-{i}")), v["patch"]))
+        listed = len(variants)
         variants.extend(grid_patches(_parse_set(args.set)) if args.set else [])
+        _unique_names(variants, listed)
     except ScenarioError as exc:
         for e in exc.errors:
             print(f"  {e.path or '<document>'}: {e.message}", file=sys.stderr)

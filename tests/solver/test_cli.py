@@ -318,3 +318,30 @@ def test_a_partial_start_proves_nothing(tmp_path: Path) -> None:
         assert (plan["status"], plan["objective"]) == ("optimal", 143310), backend
     r = rdplan("solve", TINY, "--backend", "lpguided", "--log", "--threads", "1", "--quiet")
     assert json.loads(r.stdout)["objective"] == 1855
+
+
+def test_batch_refuses_clashing_variants(tmp_path: Path) -> None:
+    """Plans are keyed by variant name: a variant named "base" replaced the base plan in the
+    table (every objective_change then against it), a name used twice or a --set path given
+    twice lost a plan, and overlapping --set paths crashed or solved another what-if than the
+    one named. Each is refused, named, before any solve."""
+    variants = tmp_path / "variants.json"
+    for listed, said in (
+        ([{"name": "base", "patch": {}}], "variants[0].name: 'base' is the base's name"),
+        (
+            [{"name": "x", "patch": {}}, {"name": "x", "patch": {}}],
+            "variants[1].name: 'x' is used by an earlier variant",
+        ),
+    ):
+        variants.write_text(json.dumps(listed))
+        r = rdplan("batch", TINY, "--variants", str(variants))
+        assert r.returncode == 2 and said in r.stderr, r.stderr
+        assert r.stdout == ""
+    for sets, said in (
+        (["objective.mobilization=0", "objective.mobilization=1"], "given twice"),
+        (["objective.x=1", "objective=5"], "--set objective and --set objective.x overlap"),
+        (['objective={"mobilization": 0}', "objective.training=0,1"], "overlap"),
+    ):
+        r = rdplan("batch", TINY, *(a for s in sets for a in ("--set", s)))
+        assert r.returncode == 2 and said in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and r.stdout == ""
