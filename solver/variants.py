@@ -136,6 +136,8 @@ def run_batch(
         except ScenarioError as exc:
             plans[name] = Plan.invalid(exc.errors)
             errors[name] = [e.model_dump() for e in exc.errors]
+            if on_done:
+                on_done(name, plans[name])
             continue
         plans[name] = solve(scenario, **variant_opts)
         if on_done:
@@ -186,12 +188,47 @@ def _parse_set(items: list[str]) -> dict[str, list[Any]]:
             raise ValueError(f"--set takes path=v1,v2,... (got '{item}')")
         if key in grid:
             raise ValueError(f"--set {key} is given twice: list its values once, {key}=v1,v2")
-        grid[key] = [json.loads(v) for v in values.split(",")]
+        grid[key] = [_set_value(item, v) for v in values.split(",")]
     for key in grid:
         inner = [k for k in grid if k.startswith(key + ".")]
         if inner:
             raise ValueError(f"--set {key} and --set {inner[0]} overlap: set one or the other")
     return grid
+
+
+def _set_value(item: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError(
+            f"--set {item}: '{text}' is not a JSON value (a string needs quotes: '\"{text}\"')"
+        ) from None
+
+
+def _read_variants(path: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, patch)`` of every variant of a ``--variants`` file; ScenarioError at
+    ``variants…`` or ValueError naming the file when it is not a JSON list of them."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as exc:  # not JSON, not UTF-8
+        raise ValueError(f"--variants {path} is not a JSON file: {exc}") from None
+    if not isinstance(doc, list):
+        raise ScenarioError(
+            [
+                FieldError(
+                    path="variants",
+                    message=f'{path} must hold a JSON list of {{"name", "patch"}} objects',
+                )
+            ]
+        )
+    variants = []
+    for i, v in enumerate(doc):
+        if not isinstance(v, dict) or not isinstance(v.get("patch"), dict):
+            raise ScenarioError(
+                [FieldError(path=f"variants[{i}]", message="each variant needs a 'patch' object")]
+            )
+        variants.append((str(v.get("name", f"variant-{i}")), v["patch"]))
+    return variants
 
 
 def _unique_names(variants: list[tuple[str, dict[str, Any]]], listed: int) -> None:
@@ -204,6 +241,13 @@ def _unique_names(variants: list[tuple[str, dict[str, Any]]], listed: int) -> No
             where = f"variants[{i}].name" if i < listed else "--set"
             raise ScenarioError([FieldError(path=where, message=f"'{name}' {what}")])
         seen.add(name)
+
+
+def _report(name: str, plan: Plan) -> None:
+    """A solve's end on stderr; for a variant invalid once patched, every error of it."""
+    print(f"{name}: {plan.status.value} {plan.objective}", file=sys.stderr)
+    for e in plan.errors or []:
+        print(f"  {e.path or '<document>'}: {e.message}", file=sys.stderr)
 
 
 def batch_main(argv: list[str] | None = None) -> int:
@@ -240,19 +284,19 @@ def batch_main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        base = parse_scenario(Path(args.scenario).read_text(encoding="utf-8"))
-        variants: list[tuple[str, dict[str, Any]]] = []
-        if args.variants:
-            for i, v in enumerate(json.loads(Path(args.variants).read_text(encoding="utf-8"))):
-                if not isinstance(v, dict) or not isinstance(v.get("patch"), dict):
-                    raise ScenarioError(
-                        [
-                            FieldError(
-                                path=f"variants[{i}]", message="each variant needs a 'patch' object"
-                            )
-                        ]
-                    )
-                variants.append((str(v.get("name", f"variant-{i}")), v["patch"]))
+        text = Path(args.scenario).read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {args.scenario}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        base = parse_scenario(text)
+    except ScenarioError as exc:
+        print(f"invalid scenario {args.scenario}:", file=sys.stderr)
+        for e in exc.errors:
+            print(f"  {e.path or '<document>'}: {e.message}", file=sys.stderr)
+        return 2
+    try:
+        variants = _read_variants(args.variants) if args.variants else []
         listed = len(variants)
         variants.extend(grid_patches(_parse_set(args.set)) if args.set else [])
         _unique_names(variants, listed)
@@ -272,9 +316,7 @@ def batch_main(argv: list[str] | None = None) -> int:
             "threads": args.threads,
             "gap": args.gap,
         },
-        on_done=lambda name, plan: print(
-            f"{name}: {plan.status.value} {plan.objective}", file=sys.stderr
-        ),
+        on_done=_report,
     )
     print(format_table(result["table"]))
     if args.out:

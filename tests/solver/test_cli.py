@@ -345,3 +345,29 @@ def test_batch_refuses_clashing_variants(tmp_path: Path) -> None:
         r = rdplan("batch", TINY, *(a for s in sets for a in ("--set", s)))
         assert r.returncode == 2 and said in r.stderr, r.stderr
         assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_batch_names_what_is_wrong_with_its_inputs(tmp_path: Path) -> None:
+    """A --set value that is not JSON, a variants file that is not a list of variants (a plan,
+    a number), not JSON or not UTF-8, a base that is not a scenario: exit 2 naming the flag or
+    file, never a traceback; a variant invalid once patched shows its errors on stderr."""
+    variants = tmp_path / "variants.json"
+    r = rdplan("batch", TINY, "--set", "objective.mobilization=0,abc")
+    assert r.returncode == 2 and "--set objective.mobilization=0,abc: 'abc'" in r.stderr
+    for content, said in (
+        (b"5", "variants: "),
+        (b'{"status": "optimal", "builds": []}', "variants: "),
+        (b"not json", f"--variants {variants} is not a JSON file"),
+        (b"\xff\xfe", f"--variants {variants} is not a JSON file"),
+    ):
+        variants.write_bytes(content)
+        r = rdplan("batch", TINY, "--variants", str(variants))
+        assert r.returncode == 2 and said in r.stderr, (content, r.stderr)
+        assert "Traceback" not in r.stderr and r.stdout == ""
+    r = rdplan("batch", str(variants))
+    assert r.returncode == 2 and f"invalid scenario {variants}" in r.stderr
+    assert "Traceback" not in r.stderr
+    variants.write_text(json.dumps([{"name": "short", "patch": {"horizon": {"end": 2000}}}]))
+    r = rdplan("batch", TINY, "--variants", str(variants), "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    assert "short: invalid" in r.stderr and "  horizon" in r.stderr, r.stderr
