@@ -20,10 +20,12 @@ from solver.plan import Plan, Status, read_plan_document
 from solver.scenario import FieldError, ScenarioError, json_schema, load_document, validate_document
 
 
-def _read(path: str) -> str:
+def _read(path: str) -> bytes:
+    """A file's bytes ('-': stdin's): the JSON readers decode them, and name a file that is not
+    UTF-8 text as one that is not JSON, with the other errors."""
     if path == "-":
-        return sys.stdin.read()
-    return Path(path).read_text(encoding="utf-8")
+        return sys.stdin.buffer.read()
+    return Path(path).read_bytes()
 
 
 def _print_errors(errors: list[FieldError]) -> None:

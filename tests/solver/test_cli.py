@@ -371,3 +371,24 @@ def test_batch_names_what_is_wrong_with_its_inputs(tmp_path: Path) -> None:
     r = rdplan("batch", TINY, "--variants", str(variants), "--threads", "1")
     assert r.returncode == 0, r.stderr
     assert "short: invalid" in r.stderr and "  horizon" in r.stderr, r.stderr
+
+
+def test_a_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """A UTF-16 or binary file given as a scenario or plan crashed solve, validate, check and
+    diff with a UnicodeDecodeError traceback; it is a document that is not JSON."""
+    binary = tmp_path / "scenario.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    plan = tmp_path / "plan.json"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(plan)).returncode == 0
+    for args, code in (
+        (["solve", str(binary)], 2),
+        (["validate", str(binary)], 2),
+        (["check", str(binary), str(plan)], 2),
+        (["check", TINY, str(binary)], 1),
+        (["diff", str(binary), str(plan)], 2),
+    ):
+        r = rdplan(*args)
+        assert r.returncode == code, (args, r.stderr)
+        assert "Traceback" not in r.stderr and "not a JSON document" in r.stderr, (args, r.stderr)
+    r = rdplan("validate", "-", stdin=None)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
