@@ -392,3 +392,13 @@ def test_a_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path) -> Non
         assert "Traceback" not in r.stderr and "not a JSON document" in r.stderr, (args, r.stderr)
     r = rdplan("validate", "-", stdin=None)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_check_names_a_plan_that_is_not_one(tmp_path: Path) -> None:
+    """``rdplan check S.json S.json`` (the scenario for the plan) said "the plan breaks 4
+    rules", its objective weights taken for reported terms; it is not a plan document, and
+    check says so field by field, as diff does (exit 1: the plan does not hold)."""
+    r = rdplan("check", TINY, TINY)
+    assert r.returncode == 1
+    assert f"{TINY} is not a plan document" in r.stderr, r.stderr
+    assert "status: required field is missing" in r.stderr and "breaks" not in r.stderr
