@@ -156,6 +156,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
             plan = Plan.invalid(errors)
         else:
             replan: dict[str, Any] = {}
+            start, end = scenario.horizon.start, scenario.horizon.end
+            if args.freeze_through is not None and not start <= args.freeze_through <= end:
+                # As the service refuses it: before the horizon nothing would be frozen, after
+                # it everything, neither what a year typed wrong meant.
+                message = f"--freeze-through {args.freeze_through} is not a year of the horizon {start}..{end}"
+                return _finish(
+                    Plan.invalid([FieldError(path="freeze_through", message=message)]), args
+                )
             if args.baseline or args.freeze_through is not None:
                 from solver.replan import apply_baseline, solve_arguments
 

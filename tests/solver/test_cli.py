@@ -402,3 +402,18 @@ def test_check_names_a_plan_that_is_not_one(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert f"{TINY} is not a plan document" in r.stderr, r.stderr
     assert "status: required field is missing" in r.stderr and "breaks" not in r.stderr
+
+
+def test_freeze_through_outside_the_horizon_refused_exit_2(tmp_path: Path) -> None:
+    """``--freeze-through 226`` (2026 mistyped) re-planned with nothing frozen, ``3000`` with
+    everything frozen, both silently; the service refuses such a year (422 at
+    options.freeze_through), and so does the CLI: exit 2, the plan with that error."""
+    plan = tmp_path / "plan.json"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(plan)).returncode == 0
+    for year in ("226", "3000"):
+        r = rdplan("solve", TINY, "--baseline", str(plan), "--freeze-through", year)
+        assert r.returncode == 2, r.stderr
+        assert json.loads(r.stdout)["errors"][0]["path"] == "freeze_through"
+        assert f"--freeze-through {year} is not a year of the horizon 2030..2031" in r.stderr
+    r = rdplan("solve", TINY, "--baseline", str(plan), "--freeze-through", "2030", "--quiet")
+    assert r.returncode == 0, r.stderr
