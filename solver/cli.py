@@ -398,6 +398,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     diff = diff_plans(a, b, scenario)
     if args.json:
         _write_json(diff, args.out)
+    elif args.out:  # the report as the terminal shows it (it was printed, --out ignored)
+        Path(args.out).write_text(format_diff(diff) + "\n", encoding="utf-8")
     else:
         print(format_diff(diff))
     return 0
@@ -479,8 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--scenario", help="the scenario, for served-population curves")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--out", type=writable_file)
+    p.add_argument("--json", action="store_true", help="the diff as JSON")
+    p.add_argument("--out", type=writable_file, help="write the diff here instead of stdout")
     p.set_defaults(func=cmd_diff)
 
     for name, helptext, func in (

@@ -417,3 +417,15 @@ def test_freeze_through_outside_the_horizon_refused_exit_2(tmp_path: Path) -> No
         assert f"--freeze-through {year} is not a year of the horizon 2030..2031" in r.stderr
     r = rdplan("solve", TINY, "--baseline", str(plan), "--freeze-through", "2030", "--quiet")
     assert r.returncode == 0, r.stderr
+
+
+def test_diff_out_without_json_writes_the_report(tmp_path: Path) -> None:
+    """``rdplan diff A B --out d.txt`` printed the report and wrote nothing (--out was only
+    read with --json)."""
+    plan, report = tmp_path / "plan.json", tmp_path / "diff.txt"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(plan)).returncode == 0
+    r = rdplan("diff", str(plan), str(plan), "--out", str(report))
+    assert r.returncode == 0 and r.stdout == ""
+    assert report.read_text().startswith("objective: 1855 -> 1855 (change 0)")
+    r = rdplan("diff", str(plan), str(plan), "--json", "--out", str(report))
+    assert r.returncode == 0 and r.stdout == "" and json.loads(report.read_text())["moved"] == []
