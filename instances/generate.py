@@ -457,8 +457,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.out is None:
         sys.stdout.write(dumps(doc))
-    else:
+        return 0
+    try:
         write_json(doc, args.out)
+    except OSError as exc:  # a folder, a read-only place: named, not a traceback
+        print(f"{parser.prog}: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
     return 0
 
 

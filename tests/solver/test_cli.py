@@ -429,3 +429,14 @@ def test_diff_out_without_json_writes_the_report(tmp_path: Path) -> None:
     assert report.read_text().startswith("objective: 1855 -> 1855 (change 0)")
     r = rdplan("diff", str(plan), str(plan), "--json", "--out", str(report))
     assert r.returncode == 0 and r.stdout == "" and json.loads(report.read_text())["moved"] == []
+
+
+def test_generate_to_an_unwritable_out_exit_2(tmp_path: Path) -> None:
+    """``rdplan generate ... --out DIR`` (or a read-only place) crashed with a traceback."""
+    size = ["--regions", "2", "--sites-per-region", "2", "--years", "2", "--crew-pools", "2"]
+    r = rdplan("generate", *size, "--seed", "1", "--out", str(tmp_path))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"cannot write {tmp_path}: Is a directory" in r.stderr, r.stderr
+    out = tmp_path / "new" / "g.json"  # a missing folder is created, as before
+    assert rdplan("generate", *size, "--seed", "1", "--out", str(out)).returncode == 0
+    assert rdplan("validate", str(out)).returncode == 0
