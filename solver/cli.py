@@ -265,7 +265,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         text = _read(args.scenario)
     except OSError as exc:
-        print(f"invalid: cannot read {args.scenario}: {exc.strerror}", file=sys.stderr)
+        message = f"cannot read {args.scenario}: {exc.strerror}"
+        print(f"invalid: {message}", file=sys.stderr)
+        if args.json:  # what a reader of --json parses, whatever the error (solve's path "")
+            _write_json({"valid": False, "errors": [{"path": "", "message": message}]}, None)
         return 2
     scenario, errors = validate_document(text)
     if scenario is None:

@@ -440,3 +440,12 @@ def test_generate_to_an_unwritable_out_exit_2(tmp_path: Path) -> None:
     out = tmp_path / "new" / "g.json"  # a missing folder is created, as before
     assert rdplan("generate", *size, "--seed", "1", "--out", str(out)).returncode == 0
     assert rdplan("validate", str(out)).returncode == 0
+
+
+def test_validate_json_answers_for_a_file_it_cannot_read(tmp_path: Path) -> None:
+    """``rdplan validate missing.json --json | jq`` got no JSON at all (only a line on stderr)."""
+    r = rdplan("validate", str(tmp_path / "missing.json"), "--json")
+    assert r.returncode == 2
+    answer = json.loads(r.stdout)
+    assert answer["valid"] is False and answer["errors"][0]["path"] == ""
+    assert "cannot read" in answer["errors"][0]["message"]
