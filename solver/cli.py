@@ -223,7 +223,8 @@ def _finish(plan: Plan, args: argparse.Namespace) -> int:
         )
         _write_json(doc, None)
         return 1
-    if getattr(args, "csv", None) and plan.status.has_plan:
+    # Without a plan too (the header alone): a CSV left from an earlier solve is not its builds.
+    if getattr(args, "csv", None):
         try:
             Path(args.csv).write_text(builds_csv(plan), encoding="utf-8")
         except OSError as exc:

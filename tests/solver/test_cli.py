@@ -449,3 +449,14 @@ def test_validate_json_answers_for_a_file_it_cannot_read(tmp_path: Path) -> None
     answer = json.loads(r.stdout)
     assert answer["valid"] is False and answer["errors"][0]["path"] == ""
     assert "cannot read" in answer["errors"][0]["message"]
+
+
+def test_csv_of_a_solve_without_a_plan_has_no_builds(tmp_path: Path) -> None:
+    """``--csv`` was written only with a plan: a re-run that came out infeasible left the CSV
+    of the previous run's builds in place, next to the new infeasible plan."""
+    plan, builds = tmp_path / "plan.json", tmp_path / "builds.csv"
+    args = ["--quiet", "--threads", "1", "--out", str(plan), "--csv", str(builds)]
+    assert rdplan("solve", TINY, *args).returncode == 0
+    assert len(builds.read_text().splitlines()) == 4
+    assert rdplan("solve", INFEASIBLE, *args).returncode == 1
+    assert builds.read_text().splitlines() == ["year,region,site,option,crews,crew_km"]
