@@ -309,7 +309,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     # A plan document (SPEC §4), or every field at fault: a scenario given for the plan was
     # checked as a plan without builds ("breaks 4 rules", its weights as reported terms).
     plan = _read_plan(args.plan)
-    if plan is None:
+    if plan is None or _without_builds(args.plan, plan, "check"):
         return 1
     ev = evaluate(scenario, plan)
     if ev.holds:
@@ -381,12 +381,29 @@ def _read_plan(path: str) -> dict[str, Any] | None:
     return doc
 
 
+def _without_builds(path: str, plan: dict[str, Any], what: str) -> bool:
+    """Whether ``plan`` is a verdict without a plan (``infeasible``, ``unknown``, ``invalid``),
+    said on stderr: it has no builds to ``what``, and reading it as a plan that builds nothing
+    would list every site as dropped, or as required and not built."""
+    from solver.plan import PLAN_STATUSES
+
+    if plan.get("status") in PLAN_STATUSES:
+        return False
+    print(
+        f"{path} holds no plan (status {plan.get('status')!r}): it has no builds to {what}",
+        file=sys.stderr,
+    )
+    return True
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from solver.diff import diff_plans, format_diff
 
     a = _read_plan(args.a)
     b = _read_plan(args.b) if a is not None else None
     if a is None or b is None:
+        return 2
+    if _without_builds(args.a, a, "compare") or _without_builds(args.b, b, "compare"):
         return 2
     scenario = None
     if args.scenario:

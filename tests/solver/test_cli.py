@@ -404,6 +404,24 @@ def test_check_names_a_plan_that_is_not_one(tmp_path: Path) -> None:
     assert "status: required field is missing" in r.stderr and "breaks" not in r.stderr
 
 
+def test_check_and_diff_of_a_verdict_without_a_plan_say_so(tmp_path: Path) -> None:
+    """An infeasible scenario's plan document has no builds: ``check`` listed every required
+    site as not built, ``diff`` every site as dropped; both now say it holds no plan (as the
+    service's diff answers 409)."""
+    verdict, plan = tmp_path / "infeasible.json", tmp_path / "plan.json"
+    r = rdplan("solve", INFEASIBLE, "--quiet", "--threads", "1", "--out", str(verdict))
+    assert r.returncode == 1 and json.loads(verdict.read_text())["status"] == "infeasible"
+    r = rdplan("check", INFEASIBLE, str(verdict))
+    assert r.returncode == 1
+    assert "holds no plan (status 'infeasible'): it has no builds to check" in r.stderr
+    assert "not built" not in r.stderr, r.stderr
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(plan)).returncode == 0
+    for a, b in ((plan, verdict), (verdict, plan)):
+        r = rdplan("diff", str(a), str(b))
+        assert r.returncode == 2, r.stdout
+        assert f"{verdict} holds no plan" in r.stderr and r.stdout == ""
+
+
 def test_freeze_through_outside_the_horizon_refused_exit_2(tmp_path: Path) -> None:
     """``--freeze-through 226`` (2026 mistyped) re-planned with nothing frozen, ``3000`` with
     everything frozen, both silently; the service refuses such a year (422 at
