@@ -312,7 +312,9 @@ class Scenario:
                     "options": ", ".join(s.benefit),
                 }
             )
-        return pd.DataFrame(rows).set_index("site")
+        out = pd.DataFrame(rows).set_index("site")
+        out["fixed_year"] = out["fixed_year"].astype("Int64")  # a year, or <NA>: not fixed
+        return out
 
     @property
     def crews(self) -> pd.DataFrame:

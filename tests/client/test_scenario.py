@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from api.client import InvalidPlanError, InvalidScenarioError, Plan, Scenario
@@ -109,6 +110,12 @@ def test_fix_weights_lead_time_name_and_patch(tiny: Scenario) -> None:
     sites = {s["id"]: s for s in edited.doc["sites"]}
     assert sites["s1"]["fixed"] == {"year": 2031, "option": "basic"}
     assert sites["n2"]["fixed"] == {"year": 2030}
+    # the table's fixed years are whole years (nullable), not floats or objects
+    table = edited.sites
+    assert str(table["fixed_year"].dtype) == "Int64"
+    assert table["fixed_year"].tolist() == [
+        {"s1": 2031, "n2": 2030}.get(site, pd.NA) for site in table.index
+    ]
     assert edited.doc["objective"] == {
         "benefit": 1,
         "mobilization": 0,
