@@ -419,7 +419,7 @@ def _precedences(
 def main(argv: list[str] | None = None) -> int:
     """``rdplan generate`` / ``python -m instances.generate``: write one scenario."""
     parser = argparse.ArgumentParser(
-        prog="python -m instances.generate",
+        prog="rdplan generate",
         description="Write a seeded, feasible synthetic scenario.",
     )
     parser.add_argument("--regions", type=int, required=True)

@@ -141,9 +141,26 @@ class _ProgressView:
                 self.quiet = True
 
 
+def _clashing_outputs(args: argparse.Namespace) -> str | None:
+    """Why ``--out``/``--csv`` would overwrite an input or each other, or None: the scenario
+    (or baseline) would be replaced by the plan, one output by the other."""
+    files = {"scenario": args.scenario, "--baseline": args.baseline, "--csv": args.csv}
+    resolved = {k: Path(v).resolve() for k, v in files.items() if v}
+    for out in ("--out", "--csv"):
+        path = getattr(args, out[2:])
+        for other, where in resolved.items():
+            if path and other != out and Path(path).resolve() == where:
+                return f"{out} {path} is also the {other} file: it would be overwritten"
+    return None
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     from solver.solve import SolverBugError, solve
 
+    clash = _clashing_outputs(args)
+    if clash is not None:
+        print(f"rdplan solve: {clash}; choose another file", file=sys.stderr)
+        return 2
     try:
         text = _read(args.scenario)
     except OSError as exc:
@@ -240,7 +257,11 @@ def _finish(plan: Plan, args: argparse.Namespace) -> int:
 
 def _summary(plan: Plan) -> None:
     info = plan.solver
-    where = f" in {info.seconds:.2f}s on {info.backend} ({info.threads} threads)" if info else ""
+    where = (
+        f" in {info.seconds:.2f}s on {info.backend} ({info.threads} thread{'s' if info.threads != 1 else ''})"
+        if info
+        else ""
+    )
     limit = getattr(info, "gap_limit", None) if info else None
     if limit and plan.status is Status.FEASIBLE and plan.gap is not None and plan.gap <= limit:
         where += f", within the gap limit of {100 * limit:g}%"
@@ -314,7 +335,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     ev = evaluate(scenario, plan)
     if ev.holds:
         print(
-            f"the plan holds: objective {ev.objective:,} ({ev.terms.model_dump()})", file=sys.stderr
+            f"the plan holds: objective {ev.objective:,} ("
+            + ", ".join(f"{k} {v:,}" for k, v in ev.terms.model_dump().items())
+            + ")",
+            file=sys.stderr,
         )
         return 0
     print(f"the plan breaks {len(ev.violations)} rule(s):", file=sys.stderr)

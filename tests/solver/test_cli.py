@@ -422,6 +422,20 @@ def test_check_and_diff_of_a_verdict_without_a_plan_say_so(tmp_path: Path) -> No
         assert f"{verdict} holds no plan" in r.stderr and r.stdout == ""
 
 
+def test_solve_refuses_outputs_that_overwrite_an_input_or_each_other(tmp_path: Path) -> None:
+    """``--out`` naming the scenario replaced it with the plan; ``--out`` and ``--csv`` naming
+    one file kept only the CSV. Both are refused before anything is solved or written."""
+    scenario = tmp_path / "s.json"
+    scenario.write_text(Path(TINY).read_text())
+    before = scenario.read_text()
+    r = rdplan("solve", str(scenario), "--out", str(scenario))
+    assert r.returncode == 2 and "--out" in r.stderr and "scenario file" in r.stderr, r.stderr
+    assert scenario.read_text() == before
+    both = tmp_path / "p.json"
+    r = rdplan("solve", str(scenario), "--out", str(both), "--csv", str(both))
+    assert r.returncode == 2 and "also the --csv file" in r.stderr and not both.exists()
+
+
 def test_freeze_through_outside_the_horizon_refused_exit_2(tmp_path: Path) -> None:
     """``--freeze-through 226`` (2026 mistyped) re-planned with nothing frozen, ``3000`` with
     everything frozen, both silently; the service refuses such a year (422 at
