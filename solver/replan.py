@@ -243,6 +243,18 @@ def apply_baseline(
                 else:
                     # An optional site whose window closed unbuilt: a window after the horizon.
                     s["earliest"] = s["latest"] = scenario.horizon.end + 1
+        try:
+            return parse_scenario(json.loads(json.dumps(doc)))
+        except ScenarioError as exc:
+            # A bad baseline build (a year or option the scenario does not have) is named at
+            # baseline[i]; the frozen site's fixed build copied from it is the same error at a
+            # field the caller never wrote, so it is left out.
+            ids = {s["id"] for s in doc["sites"]} & set(frozen)
+            copied = {f"sites[{i}].fixed" for i, s in enumerate(doc["sites"]) if s["id"] in ids}
+            if any(e.path.startswith("baseline[") for e in exc.errors):
+                kept = [e for e in exc.errors if e.path.split(".fixed")[0] + ".fixed" not in copied]
+                raise ScenarioError(kept) from None
+            raise
     return parse_scenario(json.loads(json.dumps(doc)))
 
 

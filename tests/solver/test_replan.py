@@ -138,6 +138,22 @@ def test_frozen_training_capacity_and_errors() -> None:
     assert [e.path for e in info.value.errors] == ["baseline.training[0]"]
 
 
+def test_bad_baseline_builds_are_named_once_at_the_baseline() -> None:
+    """A frozen baseline build with a year or an option the scenario does not have is named
+    at ``baseline[i]``, not a second time at the frozen site's ``fixed`` (copied from it)."""
+    doc = load("conformance/tiny")
+    s0, s1 = doc["sites"][0], doc["sites"][1]
+    plan = {
+        "builds": [
+            {"site": s0["id"], "year": 1800, "option": next(iter(s0["benefit"]))},
+            {"site": s1["id"], "year": 2030, "option": "palace"},
+        ]
+    }
+    with pytest.raises(ScenarioError) as info:
+        apply_baseline(parse_scenario(doc), plan, freeze_through=2030)
+    assert sorted(e.path for e in info.value.errors) == ["baseline[0].year", "baseline[1].option"]
+
+
 def test_flows_keep_fixed_trainees_and_train_the_rest_late() -> None:
     """The trainee repair (``solver.flows``) with a frozen year held at an amount: that year
     trains exactly it, and what else the builds need comes as late as capacities allow."""
