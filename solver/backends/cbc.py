@@ -4,7 +4,9 @@ PuLP waits for the CBC process and gives no progress, bound or cancellation, so
 the solve runs in a thread while this module tails CBC's log (incumbent and
 "best possible" lines) and, on cancellation, ends the CBC child process.
 PuLP's ``LpStatus`` can read "Optimal" after a time limit: ``sol_status`` is
-what counts.
+what counts. CBC is given the minimisation of ``-Z``, never a maximisation: with ``-max``
+CBC 2.10 takes a MIP start's value with the wrong sign as its cutoff (coin-or/Cbc#296)
+and, where ``Z`` is negative, prunes the optimum and calls what is left "Optimal".
 """
 
 from __future__ import annotations
@@ -33,20 +35,17 @@ SOL_STATUS = {
     pulp.LpSolutionNoSolutionFound: Status.UNKNOWN,
 }
 
-# CBC minimises -Z: its values are negated in the log.
+# CBC minimises -Z: its values are negated in the log and in its summary.
 _INCUMBENT = re.compile(r"Integer solution of (-?[\d.eE+]+)")
 _PROGRESS = re.compile(r"(-?[\d.eE+]+) best solution, best possible (-?[\d.eE+]+)")
 _FINAL_BOUND = re.compile(r"(?:Lower bound|best possible):?\s*(-?[\d.eE+]+)")
-#: CBC's summary after it stops at its gapRel ("Optimal solution found (within gap
-#: tolerance)") gives the bound in the maximisation's own sign.
-_GAP_STOP_BOUND = re.compile(r"Upper bound:\s*(-?[\d.eE+]+)")
-_OBJ = re.compile(r"Objective value:\s*(-?[\d.eE+]+)")
 
 
 def to_pulp(
     model: MatrixModel, continuous_flows: bool = False
 ) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
-    prob = pulp.LpProblem("rdplan", pulp.LpMaximize)
+    """The PuLP problem of ``model``: minimise ``-Z`` (module docstring), and its columns."""
+    prob = pulp.LpProblem("rdplan", pulp.LpMinimize)
     lb = model.col_lb.tolist()
     ub = model.col_ub.tolist()
     cat = [
@@ -60,7 +59,8 @@ def to_pulp(
     nz = np.flatnonzero(model.obj)
     prob.setObjective(
         pulp.LpAffineExpression(
-            [(cols[j], float(model.obj[j])) for j in nz.tolist()], constant=float(model.obj_const)
+            [(cols[j], -float(model.obj[j])) for j in nz.tolist()],
+            constant=-float(model.obj_const),
         )
     )
     starts = model.row_start.tolist()
@@ -181,9 +181,8 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         objective = float(model.obj @ values) + model.obj_const
         if status is Status.OPTIMAL and "within gap tolerance" in text:
             # PuLP says "Optimal" when CBC stops at its gapRel too: only its bound tells.
-            upper = _GAP_STOP_BOUND.findall(text)
             status = Status.FEASIBLE
-            bound = float(upper[-1]) if upper else _final_bound(text, bound)
+            bound = _final_bound(text, bound)
         else:
             bound = objective if status is Status.OPTIMAL else _final_bound(text, bound)
         progress(incumbent=objective, bound=bound, force=True)

@@ -24,6 +24,7 @@ from solver.replan import (
 from solver.scenario import ScenarioError, parse_scenario
 from solver.solve import solve
 from solver.variants import grid_patches, make_variant, merge_patch, run_batch
+from tests import factory
 from tests.conftest import DATA, load
 
 
@@ -383,6 +384,29 @@ def test_plan_says_whether_the_warm_start_holds() -> None:
     ]
     cold = solve(changed, backend="highs", time_limit=30, threads=2, hint=[])
     assert "warm_start" not in cold.to_document()["solver"]
+
+
+def test_a_warm_start_below_zero_proves_nothing(backend: str) -> None:
+    """One pool of 3 crews, 1,000 km from two sites whose designs each need all 3: a site a
+    year, and every plan is worth less than nothing (Z < 0). b in 2030 (117 x 3 x 2), a in 2031
+    (28 x 2 x 2) is the optimum, -4,829; the start builds a in 2032, 56 less. CBC maximising
+    (``-max``) took the start's value with the wrong sign as its cutoff, pruned the optimum
+    and called the start "optimal" at -4,885, whole or partial (coin-or/Cbc#296)."""
+    doc = factory.scenario(
+        [
+            factory.site("a", {"o1": 28}, lat=39.287, lon=126.721),
+            factory.site("b", {"o0": 16, "o1": 117}, lat=38.335, lon=127.456),
+        ],
+        start=2030,
+        end=2032,
+        options=[{"id": "o0", "crews": 3}, {"id": "o1", "crews": 3}],
+        crews=[{"id": "k", "count": 3, "lat": 41.194, "lon": 125.119}],
+        objective={"benefit": 2, "mobilization": 3},
+    )
+    start = [{"site": "a", "year": 2032, "option": "o1"}]
+    for hint in (start, [*start, {"site": "b", "year": 2030, "option": "o1"}]):
+        plan = solve(doc, backend=backend, time_limit=20, threads=1, hint=hint)
+        assert (plan.status, plan.objective, plan.bound) == ("optimal", -4829, -4829), hint
 
 
 def _crews_of(build: dict) -> int:
