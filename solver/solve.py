@@ -407,6 +407,13 @@ def plan_from_result(
         if raw_bound is not None and math.isfinite(raw_bound):
             raw_bound -= int(data.weights["mobilization"]) * more_km
         held_note = "the frozen years' crews held at the baseline's"
+        if more_km:
+            # The proof is of the best plan given that history: without it the crews of the
+            # frozen years could travel less (docs/decisions.md, *Re-planning*).
+            held_note += (
+                f", {more_km:,} crew-km more than the cheapest for their builds: objective and"
+                " bound are given them"
+            )
         if why_not:
             held_note += "; re-assigned where the baseline's do not hold: " + "; ".join(why_not)
         raw.detail += f" ({held_note})"

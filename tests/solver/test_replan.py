@@ -488,6 +488,8 @@ def test_frozen_years_keep_the_baselines_crews(backend: str) -> None:
     assert plan["objective"] == plan["bound"] == free_doc["objective"] - 2 * more
     assert evaluate(sc, plan).holds
     assert "frozen years' crews held at the baseline's" in plan["solver"]["detail"]
+    if more:  # the proof is given that history, and the plan says so
+        assert f"{more:,} crew-km more than the cheapest" in plan["solver"]["detail"]
     moved = diff_plans(base, plan)["crews_reassigned"]
     assert all(d["year"] > 2032 for d in moved)
 
