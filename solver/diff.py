@@ -128,4 +128,17 @@ def format_diff(diff: dict[str, Any]) -> str:
                 )
     for item in diff["crews_reassigned"]:
         lines.append(f"crews      {item['site']} {item['year']}: {item['from']} -> {item['to']}")
+    served = diff.get("served_population")  # with the scenario only
+    if served is not None:
+        changes = []
+        for region, curve_a in served["a"].items():
+            curve_b = served["b"][region]
+            years = [
+                f"{year} {b - a:+,}"
+                for year, a, b in zip(served["years"], curve_a, curve_b, strict=True)
+                if a != b
+            ]
+            if years:
+                changes.append(f"served     {region}: " + ", ".join(years))
+        lines.extend(changes or ["served population: the same in every region and year"])
     return "\n".join(lines)

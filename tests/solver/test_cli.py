@@ -463,6 +463,24 @@ def test_diff_out_without_json_writes_the_report(tmp_path: Path) -> None:
     assert r.returncode == 0 and r.stdout == "" and json.loads(report.read_text())["moved"] == []
 
 
+def test_diff_text_shows_served_population_with_the_scenario(tmp_path: Path) -> None:
+    """``--scenario`` gave the served-population curves only with ``--json``: the text report
+    now lists, per region, the years whose served population changed."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(a)).returncode == 0
+    plan = json.loads(a.read_text())
+    n2 = next(x for x in plan["builds"] if x["site"] == "n2")
+    assert n2["year"] == 2030
+    n2["year"] = 2031  # north serves n2's 25,000 a year later
+    b.write_text(json.dumps(plan))
+    r = rdplan("diff", str(a), str(b), "--scenario", TINY)
+    assert r.returncode == 0, r.stderr
+    assert "served     north: 2030 -25,000" in r.stdout.splitlines(), r.stdout
+    r = rdplan("diff", str(a), str(a), "--scenario", TINY)
+    assert "served population: the same in every region and year" in r.stdout
+    assert "served" not in rdplan("diff", str(a), str(b)).stdout  # not without the scenario
+
+
 def test_generate_to_an_unwritable_out_exit_2(tmp_path: Path) -> None:
     """``rdplan generate ... --out DIR`` (or a read-only place) crashed with a traceback."""
     size = ["--regions", "2", "--sites-per-region", "2", "--years", "2", "--crew-pools", "2"]
