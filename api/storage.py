@@ -129,6 +129,17 @@ class Storage:
             yield session
 
     @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read session whose statements all see one snapshot, so that a count agrees with
+        the page read after it. PostgreSQL's default (read committed) gives each statement a
+        snapshot of its own: this one reads in ``REPEATABLE READ``. SQLite in WAL mode keeps
+        the snapshot of a read transaction's first statement already."""
+        with self._read() as session:
+            if self.dialect == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
+    @contextmanager
     def writing(self) -> Iterator[Session]:
         with self._write.begin() as session:
             yield session
@@ -171,7 +182,7 @@ class Storage:
             return s.get(ScenarioRow, sid)
 
     def list_scenarios(self, limit: int, offset: int) -> tuple[Sequence[ScenarioRow], int]:
-        with self.reading() as s:
+        with self.snapshot() as s:
             total = s.scalar(select(func.count()).select_from(ScenarioRow)) or 0
             rows = s.scalars(
                 select(ScenarioRow)
@@ -214,7 +225,7 @@ class Storage:
                 query.where(JobRow.scenario_id == sid),
                 count.where(JobRow.scenario_id == sid),
             )
-        with self.reading() as s:
+        with self.snapshot() as s:
             total = s.scalar(count) or 0
             rows = s.scalars(
                 query.order_by(JobRow.created_at.desc(), JobRow.id).limit(limit).offset(offset)
@@ -322,7 +333,7 @@ class Storage:
             return s.get(BatchRow, batch_id)
 
     def list_batches(self, limit: int, offset: int) -> tuple[Sequence[BatchRow], int]:
-        with self.reading() as s:
+        with self.snapshot() as s:
             total = s.scalar(select(func.count()).select_from(BatchRow)) or 0
             rows = s.scalars(
                 select(BatchRow)
