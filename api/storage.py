@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, case, create_engine, delete, event, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import BatchRow, JobRow, ProgressRow, ScenarioRow, utcnow
@@ -88,17 +89,45 @@ class ProgressPoint:
     gap: float | None
 
 
+class DatabaseUnavailable(Exception):
+    """The database of a URL cannot be opened or migrated; the message says why in a line."""
+
+
+def shown_url(url: str) -> str:
+    """``url`` with its password hidden (as given when it is not a URL at all)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _why(exc: BaseException) -> str:
+    """One line on what went wrong: the driver's own message when there is one."""
+    if isinstance(exc, ImportError):
+        return f"its database driver is not installed ({exc})"
+    detail = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(detail).splitlines()]
+    return " ".join(ln for ln in lines if ln and not ln.startswith("(Background on this error"))
+
+
 def migrate(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (``alembic upgrade head``)."""
+    """Bring the database at ``url`` to the newest schema (``alembic upgrade head``);
+    :class:`DatabaseUnavailable` when the URL is not one, or the database cannot be reached,
+    opened or migrated."""
     from alembic import command
     from alembic.config import Config
 
     url = normalize_url(url)
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    config = Config(str(Path(__file__).with_name("alembic.ini")))
-    config.attributes["url"] = url
-    command.upgrade(config, "head")
+    try:
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        config = Config(str(Path(__file__).with_name("alembic.ini")))
+        config.attributes["url"] = url
+        command.upgrade(config, "head")
+    except (SQLAlchemyError, ImportError, OSError) as exc:
+        raise DatabaseUnavailable(
+            f"cannot open the database {shown_url(url)}: {_why(exc)}"
+        ) from exc
 
 
 class Storage:

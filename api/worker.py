@@ -15,10 +15,14 @@ def run_worker(concurrency: int = 1) -> int:
             "rdplan worker: set RDPLAN_BROKER_URL (e.g. redis://127.0.0.1:6379/0)", file=sys.stderr
         )
         return 2
-    from api.storage import migrate
+    from api.storage import DatabaseUnavailable, migrate
     from api.tasks import connect_recovery, make_celery
 
-    migrate(settings.database_url)
+    try:
+        migrate(settings.database_url)
+    except DatabaseUnavailable as exc:
+        print(f"rdplan worker: RDPLAN_DATABASE_URL: {exc}", file=sys.stderr)
+        return 2
     connect_recovery(settings)
     app = make_celery(settings)
     argv = [

@@ -368,10 +368,25 @@ def _settings_hold() -> bool:
     return True
 
 
+def _database_holds() -> bool:
+    """Can the service's database (``RDPLAN_DATABASE_URL``) be opened and migrated to the
+    newest schema? If not, the reason is on stderr (the server's start-up would only log it
+    in a traceback)."""
+    from api.settings import get_settings
+    from api.storage import DatabaseUnavailable, migrate
+
+    try:
+        migrate(get_settings().database_url)
+    except DatabaseUnavailable as exc:
+        print(f"rdplan: RDPLAN_DATABASE_URL: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import run_server
 
-    if not _settings_hold():
+    if not _settings_hold() or not _database_holds():
         return 2
     run_server(host=args.host, port=args.port)
     return 0

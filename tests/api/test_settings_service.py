@@ -1,0 +1,66 @@
+"""``rdplan serve`` and ``rdplan worker`` refuse a database they cannot use with one clear
+line naming ``RDPLAN_DATABASE_URL`` and exit 2 — not a traceback — whether the URL is not
+one, names a driver that is not installed, or a PostgreSQL database that does not exist or
+cannot be reached (a password in the URL is not shown)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import service_env
+
+pytestmark = [pytest.mark.service, pytest.mark.timeout(300)]
+
+COMMANDS = ("serve", "worker")
+
+
+def rdplan(command: str, workdir: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "solver.cli", command]
+    if command == "serve":
+        argv += ["--host", "127.0.0.1", "--port", "1"]  # never bound: it must stop before
+    return subprocess.run(
+        argv,
+        cwd=workdir,
+        env=service_env(**settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("not a url", "Could not parse SQLAlchemy URL"),
+        ("mysql://rdplan@127.0.0.1/rdplan", "its database driver is not installed"),
+        ("postgresql://rdplan:s3cret@127.0.0.1:1/rdplan", "port 1 failed"),
+    ],
+)
+def test_a_database_url_it_cannot_use_is_named_without_a_traceback(
+    command: str, url: str, says: str, broker_url: str, tmp_path: Path
+) -> None:
+    r = rdplan(command, tmp_path, database_url=url, broker_url=broker_url)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "RDPLAN_DATABASE_URL" in lines[0], r.stderr
+    assert says in lines[0] and "s3cret" not in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_postgresql_database_that_does_not_exist_is_named(
+    command: str, pg_url: str, broker_url: str, tmp_path: Path
+) -> None:
+    missing = pg_url + "_missing"
+    r = rdplan(command, tmp_path, database_url=missing, broker_url=broker_url)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith("rdplan"), r.stderr
+    assert "RDPLAN_DATABASE_URL" in r.stderr
+    assert f'database "{missing.rsplit("/", 1)[1]}" does not exist' in r.stderr, r.stderr
