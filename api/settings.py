@@ -19,7 +19,8 @@ from solver.backends.base import MEMORY_LIMIT_MB
 class Settings(BaseSettings):
     """Every knob of the service; each field is ``RDPLAN_<NAME>`` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="RDPLAN_", extra="ignore")
+    # inf passes every bound here and then breaks the service (timedelta and wait overflow)
+    model_config = SettingsConfigDict(env_prefix="RDPLAN_", extra="ignore", allow_inf_nan=False)
 
     database_url: str = Field(
         default="sqlite:///./rdplan.db", description="SQLAlchemy URL of the job store"

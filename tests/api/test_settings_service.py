@@ -64,3 +64,34 @@ def test_a_postgresql_database_that_does_not_exist_is_named(
     assert r.stderr.startswith("rdplan"), r.stderr
     assert "RDPLAN_DATABASE_URL" in r.stderr
     assert f'database "{missing.rsplit("/", 1)[1]}" does not exist' in r.stderr, r.stderr
+
+
+#: The README's settings in seconds or MB.
+FLOAT_SETTINGS = (
+    "max_time_limit",
+    "default_time_limit",
+    "heartbeat_timeout",
+    "cancel_grace",
+    "progress_interval",
+    "requeue_after",
+    "memory_limit_mb",
+)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_infinite_number_of_seconds_is_refused_by_name(
+    command: str, broker_url: str, tmp_path: Path
+) -> None:
+    """``inf`` passed every bound (``gt=0``), and then broke the service: an infinite
+    ``RDPLAN_HEARTBEAT_TIMEOUT`` made every sweep of the server fail (OverflowError), so a
+    job whose message was lost stayed queued for ever; an infinite
+    ``RDPLAN_PROGRESS_INTERVAL`` killed a job's heartbeat thread."""
+    settings = dict.fromkeys(FLOAT_SETTINGS, "inf")
+    r = rdplan(
+        command, tmp_path, database_url="sqlite:///./rdplan.db", broker_url=broker_url, **settings
+    )
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+    for name in FLOAT_SETTINGS:
+        assert f"RDPLAN_{name.upper()}='inf': Input should be a finite number" in r.stderr, r.stderr
+    assert not (tmp_path / "rdplan.db").exists()  # refused before anything started
