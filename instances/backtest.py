@@ -46,9 +46,10 @@ def backtest(plan: dict[str, Any], data_dir: Path, year: int = 2024) -> list[dic
     return rows
 
 
-def to_markdown(rows: list[dict[str, Any]]) -> str:
+def to_markdown(rows: list[dict[str, Any]], year: int = 2024) -> str:
+    """The README table of :func:`backtest`'s rows for ``year``."""
     lines = [
-        "| province | built 2024 | model 2024 | both | built, not picked | picked, not built |",
+        f"| province | built {year} | model {year} | both | built, not picked | picked, not built |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--year", type=int, default=2024)
     args = parser.parse_args(argv)
     plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
-    print(to_markdown(backtest(plan, args.data_dir or default_data_dir(), args.year)))
+    print(to_markdown(backtest(plan, args.data_dir or default_data_dir(), args.year), args.year))
     return 0
 
 

@@ -445,3 +445,34 @@ def test_rdplan_generate_cli(tmp_path: Path) -> None:
     )
     assert v.returncode == 0, v.stderr
     assert "12 sites, 3 regions, 3 years, 2 crew pools" in v.stderr
+
+
+# --- the backtest -----------------------------------------------------------------------------
+
+
+def _backtest_table(data_dir: Path, year: int) -> str:
+    from instances.backtest import backtest, to_markdown
+
+    plan = load("plans/national-20x10-optimal.json")
+    return to_markdown(backtest(plan, data_dir, year), year)
+
+
+def test_backtest_table_is_the_readme_one(data_dir: Path) -> None:
+    """instances/README.md's backtest table is what the script prints for the committed optimum."""
+    readme = (INSTANCES / "README.md").read_text(encoding="utf-8")
+    table = _backtest_table(data_dir, 2024)
+    assert table in readme
+    assert table.splitlines()[-1] == "| **all** | 20 | 18 | 0 | | |"
+
+
+def test_backtest_labels_the_year_it_compares(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--year 2025`` compares with the 2025 batch and says so in its header."""
+    from instances.backtest import main
+
+    plan = str(INSTANCES / "plans" / "national-20x10-optimal.json")
+    assert main([plan, "--data-dir", str(data_dir), "--year", "2025"]) == 0
+    header, _, *rows, total = capsys.readouterr().out.splitlines()
+    assert "built 2025" in header and "model 2025" in header and "2024" not in header
+    assert total.startswith("| **all** | 19 |")  # Kaephung matches no site
