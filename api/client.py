@@ -694,7 +694,10 @@ class Plan:
     @property
     def conflicts(self) -> pd.DataFrame:
         """An infeasible scenario's irreducible set of constraint groups, one row each."""
-        return pd.DataFrame(self._doc.get("conflicts", []))
+        out = pd.DataFrame(self._doc.get("conflicts", []))
+        if "year" in out:
+            out["year"] = out["year"].astype("Int64")  # a year, or <NA>: a group without one
+        return out
 
     @property
     def seconds(self) -> float | None:

@@ -179,3 +179,20 @@ def test_batch_without_a_base_patches_the_first_variant(local: Planner, tiny: Sc
     assert result.base == "tiny" and not result.errors
     assert result["no training cost"].scenario == tiny.with_(weights={"training": 0})
     assert result.table["objective"].tolist() == [1855, 1855 + 25]
+
+
+def test_conflicts_table_keeps_years_integral(local: Planner) -> None:
+    # The conformance example's conflict set: one member with a year, one without (SPEC §4:
+    # keys typed as in the scenario). The table shows 2035, not 2035.0, and <NA> where none.
+    plan = local.solve(
+        load("conformance/infeasible-technicians"), time_limit=20, threads=1, progress=False
+    )
+    assert plan.status == "infeasible"
+    table = plan.conflicts
+    assert str(table["year"].dtype) == "Int64"
+    assert table[["group", "region"]].values.tolist() == [
+        ["quota.region_year", "R02"],
+        ["technicians", "R02"],
+    ]
+    assert table["year"].tolist()[0] == 2035 and table["year"].isna().tolist() == [False, True]
+    assert "2035.0" not in plan._repr_html_()
