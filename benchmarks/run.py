@@ -1122,6 +1122,14 @@ def read_results(path: Path) -> list[dict[str, Any]]:
                 )
             rows = []
             for line, raw in enumerate(reader, start=2):
+                short = [c for c in COLUMNS if raw.get(c) is None]
+                if short or None in raw:
+                    raise ValueError(
+                        f"{path}, line {line}: {len(raw) - (None in raw)} cells, not {len(COLUMNS)}"
+                        " (a truncated or hand-edited results file?)"
+                    )
+                if any(raw[c] == "" for c in ("scenario", "backend", "seed", "status")):
+                    raise ValueError(f"{path}, line {line}: no scenario, backend, seed or status")
                 row: dict[str, Any] = {}
                 for column in COLUMNS:
                     value = raw[column]
@@ -1135,6 +1143,10 @@ def read_results(path: Path) -> list[dict[str, Any]]:
             return rows
     except OSError as exc:
         raise ValueError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (not an rdplan bench results file)") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path}: not a CSV file ({exc})") from None
 
 
 def write_results(
