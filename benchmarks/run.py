@@ -406,6 +406,16 @@ def _parse_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def _seed_list(text: str) -> list[int]:
+    """argparse type of ``--seeds``: one seed or more (:func:`solver.argtypes.seed`)."""
+    from solver.argtypes import seed
+
+    seeds = [seed(item) for item in _parse_list(text)]
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"no seed in {text!r}")
+    return seeds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rdplan bench",
@@ -423,7 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-baseline", action="store_true", help="leave out the PuLP baseline (no ratios)"
     )
-    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default 0)")
+    parser.add_argument(
+        "--seeds", type=_seed_list, default=None, help="comma-separated seeds (default 0)"
+    )
     parser.add_argument(
         "--time-limit",
         type=float,
@@ -1283,7 +1295,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    seeds = [int(s) for s in _parse_list(args.seeds or DEFAULT_SEEDS.get(args.suite, "0"))]
+    seeds = args.seeds or _seed_list(DEFAULT_SEEDS.get(args.suite, "0"))
     time_limit = float(args.time_limit or DEFAULT_TIME_LIMIT.get(args.suite, 60.0))
     cases = select(suite(args.suite), args.only)
     specs = plan_runs(

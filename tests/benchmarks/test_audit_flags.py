@@ -1,0 +1,23 @@
+"""Bad flags of ``rdplan bench``: a named message and exit 2 before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import main
+
+
+def _exit(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse's own refusals
+        return int(exc.code or 0)
+
+
+@pytest.mark.parametrize("seeds", ["a,b", ",", "-1"])
+def test_bad_seeds_exit_2(seeds: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _exit(["--seeds", seeds, "--out", str(tmp_path)]) == 2
+    assert "--seeds" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
