@@ -61,6 +61,7 @@ from benchmarks.suites import (
     suite,
     whatif_fuel,
 )
+from solver.argtypes import positive_float, positive_int
 from solver.plan import PLAN_STATUSES
 from solver.solve import BACKENDS, DEFAULT_BACKEND
 
@@ -438,11 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--time-limit",
-        type=float,
+        type=positive_float,
         default=None,
         help="seconds per run, for every case (default 30 smoke, 60 full, except cases that set their own)",
     )
-    parser.add_argument("--threads", type=int, default=2, help="threads per run (default 2)")
+    parser.add_argument(
+        "--threads", type=positive_int, default=2, help="threads per run (default 2)"
+    )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})"
     )

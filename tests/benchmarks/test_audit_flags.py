@@ -21,3 +21,14 @@ def test_bad_seeds_exit_2(seeds: str, tmp_path: Path, capsys: pytest.CaptureFixt
     assert _exit(["--seeds", seeds, "--out", str(tmp_path)]) == 2
     assert "--seeds" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--time-limit", "0"), ("--time-limit", "-1"), ("--threads", "0")]
+)
+def test_non_positive_limits_exit_2(
+    flag: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _exit([flag, value, "--only", "tiny", "--out", str(tmp_path)]) == 2
+    assert flag in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
