@@ -520,7 +520,7 @@ def select(cases: list[Case], only: str | None) -> list[Case]:
     patterns = _parse_list(only)
     chosen = [c for c in cases if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
     if not chosen:
-        raise SystemExit(
+        raise ValueError(
             f"rdplan bench: --only {only} matches no scenario of the suite ({', '.join(c.name for c in cases)})"
         )
     return chosen
@@ -1300,7 +1300,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seeds = args.seeds or _seed_list(DEFAULT_SEEDS.get(args.suite, "0"))
     time_limit = float(args.time_limit or DEFAULT_TIME_LIMIT.get(args.suite, 60.0))
-    cases = select(suite(args.suite), args.only)
+    try:
+        cases = select(suite(args.suite), args.only)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     specs = plan_runs(
         cases,
         backends,

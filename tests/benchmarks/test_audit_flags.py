@@ -32,3 +32,8 @@ def test_non_positive_limits_exit_2(
     assert _exit([flag, value, "--only", "tiny", "--out", str(tmp_path)]) == 2
     assert flag in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_only_matching_nothing_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _exit(["--only", "nothing", "--out", str(tmp_path)]) == 2
+    assert "matches no scenario" in capsys.readouterr().err
