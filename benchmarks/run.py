@@ -1292,6 +1292,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     backends = _parse_list(args.backends)
     unknown = [b for b in backends if b not in RDPLAN_BACKENDS]
+    if not backends:
+        print(
+            f"rdplan bench: --backends names no backend; choose from {', '.join(RDPLAN_BACKENDS)}",
+            file=sys.stderr,
+        )
+        return 2
     if unknown:
         print(
             f"rdplan bench: unknown backend(s) {', '.join(unknown)}; choose from {', '.join(RDPLAN_BACKENDS)}",

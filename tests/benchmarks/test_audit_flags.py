@@ -37,3 +37,9 @@ def test_non_positive_limits_exit_2(
 def test_only_matching_nothing_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _exit(["--only", "nothing", "--out", str(tmp_path)]) == 2
     assert "matches no scenario" in capsys.readouterr().err
+
+
+def test_empty_backends_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _exit(["--backends", ",", "--out", str(tmp_path)]) == 2
+    assert "backend" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
