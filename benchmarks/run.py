@@ -1320,6 +1320,13 @@ def main(argv: list[str] | None = None) -> int:
         baseline=not args.no_baseline,
         explicit_limit=args.time_limit is not None,
     )
+    try:  # refused now, not after every run has been solved
+        args.out.mkdir(parents=True, exist_ok=True)
+        if not os.access(args.out, os.W_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as exc:
+        print(f"rdplan bench: --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     date = dt.date.today().isoformat()
     notes: list[str] = []
     load_start = _load()

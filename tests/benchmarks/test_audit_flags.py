@@ -43,3 +43,13 @@ def test_empty_backends_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert _exit(["--backends", ",", "--out", str(tmp_path)]) == 2
     assert "backend" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_unwritable_out_is_refused_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert _exit(["--only", "tiny", "--out", str(blocker / "results")]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "Traceback" not in err and "[1/" not in err
