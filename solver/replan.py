@@ -197,6 +197,7 @@ def apply_baseline(
     if plan is not None:
         doc["baseline"] = baseline_builds(plan)
     baseline = doc.get("baseline", [])
+    copied: set[str] = set()  # the frozen sites' fixed builds, copied from baseline rows
     if freeze_through is not None:
         regions = {r["id"] for r in doc["regions"]}
         trained = baseline_training(plan, regions) if plan is not None else None
@@ -218,6 +219,7 @@ def apply_baseline(
             if s["id"] in frozen:
                 b = frozen[s["id"]]
                 s["fixed"] = {"year": b["year"], "option": b["option"]}
+                copied.add(f"sites[{i}].fixed")
             elif "fixed" in s and s["fixed"]["year"] <= freeze_through:
                 raise ScenarioError(
                     [
@@ -243,19 +245,21 @@ def apply_baseline(
                 else:
                     # An optional site whose window closed unbuilt: a window after the horizon.
                     s["earliest"] = s["latest"] = scenario.horizon.end + 1
-        try:
-            return parse_scenario(json.loads(json.dumps(doc)))
-        except ScenarioError as exc:
-            # A bad baseline build (a year or option the scenario does not have) is named at
-            # baseline[i]; the frozen site's fixed build copied from it is the same error at a
-            # field the caller never wrote, so it is left out.
-            ids = {s["id"] for s in doc["sites"]} & set(frozen)
-            copied = {f"sites[{i}].fixed" for i, s in enumerate(doc["sites"]) if s["id"] in ids}
-            if any(e.path.startswith("baseline[") for e in exc.errors):
-                kept = [e for e in exc.errors if e.path.split(".fixed")[0] + ".fixed" not in copied]
-                raise ScenarioError(kept) from None
-            raise
-    return parse_scenario(json.loads(json.dumps(doc)))
+    try:
+        return parse_scenario(json.loads(json.dumps(doc)))
+    except ScenarioError as exc:
+        # A bad baseline build (a year or option the scenario does not have) is named at
+        # baseline[i]; the frozen site's fixed build copied from it is the same error at a
+        # field the caller never wrote, so it is left out.
+        if copied and any(e.path.startswith("baseline[") for e in exc.errors):
+            raise ScenarioError(
+                [
+                    e
+                    for e in exc.errors
+                    if not any(e.path == c or e.path.startswith(c + ".") for c in copied)
+                ]
+            ) from None
+        raise
 
 
 def frozen_training(
