@@ -14,14 +14,12 @@ from api.schemas import ErrorBody
 from api.settings import Settings
 from api.storage import Storage
 
-#: The 401 answer every keyed router documents.
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "API keys are on and none (or a wrong one) was sent"}
-}
-#: The 422 answer of every ``/v1`` route (a bad parameter or body), in the one error shape the
-#: service sends (``api.errors``): without it FastAPI documents its own ``HTTPValidationError``.
-INVALID_REQUEST: dict[int | str, dict[str, Any]] = {
-    422: {"model": ErrorBody, "description": "invalid request: every error with its path"}
+#: The answers every ``/v1`` route can give besides its own: 401 (keys on, none or a wrong one
+#: sent) and 422 (a bad parameter or body), in the one error shape the service sends
+#: (``api.errors``) — without it FastAPI documents its own ``HTTPValidationError``.
+V1_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "API keys are on and none (or a wrong one) was sent"},
+    422: {"model": ErrorBody, "description": "invalid request: every error with its path"},
 }
 
 #: The 415 answer of every route that reads a JSON body (:func:`require_json_body`).

@@ -10,9 +10,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Response
 
 from api.deps import (
-    INVALID_REQUEST,
     NOT_JSON,
-    UNAUTHORIZED,
+    V1_RESPONSES,
     RunnerDep,
     SettingsDep,
     StorageDep,
@@ -50,7 +49,7 @@ router = APIRouter(
     prefix="/v1/batches",
     tags=["batches"],
     dependencies=[Depends(require_api_key)],
-    responses={**UNAUTHORIZED, **INVALID_REQUEST},
+    responses=V1_RESPONSES,
 )
 
 BASE = "base"

@@ -8,9 +8,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from api.deps import (
-    INVALID_REQUEST,
     NOT_JSON,
-    UNAUTHORIZED,
+    V1_RESPONSES,
     SettingsDep,
     StorageDep,
     require_api_key,
@@ -35,7 +34,7 @@ router = APIRouter(
     prefix="/v1/scenarios",
     tags=["scenarios"],
     dependencies=[Depends(require_api_key)],
-    responses={**UNAUTHORIZED, **INVALID_REQUEST},
+    responses=V1_RESPONSES,
 )
 
 ScenarioId = Annotated[

@@ -13,9 +13,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sse_starlette.sse import EventSourceResponse
 
 from api.deps import (
-    INVALID_REQUEST,
     NOT_JSON,
-    UNAUTHORIZED,
+    V1_RESPONSES,
     RunnerDep,
     SettingsDep,
     StorageDep,
@@ -50,7 +49,7 @@ router = APIRouter(
     prefix="/v1/solves",
     tags=["solves"],
     dependencies=[Depends(require_api_key)],
-    responses={**UNAUTHORIZED, **INVALID_REQUEST},
+    responses=V1_RESPONSES,
 )
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {

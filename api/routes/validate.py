@@ -9,9 +9,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Body, Depends
 
 from api.deps import (
-    INVALID_REQUEST,
     NOT_JSON,
-    UNAUTHORIZED,
+    V1_RESPONSES,
     SettingsDep,
     require_api_key,
     require_json_body,
@@ -27,7 +26,7 @@ router = APIRouter(
     prefix="/v1",
     tags=["scenarios"],
     dependencies=[Depends(require_api_key)],
-    responses={**UNAUTHORIZED, **INVALID_REQUEST},
+    responses=V1_RESPONSES,
 )
 
 
