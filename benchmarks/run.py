@@ -407,6 +407,16 @@ def _parse_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def _backend_list(text: str) -> list[str]:
+    """argparse type of ``--backends``: one rdplan backend or more, each known."""
+    backends = _parse_list(text)
+    unknown = [b for b in backends if b not in RDPLAN_BACKENDS]
+    if not backends or unknown:
+        what = f"unknown backend(s) {', '.join(unknown)}" if unknown else "no backend"
+        raise argparse.ArgumentTypeError(f"{what}; choose from {', '.join(RDPLAN_BACKENDS)}")
+    return backends
+
+
 def _seed_list(text: str) -> list[int]:
     """argparse type of ``--seeds``: one seed or more (:func:`solver.argtypes.seed`)."""
     from solver.argtypes import seed
@@ -428,7 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backends",
-        default=",".join(RDPLAN_BACKENDS),
+        type=_backend_list,
+        default=list(RDPLAN_BACKENDS),
         help="comma-separated rdplan backends (default: all, cpsat,highs,cbc,portfolio,lpguided; cases may run fewer)",
     )
     parser.add_argument(
@@ -1290,20 +1301,7 @@ def main(argv: list[str] | None = None) -> int:
             f" `{DEFAULT_BACKEND}`)\n\n" + ("\n".join(table) if table else "no target's cases ran")
         )
         return 0
-    backends = _parse_list(args.backends)
-    unknown = [b for b in backends if b not in RDPLAN_BACKENDS]
-    if not backends:
-        print(
-            f"rdplan bench: --backends names no backend; choose from {', '.join(RDPLAN_BACKENDS)}",
-            file=sys.stderr,
-        )
-        return 2
-    if unknown:
-        print(
-            f"rdplan bench: unknown backend(s) {', '.join(unknown)}; choose from {', '.join(RDPLAN_BACKENDS)}",
-            file=sys.stderr,
-        )
-        return 2
+    backends = args.backends
     seeds = args.seeds or _seed_list(DEFAULT_SEEDS.get(args.suite, "0"))
     time_limit = float(args.time_limit or DEFAULT_TIME_LIMIT.get(args.suite, 60.0))
     try:
