@@ -84,12 +84,8 @@ def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``rdplan serve`` on the embedded defaults (SQLite in its working directory, worker
     processes), with API keys on and small limits so that 413 is cheap to provoke."""
     workdir = tmp_path_factory.mktemp("sqlite-server")
-    server = Server(workdir, service_env(**SQLITE_SETTINGS), api_key=API_KEY)
-    server.start()
-    try:
+    with Server(workdir, service_env(**SQLITE_SETTINGS), api_key=API_KEY).running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -67,6 +67,15 @@ class Process:
             start_new_session=True,
         )
         log.close()
+
+    @contextmanager
+    def running(self) -> Iterator[Self]:
+        """Started for a ``with`` block (a fixture's life), stopped after it."""
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def log_tail(self, n: int = 60) -> str:
         with suppress(OSError):

@@ -30,12 +30,8 @@ def server(
 ) -> Iterator[Server]:
     workdir: Path = tmp_path_factory.mktemp("pg-concurrency")
     env = service_env(database_url=pg_url, broker_url=broker_url, api_keys=API_KEY, requeue_after=0)
-    s = Server(workdir, env, api_key=API_KEY)
-    s.start()
-    try:
+    with Server(workdir, env, api_key=API_KEY).running() as s:
         yield s
-    finally:
-        s.stop()
 
 
 def _run_concurrently(

@@ -33,12 +33,8 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         max_years=10,
         max_crew_pools=10,
     )
-    server = Server(tmp_path_factory.mktemp("fuzz"), env)
-    server.start()
-    try:
+    with Server(tmp_path_factory.mktemp("fuzz"), env).running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -58,12 +58,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(env: dict[str, str], workdir: Path) -> Iterator[Server]:
-    s = Server(workdir, env, api_key=API_KEY)
-    s.start()
-    try:
+    with Server(workdir, env, api_key=API_KEY).running() as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture

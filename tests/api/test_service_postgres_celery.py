@@ -42,23 +42,15 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(env: dict[str, str], workdir: Path) -> Iterator[Server]:
     """``rdplan serve`` sending jobs to Celery; it runs the migrations on the fresh database."""
-    s = Server(workdir, env, api_key=API_KEY)
-    s.start()
-    try:
+    with Server(workdir, env, api_key=API_KEY).running() as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")
 def worker(server: Server, env: dict[str, str], workdir: Path) -> Iterator[Worker]:
     """One ``rdplan worker`` process (Celery, prefork pool of one process)."""
-    w = Worker(workdir, env)
-    w.start()
-    try:
+    with Worker(workdir, env).running() as w:
         yield w
-    finally:
-        w.stop()
 
 
 @pytest.fixture
