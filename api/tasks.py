@@ -4,7 +4,7 @@ The task runs :func:`api.execution.execute_job`, the very code of the
 in-process workers, and reads and writes the same database
 (``RDPLAN_DATABASE_URL``): messages carry only the job id. Each pool process
 runs one job and is then replaced (``worker_max_tasks_per_child=1``), so every
-solve starts with a fresh solver state.
+solve starts with a fresh solver state; the pool (:mod:`api.pool`) replaces it at once.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def make_celery(settings: Settings) -> Celery:
         task_acks_late=False,  # a worker killed mid-solve fails the job (with a reason) instead of re-running it
         worker_prefetch_multiplier=1,
         worker_max_tasks_per_child=1,
+        worker_pool="api.pool:TaskPool",
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 365 * 24 * 3600},
