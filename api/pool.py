@@ -8,7 +8,8 @@ but the sentinel closes while the process is still exiting: ``exitcode`` is stil
 then, the pool skips it, stops watching the sentinel, and the replacement waits for the
 pool's maintenance timer, every 5 s. A job submitted in that window waited up to 5 s before
 it started (measured, *Run 30* in ``benchmarks/RESULTS.md``). Here the timer runs every
-:data:`MAINTAIN_INTERVAL` seconds; a maintenance pass with nothing to do costs microseconds.
+:data:`MAINTAIN_INTERVAL` seconds: an idle worker's main process uses 0.25 s of CPU a
+minute instead of 0.07 s (0.3 % of a core).
 """
 
 from __future__ import annotations
