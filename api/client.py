@@ -49,7 +49,7 @@ from pydantic import ValidationError
 
 from api.options import ReplanError, SolveOptions, replan_arguments, replan_options, replanned
 from api.states import TERMINAL, start_outcome
-from solver.diff import diff_plans, served_curves
+from solver.diff import NoBuildsError, diff_plans, served_curves
 from solver.evaluate import Evaluation, evaluate
 from solver.plan import PLAN_STATUSES, read_plan_document
 from solver.replan import baseline_builds
@@ -70,6 +70,7 @@ __all__ = [
     "Job",
     "JobCancelledError",
     "JobFailedError",
+    "NoBuildsError",
     "Plan",
     "PlanDiff",
     "Planner",
@@ -1113,7 +1114,11 @@ class PlanDiff:
 
     def __init__(self, a: Plan, b: Plan):
         self.a, self.b = a, b
-        self.doc: dict[str, Any] = diff_plans(a._doc, b._doc)
+        try:
+            self.doc: dict[str, Any] = diff_plans(a._doc, b._doc)
+        except NoBuildsError as exc:  # an infeasible plan read as builds would drop every site
+            plan = a if exc.side == "a" else b
+            raise NoBuildsError(exc.side, exc.status, plan.label) from None
         #: the plans' names in tables and legends, distinct when both plans have one label
         #: (two solves of a scenario, a re-plan of it): "x (a)" and "x (b)"
         self.labels: tuple[str, str] = (

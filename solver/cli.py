@@ -173,17 +173,17 @@ def cmd_solve(args: argparse.Namespace) -> int:
             plan = Plan.invalid(errors)
         else:
             replan: dict[str, Any] = {}
-            start, end = scenario.horizon.start, scenario.horizon.end
-            if args.freeze_through is not None and not start <= args.freeze_through <= end:
-                # As the service refuses it: before the horizon nothing would be frozen, after
-                # it everything, neither what a year typed wrong meant.
-                message = f"--freeze-through {args.freeze_through} is not a year of the horizon {start}..{end}"
-                return _finish(
-                    Plan.invalid([FieldError(path="freeze_through", message=message)]), args
-                )
             if args.baseline or args.freeze_through is not None:
-                from solver.replan import apply_baseline, solve_arguments
+                from solver.replan import apply_baseline, freeze_year_error, solve_arguments
 
+                wrong = None
+                if args.freeze_through is not None:
+                    wrong = freeze_year_error(scenario, args.freeze_through)
+                if wrong is not None:
+                    message = f"--freeze-through {wrong}"
+                    return _finish(
+                        Plan.invalid([FieldError(path="freeze_through", message=message)]), args
+                    )
                 try:
                     # Parsed once here: apply_baseline and solve_arguments both read it.
                     base = load_document(_read(args.baseline)) if args.baseline else None
@@ -317,6 +317,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from solver.evaluate import evaluate
+    from solver.plan import PLAN_STATUSES
 
     try:
         scenario, errors = validate_document(_read(args.scenario))
@@ -330,7 +331,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     # A plan document (SPEC §4), or every field at fault: a scenario given for the plan was
     # checked as a plan without builds ("breaks 4 rules", its weights as reported terms).
     plan = _read_plan(args.plan)
-    if plan is None or _without_builds(args.plan, plan, "check"):
+    if plan is None:
+        return 1
+    if plan.get("status") not in PLAN_STATUSES:
+        _no_plan(args.plan, plan.get("status"), "check")
         return 1
     ev = evaluate(scenario, plan)
     if ev.holds:
@@ -388,7 +392,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not _settings_hold() or not _database_holds():
         return 2
-    run_server(host=args.host, port=args.port)
+    run_server(host=args.host, port=args.port, migrated=True)
     return 0
 
 
@@ -420,29 +424,18 @@ def _read_plan(path: str) -> dict[str, Any] | None:
     return doc
 
 
-def _without_builds(path: str, plan: dict[str, Any], what: str) -> bool:
-    """Whether ``plan`` is a verdict without a plan (``infeasible``, ``unknown``, ``invalid``),
-    said on stderr: it has no builds to ``what``, and reading it as a plan that builds nothing
-    would list every site as dropped, or as required and not built."""
-    from solver.plan import PLAN_STATUSES
-
-    if plan.get("status") in PLAN_STATUSES:
-        return False
-    print(
-        f"{path} holds no plan (status {plan.get('status')!r}): it has no builds to {what}",
-        file=sys.stderr,
-    )
-    return True
+def _no_plan(path: str, status: Any, what: str) -> None:
+    """Say on stderr that the plan file ``path`` is a verdict without a plan (``status``
+    ``infeasible``, ``unknown`` or ``invalid``): it has no builds to ``what``."""
+    print(f"{path} holds no plan (status {status!r}): it has no builds to {what}", file=sys.stderr)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from solver.diff import diff_plans, format_diff
+    from solver.diff import NoBuildsError, diff_plans, format_diff
 
     a = _read_plan(args.a)
     b = _read_plan(args.b) if a is not None else None
     if a is None or b is None:
-        return 2
-    if _without_builds(args.a, a, "compare") or _without_builds(args.b, b, "compare"):
         return 2
     scenario = None
     if args.scenario:
@@ -455,7 +448,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
             print("invalid scenario:", file=sys.stderr)
             _print_errors(errors)
             return 2
-    diff = diff_plans(a, b, scenario)
+    try:
+        diff = diff_plans(a, b, scenario)
+    except NoBuildsError as exc:
+        _no_plan(args.a if exc.side == "a" else args.b, exc.status, "compare")
+        return 2
     if args.json:
         _write_json(diff, args.out)
     elif args.out:  # the report as the terminal shows it (it was printed, --out ignored)

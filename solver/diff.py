@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from solver.plan import PLAN_STATUSES
 from solver.problem import build_problem
 from solver.scenario import Scenario
+
+
+class NoBuildsError(ValueError):
+    """A plan to compare is a verdict without a plan (``infeasible``, ``unknown``,
+    ``invalid``): read as a plan that builds nothing, it would list every site as dropped."""
+
+    def __init__(self, side: str, status: Any, label: str | None = None):
+        self.side, self.status = side, status
+        name = f"plan {side}" if label is None else f"plan {side} ({label})"
+        super().__init__(f"{name} is {status}: it has no builds to compare")
 
 
 def _builds(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -34,7 +45,11 @@ def served_curves(plan: dict[str, Any], scenario: Scenario) -> dict[str, list[in
 def diff_plans(
     a: dict[str, Any], b: dict[str, Any], scenario: Scenario | None = None
 ) -> dict[str, Any]:
-    """Differences from plan ``a`` to plan ``b`` (both SPEC §4 documents)."""
+    """Differences from plan ``a`` to plan ``b`` (both SPEC §4 documents);
+    :class:`NoBuildsError` when either is a verdict without builds."""
+    for side, plan in (("a", a), ("b", b)):
+        if plan.get("status") not in PLAN_STATUSES:
+            raise NoBuildsError(side, plan.get("status"))
     ba, bb = _builds(a), _builds(b)
     moved, redesigned, dropped, added, crews = [], [], [], [], []
     for site in sorted(ba.keys() | bb.keys()):

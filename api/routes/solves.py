@@ -41,7 +41,7 @@ from api.settings import Settings
 from api.states import QUEUED, RUNNING, TERMINAL
 from api.storage import Storage
 from solver.cli import builds_csv
-from solver.diff import diff_plans
+from solver.diff import NoBuildsError, diff_plans
 from solver.plan import PLAN_STATUSES
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
@@ -465,13 +465,6 @@ def diff_solves(job_id: uuid.UUID, other_id: uuid.UUID, storage: StorageDep) -> 
     builds per year, and the population served over time (on ``b``'s scenario)."""
     a, b = _job(storage, job_id), _job(storage, other_id)
     plan_a, plan_b = _plan(a), _plan(b)
-    for job, plan in ((a, plan_a), (b, plan_b)):
-        if plan.get("status") not in PLAN_STATUSES:  # infeasible or unknown: no builds
-            raise ApiError(
-                409,
-                f"job {job.id} is {job.status} and its plan is {plan.get('status')}: "
-                "it has no builds to compare",
-            )
     row = storage.get_scenario(b.scenario_id)
     scenario = None
     if row is not None:
@@ -479,7 +472,15 @@ def diff_solves(job_id: uuid.UUID, other_id: uuid.UUID, storage: StorageDep) -> 
             scenario = parse_scenario(row.document)
         except ScenarioError:  # stored under an older SPEC: the diff without the curves
             scenario = None
-    return PlanDiff.model_validate(diff_plans(plan_a, plan_b, scenario))
+    try:
+        return PlanDiff.model_validate(diff_plans(plan_a, plan_b, scenario))
+    except NoBuildsError as exc:  # infeasible or unknown: no builds
+        job = a if exc.side == "a" else b
+        raise ApiError(
+            409,
+            f"job {job.id} is {job.status} and its plan is {exc.status}: "
+            "it has no builds to compare",
+        ) from None
 
 
 @router.delete(

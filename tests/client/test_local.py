@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.client import ApiError, Job, Plan, Planner, Scenario
+from api.client import ApiError, Job, NoBuildsError, Plan, Planner, Scenario
 from tests.api.service import wait_for
 from tests.conftest import load
 
@@ -196,3 +196,24 @@ def test_conflicts_table_keeps_years_integral(local: Planner) -> None:
     ]
     assert table["year"].tolist()[0] == 2035 and table["year"].isna().tolist() == [False, True]
     assert "2035.0" not in plan._repr_html_()
+
+
+def test_diff_with_an_infeasible_plan_names_it_instead_of_dropping_every_site(
+    local: Planner, tiny: Scenario
+) -> None:
+    """``planner.diff`` read an infeasible plan as one that builds nothing and listed every
+    site of the other as dropped; it now refuses it, naming the plan, as the CLI and the
+    service's diff (409) do."""
+    plan = local.solve(tiny, time_limit=5, threads=1, progress=False)
+    verdict = local.solve(
+        load("conformance/infeasible-technicians"), time_limit=20, threads=1, progress=False
+    )
+    assert (plan.status, verdict.status) == ("optimal", "infeasible")
+    for a, b, side in ((plan, verdict, "b"), (verdict, plan, "a")):
+        with pytest.raises(NoBuildsError) as caught:
+            local.diff(a, b)
+        assert (caught.value.side, caught.value.status) == (side, "infeasible")
+        assert str(caught.value) == (
+            f"plan {side} ({verdict.label}) is infeasible: it has no builds to compare"
+        )
+    assert local.diff(plan, plan).dropped.empty
