@@ -13,7 +13,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import socket
 import threading
 import time
 import traceback
@@ -22,7 +21,15 @@ from typing import Any
 
 from api.options import replan_arguments
 from api.settings import Settings
-from api.states import CANCELLED, DONE, FAILED, TERMINAL, start_note, start_outcome
+from api.states import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    TERMINAL,
+    start_note,
+    start_outcome,
+    worker_id,
+)
 from api.storage import ProgressPoint, Storage
 from solver.evaluate import evaluate
 from solver.scenario import parse_scenario
@@ -158,10 +165,6 @@ def start_plan(
     return start_outcome(start_id, waited, job.status, job.plan, cancel.is_set(), wait)
 
 
-def worker_id(prefix: str | None = None) -> str:
-    return f"{prefix or socket.gethostname()}/{os.getpid()}"
-
-
 def execute_job(
     job_id: str, settings: Settings, runner: str, worker: str, watch_parent: bool = False
 ) -> str | None:
@@ -259,7 +262,7 @@ def _run_claimed(
     return status
 
 
-def run_in_process(job_id: str, settings_data: dict[str, Any], worker_prefix: str) -> None:
+def run_in_process(job_id: str, settings_data: dict[str, Any], host: str) -> None:
     """Entry point of an in-process worker process (forked from the forkserver)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides what a Ctrl-C means
     logging.basicConfig(
@@ -267,5 +270,5 @@ def run_in_process(job_id: str, settings_data: dict[str, Any], worker_prefix: st
     )
     settings = Settings.model_validate(settings_data)
     execute_job(
-        job_id, settings, runner="local", worker=worker_id(worker_prefix), watch_parent=True
+        job_id, settings, runner="local", worker=worker_id(host, os.getpid()), watch_parent=True
     )

@@ -41,7 +41,8 @@ with the SPEC's field paths.
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    await to_thread.run_sync(migrate, settings.database_url)
+    if app.state.migrate_database:
+        await to_thread.run_sync(migrate, settings.database_url)
     storage = Storage(settings.database_url)
     runner = make_runner(settings, storage)
     await to_thread.run_sync(runner.start)
@@ -56,8 +57,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app for ``settings`` (default: the environment, ``RDPLAN_*``)."""
+def create_app(settings: Settings | None = None, *, migrate_database: bool = True) -> FastAPI:
+    """Build the app for ``settings`` (default: the environment, ``RDPLAN_*``); it brings
+    the database to the newest schema as it starts, unless ``migrate_database`` is False (the caller
+    has)."""
     settings = settings or get_settings()
     app = FastAPI(
         title="rdplan",
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.migrate_database = migrate_database
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(scenarios.router)

@@ -16,6 +16,7 @@ from solver.replan import (
     apply_baseline,
     crew_map,
     crew_rows,
+    freeze_year_error,
     frozen_of,
     solve_arguments,
     training_map,
@@ -120,13 +121,9 @@ def replanned(scenario: Scenario, plan: dict[str, Any] | None, opts: SolveOption
     options' paths when that is impossible."""
     freeze = opts.freeze_through
     if freeze is not None:
-        start, end = scenario.horizon.start, scenario.horizon.end
-        if not start <= freeze <= end:
-            raise _refuse(
-                "freeze_through is outside the horizon",
-                "options.freeze_through",
-                f"{freeze} is not a year of the horizon {start}..{end}",
-            )
+        wrong = freeze_year_error(scenario, freeze)
+        if wrong is not None:
+            raise _refuse("freeze_through is outside the horizon", "options.freeze_through", wrong)
         if plan is None and not scenario.baseline:
             raise _refuse(
                 "nothing to freeze",

@@ -26,7 +26,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
 from api.settings import Settings
-from api.states import CANCELLED
+from api.states import CANCELLED, worker_id, worker_of
 from api.storage import Storage
 
 log = logging.getLogger("rdplan.runner")
@@ -56,8 +56,8 @@ def orphaned_here(worker: str | None, host: str) -> bool:
     worker goes silent."""
     if worker is None:
         return True
-    prefix, _, pid = worker.rpartition("/")
-    return prefix == host and pid.isdigit() and not pid_alive(int(pid))
+    on, pid = worker_of(worker)
+    return on == host and pid is not None and not pid_alive(pid)
 
 
 class Runner(Protocol):
@@ -166,8 +166,9 @@ class LocalRunner(_Maintenance):
         os.close(self._wake_w)
 
     def _worker(self, proc: BaseProcess) -> str:
-        """The ``worker`` a job of ``proc`` is stored with (:func:`api.execution.worker_id`)."""
-        return f"{self._host}/{proc.pid}"
+        """The ``worker`` a job of ``proc`` is stored with."""
+        assert proc.pid is not None  # started
+        return worker_id(self._host, proc.pid)
 
     def _loop(self) -> None:
         ticks = 0

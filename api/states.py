@@ -13,6 +13,22 @@ JOB_STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
 TERMINAL = frozenset({DONE, FAILED, CANCELLED})
 
 
+def worker_prefix(host: str) -> str:
+    """What the ids of every worker process on ``host`` (a machine, a Celery node) begin with."""
+    return f"{host}/"
+
+
+def worker_id(host: str, pid: int) -> str:
+    """A job's ``worker``: the process ``pid`` on ``host``, ``host/pid``."""
+    return f"{worker_prefix(host)}{pid}"
+
+
+def worker_of(worker: str) -> tuple[str, int | None]:
+    """``(host, pid)`` of a :func:`worker_id` (pid None when it does not end in one)."""
+    host, _, pid = worker.rpartition("/")
+    return host, int(pid) if pid.isdigit() else None
+
+
 def start_note(start_id: str, waited: float, used: bool, why_not: str | None) -> dict[str, Any]:
     """A plan's ``solver.start_solve``."""
     note: dict[str, Any] = {"id": start_id, "waited_seconds": round(waited, 3), "used": used}

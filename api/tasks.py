@@ -16,6 +16,7 @@ from celery import Celery, Task
 from celery.signals import worker_ready
 
 from api.settings import Settings
+from api.states import worker_id, worker_prefix
 
 SOLVE_TASK = "rdplan.solve"
 log = logging.getLogger("rdplan.worker")
@@ -41,7 +42,7 @@ def make_celery(settings: Settings) -> Celery:
     def solve_job(self: Task, job_id: str) -> str | None:
         from api.execution import execute_job
 
-        worker = f"{self.request.hostname}/{os.getpid()}"
+        worker = worker_id(self.request.hostname, os.getpid())
         return execute_job(job_id, settings, runner="celery", worker=worker, watch_parent=True)
 
     return app
@@ -56,7 +57,7 @@ def _fail_jobs_of_restarted_worker(settings: Settings, nodename: str) -> None:
         ids = storage.fail_running(
             f"worker {nodename} restarted while the job was running",
             runner="celery",
-            worker_prefix=f"{nodename}/",
+            worker_prefix=worker_prefix(nodename),
         )
         for job_id in ids:
             log.warning("job %s: worker %s restarted while it was running", job_id, nodename)

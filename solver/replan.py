@@ -156,6 +156,16 @@ def baseline_crews(
     return out
 
 
+def freeze_year_error(scenario: Scenario, freeze_through: int) -> str | None:
+    """Why ``scenario`` cannot be frozen through ``freeze_through``, or None when it can: a
+    year before the horizon would freeze nothing and one after it everything, neither what a
+    year typed wrong meant (the CLI and the service refuse both, with this message)."""
+    start, end = scenario.horizon.start, scenario.horizon.end
+    if start <= freeze_through <= end:
+        return None
+    return f"{freeze_through} is not a year of the horizon {start}..{end}"
+
+
 def _frozen_years(start: int, end: int, freeze_through: int) -> range:
     """The years of the horizon ``start..end`` up to ``freeze_through`` (none before it)."""
     return range(start, min(freeze_through, end) + 1)

@@ -442,6 +442,10 @@ def test_replan_errors(client: httpx.Client, tiny_variant: Any, long_doc: dict[s
         r = client.post("/v1/solves", json={"scenario_id": sid, "options": {**good, **options}})
         assert r.status_code == 422, (options, r.text)
         assert any(p.startswith(path) for p in paths(r.json())), (path, r.json())
+        if options.get("freeze_through") == 2040:  # the CLI's message, without its flag
+            assert (
+                r.json()["errors"][0]["message"] == "2040 is not a year of the horizon 2030..2031"
+            )
 
     # a job without a plan yet: no baseline, no diff (409); it is cancelled at once
     long_job = flows.submit(client, long_doc, time_limit=30)

@@ -88,6 +88,37 @@ def test_queued_cancel_and_recovery(storage: Storage, tiny_doc: dict[str, Any]) 
     assert total == 2 and len(rows) == 1
 
 
+def test_the_app_migrates_as_it_starts_unless_its_caller_has(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``rdplan serve`` migrates before it starts the server, to name a database it cannot
+    use; the app it then serves (``migrate_database=False``) did it once more as it started."""
+    import anyio
+
+    import api.main
+
+    calls: list[str] = []
+
+    def counted(url: str) -> None:
+        calls.append(url)
+        migrate(url)
+
+    monkeypatch.setattr(api.main, "migrate", counted)
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    for migrate_database, expected in ((True, 1), (False, 0)):
+        calls.clear()
+        app = api.main.create_app(Settings(database_url=url), migrate_database=migrate_database)
+
+        async def start_and_stop(app: Any = app) -> None:
+            async with api.main.lifespan(app):
+                assert (
+                    sum(app.state.storage.counts_by_status().values()) == 0
+                )  # the schema is there
+
+        anyio.run(start_and_stop)
+        assert len(calls) == expected
+
+
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RDPLAN_API_KEYS", " a, b ,,")
     monkeypatch.setenv("RDPLAN_BROKER_URL", "redis://127.0.0.1:6379/0")
