@@ -109,6 +109,10 @@ def _baseline_error(error: FieldError, source: str | None) -> dict[str, str]:
         if source == "options.baseline":
             return {"path": f"options.{path}", "message": message}
         return {"path": source, "message": f"{path.removeprefix('baseline.')}: {message}"}
+    if path == "baseline.status":  # a verdict given as the baseline plan
+        if source == "options.baseline":
+            return {"path": "options.baseline.status", "message": message}
+        return {"path": source, "message": message}
     rest = path.removeprefix("baseline.builds").removeprefix("baseline")
     if source == "options.baseline":
         return {"path": f"options.baseline.builds{rest}", "message": message}

@@ -329,6 +329,12 @@ def generate_with_witness(
     _check(regions, sites_per_region, years, crew_pools, start)
     balance_pct: int | None = kw.get("balance_pct")
     num_precedences: int = kw.get("precedences", 0)
+    if balance_pct is not None and not 0 <= balance_pct <= 100:
+        raise ValueError(
+            f"balance must be a tolerance in 0..100 percentage points, not {balance_pct}"
+        )
+    if num_precedences < 0:
+        raise ValueError(f"precedences must be a count of pairs (0 or more), not {num_precedences}")
     name: str = kw.get("name") or f"gen-{regions}-{sites_per_region}-{years}-{crew_pools}-s{seed}"
 
     rng = random.Random(seed)
@@ -433,10 +439,15 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         metavar="PCT",
-        help="add balance with at least this tolerance",
+        help="add balance with at least this tolerance (0..100; raised to the smallest the "
+        "witness plan meets)",
     )
     parser.add_argument(
-        "--precedences", type=int, default=0, help="number of precedence pairs (default 0)"
+        "--precedences",
+        type=int,
+        default=0,
+        help="precedence pairs to draw, at most (default 0): each runs inside a region between "
+        "two sites its witness plan builds in different years, so there may be fewer",
     )
     parser.add_argument("--name", default=None, help="scenario name (default gen-R-N-Y-K-sS)")
     parser.add_argument("--out", type=Path, default=None, help="output file (default stdout)")
@@ -455,6 +466,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
+    drawn = len(doc.get("precedences", []))
+    if drawn < args.precedences:
+        print(
+            f"{parser.prog}: {drawn} precedence pair(s) of the {args.precedences} asked for: "
+            "no more were found between sites a region's witness plan builds in different years",
+            file=sys.stderr,
+        )
     if args.out is None:
         sys.stdout.write(dumps(doc))
         return 0

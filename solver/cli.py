@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from solver.argtypes import gap_fraction, positive_float, positive_int, seed, writable_file
+from solver.argtypes import (
+    gap_fraction,
+    positive_float,
+    positive_int,
+    seed,
+    thread_count,
+    writable_file,
+)
 from solver.plan import Plan, Status, read_plan_document
 from solver.scenario import FieldError, ScenarioError, json_schema, load_document, validate_document
 
@@ -186,7 +193,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                     )
                 try:
                     # Parsed once here: apply_baseline and solve_arguments both read it.
-                    base = load_document(_read(args.baseline)) if args.baseline else None
+                    base = _baseline_plan(args.baseline) if args.baseline else None
                     scenario = apply_baseline(scenario, base, args.freeze_through)
                     replan = solve_arguments(scenario, base, args.freeze_through)
                 except (OSError, ScenarioError, ValueError) as exc:
@@ -214,6 +221,23 @@ def cmd_solve(args: argparse.Namespace) -> int:
                     print(f"error: {exc}", file=sys.stderr)
                     return 1
     return _finish(plan, args)
+
+
+def _baseline_plan(path: str) -> dict[str, Any]:
+    """The ``--baseline`` plan document; :class:`ScenarioError` at ``baseline``, naming the
+    file, when it cannot be read or is not a JSON object (not the scenario's error)."""
+    try:
+        return load_document(_read(path))
+    except OSError as exc:
+        message = f"cannot read --baseline {path}: {exc.strerror}"
+        raise ScenarioError([FieldError(path="baseline", message=message)]) from None
+    except ScenarioError as exc:
+        raise ScenarioError(
+            [
+                FieldError(path="baseline", message=f"--baseline {path}: {e.message}")
+                for e in exc.errors
+            ]
+        ) from None
 
 
 def _finish(plan: Plan, args: argparse.Namespace) -> int:
@@ -486,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario JSON file ('-' for stdin)")
     p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
     p.add_argument("--time-limit", type=positive_float, default=60.0, help="seconds (default 60)")
-    p.add_argument("--threads", type=positive_int, default=None, help="default: all cores")
+    p.add_argument("--threads", type=thread_count, default=None, help="default: all cores")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument(
         "--gap",

@@ -38,14 +38,26 @@ from pydantic import ValidationError
 
 from solver.flows import Crews
 from solver.model import MatrixModel
-from solver.plan import Build, CrewAssignment, TrainingRow
+from solver.plan import PLAN_STATUSES, Build, CrewAssignment, TrainingRow
 from solver.problem import ProblemData
 from solver.scenario import FieldError, Scenario, ScenarioError, load_document, parse_scenario
 
 
 def baseline_builds(plan: str | bytes | dict[str, Any]) -> list[dict[str, Any]]:
-    """``[{"site", "year", "option"}]`` of a plan document."""
+    """``[{"site", "year", "option"}]`` of a plan document. A verdict (``infeasible``,
+    ``unknown``, ``invalid``) has no builds to keep: re-planned against it, the scenario would
+    silently lose its baseline, so it is an error."""
     doc = load_document(plan) if not isinstance(plan, dict) else plan
+    status = doc.get("status")
+    if status is not None and status not in PLAN_STATUSES:
+        raise ScenarioError(
+            [
+                FieldError(
+                    path="baseline.status",
+                    message=f"the baseline plan is {status}: it has no builds to keep",
+                )
+            ]
+        )
     builds = doc.get("builds")
     if not isinstance(builds, list):
         raise ScenarioError(

@@ -523,6 +523,10 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
         doc = json.loads(source, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScenarioError([FieldError(path="", message=f"not a JSON document: {exc}")]) from None
+    except RecursionError:  # nesting deeper than the parser goes (the service says the same)
+        raise ScenarioError(
+            [FieldError(path="", message="not a JSON document: it is nested too deeply")]
+        ) from None
     if not isinstance(doc, dict):
         raise ScenarioError([FieldError(path="", message="the document must be a JSON object")])
     return doc

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from solver.argtypes import gap_fraction, positive_float, positive_int, writable_file
+from solver.argtypes import gap_fraction, positive_float, thread_count, writable_file
 from solver.diff import diff_plans
 from solver.plan import Plan
 from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
@@ -245,7 +245,8 @@ def _unique_names(variants: list[tuple[str, dict[str, Any]]], listed: int) -> No
 
 def _report(name: str, plan: Plan) -> None:
     """A solve's end on stderr; for a variant invalid once patched, every error of it."""
-    print(f"{name}: {plan.status.value} {plan.objective}", file=sys.stderr)
+    objective = "" if plan.objective is None else f", objective {plan.objective:,}"
+    print(f"{name}: {plan.status.value}{objective}", file=sys.stderr)
     for e in plan.errors or []:
         print(f"  {e.path or '<document>'}: {e.message}", file=sys.stderr)
 
@@ -271,7 +272,7 @@ def batch_main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
     parser.add_argument("--time-limit", type=positive_float, default=60.0)
-    parser.add_argument("--threads", type=positive_int, default=None)
+    parser.add_argument("--threads", type=thread_count, default=None)
     parser.add_argument(
         "--gap",
         type=gap_fraction,

@@ -419,6 +419,8 @@ def test_replan_errors(client: httpx.Client, tiny_variant: Any, long_doc: dict[s
         ({"baseline_solve_id": "nope"}, "options.baseline_solve_id"),
         ({"freeze_through": 2030}, "options.freeze_through"),
         ({"baseline": {"status": "optimal"}}, "options.baseline.builds"),
+        # a verdict has no builds to keep: it solved as if no baseline were given
+        ({"baseline": {"status": "unknown", "builds": []}}, "options.baseline.status"),
         ({"baseline": {"builds": [{"site": "n1", "year": "2030"}]}}, "options.baseline.builds[0]"),
         (
             {"baseline": {"builds": [{"site": "zz", "year": 2030, "option": "basic"}]}},

@@ -510,3 +510,75 @@ def test_csv_of_a_solve_without_a_plan_has_no_builds(tmp_path: Path) -> None:
     assert len(builds.read_text().splitlines()) == 4
     assert rdplan("solve", INFEASIBLE, *args).returncode == 1
     assert builds.read_text().splitlines() == ["year,region,site,option,crews,crew_km"]
+
+
+def test_a_baseline_that_is_no_plan_is_refused_at_baseline(tmp_path: Path) -> None:
+    """``--baseline`` with a verdict (``unknown``, ``infeasible``) solved as if no baseline
+    were given, stability 0, exit 0; a file that is not JSON was named as the scenario
+    (``<document>: not a JSON document``). Both are now errors at ``baseline``, exit 2."""
+    unknown = tmp_path / "unknown.json"
+    r = rdplan(
+        "solve", TINY, "--threads", "1", "--time-limit", "0.01", "--quiet", "--out", str(unknown)
+    )
+    assert json.loads(unknown.read_text())["status"] == "unknown", r.stderr
+    r = rdplan("solve", TINY, "--threads", "1", "--quiet", "--baseline", str(unknown))
+    assert r.returncode == 2, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "invalid"
+    assert plan["errors"] == [
+        {
+            "path": "baseline.status",
+            "message": "the baseline plan is unknown: it has no builds to keep",
+        }
+    ]
+    not_json, array = tmp_path / "b.csv", tmp_path / "array.json"
+    not_json.write_text("site,year\n")
+    array.write_text("[1]")
+    for path, says in (
+        (not_json, f"--baseline {not_json}: not a JSON document"),
+        (array, f"--baseline {array}: the document must be a JSON object"),
+        (tmp_path / "nope.json", f"cannot read --baseline {tmp_path / 'nope.json'}"),
+    ):
+        r = rdplan("solve", TINY, "--threads", "1", "--quiet", "--baseline", str(path))
+        assert r.returncode == 2, r.stderr
+        [error] = json.loads(r.stdout)["errors"]
+        assert error["path"] == "baseline" and error["message"].startswith(says), error
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_not_a_document(tmp_path: Path) -> None:
+    """A RecursionError traceback (exit 1) in every command that reads JSON; the service
+    already answered 'nested too deeply'."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    r = rdplan("validate", str(deep))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "<document>: not a JSON document: it is nested too deeply" in r.stdout + r.stderr
+    r = rdplan("diff", str(deep), str(deep))
+    assert r.returncode == 2 and "nested too deeply" in r.stderr, r.stderr
+
+
+def test_threads_beyond_the_cores_are_refused() -> None:
+    """``--threads 1000`` made a 0.02-s solve time out, and larger values ran past the time
+    limit or out of memory; the service caps threads at the cores too."""
+    import os
+
+    cores = os.cpu_count() or 1
+    for command in ("solve", "batch"):
+        r = rdplan(command, TINY, "--threads", str(cores + 1))
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        said = f"this machine has {cores} core(s): at most {cores} threads, not {cores + 1}"
+        assert f"argument --threads: {said}" in r.stderr, r.stderr
+
+
+def test_generate_refuses_a_tolerance_or_count_out_of_range() -> None:
+    """``--balance -5`` / ``200`` and ``--precedences -1`` were changed silently (tolerance 11
+    or 100, no pairs); fewer pairs than asked for are said on stderr."""
+    size = ["--regions", "2", "--sites-per-region", "2", "--years", "2", "--crew-pools", "1"]
+    for flag, value in (("--balance", "-5"), ("--balance", "200"), ("--precedences", "-1")):
+        r = rdplan("generate", *size, "--seed", "1", flag, value)
+        assert r.returncode == 2 and r.stdout == "", r.stderr
+        assert f"not {value}" in r.stderr and "Traceback" not in r.stderr
+    r = rdplan("generate", *size, "--seed", "1", "--precedences", "1000")
+    assert r.returncode == 0, r.stderr
+    drawn = len(json.loads(r.stdout)["precedences"])
+    assert f"{drawn} precedence pair(s) of the 1000 asked for" in r.stderr
