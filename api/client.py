@@ -47,7 +47,15 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from api.options import ReplanError, SolveOptions, replan_arguments, replan_options, replanned
+from api.options import (
+    OVER_LIMITS,
+    ReplanError,
+    SolveOptions,
+    over_limits,
+    replan_arguments,
+    replan_options,
+    replanned,
+)
 from api.states import TERMINAL, start_outcome
 from solver.diff import NoBuildsError, diff_plans, served_curves
 from solver.evaluate import Evaluation, evaluate
@@ -65,12 +73,14 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "Batch",
+    "BatchTimeoutError",
     "InvalidPlanError",
     "InvalidScenarioError",
     "Job",
     "JobCancelledError",
     "JobFailedError",
     "NoBuildsError",
+    "NoPlanError",
     "Plan",
     "PlanDiff",
     "Planner",
@@ -141,6 +151,30 @@ def _scenario_error(exc: ApiError) -> Exception:
     ):
         return InvalidScenarioError([FieldError(**e) for e in exc.errors])
     return exc
+
+
+class NoPlanError(NoBuildsError):
+    """A table or check asked of a plan that is a verdict without builds (``infeasible``,
+    ``unknown``, ``invalid``): read as a plan that builds nothing, its tables would be zeros and
+    its check a violation per site. A :class:`NoBuildsError`, like a diff's refusal, so one
+    ``except`` catches both; ``side`` is None (one plan, no side of a comparison)."""
+
+    def __init__(self, label: str, status: Any, what: str):
+        super().__init__(None, status, label, what)
+
+
+class BatchTimeoutError(TimeoutError):
+    """:meth:`Planner.batch` waited its ``timeout`` and some jobs still run: they are left
+    running (as :meth:`Planner.wait` leaves its job). ``jobs`` holds every job of the batch by
+    variant name and ``running`` the names of those still running, to wait for or cancel."""
+
+    def __init__(self, timeout: float, jobs: dict[str, Job], running: list[str]):
+        self.jobs, self.running = dict(jobs), list(running)
+        names = ", ".join(f"'{n}' (job {jobs[n].id})" for n in running)
+        super().__init__(
+            f"batch: {len(running)} of {len(jobs)} job(s) still running after {timeout:g} s, "
+            f"left running: {names}; wait for them (error.jobs[name].wait()) or cancel them"
+        )
 
 
 class JobFailedError(RuntimeError):
@@ -343,7 +377,12 @@ class Scenario:
         fix: Mapping[str, Any] | None = None,
         weights: Mapping[str, int] | None = None,
         lead_time: int | None = None,
-        baseline: Plan | Mapping[str, Any] | pd.DataFrame | list[dict[str, Any]] | None = None,
+        baseline: Plan
+        | Job
+        | Mapping[str, Any]
+        | pd.DataFrame
+        | list[dict[str, Any]]
+        | None = None,
         name: str | None = None,
         patch: Mapping[str, Any] | None = None,
     ) -> Scenario:
@@ -363,13 +402,16 @@ class Scenario:
         - ``fix``: ``{site: year}``, ``{site: (year, option)}`` or ``{site: None}`` (unfix).
         - ``weights``: objective weights to change, e.g. ``{"mobilization": 0}``.
         - ``lead_time``: years between finishing training and staffing.
-        - ``baseline``: a plan (or its builds: ``plan.builds`` or a list of ``{site, year,
-          option}``) to keep close to / warm-start from; ``[]`` removes the baseline.
+        - ``baseline``: a plan (a :class:`Plan`, a finished :class:`Job`, a plan document, or
+          its builds: ``plan.builds`` or a list of ``{site, year, option}``) to keep close to /
+          warm-start from; ``[]`` removes the baseline. A plan without builds (``infeasible``,
+          ``unknown``) is refused: it has nothing to keep.
         - ``name``: the new scenario's name.
         - ``patch``: an RFC 7386 JSON merge patch, applied last.
 
         Raises :class:`InvalidScenarioError` listing every error (with its path) when
-        the edits or the resulting document are invalid.
+        the edits or the resulting document are invalid; an argument of the wrong type is
+        one of them, at ``with_.<argument>``.
         """
         # numpy scalars (years and counts read from DataFrames) as the Python numbers they are
         crews_scale, region_year_quota, year_quota, region_quota = (
@@ -384,6 +426,8 @@ class Scenario:
             _plain(lead_time),
             _plain(patch),
         )
+        if isinstance(baseline, Job):
+            baseline = baseline.plan()
         if not isinstance(baseline, Plan):
             baseline = _plain(baseline)
         doc = self.doc
@@ -400,46 +444,60 @@ class Scenario:
                 else:
                     quotas.pop(key, None)
         if region_quota is not None:
-            _region_quota(quotas, region_quota, years, {r.id for r in self._model.regions}, errors)
+            if isinstance(region_quota, Mapping):
+                regions = {r.id for r in self._model.regions}
+                _region_quota(quotas, region_quota, years, regions, errors)
+            else:
+                errors.append(
+                    _wrong_type(
+                        "with_.region_quota",
+                        "{region: (min, max)} or {(region, year): (min, max)}",
+                        region_quota,
+                    )
+                )
         if not quotas:
             doc.pop("quotas")
         if fix is not None:
-            _fix_sites(doc, fix, errors)
-        if weights is not None:
-            doc["objective"] = {**doc.get("objective", {}), **dict(weights)}
-        if lead_time is not None:
-            doc["training"] = {**doc.get("training", {}), "lead_time": lead_time}
-        if baseline is not None:
-            if isinstance(baseline, Plan):
-                builds = baseline_builds(baseline._doc)
-            elif isinstance(baseline, Mapping):
-                builds = baseline_builds(dict(baseline))
-            else:  # builds: plan.builds, or a list of {site, year, option}
-                rows = (
-                    baseline.to_dict("records")
-                    if isinstance(baseline, pd.DataFrame)
-                    else list(baseline)
+            if isinstance(fix, Mapping):
+                _fix_sites(doc, fix, errors)
+            else:
+                errors.append(
+                    _wrong_type(
+                        "with_.fix", "{site: year}, {site: (year, option)} or {site: None}", fix
+                    )
                 )
-                builds = []
-                for i, b in enumerate(rows):
-                    if isinstance(b, Mapping) and {"site", "year", "option"} <= set(b):
-                        builds.append({k: b[k] for k in ("site", "year", "option")})
-                    else:
-                        errors.append(
-                            FieldError(
-                                path=f"with_.baseline[{i}]",
-                                message="give a build with site, year and option "
-                                f"(a row of plan.builds), not {b!r}",
-                            )
-                        )
+        if weights is not None:
+            if isinstance(weights, Mapping):
+                doc["objective"] = {**doc.get("objective", {}), **dict(weights)}
+            else:
+                errors.append(
+                    _wrong_type(
+                        "with_.weights", "{term: weight}, e.g. {'mobilization': 0}", weights
+                    )
+                )
+        if lead_time is not None:
+            if isinstance(lead_time, int) and not isinstance(lead_time, bool):
+                doc["training"] = {**doc.get("training", {}), "lead_time": lead_time}
+            else:
+                errors.append(_wrong_type("with_.lead_time", "a whole number of years", lead_time))
+        if baseline is not None:
+            builds = _baseline_rows(baseline, errors)
             if builds:
                 doc["baseline"] = builds
-            else:
+            elif builds is not None:  # [] (or an empty table): no baseline
                 doc.pop("baseline", None)
         if name is not None:
-            doc["name"] = name
+            if isinstance(name, str):
+                doc["name"] = name
+            else:
+                errors.append(_wrong_type("with_.name", "a string", name))
         if patch is not None:
-            doc = merge_patch(doc, dict(patch))
+            if isinstance(patch, Mapping):
+                doc = merge_patch(doc, dict(patch))
+            else:
+                errors.append(
+                    _wrong_type("with_.patch", "a JSON merge patch (a dict of changes)", patch)
+                )
         if errors:
             raise InvalidScenarioError(errors, "what-if edit")
         model, problems = validate_document(doc)
@@ -489,6 +547,71 @@ def _per_year(value: Any, year: int, default: int) -> int:
     return int(value[str(year)])
 
 
+def _shown(value: Any) -> str:
+    """``value`` in an error message: its type and (shortened) repr."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _wrong_type(path: str, expected: str, value: Any) -> FieldError:
+    """An edit argument of the wrong type, named by its path, with what it should be."""
+    return FieldError(path=path, message=f"give {expected}, not {_shown(value)}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _year_error(path: str, year: Any, years: list[int]) -> FieldError | None:
+    """Why ``year`` is not a year of the horizon ``years`` (None: it is one). A year given as
+    text ("2030", a JSON key) is named as such, not as a year outside the horizon."""
+    if isinstance(year, bool) or not isinstance(year, int):
+        return FieldError(path=path, message=f"a year is an integer, e.g. 2030, not {_shown(year)}")
+    if year not in years:
+        return FieldError(path=path, message=f"not a year of the horizon {years[0]}..{years[-1]}")
+    return None
+
+
+def _baseline_rows(baseline: Any, errors: list[FieldError]) -> list[dict[str, Any]] | None:
+    """``with_(baseline=...)`` as ``[{site, year, option}]``; None (and ``errors``) when it is
+    not a plan with builds: a verdict has nothing to keep, and reading it as an empty list
+    would silently remove the scenario's baseline."""
+    path = "with_.baseline"
+    rows: Any
+    if isinstance(baseline, Plan):
+        baseline = baseline._doc
+    if isinstance(baseline, Mapping):  # a plan document, read as every re-plan reads it
+        try:
+            return baseline_builds(dict(baseline))
+        except ScenarioError as exc:
+            errors.extend(FieldError(path=f"with_.{e.path}", message=e.message) for e in exc.errors)
+            return None
+    if isinstance(baseline, pd.DataFrame):
+        rows = _plain(baseline.to_dict("records"))
+    elif isinstance(baseline, list | tuple):
+        rows = baseline
+    else:
+        expected = "a Plan, a Job, a plan document (dict), plan.builds or a list of builds"
+        if isinstance(baseline, str | os.PathLike):  # a file name: say how to read it
+            expected = f"Plan.load(path, scenario) for a plan file, or {expected}"
+        errors.append(_wrong_type(path, expected, baseline))
+        return None
+    builds, bad = [], False
+    for i, b in enumerate(rows):
+        if isinstance(b, Mapping) and {"site", "year", "option"} <= set(b):
+            builds.append({k: b[k] for k in ("site", "year", "option")})
+        else:
+            bad = True
+            errors.append(
+                FieldError(
+                    path=f"{path}[{i}]",
+                    message="give a build with site, year and option "
+                    f"(a row of plan.builds), not {b!r}",
+                )
+            )
+    return None if bad else builds
+
+
 def _scale_crews(
     doc: dict[str, Any],
     scale: float | Mapping[int, float],
@@ -499,25 +622,30 @@ def _scale_crews(
     factors: dict[int, float] = {}
     if isinstance(scale, Mapping):
         for y, f in scale.items():
-            if not isinstance(y, int) or y not in years:
+            wrong = _year_error(f"with_.crews_scale.{y}", y, years)
+            if wrong is not None:
+                errors.append(wrong)
+            elif not _is_number(f) or not math.isfinite(f) or f < 0:
                 errors.append(
                     FieldError(
                         path=f"with_.crews_scale.{y}",
-                        message=f"not a year of the horizon {years[0]}..{years[-1]}",
+                        message=f"factor must be a finite number >= 0 (got {f!r})",
                     )
                 )
             else:
                 factors[y] = f
+    elif not _is_number(scale):
+        expected = "a factor (a number >= 0) for every year, or {year: factor}"
+        errors.append(_wrong_type("with_.crews_scale", expected, scale))
+    elif not math.isfinite(scale) or scale < 0:
+        errors.append(
+            FieldError(
+                path="with_.crews_scale",
+                message=f"factor must be a finite number >= 0 (got {scale!r})",
+            )
+        )
     else:
         factors = {y: scale for y in years}
-    for y, f in factors.items():
-        if isinstance(f, bool) or not isinstance(f, int | float) or not math.isfinite(f) or f < 0:
-            errors.append(
-                FieldError(
-                    path=f"with_.crews_scale.{y}",
-                    message=f"factor must be a finite number >= 0 (got {f!r})",
-                )
-            )
     if not pools:
         errors.append(
             FieldError(path="with_.crews_scale", message="the scenario has no crew pools")
@@ -551,13 +679,19 @@ def _region_quota(
 ) -> None:
     overrides: list[dict[str, Any]] = list(quotas.get("overrides", []))
     for key, value in spec.items():
+        if isinstance(key, tuple) and len(key) != 2:
+            errors.append(
+                _wrong_type(f"with_.region_quota.{key}", "a region or (region, year) as key", key)
+            )
+            continue
         region, only = key if isinstance(key, tuple) else (key, None)
         path = f"with_.region_quota.{region}" + ("" if only is None else f".{only}")
-        if region not in regions:
-            errors.append(FieldError(path=path, message=f"unknown region '{region}'"))
+        if not isinstance(region, str) or region not in regions:
+            errors.append(FieldError(path=path, message=f"unknown region {region!r}"))
             continue
-        if only is not None and only not in years:
-            errors.append(FieldError(path=path, message=f"{only} is not a year of the horizon"))
+        wrong = None if only is None else _year_error(path, only, years)
+        if wrong is not None:
+            errors.append(wrong)
             continue
         bounds = _bounds(value, path, errors) or {}
         for y in [only] if only is not None else years:
@@ -606,6 +740,56 @@ def _html_table(title: str, rows: Iterable[tuple[str, str]]) -> str:
     return f"<div><strong>{escape(title)}</strong><table>{body}</table></div>"
 
 
+def _foreign_builds(doc: Mapping[str, Any], scenario: Scenario) -> list[FieldError]:
+    """The builds of plan ``doc`` that ``scenario`` has no place for: a site, region or design
+    option it does not have, or a year outside its horizon. Such a plan is another scenario's
+    (a wrong file, a what-if's plan read with the base), and its tables would silently count
+    nothing. A build the scenario has but its rules forbid (a site built in another region,
+    an option the site does not offer) is a violation for :meth:`Plan.check`, not this."""
+    builds = doc.get("builds")
+    if not isinstance(builds, list):
+        return []
+    m = scenario.model
+    sites = {s.id for s in m.sites}
+    regions = {r.id for r in m.regions}
+    options = {o.id for o in m.options}
+    start, end = m.horizon.start, m.horizon.end
+    name = scenario.name
+    errors: list[FieldError] = []
+    for i, b in enumerate(builds):
+        if not isinstance(b, Mapping):
+            continue
+        site, region, option, year = (b.get(k) for k in ("site", "region", "option", "year"))
+        if site is not None and not (isinstance(site, str) and site in sites):
+            errors.append(
+                FieldError(
+                    path=f"builds[{i}].site", message=f"{site!r} is not a site of scenario '{name}'"
+                )
+            )
+        if region is not None and not (isinstance(region, str) and region in regions):
+            errors.append(
+                FieldError(
+                    path=f"builds[{i}].region",
+                    message=f"{region!r} is not a region of scenario '{name}'",
+                )
+            )
+        if option is not None and not (isinstance(option, str) and option in options):
+            errors.append(
+                FieldError(
+                    path=f"builds[{i}].option",
+                    message=f"{option!r} is not a design option of scenario '{name}'",
+                )
+            )
+        if isinstance(year, int) and not start <= year <= end:
+            errors.append(
+                FieldError(
+                    path=f"builds[{i}].year",
+                    message=f"{year} is outside the horizon {start}..{end} of scenario '{name}'",
+                )
+            )
+    return errors
+
+
 def _num(v: int | float | None) -> str:
     if v is None:
         return "–"
@@ -622,6 +806,12 @@ class Plan:
     ``doc`` is the document as the service returned it; the scenario supplies
     populations, coordinates and region names. ``label`` names the plan in
     comparisons (the variant's name in a batch, else the scenario's name).
+
+    A plan paired with a scenario that is not its own — one without a build's site, region or
+    design option, or without its year — raises :class:`InvalidPlanError` naming every such
+    build by its path: its tables would silently count nothing. A verdict without builds
+    (``infeasible``, ``unknown``) has no tables: they and :meth:`check` raise
+    :class:`NoPlanError`.
     """
 
     def __init__(
@@ -633,6 +823,11 @@ class Plan:
     ):
         self._doc: dict[str, Any] = copy.deepcopy(dict(doc))
         self.scenario = scenario if isinstance(scenario, Scenario) else Scenario(scenario)
+        foreign = _foreign_builds(self._doc, self.scenario)
+        if foreign:
+            own = self._doc.get("scenario")
+            of = f" (a plan of '{own}')" if own and own != self.scenario.name else ""
+            raise InvalidPlanError(foreign, f"plan for scenario '{self.scenario.name}'{of}")
         self.label = label or self._doc.get("scenario") or self.scenario.name
         self.job_id = job_id
         self._cache: dict[str, pd.DataFrame] = {}
@@ -701,13 +896,27 @@ class Plan:
         return out
 
     @property
+    def solver(self) -> dict[str, Any]:
+        """How the plan was solved: the document's ``solver`` (a copy; ``{}`` without one) —
+        backend, seconds, threads, time_limit, seed, ``gap_limit`` when a ``gap`` was asked,
+        ``start_solve`` and ``warm_start`` when the solve started from a plan."""
+        return copy.deepcopy(dict(self._doc.get("solver") or {}))
+
+    @property
     def seconds(self) -> float | None:
-        solver = self._doc.get("solver") or {}
-        return solver.get("seconds")
+        return self.solver.get("seconds")
 
     def check(self) -> Evaluation:
-        """Check the plan against SPEC §3 with the evaluator (``.holds``, ``.violations``)."""
+        """Check the plan against SPEC §3 with the evaluator (``.holds``, ``.violations``);
+        :class:`NoPlanError` for a verdict without builds, which has nothing to check."""
+        self._require_builds("check")
         return evaluate(self.scenario.model, self._doc)
+
+    def _require_builds(self, what: str) -> None:
+        """Refuse a verdict (``infeasible``, ``unknown``, ``invalid``): read as builds, it is a
+        plan that builds nothing, and every table of it zeros."""
+        if not self.has_plan:
+            raise NoPlanError(self.label, self.status, what)
 
     def __repr__(self) -> str:
         return f"Plan({self.label!r}: {self.status}, objective {_num(self.objective)}, gap {_pct(self.gap)}, {len(self._doc.get('builds', []))} builds)"
@@ -725,7 +934,7 @@ class Plan:
         ]
         html = _html_table(f"Plan {self.label}", rows)
         if self.has_plan:
-            per_year = self.by_region_year.sum(axis=0)
+            per_year = self._by_region_year().sum(axis=0)
             html += (
                 "<div>sites built per year</div>"
                 + per_year.to_frame().T.rename(index={0: "sites"}).to_html()
@@ -802,6 +1011,10 @@ class Plan:
     @property
     def by_region_year(self) -> pd.DataFrame:
         """Sites built per region (rows, the scenario's order) and year (columns, the horizon)."""
+        self._require_builds("tabulate (by_region_year)")
+        return self._by_region_year()
+
+    def _by_region_year(self) -> pd.DataFrame:
         if "by_region_year" not in self._cache:
             regions = [r.id for r in self.scenario.model.regions]
             years = self.scenario.years
@@ -820,6 +1033,10 @@ class Plan:
     @property
     def served_population(self) -> pd.DataFrame:
         """Population of the sites built by the end of each year, per region (rows) and year."""
+        self._require_builds("tabulate (served_population)")
+        return self._served_population()
+
+    def _served_population(self) -> pd.DataFrame:
         if "served_population" not in self._cache:
             curves = served_curves(self._doc, self.scenario.model)
             out = pd.DataFrame.from_dict(
@@ -833,14 +1050,22 @@ class Plan:
     def served_share(self) -> pd.DataFrame:
         """Served population / region population, per region (rows) and year (columns), 0..1
         (NaN for a region without population)."""
+        self._require_builds("tabulate (served_share)")
+        return self._served_share()
+
+    def _served_share(self) -> pd.DataFrame:
         population = self.scenario.regions["population"].astype("float64").replace(0, float("nan"))
-        return self.served_population.div(population, axis=0)
+        return self._served_population().div(population, axis=0)
 
     @property
     def served_share_national(self) -> pd.Series:
         """Served population / national population, per year."""
+        self._require_builds("tabulate (served_share_national)")
+        return self._served_share_national()
+
+    def _served_share_national(self) -> pd.Series:
         total = float(self.scenario.regions["population"].sum())
-        return self.served_population.sum(axis=0) / (total if total else float("nan"))
+        return self._served_population().sum(axis=0) / (total if total else float("nan"))
 
     @property
     def utilisation(self) -> pd.DataFrame:
@@ -849,11 +1074,12 @@ class Plan:
         ``training_capacity`` (NaN: unlimited somewhere), and ``technicians_needed``
         (staff of every factory built so far) against ``technicians_ready`` (stock plus
         those trained by ``year - lead_time``). SPEC §3.4 holds per region; these are sums."""
+        self._require_builds("tabulate (utilisation)")
         m = self.scenario.model
         years = self.scenario.years
         options = {o.id: o for o in m.options}
         out = pd.DataFrame(index=pd.Index(years, name="year"))
-        out["sites"] = self.by_region_year.sum(axis=0).reindex(years, fill_value=0)
+        out["sites"] = self._by_region_year().sum(axis=0).reindex(years, fill_value=0)
         crews = self.crew_assignments
         out["crews_used"] = (
             crews.groupby("year")["count"].sum().reindex(years, fill_value=0).astype("int64")
@@ -1004,7 +1230,7 @@ class Plan:
         """Served share of each region's population by the end of each year; the national
         share in black, and the band a region may trail it by under the balance rule."""
         fig, ax = _axes(ax, (10, 5.5))
-        share = 100 * self.served_share
+        share = 100 * self._served_share()  # zeros for a verdict, under its "no plan" note
         years = self.scenario.years
         names = {r.id: r.name or r.id for r in self.scenario.model.regions}
         cmap = _region_colours(list(share.index))
@@ -1018,7 +1244,7 @@ class Plan:
                 color=cmap[str(region)],
                 label=names[str(region)],
             )
-        national = 100 * self.served_share_national
+        national = 100 * self._served_share_national()
         ax.plot(years, national.values, color="black", lw=2.5, label="national", zorder=5)
         balance = self.scenario.model.balance
         if balance is not None:
@@ -1087,17 +1313,22 @@ def _region_colours(regions: list[str]) -> dict[str, Any]:
 
 def _no_plan_note(ax: Axes, plan: Plan) -> None:
     if not plan.has_plan:
-        ax.text(
-            0.5,
-            0.5,
-            f"no plan ({plan.status})",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            fontsize=14,
-            color="firebrick",
-            bbox={"facecolor": "white", "edgecolor": "firebrick"},
-        )
+        _note(ax, f"no plan ({plan.status})")
+
+
+def _note(ax: Axes, text: str) -> None:
+    """A boxed note across the middle of ``ax``: why a chart has nothing to draw."""
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=14,
+        color="firebrick",
+        bbox={"facecolor": "white", "edgecolor": "firebrick"},
+    )
 
 
 # -- diffs ----------------------------------------------------------------------
@@ -1248,7 +1479,7 @@ class PlanDiff:
         import matplotlib.pyplot as plt
         import numpy as np
         from matplotlib.lines import Line2D
-        from matplotlib.ticker import MaxNLocator
+        from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
         a, b = self.a, self.b
         label_a, label_b = self.labels
@@ -1301,6 +1532,13 @@ class PlanDiff:
         ax.scatter([mb[r] for r in regions], ys, color="#3182bd", s=45, zorder=3, label=label_b)
         ax.set_yticks(ys)
         ax.set_yticklabels([names[r] for r in regions])
+        # years as years: one region's two means 0.04 apart are not "0.035 +2.0249e3", and
+        # the axis spans at least a year around them rather than a hundredth of one
+        ax.xaxis.set_major_formatter(ScalarFormatter(useOffset=False))
+        means = [v for r in regions for v in (ma[r], mb[r]) if not math.isnan(v)]
+        if means and max(means) - min(means) < 1:
+            middle = (max(means) + min(means)) / 2
+            ax.set_xlim(middle - 0.6, middle + 0.6)
         ax.set_xlabel("mean build year (population-weighted)")
         ax.set_title("when each region is served")
         ax.grid(True, axis="x", color="#eeeeee")
@@ -1478,11 +1716,13 @@ class Batch:
 
     def plot(self) -> Figure:
         """Objective change of each variant against the base, with the proved range of the
-        optimum's change as a bar (a dot alone: both optimal)."""
+        optimum's change as a bar (a dot alone: both optimal). Without a base plan or a
+        variant plan to compare, a "no plan" note says each one's status."""
         import matplotlib.pyplot as plt
         from matplotlib.ticker import FuncFormatter
 
-        table = self.table.drop(index=self.base, errors="ignore")
+        everything = self.table
+        table = everything.drop(index=self.base, errors="ignore")
         table = table[table["objective_change"].notna()]
         fig, ax = plt.subplots(figsize=(9, 0.6 * max(1, len(table)) + 1.6))
         plt.close(fig)
@@ -1506,6 +1746,10 @@ class Batch:
             f"objective change against '{self.base}' (dot: plans found; bar: proved range of the optimum's change)"
         )
         ax.grid(True, axis="x", color="#eeeeee")
+        if table.empty:
+            statuses = [f"{n}: {st}" for n, st in everything["status"].items()]
+            shown = ", ".join(statuses[:4]) + (", …" if len(statuses) > 4 else "")
+            _note(ax, f"no plan to compare ({shown})")
         fig.tight_layout()
         return fig
 
@@ -1664,6 +1908,10 @@ class _LocalBackend:
                     for e in exc.errors(include_url=False)
                 ],
             ) from None
+        # the service's check and words (its MAX_THREADS is the core count by default)
+        over = over_limits(opts.threads or 1, os.cpu_count() or 1)
+        if over:
+            raise ApiError(422, OVER_LIMITS, over)
         backend = options.get("backend", DEFAULT_BACKEND)
         start = options.get("start_solve_id")
         if start is not None and str(start) not in self._jobs:
@@ -1719,7 +1967,8 @@ class _LocalBackend:
         start: dict[str, Any] | None = None
         try:
             if start_id is not None:
-                options["hint"], start = self._start_plan(str(start_id), job.cancel, wait)
+                sites = {site.id for site in job.scenario.model.sites}
+                options["hint"], start = self._start_plan(str(start_id), job.cancel, wait, sites)
             plan = solve(
                 job.scenario.model, on_progress=on_progress, cancel=job.cancel, **options
             ).to_document()
@@ -1749,7 +1998,7 @@ class _LocalBackend:
                 job.status = "done"
 
     def _start_plan(
-        self, start_id: str, cancel: threading.Event, wait: bool
+        self, start_id: str, cancel: threading.Event, wait: bool, sites: set[str]
     ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """The start job's plan once it has ended (as the service's ``start_plan``; a local
         job always ends, so no time bound), and the plan's ``solver.start_solve``."""
@@ -1765,6 +2014,7 @@ class _LocalBackend:
                 start.plan,
                 cancel.is_set(),
                 wait,
+                sites,
             )
 
     def _job(self, job_id: str) -> _LocalJob:
@@ -1862,14 +2112,18 @@ class _Bar:
     """A tqdm bar over a job's time limit, with its status, incumbent, bound and gap."""
 
     def __init__(self, label: str, time_limit: float, enabled: bool):
+        total = float(time_limit)
+        # whole seconds, or as many decimals as a limit under a second needs (0.04 s, not 0 s)
+        self.digits = 0 if total >= 1 or total <= 0 else min(3, -math.floor(math.log10(total)))
+        n = f"{{n:.{self.digits}f}}/{{total:.{self.digits}f}}"
         self.bar = (
             _tqdm(
-                total=round(float(time_limit), 1),
+                total=total,
                 desc=label,
                 unit="s",
                 mininterval=0.5,
                 leave=True,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s{postfix}",
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| " + n + " s{postfix}",
             )
             if enabled
             else None
@@ -1900,7 +2154,7 @@ class _Bar:
         if status not in TERMINAL and text == self.text and now - self.drawn < 1.0:
             return
         self.text, self.drawn = text, now
-        self.bar.n = min(round(elapsed, 1), self.bar.total)
+        self.bar.n = min(round(elapsed, self.digits + 1), self.bar.total)
         self.bar.set_postfix_str(text, refresh=False)
         self.bar.refresh()
 
@@ -1934,7 +2188,8 @@ class Planner:
     @classmethod
     def local(cls, *, workers: int = 1, poll_interval: float = 0.2) -> Planner:
         """A planner with the same interface that solves in threads of this process
-        (``workers`` solves at a time; ``threads`` left out = all cores)."""
+        (``workers`` solves at a time; ``threads`` left out = all cores, more is refused as
+        the service refuses more than its ``MAX_THREADS``)."""
         planner = cls.__new__(cls)
         planner._backend = _LocalBackend(workers)
         planner.poll_interval = poll_interval
@@ -1999,7 +2254,9 @@ class Planner:
 
     def _plan_document(self, baseline: Any) -> dict[str, Any]:
         """A re-plan's baseline as a plan document: a :class:`Plan`'s, a :class:`Job`'s plan,
-        a document as given, or a list of builds."""
+        a document as given, or a list of builds. A verdict without builds (``infeasible``,
+        ``unknown``) is sent as it is: the re-plan refuses it at ``options.baseline.status``,
+        on the service and in :meth:`local` alike."""
         if isinstance(baseline, Job):
             baseline = self.plan(baseline)
         if isinstance(baseline, Plan):
@@ -2120,6 +2377,10 @@ class Planner:
         job has ended starts from the base plan (``start_solve_id``; no job waits for
         another): a what-if the base plan survives is proved sooner. ``False``: every
         variant from scratch.
+
+        ``timeout`` raises :class:`BatchTimeoutError` (a ``TimeoutError``) and leaves the jobs
+        running, as :meth:`wait` does: its ``jobs`` are there to wait for or cancel.
+        Interrupting (Ctrl-C, the notebook's stop button) cancels every job.
         """
         items = list(variants.items()) if isinstance(variants, Mapping) else list(variants)
         names = [n for n, _ in items]
@@ -2173,7 +2434,7 @@ class Planner:
         if "start_solve_id" in options:  # the caller's start, for every job
             start_from_base = False
         start: str | None = None
-        if start_from_base and isinstance(base, Plan) and base.job_id is not None:
+        if start_from_base and isinstance(base, Plan) and base.job_id is not None and base.has_plan:
             start = base.job_id
         try:
             for name, scenario in to_submit:
@@ -2200,7 +2461,9 @@ class Planner:
                 if start_from_base and name == base_name:
                     start = jobs[name].id
             self._wait_all(jobs, plans, errors, progress, timeout)
-        except BaseException:
+        except BatchTimeoutError:  # as wait(): the jobs keep running, and the error names them
+            raise
+        except BaseException:  # an interrupt, or a failure that leaves no handle on the jobs
             for job in jobs.values():
                 with contextlib.suppress(Exception):  # best effort: the interrupt is what matters
                     self.cancel(job)
@@ -2246,9 +2509,8 @@ class Planner:
                 if not pending:
                     break
                 if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"batch: {len(pending)} job(s) still running after {timeout:g} s"
-                    )
+                    assert timeout is not None
+                    raise BatchTimeoutError(timeout, jobs, list(pending))
                 time.sleep(self.poll_interval)
         finally:
             if bar is not None:

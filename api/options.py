@@ -100,6 +100,36 @@ def _refuse(detail: str, path: str, message: str) -> ReplanError:
     return ReplanError(detail, [{"path": path, "message": message}])
 
 
+#: The title of a 422 for options over the service's limits (the errors: :func:`over_limits`).
+OVER_LIMITS = "solve options over the service's limits"
+
+
+def over_limits(
+    threads: int,
+    max_threads: int,
+    time_limit: float | None = None,
+    max_time_limit: float | None = None,
+) -> list[dict[str, str]]:
+    """The errors of solve options over a service's limits (``RDPLAN_MAX_*``), with their
+    paths; the local planner checks ``threads`` against the cores with the same words."""
+    errors = []
+    if time_limit is not None and max_time_limit is not None and time_limit > max_time_limit:
+        errors.append(
+            {
+                "path": "options.time_limit",
+                "message": f"{time_limit:g} s is over this service's limit of {max_time_limit:g} s (RDPLAN_MAX_TIME_LIMIT)",
+            }
+        )
+    if threads > max_threads:
+        errors.append(
+            {
+                "path": "options.threads",
+                "message": f"{threads} threads is over this service's limit of {max_threads}",
+            }
+        )
+    return errors
+
+
 def _baseline_error(error: FieldError, source: str | None) -> dict[str, str]:
     """An error of the re-planned scenario; those of its ``baseline`` name the option it came from."""
     path, message = error.path, error.message
@@ -115,6 +145,8 @@ def _baseline_error(error: FieldError, source: str | None) -> dict[str, str]:
         return {"path": source, "message": message}
     rest = path.removeprefix("baseline.builds").removeprefix("baseline")
     if source == "options.baseline":
+        # the scenario's baseline[i] is the plan's builds[i]
+        message = message.replace("(also baseline[", "(also builds[")
         return {"path": f"options.baseline.builds{rest}", "message": message}
     return {"path": source, "message": f"builds{rest}: {message}" if rest else message}
 

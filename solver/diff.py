@@ -11,13 +11,20 @@ from solver.scenario import Scenario
 
 
 class NoBuildsError(ValueError):
-    """A plan to compare is a verdict without a plan (``infeasible``, ``unknown``,
-    ``invalid``): read as a plan that builds nothing, it would list every site as dropped."""
+    """A plan is a verdict without builds (``infeasible``, ``unknown``, ``invalid``): read as a
+    plan that builds nothing, a diff would list every site as dropped (and a table count
+    nothing). ``side``: ``"a"`` or ``"b"`` of a comparison, None for one plan; ``what``: what
+    it has no builds to do."""
 
-    def __init__(self, side: str, status: Any, label: str | None = None):
-        self.side, self.status = side, status
-        name = f"plan {side}" if label is None else f"plan {side} ({label})"
-        super().__init__(f"{name} is {status}: it has no builds to compare")
+    def __init__(
+        self, side: str | None, status: Any, label: str | None = None, what: str = "compare"
+    ):
+        self.side, self.status, self.label, self.what = side, status, label, what
+        if side is None:
+            name = "plan" if label is None else f"plan '{label}'"
+        else:
+            name = f"plan {side}" if label is None else f"plan {side} ({label})"
+        super().__init__(f"{name} is {status}: it has no builds to {what}")
 
 
 def _builds(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ from api.deps import (
 )
 from api.errors import ApiError
 from api.models import JobRow, ScenarioRow
-from api.options import ReplanError, SolveOptions, replan_options
+from api.options import OVER_LIMITS, ReplanError, SolveOptions, over_limits, replan_options
 from api.options import replanned as options_replanned
 from api.routes.scenarios import Limit, Offset, check_limits, validated
 from api.runners import Runner
@@ -69,23 +69,9 @@ def job_options(opts: SolveOptions, settings: Settings) -> dict[str, Any]:
         if opts.threads is not None
         else min(settings.default_threads, settings.max_threads)
     )
-    errors = []
-    if time_limit > settings.max_time_limit:
-        errors.append(
-            {
-                "path": "options.time_limit",
-                "message": f"{time_limit:g} s is over this service's limit of {settings.max_time_limit:g} s (RDPLAN_MAX_TIME_LIMIT)",
-            }
-        )
-    if threads > settings.max_threads:
-        errors.append(
-            {
-                "path": "options.threads",
-                "message": f"{threads} threads is over this service's limit of {settings.max_threads}",
-            }
-        )
+    errors = over_limits(threads, settings.max_threads, time_limit, settings.max_time_limit)
     if errors:
-        raise ApiError(422, "solve options over the service's limits", errors)
+        raise ApiError(422, OVER_LIMITS, errors)
     stored: dict[str, Any] = {
         "backend": opts.backend,
         "time_limit": time_limit,
@@ -115,6 +101,14 @@ def _plan(job: JobRow) -> dict[str, Any]:
             + (f": {job.reason}" if job.reason else ""),
         )
     return job.plan
+
+
+def _no_builds(job: JobRow, status: Any, what: str) -> ApiError:
+    """409: the job's plan is a verdict (``infeasible``, ``unknown``) with no builds to
+    ``what``; answered as a plan that builds nothing it would read as one."""
+    return ApiError(
+        409, f"job {job.id} is {job.status} and its plan is {status}: it has no builds to {what}"
+    )
 
 
 # -- re-planning -------------------------------------------------------------
@@ -421,7 +415,8 @@ async def solve_events(
         },
         409: {
             "model": ErrorBody,
-            "description": "the job has no plan (yet): still running, failed or cancelled early",
+            "description": "the job has no plan (yet): still running, failed or cancelled "
+            "early; `?format=csv`: its plan is infeasible or unknown (no builds)",
         },
         **NOT_FOUND,
     },
@@ -438,6 +433,8 @@ def get_plan(
     job = _job(storage, job_id)
     plan = _plan(job)
     if format == "csv":
+        if plan.get("status") not in PLAN_STATUSES:  # the JSON document says why
+            raise _no_builds(job, plan.get("status"), "list")
         return PlainTextResponse(
             builds_csv(plan),
             media_type="text/csv",
@@ -475,12 +472,7 @@ def diff_solves(job_id: uuid.UUID, other_id: uuid.UUID, storage: StorageDep) -> 
     try:
         return PlanDiff.model_validate(diff_plans(plan_a, plan_b, scenario))
     except NoBuildsError as exc:  # infeasible or unknown: no builds
-        job = a if exc.side == "a" else b
-        raise ApiError(
-            409,
-            f"job {job.id} is {job.status} and its plan is {exc.status}: "
-            "it has no builds to compare",
-        ) from None
+        raise _no_builds(a if exc.side == "a" else b, exc.status, "compare") from None
 
 
 @router.delete(
@@ -488,7 +480,14 @@ def diff_solves(job_id: uuid.UUID, other_id: uuid.UUID, storage: StorageDep) -> 
     status_code=202,
     response_model=JobOut,
     summary="Cancel a queued or running job",
-    responses={409: {"model": ErrorBody, "description": "the job has already ended"}, **NOT_FOUND},
+    responses={
+        409: {
+            "model": ErrorBody,
+            "description": "the job has already ended done or failed (a cancelled job answers "
+            "202 again: cancelling is idempotent)",
+        },
+        **NOT_FOUND,
+    },
 )
 def cancel_solve(job_id: uuid.UUID, storage: StorageDep, runner: RunnerDep) -> JobOut:
     """A queued job is cancelled at once; a running one is asked to stop — its solver stops
@@ -497,7 +496,7 @@ def cancel_solve(job_id: uuid.UUID, storage: StorageDep, runner: RunnerDep) -> J
     job = storage.request_cancel(str(job_id))
     if job is None:
         raise ApiError(404, f"no solve job {job_id}")
-    if job.status in ("done", "failed"):
+    if job.status in ("done", "failed"):  # a cancelled job again: 202, a repeat is idempotent
         raise ApiError(409, f"the job has already ended ({job.status})")
     runner.cancelled(job.id)
     return JobOut.of(job)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from api.client import ApiError, Job, NoBuildsError, Plan, Planner, Scenario
+from api.client import (
+    ApiError,
+    BatchTimeoutError,
+    InvalidScenarioError,
+    Job,
+    NoBuildsError,
+    NoPlanError,
+    Plan,
+    Planner,
+    Scenario,
+)
 from tests.api.service import wait_for
 from tests.conftest import load
 
@@ -217,3 +229,148 @@ def test_diff_with_an_infeasible_plan_names_it_instead_of_dropping_every_site(
             f"plan {side} ({verdict.label}) is infeasible: it has no builds to compare"
         )
     assert local.diff(plan, plan).dropped.empty
+
+
+def test_a_verdict_has_no_tables_and_no_check(local: Planner, tmp_path: Path) -> None:
+    """An infeasible plan's tables were all zeros and its check 19 violations, as if building
+    nothing were its answer; they now refuse it, naming the plan. Its plots still draw their
+    "no plan" note, and its builds are the document's empty list."""
+    scenario = Scenario(load("conformance/infeasible-technicians"))
+    solved = local.solve(scenario, time_limit=20, threads=1, progress=False)
+    verdict = Plan.load(solved.save(tmp_path / "verdict.json"), scenario)
+    assert verdict.status == "infeasible" and not verdict.has_plan
+    for name in (
+        "by_region_year",
+        "served_population",
+        "served_share",
+        "served_share_national",
+        "utilisation",
+    ):
+        with pytest.raises(NoPlanError) as caught:
+            getattr(verdict, name)
+        assert str(caught.value) == (
+            f"plan '{verdict.label}' is infeasible: it has no builds to tabulate ({name})"
+        )
+        assert isinstance(caught.value, NoBuildsError) and caught.value.status == "infeasible"
+    with pytest.raises(NoPlanError, match="is infeasible: it has no builds to check"):
+        verdict.check()
+    assert verdict.builds.empty and "site" in verdict.builds.columns
+    for figure in (verdict.plot_timeline(), verdict.plot_map(), verdict.plot_served_share()):
+        assert [t.get_text() for t in figure.axes[0].texts] == ["no plan (infeasible)"]
+    assert "infeasible" in verdict._repr_html_() and "infeasible" in repr(verdict)
+
+
+def test_a_batch_of_verdicts_tabulates_and_plots_a_note(local: Planner) -> None:
+    """A batch whose base and variant are infeasible has a table (statuses, no diffs) and a
+    chart that says why it is empty, where it drew empty axes without a word."""
+    result = local.batch(
+        {"renamed": {"name": "renamed"}},
+        base=load("conformance/infeasible-technicians"),
+        time_limit=20,
+        threads=1,
+        progress=False,
+    )
+    assert result.table["status"].tolist() == ["infeasible", "infeasible"]
+    assert result.diffs == {}
+    texts = [t.get_text() for t in result.plot().axes[0].texts]
+    assert texts == ["no plan to compare (base: infeasible, renamed: infeasible)"]
+
+
+def test_batch_timeout_leaves_the_jobs_running(pilot: Scenario) -> None:
+    """docs/client.md: ``timeout`` raises TimeoutError and leaves the jobs running, as ``wait``
+    does; the batch cancelled every job instead, and said neither which nor how to reach them."""
+    with Planner.local(workers=1) as local:
+        with pytest.raises(BatchTimeoutError) as caught:
+            local.batch(
+                {
+                    "a": pilot.with_(name="a"),
+                    "b": pilot.with_(name="b", weights={"mobilization": 0}),
+                },
+                threads=1,
+                time_limit=5,
+                progress=False,
+                timeout=0.0,
+            )
+        error = caught.value
+        # "b" waits for the one worker; "a" may (rarely) have ended before the first look
+        assert isinstance(error, TimeoutError) and "b" in error.running
+        assert set(error.running) <= {"a", "b"} and set(error.jobs) == {"a", "b"}
+        assert f"'b' (job {error.jobs['b'].id})" in str(error)
+        for name in ("a", "b"):
+            info = error.jobs[name].info()
+            assert info["status"] in ("queued", "running", "done") and not info["cancel_requested"]
+            assert error.jobs[name].wait(progress=False, timeout=60).status == "optimal"
+
+
+def test_plan_solver_is_the_documents_solver(local: Planner, tiny: Scenario) -> None:
+    """docs/client.md reads ``plan.solver["gap_limit"]``; Plan had no ``solver``."""
+    plan = local.solve(tiny, time_limit=5, threads=1, gap=0.001, progress=False)
+    assert plan.solver["gap_limit"] == 0.001 and plan.solver["threads"] == 1
+    assert plan.solver == plan.doc["solver"] and plan.seconds == plan.solver["seconds"]
+    plan.solver["backend"] = "changed"  # a copy
+    assert plan.solver["backend"] != "changed"
+    assert Plan({"status": "feasible", "builds": []}, tiny).solver == {}
+
+
+def test_a_verdict_is_refused_as_a_baseline(local: Planner, tiny: Scenario) -> None:
+    """A re-plan against an infeasible plan kept nothing: ``with_`` dropped the baseline and
+    the re-plan solved as if none was given. Both refuse it, at the baseline's status, as the
+    service and the CLI do, whether it is given as a Plan, a Job or a plan document."""
+    scenario = Scenario(load("conformance/infeasible-technicians"))
+    job = local.submit(scenario, time_limit=20, threads=1)
+    verdict = job.wait(progress=False)
+    assert verdict.status == "infeasible"
+    message = "the baseline plan is infeasible: it has no builds to keep"
+    for baseline in (verdict, job, verdict.doc):
+        with pytest.raises(ApiError) as refused:
+            local.submit(scenario, baseline=baseline, time_limit=5, threads=1)
+        assert refused.value.errors == [{"path": "options.baseline.status", "message": message}]
+        for edited in (scenario, tiny):
+            with pytest.raises(InvalidScenarioError) as invalid:
+                edited.with_(baseline=baseline)
+            errors = [(e.path, e.message) for e in invalid.value.errors]
+            assert errors == [("with_.baseline.status", message)]
+    # what was kept: a plan's own baseline, and [] (documented) still removes it
+    plan = local.solve(tiny, time_limit=5, threads=1, progress=False)
+    kept = tiny.with_(baseline=plan)
+    assert len(kept.doc["baseline"]) == len(plan.builds)
+    assert "baseline" not in kept.with_(baseline=[]).doc
+
+
+def test_threads_over_the_machines_cores_are_refused(local: Planner, tiny: Scenario) -> None:
+    """The service refuses more threads than its MAX_THREADS (the core count by default);
+    Planner.local() took up to 1024, oversubscribing the machine."""
+    cores = os.cpu_count() or 1
+    with pytest.raises(ApiError) as refused:
+        local.submit(tiny, threads=cores + 1, time_limit=5)
+    assert refused.value.status_code == 422
+    assert refused.value.errors == [
+        {
+            "path": "options.threads",
+            "message": f"{cores + 1} threads is over this service's limit of {cores}",
+        }
+    ]
+    assert local.solve(tiny, threads=cores, time_limit=5, progress=False).objective == 1855
+
+
+def test_progress_bar_of_a_time_limit_under_a_second(
+    local: Planner, tiny: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A limit under 0.05 s was rounded to a total of 0: the bar read "0%| 0/0 s, done"."""
+    local.solve(tiny, time_limit=0.04, threads=1)
+    err = capsys.readouterr().err
+    assert "0/0 s" not in err and "0.04/0.04 s, done" in err and "100%" in err
+
+
+def test_diff_plot_of_one_region_reads_years(local: Planner, pilot: Scenario) -> None:
+    """The pilot has one region: its two mean build years a hundredth apart were labelled
+    "0.035 … +2.0249e3"; the axis now reads as years, without an offset."""
+    a = local.solve(pilot, time_limit=10, threads=1, progress=False)
+    other = pilot.with_(name="no mobilization cost", weights={"mobilization": 0})
+    b = local.solve(other, time_limit=10, threads=1, progress=False)
+    figure = a.compare(b).plot()
+    figure.canvas.draw()
+    axis = figure.axes[2].xaxis
+    assert axis.get_offset_text().get_text() == ""
+    ticks = [float(t.get_text()) for t in axis.get_ticklabels() if t.get_text()]
+    assert ticks and all(min(pilot.years) - 1 <= t <= max(pilot.years) + 1 for t in ticks)

@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -293,3 +294,77 @@ def test_baseline_from_a_plans_builds_table(tiny: Scenario) -> None:
     with pytest.raises(InvalidScenarioError) as info:
         tiny.with_(baseline=[{"site": "n1", "year": 2030, "option": "basic"}, {"site": "s1"}, "s2"])
     assert [e.path for e in info.value.errors] == ["with_.baseline[1]", "with_.baseline[2]"]
+
+
+def test_edits_of_the_wrong_type_name_their_argument(tiny: Scenario) -> None:
+    """Arguments of the wrong type raised AttributeError or TypeError from inside ``with_``, a
+    file name as baseline one error per character, a string year "not a year of the horizon
+    2030..2031": each is now an InvalidScenarioError at ``with_.<argument>`` saying what to give."""
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"fix": ["n1"]}, "with_.fix", "give {site: year}, {site: (year, option)} or {site: None}"),
+        ({"region_quota": [("north", (0, 1))]}, "with_.region_quota", "give {region: (min, max)}"),
+        (
+            {"weights": 5},
+            "with_.weights",
+            "give {term: weight}, e.g. {'mobilization': 0}, not int 5",
+        ),
+        ({"baseline": 5}, "with_.baseline", "give a Plan, a Job, a plan document (dict)"),
+        ({"baseline": "plan.json"}, "with_.baseline", "give Plan.load(path, scenario) for a plan"),
+        (
+            {"baseline": {"foo": 1}},
+            "with_.baseline.builds",
+            "the baseline plan has no list of builds",
+        ),
+        (
+            {"patch": [1]},
+            "with_.patch",
+            "give a JSON merge patch (a dict of changes), not list [1]",
+        ),
+        (
+            {"crews_scale": {"2030": 0.5}},
+            "with_.crews_scale.2030",
+            "a year is an integer, e.g. 2030",
+        ),
+        ({"crews_scale": "half"}, "with_.crews_scale", "give a factor (a number >= 0)"),
+        (
+            {"region_quota": {("north", "2030"): (0, 1)}},
+            "with_.region_quota.north.2030",
+            "a year is",
+        ),
+        ({"lead_time": "2"}, "with_.lead_time", "give a whole number of years, not str '2'"),
+        ({"name": 5}, "with_.name", "give a string, not int 5"),
+    ]
+    for edits, path, message in cases:
+        with pytest.raises(InvalidScenarioError) as info:
+            tiny.with_(**edits)
+        assert [e.path for e in info.value.errors] == [path], edits
+        assert info.value.errors[0].message.startswith(message), info.value.errors
+        assert "what-if edit" in str(info.value)
+    # a factor for every year is one error, not one per year
+    with pytest.raises(InvalidScenarioError) as info:
+        tiny.with_(crews_scale=-1)
+    assert [e.path for e in info.value.errors] == ["with_.crews_scale"]
+
+
+def test_a_plan_paired_with_another_scenario_is_refused(tmp_path: Path, tiny: Scenario) -> None:
+    """A plan read with a scenario that is not its own gave zero tables and no populations;
+    it is now refused, naming each build the scenario has no place for. A plan whose builds the
+    scenario has but its rules forbid still loads: that is ``check()``'s to report."""
+    pilot = Scenario.load(DATA.parent.parent / "instances" / "kimhwa-pilot.json")
+    build = {"site": "n1", "region": "north", "year": 2030, "option": "basic", "crews": []}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"scenario": "tiny", "status": "feasible", "builds": [build]}))
+    with pytest.raises(InvalidPlanError) as info:
+        Plan.load(path, pilot)
+    assert str(info.value).startswith("invalid plan for scenario 'kimhwa-pilot' (a plan of 'tiny')")
+    assert [(e.path, e.message) for e in info.value.errors] == [
+        ("builds[0].site", "'n1' is not a site of scenario 'kimhwa-pilot'"),
+        ("builds[0].region", "'north' is not a region of scenario 'kimhwa-pilot'"),
+        ("builds[0].year", "2030 is outside the horizon 2024..2027 of scenario 'kimhwa-pilot'"),
+    ]
+    with pytest.raises(InvalidPlanError, match=r"builds\[0\].option: 'huge' is not a design"):
+        Plan({"status": "feasible", "builds": [{**build, "option": "huge"}]}, tiny)
+    # the site exists, in another region: the plan loads and its check names the fault
+    moved = Plan({"status": "feasible", "builds": [{**build, "region": "south"}]}, tiny)
+    assert any("region is 'south', the site is in 'north'" in v for v in moved.check().violations)
+    assert Plan.load(path, tiny).builds["site"].tolist() == ["n1"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections import Counter
 from typing import Any
@@ -79,6 +80,22 @@ def test_bad_options_refused_alike_by_the_service_and_the_local_planner(
             assert {e["path"] for e in answers[0][1]} == {f"options.{k}" for k in options}
         with pytest.raises(ApiError, match="options.time_limit: Input should be a finite number"):
             local.submit(tiny, time_limit=float("inf"))  # JSON has no infinity to send a server
+
+
+def test_threads_over_the_cores_refused_alike_by_the_service_and_the_local_planner(
+    planner: Planner, tiny: Scenario
+) -> None:
+    """The service caps threads at its MAX_THREADS (the machine's cores by default); the local
+    planner took up to 1024. Both now refuse more than the cores, with one path and message."""
+    threads = (os.cpu_count() or 1) + 1
+    with Planner.local(workers=1) as local:
+        answers = []
+        for p in (planner, local):
+            with pytest.raises(ApiError) as info:
+                p.submit(tiny, threads=threads, time_limit=5)
+            answers.append((info.value.status_code, info.value.errors))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 422 and [e["path"] for e in answers[0][1]] == ["options.threads"]
 
 
 def test_options_the_service_takes_the_local_planner_takes_alike(
