@@ -55,8 +55,11 @@ def _request_error(err: dict[str, Any]) -> dict[str, str]:
     if err.get("type") == "json_invalid":
         reason = (err.get("ctx") or {}).get("error", "invalid JSON")
         return {"path": "", "message": f"not a JSON document: {reason}"}
-    path = format_path(rest) if where == "body" else ".".join(str(p) for p in (where, *rest))
     message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    if rest and rest[-1] == "[key]":  # pydantic's mark of an object's key, not its value
+        rest = rest[:-1]
+        message = f"the key {rest[-1]!r}: {message}" if rest else message
+    path = format_path(rest) if where == "body" else ".".join(str(p) for p in (where, *rest))
     return {"path": path, "message": message}
 
 

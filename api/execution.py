@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -137,8 +138,9 @@ def start_plan(
     cancel: threading.Event,
     settings: Settings,
     wait: bool = True,
+    sites: Collection[str] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """The plan of job ``start_id`` for a warm start, waiting (``wait``) while that job is
+    """The plan of job ``start_id`` for a warm start (of a scenario with ``sites``), waiting (``wait``) while that job is
     queued or running, and what was done (the plan's ``solver.start_solve``).
 
     Without ``wait`` only a job that has ended already gives its plan (a batch's variants:
@@ -162,7 +164,7 @@ def start_plan(
         cancel.wait(START_POLL)
         job = storage.get_job(start_id) or job
     waited = time.perf_counter() - started
-    return start_outcome(start_id, waited, job.status, job.plan, cancel.is_set(), wait)
+    return start_outcome(start_id, waited, job.status, job.plan, cancel.is_set(), wait, sites)
 
 
 def execute_job(
@@ -209,6 +211,7 @@ def _run_claimed(
                 cancel,
                 settings,
                 wait=options.get("start_wait", True) is not False,
+                sites={s.id for s in scenario.sites},
             )
             log.info("job %s: start from job %s: %s", job_id, start["id"], start)
         solving = time.perf_counter()

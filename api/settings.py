@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from solver.backends.base import MEMORY_LIMIT_MB
@@ -75,6 +75,19 @@ class Settings(BaseSettings):
         description="resident MB a solve may add to its process before its HiGHS MIP run stops "
         "with its best plan so far (soft: checked at HiGHS's callbacks); 0 = none",
     )
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_fit_a_header(cls, value: str) -> str:
+        """A key travels in an HTTP header, which carries visible ASCII: a key with any other
+        character could never be matched (the server reads header bytes as Latin-1)."""
+        for key in (k.strip() for k in value.split(",")):
+            if key and not all("!" <= c <= "~" for c in key):
+                raise ValueError(
+                    "every key must be visible ASCII characters (no spaces or accented letters): "
+                    "it travels in an HTTP header"
+                )
+        return value
 
     @property
     def api_key_set(self) -> frozenset[str]:

@@ -4,6 +4,7 @@ imports it without SQLAlchemy."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from solver.plan import PLAN_STATUSES
@@ -44,9 +45,12 @@ def start_outcome(
     plan: dict[str, Any] | None,
     cancelled: bool,
     wait: bool = True,
+    sites: Collection[str] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The warm start (the plan, or ``None``) and its note, once the wait for job
-    ``start_id`` (``status``, ``plan``) is over; the service and ``Planner.local`` share it."""
+    ``start_id`` (``status``, ``plan``) is over; the service and ``Planner.local`` share it.
+    With ``sites`` (the solved scenario's), a plan none of whose builds is one of them is
+    another scenario's: nothing of it can start the solve, so it is not used."""
     why_not = None
     if status not in TERMINAL:
         why_not = (
@@ -60,5 +64,9 @@ def start_outcome(
         why_not = f"it ended {status} without a plan"
     elif not plan.get("builds"):
         why_not = "its plan builds nothing"
+    elif sites is not None and not any(
+        isinstance(b, dict) and b.get("site") in sites for b in plan["builds"]
+    ):
+        why_not = "none of its plan's builds is a site of this scenario"
     note = start_note(start_id, waited, used=why_not is None, why_not=why_not)
     return (plan if why_not is None else None), note

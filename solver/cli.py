@@ -391,7 +391,9 @@ def _settings_hold() -> bool:
     except ValidationError as exc:
         for error in exc.errors():
             name = "RDPLAN_" + "_".join(str(part) for part in error["loc"]).upper()
-            print(f"rdplan: {name}={error.get('input')!r}: {error['msg']}", file=sys.stderr)
+            shown = "" if name == "RDPLAN_API_KEYS" else f"={error.get('input')!r}"  # secrets
+            message = str(error["msg"]).removeprefix("Value error, ")
+            print(f"rdplan: {name}{shown}: {message}", file=sys.stderr)
         return False
     return True
 

@@ -40,7 +40,14 @@ from solver.flows import Crews
 from solver.model import MatrixModel
 from solver.plan import PLAN_STATUSES, Build, CrewAssignment, TrainingRow
 from solver.problem import ProblemData
-from solver.scenario import FieldError, Scenario, ScenarioError, load_document, parse_scenario
+from solver.scenario import (
+    MAX_INT,
+    FieldError,
+    Scenario,
+    ScenarioError,
+    load_document,
+    parse_scenario,
+)
 
 
 def baseline_builds(plan: str | bytes | dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,12 +86,15 @@ def baseline_builds(plan: str | bytes | dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def baseline_training(
-    plan: str | bytes | dict[str, Any], regions: Collection[str] | None = None
+    plan: str | bytes | dict[str, Any],
+    regions: Collection[str] | None = None,
+    years: Collection[int] | None = None,
 ) -> dict[tuple[str, int], int] | None:
     """``{(region, year): trainees}`` of a plan document's ``training``; None when it has none
     (a list of builds, or a plan without the key: its training is not known). With
-    ``regions`` (the scenario's), a row of another region is an error: its trainees would
-    otherwise count nowhere and the region's frozen years train none."""
+    ``regions`` and ``years`` (the scenario's), a row of another region or year is an error:
+    its trainees would otherwise count nowhere and the region's frozen years train none. A
+    region and year listed twice is an error too (a plan has one row for each)."""
     doc = load_document(plan) if not isinstance(plan, dict) else plan
     training = doc.get("training")
     if training is None:
@@ -98,25 +108,35 @@ def baseline_training(
             ]
         )
     out: dict[tuple[str, int], int] = {}
+    seen: dict[tuple[str, int], int] = {}
     for i, item in enumerate(training):
         row = _plan_row(
             TrainingRow,
             item,
             f"baseline.training[{i}]",
-            "each training entry needs region, year and trainees (an integer >= 0)",
-            lambda r: r.trainees >= 0,
+            f"each training entry needs region, year and trainees (an integer in 0..{MAX_INT:,})",
+            lambda r: 0 <= r.trainees <= MAX_INT,
         )
+        path, key = f"baseline.training[{i}]", (row.region, row.year)
         if regions is not None and row.region not in regions:
-            raise ScenarioError(
-                [
-                    FieldError(
-                        path=f"baseline.training[{i}].region",
-                        message=f"unknown region '{row.region}'",
-                    )
-                ]
+            raise _refuse(f"{path}.region", f"unknown region '{row.region}'")
+        if years is not None and row.year not in years:
+            first, last = min(years), max(years)
+            raise _refuse(
+                f"{path}.year", f"{row.year} is not a year of the horizon {first}..{last}"
             )
-        out[(row.region, row.year)] = out.get((row.region, row.year), 0) + row.trainees
+        if key in seen:
+            raise _refuse(
+                path,
+                f"a second entry for region '{row.region}' and year {row.year} (also training[{seen[key]}])",
+            )
+        seen[key] = i
+        out[key] = row.trainees
     return out
+
+
+def _refuse(path: str, message: str) -> ScenarioError:
+    return ScenarioError([FieldError(path=path, message=message)])
 
 
 Row = TypeVar("Row", TrainingRow, CrewAssignment)
@@ -160,8 +180,8 @@ def baseline_crews(
                 CrewAssignment,
                 item,
                 f"baseline.builds[{i}].crews[{j}]",
-                "each crew entry needs pool, count (an integer >= 1) and distance_km",
-                lambda c: c.count >= 1,
+                f"each crew entry needs pool, count (an integer in 1..{MAX_INT:,}) and distance_km",
+                lambda c: 1 <= c.count <= MAX_INT,
             )
             held.append((crew.pool, crew.count))
         out[(str(b["site"]), int(b["year"]))] = held
@@ -222,7 +242,8 @@ def apply_baseline(
     copied: set[str] = set()  # the frozen sites' fixed builds, copied from baseline rows
     if freeze_through is not None:
         regions = {r["id"] for r in doc["regions"]}
-        trained = baseline_training(plan, regions) if plan is not None else None
+        horizon = range(scenario.horizon.start, scenario.horizon.end + 1)
+        trained = baseline_training(plan, regions, horizon) if plan is not None else None
         if trained is not None:
             _cap_frozen_training(doc, trained, freeze_through)
         if plan is not None:

@@ -46,6 +46,31 @@ def make_variant(
     return parse_scenario(patched)
 
 
+def repeated_values(grid: dict[str, list[Any]]) -> list[tuple[str, str]]:
+    """``(path, message)`` for each value of a grid axis that names the same variant as an
+    earlier one (``0`` twice, or ``1`` and ``"1"``): the grid would solve it twice under one
+    name."""
+    out = []
+    for key in sorted(grid):
+        first: dict[str, Any] = {}
+        for value in grid[key]:
+            text = str(value)
+            if text not in first:
+                first[text] = value
+                continue
+            was = first[text]
+            same = type(was) is type(value) and was == value
+            out.append(
+                (
+                    key,
+                    f"{value!r} is listed twice"
+                    if same
+                    else f"{was!r} and {value!r} both name the variant '{key}={text}'",
+                )
+            )
+    return out
+
+
 def grid_patches(grid: dict[str, list[Any]]) -> list[tuple[str, dict[str, Any]]]:
     """Variants for every combination of dotted-path values, e.g. ``{"objective.mobilization": [0, 1]}``."""
     keys = sorted(grid)
@@ -193,6 +218,8 @@ def _parse_set(items: list[str]) -> dict[str, list[Any]]:
         inner = [k for k in grid if k.startswith(key + ".")]
         if inner:
             raise ValueError(f"--set {key} and --set {inner[0]} overlap: set one or the other")
+    for key, message in repeated_values(grid):
+        raise ValueError(f"--set {key}: {message}")
     return grid
 
 

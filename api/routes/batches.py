@@ -43,7 +43,7 @@ from api.states import QUEUED
 from api.storage import Storage
 from solver.plan import Plan, Status
 from solver.scenario import FieldError, Scenario, ScenarioError
-from solver.variants import compare, grid_patches, make_variant
+from solver.variants import compare, grid_patches, make_variant, repeated_values
 
 router = APIRouter(
     prefix="/v1/batches",
@@ -77,6 +77,8 @@ def _variants(req: BatchRequest) -> list[tuple[str, dict[str, Any]]]:
                         "message": f"'{key}' and '{inner[0]}' overlap: set one or the other",
                     }
                 )
+        for key, message in repeated_values(req.grid):
+            errors.append({"path": f"grid.{key}", "message": message})
         combinations = 1
         for values in req.grid.values():
             combinations *= len(values)

@@ -209,6 +209,20 @@ def test_batch_without_start_from_base_and_solves_from_a_start(
     solver = flows.plan(client, started["id"])["solver"]
     assert solver["start_solve"]["used"] is True and solver["warm_start"]["holds"] is True
 
+    # a start from another scenario's plan (no build of it is a site here) is not used
+    other = solved(
+        client,
+        {
+            **doc,
+            "name": "start-from-other",
+            "sites": [{**site, "id": f"other-{site['id']}"} for site in doc["sites"]],
+        },
+    )
+    foreign = solved(client, free, start_solve_id=other["id"])
+    start = flows.plan(client, foreign["id"])["solver"]["start_solve"]
+    assert start["used"] is False, start
+    assert start["why_not"] == "none of its plan's builds is a site of this scenario", start
+
     # a batch whose options name a start: every job starts from it (start_from_base or not)
     r = client.post(
         "/v1/batches",
@@ -255,6 +269,12 @@ def test_invalid_batches(client: httpx.Client, tiny_doc: dict[str, Any]) -> None
         ({"scenario": tiny_doc, "grid": {"objective.training": list(range(51))}}, "grid"),
         ({"scenario": tiny_doc, "grid": {"objective..training": [1]}}, "grid"),
         ({"scenario": tiny_doc, "grid": {"objective.training": []}}, "grid.objective.training"),
+        # one variant name twice: "is also a variant's name" said no variant had it
+        ({"scenario": tiny_doc, "grid": {"objective.training": [0, 0]}}, "grid.objective.training"),
+        (
+            {"scenario": tiny_doc, "grid": {"objective.training": [1, "1"]}},
+            "grid.objective.training",
+        ),
         ({"variants": [patch]}, "scenario"),
         ({"scenario_id": "0" * 64, "variants": [patch]}, "scenario_id"),
         ({"scenario": {**tiny_doc, "horizon": None}, "variants": [patch]}, "horizon"),
@@ -266,6 +286,9 @@ def test_invalid_batches(client: httpx.Client, tiny_doc: dict[str, Any]) -> None
         r = client.post("/v1/batches", json=body)
         assert r.status_code == 422, (body, r.text)
         assert any(p.startswith(path) for p in paths(r.json())), (path, r.json())
+    r = client.post("/v1/batches", json={"scenario": tiny_doc, "grid": {"sites.0.x": [1]}})
+    [error] = r.json()["errors"]  # the key at fault, without pydantic's "[key]" mark
+    assert error["path"] == "grid.sites.0.x" and error["message"].startswith("the key 'sites.0.x'")
     assert client.get(f"/v1/batches/{UNKNOWN_JOB}").status_code == 404
     assert client.get("/v1/batches", params={"limit": 0}).status_code == 422
 
@@ -306,8 +329,12 @@ def test_diff_with_a_job_that_found_no_plan_is_409(client: httpx.Client, tiny_va
         r = client.get(f"/v1/solves/{x['id']}/diff/{y['id']}")
         assert r.status_code == 409, r.text
         assert b["id"] in r.json()["detail"] and "infeasible" in r.json()["detail"]
-    # its plan document (with the conflicts) is still there
+    # its plan document (with the conflicts) is still there; its builds as CSV are not a
+    # header alone (a plan that builds nothing), but 409 too
     assert client.get(f"/v1/solves/{b['id']}/plan").json()["conflicts"]
+    r = client.get(f"/v1/solves/{b['id']}/plan", params={"format": "csv"})
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"].endswith("its plan is infeasible: it has no builds to list")
 
 
 def test_replan_keeps_the_frozen_years_of_the_baseline(
@@ -421,6 +448,47 @@ def test_replan_errors(client: httpx.Client, tiny_variant: Any, long_doc: dict[s
         ({"baseline": {"status": "optimal"}}, "options.baseline.builds"),
         # a verdict has no builds to keep: it solved as if no baseline were given
         ({"baseline": {"status": "unknown", "builds": []}}, "options.baseline.status"),
+        # a crew count past any pool's failed the job (OverflowError) after a 202
+        (
+            {
+                "baseline": {
+                    "builds": [
+                        {
+                            "site": "n1",
+                            "year": 2030,
+                            "option": "basic",
+                            "crews": [{"pool": "k1", "count": 10**30, "distance_km": 1}],
+                        }
+                    ]
+                },
+                "freeze_through": 2030,
+            },
+            "options.baseline.builds[0].crews[0]",
+        ),
+        # training of a year outside the horizon, or a region and year twice (the second won)
+        (
+            {
+                "baseline": {
+                    "builds": [],
+                    "training": [{"region": "north", "year": 1990, "trainees": 1}],
+                },
+                "freeze_through": 2030,
+            },
+            "options.baseline.training[0].year",
+        ),
+        (
+            {
+                "baseline": {
+                    "builds": [],
+                    "training": [
+                        {"region": "north", "year": 2030, "trainees": 0},
+                        {"region": "north", "year": 2030, "trainees": 10},
+                    ],
+                },
+                "freeze_through": 2030,
+            },
+            "options.baseline.training[1]",
+        ),
         ({"baseline": {"builds": [{"site": "n1", "year": "2030"}]}}, "options.baseline.builds[0]"),
         (
             {"baseline": {"builds": [{"site": "zz", "year": 2030, "option": "basic"}]}},

@@ -95,3 +95,23 @@ def test_an_infinite_number_of_seconds_is_refused_by_name(
     for name in FLOAT_SETTINGS:
         assert f"RDPLAN_{name.upper()}='inf': Input should be a finite number" in r.stderr, r.stderr
     assert not (tmp_path / "rdplan.db").exists()  # refused before anything started
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_api_key_no_header_can_carry_is_refused_without_showing_the_keys(
+    command: str, broker_url: str, tmp_path: Path
+) -> None:
+    """A key with an accented letter (or a space) could never be matched: the server reads
+    header bytes as Latin-1, so every request with it got 401. It is refused at start, and
+    the keys, secrets, are not echoed."""
+    r = rdplan(
+        command,
+        tmp_path,
+        database_url="sqlite:///./rdplan.db",
+        broker_url=broker_url,
+        api_keys="sécret,abc",
+    )
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "sécret" not in r.stderr and "abc" not in r.stderr
+    assert "RDPLAN_API_KEYS: every key must be visible ASCII characters" in r.stderr, r.stderr
+    assert not (tmp_path / "rdplan.db").exists()

@@ -341,6 +341,8 @@ def test_batch_refuses_clashing_variants(tmp_path: Path) -> None:
         (["objective.mobilization=0", "objective.mobilization=1"], "given twice"),
         (["objective.x=1", "objective=5"], "--set objective and --set objective.x overlap"),
         (['objective={"mobilization": 0}', "objective.training=0,1"], "overlap"),
+        (["objective.training=0,0"], "--set objective.training: 0 is listed twice"),
+        (['objective.training=1,"1"'], "1 and '1' both name the variant 'objective.training=1'"),
     ):
         r = rdplan("batch", TINY, *(a for s in sets for a in ("--set", s)))
         assert r.returncode == 2 and said in r.stderr, r.stderr
