@@ -140,8 +140,9 @@ def start_plan(
     wait: bool = True,
     sites: Collection[str] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """The plan of job ``start_id`` for a warm start (of a scenario with ``sites``), waiting (``wait``) while that job is
-    queued or running, and what was done (the plan's ``solver.start_solve``).
+    """The plan of job ``start_id`` for a warm start of a scenario with ``sites``, waiting
+    (``wait``) while that job is queued or running, and what was done (the plan's
+    ``solver.start_solve``).
 
     Without ``wait`` only a job that has ended already gives its plan (a batch's variants:
     waiting would leave a worker idle while the base runs). The wait ends when the start job

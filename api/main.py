@@ -59,8 +59,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None, *, migrate_database: bool = True) -> FastAPI:
     """Build the app for ``settings`` (default: the environment, ``RDPLAN_*``); it brings
-    the database to the newest schema as it starts, unless ``migrate_database`` is False (the caller
-    has)."""
+    the database to the newest schema as it starts, unless ``migrate_database`` is False
+    (the caller has)."""
     settings = settings or get_settings()
     app = FastAPI(
         title="rdplan",

@@ -218,7 +218,9 @@ def _parse_set(items: list[str]) -> dict[str, list[Any]]:
         inner = [k for k in grid if k.startswith(key + ".")]
         if inner:
             raise ValueError(f"--set {key} and --set {inner[0]} overlap: set one or the other")
-    for key, message in repeated_values(grid):
+    repeated = repeated_values(grid)
+    if repeated:
+        key, message = repeated[0]
         raise ValueError(f"--set {key}: {message}")
     return grid
 
