@@ -131,6 +131,22 @@ def contradictions(rows: list[Row]) -> dict[str, str]:
     return out
 
 
+def setup_change(row: Row) -> str | None:
+    """How the paired runs of ``row`` were set up differently (threads, time limit), or None:
+    their seconds then compare two setups, not two versions of rdplan."""
+    changes = []
+    for column, label in (("threads", "threads"), ("time_limit", "time limit")):
+        old = sorted({r.get(column) for r in row.old}, key=str)
+        new = sorted({r.get(column) for r in row.new}, key=str)
+        if old != new:
+            shown = [
+                ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in vs)
+                for vs in (old, new)
+            ]
+            changes.append(f"{label} {shown[0]} → {shown[1]}")
+    return "; ".join(changes) or None
+
+
 def _statuses(runs: list[dict[str, Any]]) -> str:
     seen: list[str] = []
     for r in runs:
@@ -172,11 +188,16 @@ def compare(
         "|---|---|---|---|---|---|---|---|---|",
     ]
     ratios: list[float] = []
+    unlike: list[str] = []
     for row in rows:
         old_s, new_s = row.seconds()
         times = " → ".join("—" if math.isnan(v) else f"{v:.2f}" for v in (old_s, new_s))
         by = adjusted = "—"
-        if not row.proven():
+        setup = setup_change(row)
+        if setup is not None:  # no ratio, and not in the mean
+            times += f" ({setup})"
+            unlike.append(f"{row.scenario} / {row.backend} ({setup})")
+        elif not row.proven():
             times += " (not all proven)"
         elif old_s > 0 and new_s > 0:  # NaN compares False
             ratio = new_s / old_s
@@ -211,6 +232,8 @@ def compare(
     gained = [
         f"{r.scenario} / {r.backend}" for r in rows if r.proven("new") and not r.proven("old")
     ]
+    if unlike:
+        summary.append(f"Not compared in seconds, set up differently: {', '.join(unlike)}.")
     if lost:
         summary.append(f"Proved in the old file only: {', '.join(lost)}.")
     if gained:

@@ -31,6 +31,7 @@ import csv
 import datetime as dt
 import fnmatch
 import json
+import math
 import multiprocessing as mp
 import os
 import platform
@@ -61,7 +62,7 @@ from benchmarks.suites import (
     suite,
     whatif_fuel,
 )
-from solver.argtypes import positive_float, positive_int
+from solver.argtypes import positive_float, thread_count
 from solver.plan import PLAN_STATUSES
 from solver.solve import BACKENDS, DEFAULT_BACKEND
 
@@ -455,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per run, for every case (default 30 smoke, 60 full, except cases that set their own)",
     )
     parser.add_argument(
-        "--threads", type=positive_int, default=2, help="threads per run (default 2)"
+        "--threads", type=thread_count, default=2, help="threads per run (default 2)"
     )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})"
@@ -526,13 +527,13 @@ def plan_runs(
 
 
 def select(cases: list[Case], only: str | None) -> list[Case]:
-    if not only:
+    if only is None:
         return list(cases)
-    patterns = _parse_list(only)
+    patterns = _parse_list(only)  # --only "" names nothing: not the whole suite (~30 min)
     chosen = [c for c in cases if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
     if not chosen:
         raise ValueError(
-            f"rdplan bench: --only {only} matches no scenario of the suite ({', '.join(c.name for c in cases)})"
+            f"rdplan bench: --only '{only}' matches no scenario of the suite ({', '.join(c.name for c in cases)})"
         )
     return chosen
 
@@ -639,13 +640,15 @@ def _ratio(base: float | None, ours: float | None) -> float | None:
 
 
 def attach_ratios(specs: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
-    """``solve_x``/``total_x``: the baseline's seconds over the run's, same scenario and seed."""
+    """``solve_x``/``total_x``: the baseline's seconds over the run's, same case and seed. A
+    case, not its scenario file: a case with a gap tolerance (``national-20x10-gap0.5``) has
+    no baseline of its own, and its file's baseline proves optimality, another stopping rule."""
     base: dict[tuple[str, int], dict[str, Any]] = {}
     for spec, result in zip(specs, results, strict=True):
         if spec["backend"] == BASELINE and "error" not in result:
-            base[spec["source"], spec["seed"]] = result
+            base[spec["scenario"], spec["seed"]] = result
     for spec, result in zip(specs, results, strict=True):
-        ref = base.get((spec["source"], spec["seed"]))
+        ref = base.get((spec["scenario"], spec["seed"]))
         if spec["backend"] == BASELINE or ref is None or "error" in result:
             continue
         result["solve_x"] = _ratio(ref.get("solve_s"), result.get("solve_s"))
@@ -1130,9 +1133,25 @@ def _typed(column: str, value: str | None) -> Any:
         return None
     if column in TEXT_COLUMNS:
         return value
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
     if column in INT_COLUMNS:
-        return int(float(value))
-    return float(value)
+        return int(number)
+    return number
+
+
+def _row_error(row: dict[str, Any]) -> str | None:
+    """What a typed row lacks that every row of its status has (hand-edited, or truncated):
+    a plan's objective, a proof's bound, and the seconds of every run that did not fail."""
+    status = row["status"]
+    if status in PLAN_STATUSES and row["objective"] is None:
+        return f"status {status} without an objective"
+    if status == "optimal" and row["bound"] is None:
+        return "status optimal without a bound"
+    if status != "error" and (row["solve_s"] is None or row["total_s"] is None):
+        return f"status {status} without solve_s and total_s"
+    return None
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
@@ -1163,8 +1182,11 @@ def read_results(path: Path) -> list[dict[str, Any]]:
                         row[column] = _typed(column, value)
                     except ValueError:
                         raise ValueError(
-                            f"{path}, line {line}: {column} is {value!r}, not a number"
+                            f"{path}, line {line}: {column} is {value!r}, not a finite number"
                         ) from None
+                wrong = _row_error(row)
+                if wrong is not None:
+                    raise ValueError(f"{path}, line {line}: {wrong}")
                 rows.append(row)
             return rows
     except OSError as exc:
@@ -1283,6 +1305,25 @@ def _compare(old_path: Path, new_path: Path) -> int:
     return 1 if conflicts else 0
 
 
+def _rows_once(paths: list[Path]) -> list[dict[str, Any]]:
+    """The rows of several results files; ``ValueError`` when a run (scenario, backend and
+    seed) is in two of them: a mean over the files would count its seed twice, and its ratio
+    take either file's baseline."""
+    rows: list[dict[str, Any]] = []
+    where: dict[tuple[Any, ...], Path] = {}
+    for path in paths:
+        for row in read_results(path):
+            key = (row["scenario"], row["backend"], row["seed"])
+            if key in where:
+                raise ValueError(
+                    f"{row['scenario']} {row['backend']} seed {row['seed']} is in {where[key]} "
+                    f"and {path}: give each run once"
+                )
+            where[key] = path
+            rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """``rdplan bench [--suite smoke|full] ...``: 0 when every run checks out, 1 otherwise."""
     args = build_parser().parse_args(argv)
@@ -1290,7 +1331,7 @@ def main(argv: list[str] | None = None) -> int:
         return _compare(*args.compare)
     if args.targets_of:
         try:
-            rows = [row for path in args.targets_of for row in read_results(path)]
+            rows = _rows_once(args.targets_of)
         except ValueError as exc:
             print(f"rdplan bench: {exc}", file=sys.stderr)
             return 2
@@ -1318,6 +1359,13 @@ def main(argv: list[str] | None = None) -> int:
         baseline=not args.no_baseline,
         explicit_limit=args.time_limit is not None,
     )
+    if not specs:
+        print(
+            f"rdplan bench: --only {args.only} with --backends {','.join(backends)} leaves no"
+            " run (a case may run only some backends: benchmarks/RESULTS.md, *The suite*)",
+            file=sys.stderr,
+        )
+        return 2
     try:  # refused now, not after every run has been solved
         args.out.mkdir(parents=True, exist_ok=True)
         if not os.access(args.out, os.W_OK):
@@ -1368,7 +1416,8 @@ def main(argv: list[str] | None = None) -> int:
             row_of(date, args.suite, spec, result, problems[i])
             for i, (spec, result) in enumerate(zip(specs, results, strict=True))
         ]
-        keep_failures(args.out / f"{_stem(args, date)}-failures", specs, rows)
+        stem = _stem(args, date)
+        keep_failures(args.out / f"{stem}-failures", specs, rows)
     meta = {
         "suite": args.suite,
         "date": date,
@@ -1387,7 +1436,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": time.perf_counter() - started,
         "notes": notes + [f"{c.name}: {c.note}" for c in cases if c.note],
     }
-    csv_path, md_path = write_results(args.out, _stem(args, date), rows, meta)
+    csv_path, md_path = write_results(args.out, stem, rows, meta)
     failed = [r for r in rows if r["check"] != "ok"]
     print(
         f"rdplan bench: {len(rows)} runs, {len(failed)} failed; wrote {csv_path} and {md_path}",
@@ -1397,10 +1446,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _stem(args: argparse.Namespace, date: str) -> str:
-    """``<date>`` for the whole full suite, ``<date>-<suite>[-only]`` otherwise."""
-    if args.suite == "full" and not args.only:
-        return date
-    return f"{date}-{args.suite}" + ("-only" if args.only else "")
+    """``<date>`` for the whole full suite, ``<date>-<suite>[-only]`` otherwise; ``-2``,
+    ``-3``… after it when ``args.out`` holds that run's files already (an earlier run the
+    same day: its results are not overwritten)."""
+    stem = date if args.suite == "full" and args.only is None else f"{date}-{args.suite}"
+    if args.only is not None:
+        stem += "-only"
+    taken = {p.stem for p in args.out.glob(f"{stem}*")}
+    n, free = 1, stem
+    while free in taken or f"{free}-failures" in taken:
+        n += 1
+        free = f"{stem}-{n}"
+    return free
 
 
 def keep_failures(folder: Path, specs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:

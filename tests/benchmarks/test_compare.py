@@ -171,3 +171,17 @@ def test_a_failed_run_is_listed_not_timed(
     assert row[3] == "optimal → error/optimal"
     assert row[6:] == ["15.66 → — (not all proven)", "—", "—"]
     assert "Proved in the old file only: national-20x10 / portfolio." in out
+
+
+def test_runs_set_up_differently_are_not_compared_in_seconds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 64-thread run paired with a 1-thread one read "× 0.05", as if rdplan had changed; the
+    seconds of runs with other threads or time limits now give no ratio, and the summary says
+    which rows were left out."""
+    code, out = _run25_altered(tmp_path, capsys, {"threads": "1"}, "portfolio", 2)
+    assert code == 0
+    row = _row(out, "national-20x10", "portfolio")
+    assert row[6].endswith("(threads 2 → 1, 2)") and row[7:] == ["—", "—"]
+    assert "set up differently: national-20x10 / portfolio (threads 2 → 1, 2)" in out
+    assert "over the 1 rows both files proved" in out  # the baseline's alone

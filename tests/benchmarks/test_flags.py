@@ -53,3 +53,30 @@ def test_unwritable_out_is_refused_before_running(
     assert _exit(["--only", "tiny", "--out", str(blocker / "results")]) == 2
     err = capsys.readouterr().err
     assert "--out" in err and "Traceback" not in err and "[1/" not in err
+
+
+def test_backends_a_case_does_not_run_leave_no_run_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """gen-3000 runs the portfolio only: with --backends cbc nothing ran, yet the run exited 0
+    and wrote "every plan holds" over the day's earlier --only results. ``--only ""`` ran the
+    whole suite (~30 min)."""
+    argv = ["--suite", "full", "--only", "gen-3000", "--backends", "cbc", "--out", str(tmp_path)]
+    assert _exit(argv) == 2
+    assert "--only gen-3000 with --backends cbc leaves no run" in capsys.readouterr().err
+    assert _exit(["--only", "", "--out", str(tmp_path)]) == 2
+    assert "--only '' matches no scenario" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_second_run_the_same_day_keeps_the_first(tmp_path: Path) -> None:
+    """Two ``--only`` runs of a day wrote one file name: the second replaced the first."""
+    argv = ["--only", "tiny", "--backends", "highs", "--no-baseline", "--time-limit", "5"]
+    assert main([*argv, "--threads", "1", "--plain", "--out", str(tmp_path)]) == 0
+    first = sorted(tmp_path.glob("*.csv"))
+    assert [p.name.endswith("-smoke-only.csv") for p in first] == [True]
+    kept = first[0].read_text(encoding="utf-8")
+    assert main([*argv, "--threads", "1", "--plain", "--out", str(tmp_path)]) == 0
+    both = {p.name for p in tmp_path.glob("*.csv")}
+    assert both == {first[0].name, first[0].stem + "-2.csv"}
+    assert first[0].read_text(encoding="utf-8") == kept

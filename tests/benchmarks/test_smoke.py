@@ -60,6 +60,10 @@ def test_smoke_suite(tmp_path: Path) -> None:
     for r in gapped.values():
         assert r["status"] in ("optimal", "feasible") and float(r["gap"]) <= 0.05
         assert int(r["objective"]) <= CONFORMANCE_OPTIMA["generated-b"] <= int(r["bound"])
+        # no baseline of its own: the file's baseline proves optimality (it showed 1.88x)
+        assert r["solve_x"] == r["total_x"] == "", r
+    proved = [r for r in rows if r["scenario"] == "generated-b" and r["backend"] != BASELINE]
+    assert proved and all(float(r["solve_x"]) > 0 for r in proved)
     infeasible = {
         r["backend"]: r["status"] for r in rows if r["scenario"] == "infeasible-technicians"
     }
@@ -335,6 +339,7 @@ def test_targets_over_saved_results_files(
     def row(scenario: str, seed: int, solve_s: float) -> dict[str, Any]:
         r: dict[str, Any] = dict.fromkeys(COLUMNS)
         r |= {"scenario": scenario, "backend": "portfolio", "seed": seed, "status": "optimal"}
+        r |= {"objective": 1000, "bound": 1000}  # a proof's, as every optimal row has
         return r | {"check": "ok", "solve_s": solve_s, "total_s": solve_s + 0.5, "gap": 0.0}
 
     meta = _meta()
@@ -347,7 +352,7 @@ def test_targets_over_saved_results_files(
         csv_path, _ = write_results(tmp_path, f"part{part}", rows, meta)
         paths.append(csv_path)
     back = read_results(paths[0])
-    assert back[0]["seed"] == 0 and back[0]["solve_s"] == 9.0 and back[0]["bound"] is None
+    assert back[0]["seed"] == 0 and back[0]["solve_s"] == 9.0 and back[0]["variables"] is None
     assert main(["--targets-of", *map(str, paths)]) == 0
     out = capsys.readouterr().out
     assert "over 24 runs" in out
@@ -360,6 +365,22 @@ def test_targets_over_saved_results_files(
     garbled = tmp_path / "garbled.csv"
     garbled.write_text(paths[0].read_text(encoding="utf-8").replace(",9.0,", ",fast,", 1))
     assert main(["--targets-of", str(garbled)]) == 2
-    assert "garbled.csv, line 2: solve_s is 'fast', not a number" in capsys.readouterr().err
+    assert "garbled.csv, line 2: solve_s is 'fast', not a finite number" in capsys.readouterr().err
+    # hand-edited cells that crashed the reading with a traceback (exit 1, a "contradiction")
+    text = paths[0].read_text(encoding="utf-8")
+    header, first, *rest = text.splitlines()
+    cells = dict(zip(header.split(","), first.split(","), strict=True))
+    for column, value, said in (
+        ("seed", "inf", "seed is 'inf', not a finite number"),
+        ("solve_s", "nan", "solve_s is 'nan', not a finite number"),
+        ("solve_s", "", "status optimal without solve_s and total_s"),
+    ):
+        edited = ",".join(value if c == column else cells[c] for c in header.split(","))
+        garbled.write_text("\n".join([header, edited, *rest]) + "\n", encoding="utf-8")
+        assert main(["--targets-of", str(garbled)]) == 2
+        assert f"garbled.csv, line 2: {said}" in capsys.readouterr().err
+    # one run in two files: its seed counted twice, its ratio from either file's baseline
+    assert main(["--targets-of", str(paths[0]), str(paths[0])]) == 2
+    assert "replan-frozen-warm portfolio seed 0 is in" in capsys.readouterr().err
     assert main(["--targets-of", str(tmp_path / "missing.csv")]) == 2
     assert "missing.csv: No such file or directory" in capsys.readouterr().err
