@@ -296,46 +296,89 @@ def build_problem(scenario: Scenario) -> ProblemData:
 def scale_report(scenario: Scenario) -> list[tuple[str, str]]:
     """SPEC §1 scale limit per constraint family: ``(path, message)`` for each breach.
 
-    For each family the largest row is bounded by Σ |coefficient| × (largest value)
-    over all its possible terms; exact Python integers avoid overflow.
+    For the objective and for each row of §3 as the SPEC writes it, the sum over its
+    variables of |coefficient| × (the variable's largest value), plus its constant: ``x`` is
+    at most 1 and exists for a site's options and build years, ``a[k,s,y]`` at most
+    ``available(k,y)`` where the pool reaches the site, ``t[r,y]`` at most its capacity (the
+    region's need where unlimited). Each family reports its largest row. Sums that could
+    pass 2^63 are Python integers.
     """
     data = build_problem(scenario)
     out: list[tuple[str, str]] = []
-    num_y = data.num_years
     w = data.weights
+    end = data.end
 
     def check(path: str, what: str, value: int) -> None:
         if value > SCALE_LIMIT:
             out.append((path, f"{what} reaches {value:.3e} > 2^53, the scale limit of SPEC §1"))
 
-    horizon_factor = num_y  # the largest (end - y + 1)
-    benefit_sum = int(np.where(data.benefit > 0, data.benefit, 0).sum())
-    mob = int((data.distance * data.reach).sum()) * int(data.available.max(initial=0))
+    sites = range(data.num_sites)
+    options = [data.site_options[s] for s in sites]
+    n_years = [len(data.build_years[s]) for s in sites]
+    n_x = [len(options[s]) * n_years[s] for s in sites]  # x[s,o,y] columns of each site
+    available = data.available.astype(np.int64)  # (K, Y), each at most 1e9
+    reach = data.reach.astype(np.int64)
+    # the objective (§3.8): benefit accrues (end - y + 1) times for a build in year y
+    benefit = sum(
+        int(data.benefit[s, o]) * sum(end - y + 1 for y in data.build_years[s])
+        for s in sites
+        for o in options[s]
+    )
+    km = (data.distance.astype(np.int64) * reach).sum(axis=1)  # (K,) km to every site reached
+    mobilization = sum(int(km[k]) * int(available[k].sum()) for k in range(data.num_pools))
+    training = sum(int(v) for v in data.training_capacity.ravel())
     objective = (
-        w["benefit"] * benefit_sum * horizon_factor
-        + w["mobilization"] * mob
-        + w["training"] * int(data.training_capacity.sum())
+        w["benefit"] * benefit
+        + w["mobilization"] * mobilization
+        + w["training"] * training
         + w["stability"] * len(data.baseline)
     )
     check("objective", "the objective", objective)
-    tech = int(data.option_technicians.max(initial=0))
+    # §3.4, region r in the last year (its largest row): the stock, every trainee in time
+    # (t[r,y'] for y' <= end - lead_time), and the staff of every option of every site
+    tech = [int(v) for v in data.option_technicians]
+    in_time = max(0, data.num_years - data.lead_time)
     for r in range(data.num_regions):
-        sites = len(data.region2sites[r])
-        row = (
-            int(data.trained_stock[r]) + int(data.training_capacity[r].sum()) + tech * sites * num_y
-        )
+        staff = sum(tech[o] * n_years[s] for s in data.region2sites[r] for o in options[s])
+        trained = sum(int(v) for v in data.training_capacity[r, :in_time])
+        row = int(data.trained_stock[r]) + trained + staff
         check(f"regions[{r}]", "the technicians rows (§3.4)", row)
+    # §3.5, resource q in year y: every option's use at every site buildable that year
+    buildable = np.zeros((data.num_sites, data.num_years), dtype=np.int64)
+    for s in sites:
+        for y in data.build_years[s]:
+            buildable[s, y - data.start] = 1
     for q in range(len(data.resource_ids)):
-        row = int(data.option_resources[:, q].max(initial=0)) * data.num_sites + int(
-            data.resource_limit[q].max(initial=0)
+        use = np.array(
+            [sum(int(data.option_resources[o, q]) for o in options[s]) for s in sites],
+            dtype=np.int64,
         )
-        check(f"resources[{q}]", "the resource rows (§3.5)", row)
+        rows = use @ buildable + data.resource_limit[q].astype(np.int64)
+        check(f"resources[{q}]", "the resource rows (§3.5)", int(rows.max(initial=0)))
+    # §3.3: a pool's row (its crews at every site it reaches, and its availability) and a
+    # site's (every pool reaching it, and its options' crews)
     if data.has_crews:
-        avail = int(data.available.max(initial=0))
-        crews = int(data.option_crews.max(initial=0))
-        check("crews", "the crew rows (§3.3)", avail * max(data.num_sites, data.num_pools) + crews)
+        pools = (reach.sum(axis=1) + 1) * available.max(axis=1, initial=0)
+        crews = [sum(int(data.option_crews[o]) for o in options[s]) for s in sites]
+        at_site = (reach.T @ available).max(axis=1, initial=0)  # (S,) the year's pools
+        rows = [int(v) for v in pools] + [int(at_site[s]) + crews[s] for s in sites]
+        check("crews", "the crew rows (§3.3)", max(rows, default=0))
+    # §3.7, region r in the last year: an x of one of r's sites has the coefficient
+    # 100·w(s)·(W - W_r), of another site's 100·W_r·w(s); the constant is δ·W_r·W
     if data.balance_pct is not None:
-        total = int(data.weight.sum())
-        row = 200 * total * total * data.num_options * num_y + 100 * total * total
-        check("balance", "the balance rows (§3.7)", row)
+        weight = [int(v) for v in data.weight]
+        whole = sum(weight)
+        every = sum(weight[s] * n_x[s] for s in sites)
+        worst = 0
+        for r in range(data.num_regions):
+            own = [int(s) for s in data.region2sites[r]]
+            w_r = sum(weight[s] for s in own)
+            inside = sum(weight[s] * n_x[s] for s in own)
+            row = (
+                data.balance_pct * w_r * whole
+                + 100 * (whole - w_r) * inside
+                + 100 * w_r * (every - inside)
+            )
+            worst = max(worst, row)
+        check("balance", "the balance rows (§3.7)", worst)
     return out

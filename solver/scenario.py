@@ -46,7 +46,10 @@ def _number(value: Any) -> Any:
     # JSON numbers: ints and floats, never booleans.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("must be a JSON number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer of hundreds of digits: beyond any range here
+        raise ValueError("a number far out of range (too large for a float)") from None
 
 
 NotNull = BeforeValidator(_not_null)
@@ -291,6 +294,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_year(value: Any) -> bool:
+    return _is_int(value) and 1900 <= value <= 2200
+
+
 def _is_id(value: Any) -> bool:
     return isinstance(value, str) and bool(_ID_RE.match(value))
 
@@ -374,10 +381,11 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
             for j, r in enumerate(regions):
                 if _is_id(r) and r not in region_ids:
                     err(f"crews[{i}].regions[{j}]", f"unknown region '{r}'")
+                if not isinstance(r, str):  # a type error, said by the structural pass
+                    continue
                 if r in seen_r:
                     err(f"crews[{i}].regions[{j}]", f"region '{r}' listed twice")
-                if isinstance(r, str):
-                    seen_r.add(r)
+                seen_r.add(r)
     if not crews and years is not None:
         for i, option in options.items():
             if _is_int(option.get("crews")) and option["crews"] > 0:
@@ -416,10 +424,18 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
                         f"{path}.{coord}",
                         "required because the scenario has crew pools (distances)",
                     )
-        lo = site.get("earliest", start)
-        hi = site.get("latest", end)
+        # a year left out is the horizon's (SPEC §2), when the horizon's is a year at all
+        lo = site.get("earliest", start if _is_year(start) else None)
+        hi = site.get("latest", end if _is_year(end) else None)
         if _is_int(lo) and _is_int(hi) and lo > hi:
-            err(f"{path}.latest", f"latest {hi} is before earliest {lo}")
+            if "latest" not in site:
+                message = f"earliest {lo} is after the horizon's end {hi}, the default latest: give latest too for a window after the horizon (the site is then unbuildable)"
+                err(f"{path}.earliest", message)
+            elif "earliest" not in site:
+                message = f"latest {hi} is before the horizon's start {lo}, the default earliest: give earliest too for a window before the horizon (the site is then unbuildable)"
+                err(f"{path}.latest", message)
+            else:
+                err(f"{path}.latest", f"latest {hi} is before earliest {lo}")
         fixed = site.get("fixed")
         if isinstance(fixed, dict):
             fy = fixed.get("year")

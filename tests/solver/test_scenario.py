@@ -168,6 +168,41 @@ def test_scale_limit() -> None:
     assert "objective" in found and "2^53" in found["objective"]
 
 
+def test_scale_limit_counts_every_year_of_the_objective() -> None:
+    """The objective's sum under §1 is over every variable: benefit accrues (end - y + 1)
+    times for each year of a site's window, and a pool's crews travel in every year. The
+    check took the largest factor once and one year's crews, so these two passed under 2^53
+    (5.0e15, 4.5e15) while their sums are 1.275e17 and 9.009e15."""
+    one_site = {
+        "schema_version": 1,
+        "regions": [{"id": "r"}],
+        "sites": [{"id": "s", "region": "r", "population": 1, "lat": 0.0, "lon": 9.0}],
+    }
+    benefit = {
+        **one_site,
+        "horizon": {"start": 2000, "end": 2049},
+        "options": [{"id": "o", "crews": 0}],
+        "objective": {"benefit": 1_000_000},
+    }
+    benefit["sites"] = [{**one_site["sites"][0], "benefit": {"o": 100_000_000}}]
+    assert paths(benefit) == {
+        "objective": "the objective reaches 1.275e+17 > 2^53, the scale limit of SPEC §1"
+    }
+    crews = {
+        **one_site,
+        "horizon": {"start": 2030, "end": 2031},
+        "options": [{"id": "o", "crews": 1}],
+        "crews": [{"id": "k", "count": 1_000_000_000, "lat": 0.0, "lon": 0.0}],
+        "objective": {"benefit": 1, "mobilization": 4500},
+    }
+    crews["sites"] = [{**one_site["sites"][0], "benefit": {"o": 1}}]
+    assert paths(crews) == {
+        "objective": "the objective reaches 9.009e+15 > 2^53, the scale limit of SPEC §1"
+    }
+    crews["objective"]["mobilization"] = 4000  # 8.008e15: within the limit
+    assert validate_document(crews)[1] == []
+
+
 def test_defaults_and_per_year_expansion() -> None:
     doc = scenario(
         [site("a", required=False)],
@@ -202,3 +237,42 @@ def test_json_schema_exports() -> None:
     schema = json_schema()
     assert schema["title"].startswith("rdplan scenario")
     assert {"horizon", "regions", "options", "sites"} <= set(schema["required"])
+
+
+def test_a_huge_coordinate_and_a_malformed_pool_region_are_errors_among_the_others() -> None:
+    """A 401-digit integer latitude crashed validation (OverflowError, a traceback, no plan
+    document); a pool region that is not a string hid every other reference error behind
+    "could not check references"."""
+    doc = load("conformance/tiny")
+    doc["sites"][0]["lat"] = 10**400
+    assert paths(doc) == {"sites[0].lat": "a number far out of range (too large for a float)"}
+    doc = load("conformance/tiny")
+    doc["crews"][0]["regions"] = [{}]
+    doc["sites"][0]["region"] = "nowhere"
+    assert paths(doc) == {
+        "crews[0].regions[0]": "Input should be a valid string",
+        "sites[0].region": "unknown region 'nowhere'",
+    }
+
+
+def test_a_one_sided_window_outside_the_horizon_says_what_defaulted() -> None:
+    """The year left out is the horizon's (SPEC §2), so earliest 2040 alone is after the
+    default latest: invalid, as before, but the message now says where its latest came from
+    and how to make the site unbuildable instead. A horizon that is not one gives no default:
+    it was also reported as every site's window."""
+    doc = load("conformance/tiny")  # horizon 2030..2031
+    doc["sites"][0]["earliest"] = 2040
+    assert paths(doc)["sites[0].earliest"].startswith(
+        "earliest 2040 is after the horizon's end 2031, the default latest: give latest too"
+    )
+    doc["sites"][0]["latest"] = 2041  # wholly after the horizon: valid, unbuildable
+    doc["sites"][0]["required"] = False
+    assert validate_document(doc)[1] == []
+    doc = load("conformance/tiny")
+    doc["sites"][1]["latest"] = 2020
+    assert paths(doc)["sites[1].latest"].startswith(
+        "latest 2020 is before the horizon's start 2030, the default earliest"
+    )
+    doc = load("conformance/tiny")
+    doc["horizon"]["start"] = 10**30
+    assert not any(p.startswith("sites") for p in paths(doc))
