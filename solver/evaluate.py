@@ -96,8 +96,10 @@ def evaluate(
             if c.pool in seen_pools:
                 bad(f"{where}: crew pool '{c.pool}' listed twice")
             seen_pools.add(c.pool)
-            if c.count <= 0:
-                bad(f"{where}: crew pool '{c.pool}' has count {c.count}; zero rows are left out")
+            if c.count < 0:
+                bad(f"{where}: crew pool '{c.pool}' has count {c.count}; a count is 0 or more")
+                continue
+            if c.count == 0:  # a[k,s,y] = 0 (§3.3): no crew, nothing to check, as 0 trainees
                 continue
             if not data.reach[k, s]:
                 bad(

@@ -180,10 +180,11 @@ def baseline_crews(
                 CrewAssignment,
                 item,
                 f"baseline.builds[{i}].crews[{j}]",
-                f"each crew entry needs pool, count (an integer in 1..{MAX_INT:,}) and distance_km",
-                lambda c: 1 <= c.count <= MAX_INT,
+                f"each crew entry needs pool, count (an integer in 0..{MAX_INT:,}) and distance_km",
+                lambda c: 0 <= c.count <= MAX_INT,
             )
-            held.append((crew.pool, crew.count))
+            if crew.count:  # a zero row holds no crew (the evaluator's reading too)
+                held.append((crew.pool, crew.count))
         out[(str(b["site"]), int(b["year"]))] = held
     return out
 

@@ -70,3 +70,23 @@ def test_breakdown_adds_up_to_the_terms() -> None:
     assert sum(c["trainees"] for c in cells) == plan["terms"]["training"]
     assert sum(c["builds"] for c in cells) == len(plan["builds"]) == len(sites)
     assert cells == sorted(cells, key=lambda c: (c["region"], c["year"]))
+
+
+def test_zero_rows_hold_and_negative_counts_do_not() -> None:
+    """A crew row of count 0 is a[k,s,y] = 0, inside §3.3's domain, as a training row of 0
+    trainees is; the evaluator refused the one ("zero rows are left out") and took the
+    other. Both hold now; a negative count is outside the domain."""
+    doc, plan = _plan()
+    sc = parse_scenario(doc)
+    build = plan["builds"][0]
+    idle = next(p["id"] for p in doc["crews"] if p["id"] not in {c["pool"] for c in build["crews"]})
+    zero = copy.deepcopy(plan)
+    zero["builds"][0]["crews"].append({"pool": idle, "count": 0, "distance_km": 0})
+    zero["training"].append({"region": "south", "year": 2031, "trainees": 0})
+    ev = evaluate(sc, zero)
+    assert ev.holds, ev.violations
+    assert ev.objective == plan["objective"]
+    negative = copy.deepcopy(plan)
+    negative["builds"][0]["crews"].append({"pool": idle, "count": -1, "distance_km": 0})
+    ev = evaluate(sc, negative)
+    assert any(f"crew pool '{idle}' has count -1; a count is 0 or more" in v for v in ev.violations)

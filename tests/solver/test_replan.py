@@ -536,7 +536,7 @@ def test_frozen_crews_errors_and_unknown() -> None:
     build = {"site": site["id"], "year": 2030, "option": next(iter(site["benefit"]))}
     sc = apply_baseline(parse_scenario(doc), {"builds": [build]}, freeze_through=2030)
     assert frozen_crews(sc, {"builds": [build]}, 2030) is None  # a list of builds: not known
-    plan = {"builds": [dict(build, region="north", crews=[{"pool": "p", "count": 0}])]}
+    plan = {"builds": [dict(build, region="north", crews=[{"pool": "p", "count": -1}])]}
     with pytest.raises(ScenarioError) as info:
         apply_baseline(parse_scenario(doc), plan, freeze_through=2030)
     assert [e.path for e in info.value.errors] == ["baseline.builds[0].crews[0]"]
