@@ -320,6 +320,7 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
             err("horizon", f"the horizon has {end - start + 1} years; at most 50 are allowed")
         else:
             years = list(range(start, end + 1))
+    horizon_ok = _is_year(start) and _is_year(end) and start <= end
 
     def ids(key: str) -> set[str]:
         found: dict[str, int] = {}
@@ -424,9 +425,10 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
                         f"{path}.{coord}",
                         "required because the scenario has crew pools (distances)",
                     )
-        # a year left out is the horizon's (SPEC §2), when the horizon's is a year at all
-        lo = site.get("earliest", start if _is_year(start) else None)
-        hi = site.get("latest", end if _is_year(end) else None)
+        # a year left out is the horizon's (SPEC §2), when the horizon is one at all (else
+        # its own error says what is wrong, and every site's window would repeat it)
+        lo = site.get("earliest", start if horizon_ok else None)
+        hi = site.get("latest", end if horizon_ok else None)
         if _is_int(lo) and _is_int(hi) and lo > hi:
             if "latest" not in site:
                 message = f"earliest {lo} is after the horizon's end {hi}, the default latest: give latest too for a window after the horizon (the site is then unbuildable)"

@@ -92,7 +92,8 @@ def test_variants_of_a_stored_scenario(client: httpx.Client, tiny_variant: Any) 
 
     r = client.post(f"/v1/scenarios/{base}/variants", json={"patch": BROKEN})
     assert r.status_code == 422, r.text
-    assert "horizon" in paths(r.json()) and "sites[0].latest" in paths(r.json())
+    # the horizon's own error, not its echo in every window that takes its years
+    assert paths(r.json()) == ["horizon"]
     r = client.post(f"/v1/scenarios/{base}/variants", json={"patch": {"sites": None}})
     assert r.status_code == 422 and "sites" in paths(r.json())
     r = client.post(f"/v1/scenarios/{base}/variants", json={"patch": [1]})
