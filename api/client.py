@@ -57,6 +57,7 @@ from api.options import (
     replanned,
 )
 from api.states import TERMINAL, start_outcome
+from solver.backends.base import default_threads
 from solver.diff import NoBuildsError, diff_plans, served_curves
 from solver.evaluate import Evaluation, evaluate
 from solver.plan import PLAN_STATUSES, read_plan_document
@@ -1909,7 +1910,7 @@ class _LocalBackend:
                 ],
             ) from None
         # the service's check and words (its MAX_THREADS is the core count by default)
-        over = over_limits(opts.threads or 1, os.cpu_count() or 1)
+        over = over_limits(opts.threads or 1, default_threads())
         if over:
             raise ApiError(422, OVER_LIMITS, over)
         backend = options.get("backend", DEFAULT_BACKEND)

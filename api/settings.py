@@ -7,12 +7,12 @@ PostgreSQL, ``RDPLAN_BROKER_URL`` sends jobs to Celery workers instead.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from solver.backends import base
 from solver.backends.base import MEMORY_LIMIT_MB
 
 
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     default_threads: int = Field(
         default=1, ge=1, description="solver threads of a job that names none"
     )
-    max_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    max_threads: int = Field(default_factory=base.default_threads, ge=1)  # the cores
 
     progress_interval: float = Field(
         default=0.5, gt=0, description="seconds between progress/heartbeat writes of a job"

@@ -1360,9 +1360,10 @@ def main(argv: list[str] | None = None) -> int:
         explicit_limit=args.time_limit is not None,
     )
     if not specs:
+        only = "" if args.only is None else f"--only {args.only} with "
         print(
-            f"rdplan bench: --only {args.only} with --backends {','.join(backends)} leaves no"
-            " run (a case may run only some backends: benchmarks/RESULTS.md, *The suite*)",
+            f"rdplan bench: {only}--backends {','.join(backends)} leaves no run (a case may"
+            " run only some backends: benchmarks/RESULTS.md, *The suite*)",
             file=sys.stderr,
         )
         return 2

@@ -371,9 +371,8 @@ def scale_report(scenario: Scenario) -> list[tuple[str, str]]:
         every = sum(weight[s] * n_x[s] for s in sites)
         worst = 0
         for r in range(data.num_regions):
-            own = [int(s) for s in data.region2sites[r]]
-            w_r = sum(weight[s] for s in own)
-            inside = sum(weight[s] * n_x[s] for s in own)
+            w_r = int(data.region_weight[r])
+            inside = sum(weight[s] * n_x[s] for s in data.region2sites[r])
             row = (
                 data.balance_pct * w_r * whole
                 + 100 * (whole - w_r) * inside

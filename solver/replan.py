@@ -50,6 +50,11 @@ from solver.scenario import (
 )
 
 
+def _refuse(path: str, message: str) -> ScenarioError:
+    """The error of one field of a baseline plan or of the re-planned scenario."""
+    return ScenarioError([FieldError(path=path, message=message)])
+
+
 def baseline_builds(plan: str | bytes | dict[str, Any]) -> list[dict[str, Any]]:
     """``[{"site", "year", "option"}]`` of a plan document. A verdict (``infeasible``,
     ``unknown``, ``invalid``) has no builds to keep: re-planned against it, the scenario would
@@ -57,30 +62,14 @@ def baseline_builds(plan: str | bytes | dict[str, Any]) -> list[dict[str, Any]]:
     doc = load_document(plan) if not isinstance(plan, dict) else plan
     status = doc.get("status")
     if status is not None and status not in PLAN_STATUSES:
-        raise ScenarioError(
-            [
-                FieldError(
-                    path="baseline.status",
-                    message=f"the baseline plan is {status}: it has no builds to keep",
-                )
-            ]
-        )
+        raise _refuse("baseline.status", f"the baseline plan is {status}: it has no builds to keep")
     builds = doc.get("builds")
     if not isinstance(builds, list):
-        raise ScenarioError(
-            [FieldError(path="baseline.builds", message="the baseline plan has no list of builds")]
-        )
+        raise _refuse("baseline.builds", "the baseline plan has no list of builds")
     out = []
     for i, b in enumerate(builds):
         if not isinstance(b, dict) or not all(k in b for k in ("site", "year", "option")):
-            raise ScenarioError(
-                [
-                    FieldError(
-                        path=f"baseline.builds[{i}]",
-                        message="each build needs site, year and option",
-                    )
-                ]
-            )
+            raise _refuse(f"baseline.builds[{i}]", "each build needs site, year and option")
         out.append({"site": b["site"], "year": b["year"], "option": b["option"]})
     return out
 
@@ -100,13 +89,7 @@ def baseline_training(
     if training is None:
         return None
     if not isinstance(training, list):
-        raise ScenarioError(
-            [
-                FieldError(
-                    path="baseline.training", message="the baseline plan's training is not a list"
-                )
-            ]
-        )
+        raise _refuse("baseline.training", "the baseline plan's training is not a list")
     out: dict[tuple[str, int], int] = {}
     seen: dict[tuple[str, int], int] = {}
     for i, item in enumerate(training):
@@ -135,10 +118,6 @@ def baseline_training(
     return out
 
 
-def _refuse(path: str, message: str) -> ScenarioError:
-    return ScenarioError([FieldError(path=path, message=message)])
-
-
 Row = TypeVar("Row", TrainingRow, CrewAssignment)
 
 
@@ -152,7 +131,7 @@ def _plan_row(
     except ValidationError:
         row = None
     if row is None or not ok(row):
-        raise ScenarioError([FieldError(path=path, message=message)])
+        raise _refuse(path, message)
     return row
 
 
@@ -171,9 +150,7 @@ def baseline_crews(
     for i, b in enumerate(builds):
         crews = b.get("crews", []) if isinstance(b, dict) else None
         if not isinstance(crews, list):
-            raise ScenarioError(
-                [FieldError(path=f"baseline.builds[{i}].crews", message="crews is not a list")]
-            )
+            raise _refuse(f"baseline.builds[{i}].crews", "crews is not a list")
         held = []
         for j, item in enumerate(crews):
             crew = _plan_row(
@@ -250,13 +227,9 @@ def apply_baseline(
         if plan is not None:
             baseline_crews(plan)  # its errors here, with the rest (frozen_crews reads them)
         if not baseline:
-            raise ScenarioError(
-                [
-                    FieldError(
-                        path="baseline",
-                        message="freezing years needs a baseline: a plan to re-plan from, or the scenario's own",
-                    )
-                ]
+            raise _refuse(
+                "baseline",
+                "freezing years needs a baseline: a plan to re-plan from, or the scenario's own",
             )
         frozen = {b["site"]: b for b in baseline if b["year"] <= freeze_through}
         for i, s in enumerate(doc["sites"]):
@@ -265,26 +238,18 @@ def apply_baseline(
                 s["fixed"] = {"year": b["year"], "option": b["option"]}
                 copied.add(f"sites[{i}].fixed")
             elif "fixed" in s and s["fixed"]["year"] <= freeze_through:
-                raise ScenarioError(
-                    [
-                        FieldError(
-                            path=f"sites[{i}].fixed",
-                            message=f"site '{s['id']}' is fixed to {s['fixed']['year']}, a frozen year in which the baseline does not build it",
-                        )
-                    ]
+                raise _refuse(
+                    f"sites[{i}].fixed",
+                    f"site '{s['id']}' is fixed to {s['fixed']['year']}, a frozen year in which the baseline does not build it",
                 )
             elif "fixed" not in s:
                 earliest = max(s.get("earliest", scenario.horizon.start), freeze_through + 1)
                 if s.get("latest", scenario.horizon.end) >= earliest:
                     s["earliest"] = earliest
                 elif s.get("required", True):
-                    raise ScenarioError(
-                        [
-                            FieldError(
-                                path=f"sites[{i}]",
-                                message=f"required site '{s['id']}' is not built in the frozen years and its window closes by {freeze_through}",
-                            )
-                        ]
+                    raise _refuse(
+                        f"sites[{i}]",
+                        f"required site '{s['id']}' is not built in the frozen years and its window closes by {freeze_through}",
                     )
                 else:
                     # An optional site whose window closed unbuilt: a window after the horizon.

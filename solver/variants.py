@@ -46,6 +46,17 @@ def make_variant(
     return parse_scenario(patched)
 
 
+def overlaps(paths: list[str]) -> list[tuple[str, str]]:
+    """``(path, inner)`` for each grid path that another one, ``inner``, lies inside (in the
+    order given, the first such): setting both would patch one object twice."""
+    out = []
+    for key in paths:
+        inner = [k for k in paths if k.startswith(key + ".")]
+        if inner:
+            out.append((key, inner[0]))
+    return out
+
+
 def repeated_values(grid: dict[str, list[Any]]) -> list[tuple[str, str]]:
     """``(path, message)`` for each value of a grid axis that names the same variant as an
     earlier one (``0`` twice, or ``1`` and ``"1"``): the grid would solve it twice under one
@@ -214,10 +225,10 @@ def _parse_set(items: list[str]) -> dict[str, list[Any]]:
         if key in grid:
             raise ValueError(f"--set {key} is given twice: list its values once, {key}=v1,v2")
         grid[key] = [_set_value(item, v) for v in values.split(",")]
-    for key in grid:
-        inner = [k for k in grid if k.startswith(key + ".")]
-        if inner:
-            raise ValueError(f"--set {key} and --set {inner[0]} overlap: set one or the other")
+    overlapping = overlaps(list(grid))
+    if overlapping:
+        key, inner = overlapping[0]
+        raise ValueError(f"--set {key} and --set {inner} overlap: set one or the other")
     repeated = repeated_values(grid)
     if repeated:
         key, message = repeated[0]

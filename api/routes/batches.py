@@ -43,7 +43,7 @@ from api.states import QUEUED
 from api.storage import Storage
 from solver.plan import Plan, Status
 from solver.scenario import FieldError, Scenario, ScenarioError
-from solver.variants import compare, grid_patches, make_variant, repeated_values
+from solver.variants import compare, grid_patches, make_variant, overlaps, repeated_values
 
 router = APIRouter(
     prefix="/v1/batches",
@@ -67,16 +67,9 @@ def _variants(req: BatchRequest) -> list[tuple[str, dict[str, Any]]]:
             errors.append({"path": f"variants[{i}].name", "message": f"'{name}' {what}"})
         seen.add(name)
     if req.grid:
-        keys = sorted(req.grid)
-        for key in keys:
-            inner = [k for k in keys if k.startswith(key + ".")]
-            if inner:
-                errors.append(
-                    {
-                        "path": "grid",
-                        "message": f"'{key}' and '{inner[0]}' overlap: set one or the other",
-                    }
-                )
+        for key, inner in overlaps(sorted(req.grid)):
+            message = f"'{key}' and '{inner}' overlap: set one or the other"
+            errors.append({"path": "grid", "message": message})
         for key, message in repeated_values(req.grid):
             errors.append({"path": f"grid.{key}", "message": message})
         combinations = 1
