@@ -4,15 +4,21 @@ Irreducibility is checked by re-solving: the set alone is infeasible, and
 without any one member the rest admits a solution (SPEC §4).
 """
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from solver.conflicts import subset_feasible
 from solver.problem import build_problem
+from solver.replan import apply_baseline
 from solver.scenario import parse_scenario
 from solver.solve import solve
 from tests.factory import scenario, site
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
 
 ONE_CREW = {
     "options": [{"id": "o", "crews": 1}],
@@ -121,3 +127,50 @@ def test_empty_region_with_minimum_quota(backend: str) -> None:
     assert [(c["group"], c["region"], c["year"]) for c in plan.conflicts] == [
         ("quota.region_year", "empty", 2031)
     ]
+
+
+def _national_short_of_crews(share: float | None = None, loss: int = 0) -> dict[str, Any]:
+    """national-20x10 with its 2027 crews cut: every pool to ``share`` of its count, or the
+    first national pool short by ``loss``."""
+    doc = json.loads((DATA / "national-20x10.json").read_text())
+    for pool in doc["crews"]:
+        available = {str(y): pool["count"] for y in range(2024, 2033)}
+        if share is not None:
+            available["2027"] = int(pool["count"] * share)
+        elif pool["id"] == "kpa-124.1":
+            available["2027"] = pool["count"] - loss
+        pool["available"] = available
+    return doc
+
+
+def test_national_crews_short_of_the_yearly_quota_is_named_by_two_rules() -> None:
+    # A quarter of every pool in 2027: 13 crews where the yearly quota asks for 17 builds of
+    # at least one crew each. CP-SAT's check of every rule could not decide this in a minute;
+    # the LP refutes it, and the set is the two rules a planner would change.
+    doc = _national_short_of_crews(share=0.25)
+    plan = solve(doc, time_limit=60, threads=2)
+    assert plan.status == "infeasible"
+    assert [(c["group"], c["year"]) for c in plan.conflicts] == [
+        ("crews", 2027),
+        ("quota.year", 2027),
+    ]
+    assert "conflicts_irreducible" not in plan.solver
+    data = build_problem(parse_scenario(doc))
+    assert subset_feasible(data, plan.conflicts) is False
+    for i in range(2):
+        assert subset_feasible(data, plan.conflicts[:i] + plan.conflicts[i + 1 :]) is True
+
+
+def test_a_frozen_replan_three_crews_short_names_the_frozen_builds() -> None:
+    # The optimum frozen through 2027, then a national pool three crews short in 2027: its
+    # builds need 50 crews where 47 can come. The conflict set was empty after a minute.
+    base = json.loads((ROOT / "instances/plans/national-20x10-optimal.json").read_text())
+    scenario_ = apply_baseline(parse_scenario(_national_short_of_crews(loss=3)), base, 2027)
+    plan = solve(scenario_, time_limit=60, threads=2)
+    assert plan.status == "infeasible"
+    assert "conflicts_irreducible" not in plan.solver
+    built_2027 = {b["site"] for b in base["builds"] if b["year"] == 2027}
+    assert ("crews", 2027) in {(c["group"], c.get("year")) for c in plan.conflicts}
+    sites = {c["site"] for c in plan.conflicts if c["group"] in ("window", "build_once")}
+    assert sites and sites <= built_2027
+    assert subset_feasible(build_problem(scenario_), plan.conflicts) is False
