@@ -491,6 +491,20 @@ def test_replan_errors(client: httpx.Client, tiny_variant: Any, long_doc: dict[s
             "options.baseline.training[1]",
         ),
         ({"baseline": {"builds": [{"site": "n1", "year": "2030"}]}}, "options.baseline.builds[0]"),
+        # crews that are not a list of crew entries, nothing frozen: a 500 (ScenarioError
+        # from the job's options, read after the re-planned scenario)
+        (
+            {"baseline": {"builds": [{"site": "n1", "year": 2030, "option": "basic", "crews": 5}]}},
+            "options.baseline.builds[0].crews",
+        ),
+        (
+            {
+                "baseline": {
+                    "builds": [{"site": "n1", "year": 2030, "option": "basic", "crews": [5]}]
+                }
+            },
+            "options.baseline.builds[0].crews[0]",
+        ),
         (
             {"baseline": {"builds": [{"site": "zz", "year": 2030, "option": "basic"}]}},
             "options.baseline.builds[0]",
