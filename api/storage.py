@@ -188,7 +188,8 @@ class Storage:
             return existing, False
         row = ScenarioRow(
             id=sid,
-            name=scenario.name,
+            # PostgreSQL text cannot hold U+0000 (the JSON document keeps the name as it is)
+            name=None if scenario.name is None else scenario.name.replace("\x00", "\ufffd"),
             document=doc,
             num_sites=len(scenario.sites),
             num_regions=len(scenario.regions),

@@ -216,6 +216,8 @@ def apply_baseline(
     doc = copy.deepcopy(scenario.to_document())
     if plan is not None:
         doc["baseline"] = baseline_builds(plan)
+        # its crews' errors here, with the rest: every re-plan prefers them (solve_arguments)
+        baseline_crews(plan)
     baseline = doc.get("baseline", [])
     copied: set[str] = set()  # the frozen sites' fixed builds, copied from baseline rows
     if freeze_through is not None:
@@ -224,8 +226,6 @@ def apply_baseline(
         trained = baseline_training(plan, regions, horizon) if plan is not None else None
         if trained is not None:
             _cap_frozen_training(doc, trained, freeze_through)
-        if plan is not None:
-            baseline_crews(plan)  # its errors here, with the rest (frozen_crews reads them)
         if not baseline:
             raise _refuse(
                 "baseline",

@@ -27,8 +27,8 @@ from api.routes.solves import (
     enqueue,
     job_options,
     planned_job,
+    requested_base,
     start_options,
-    stored_base,
 )
 from api.schemas import (
     MAX_BATCH_VARIANTS,
@@ -103,8 +103,7 @@ def _variants(req: BatchRequest) -> list[tuple[str, dict[str, Any]]]:
 def _prepare(
     storage: Storage,
     settings: Settings,
-    base: ScenarioRow,
-    scenario: Scenario | None,
+    base: ScenarioRow | Scenario,
     plan: dict[str, Any] | None,
     opts: SolveOptions,
     options: dict[str, Any],
@@ -113,19 +112,18 @@ def _prepare(
     """Scenario id and options of every job (``None`` for an invalid variant), and the errors
     of the invalid variants. The base's errors are the request's (422)."""
     jobs: dict[str, tuple[str, dict[str, Any]] | None] = {
-        BASE: planned_job(storage, base, scenario, plan, opts, options)
+        BASE: planned_job(storage, base, plan, opts, options)
     }
     errors: dict[str, list[dict[str, str]]] = {}
     for name, patch in variants:
         try:
-            variant = make_variant(base.document, patch)
+            variant = make_variant(base if isinstance(base, Scenario) else base.document, patch)
             over = limit_errors(
                 settings, len(variant.sites), len(variant.years), len(variant.crews)
             )
             if over:
                 raise ScenarioError(over)
-            row, _ = storage.add_scenario(variant)
-            jobs[name] = planned_job(storage, row, variant, plan, opts, options)
+            jobs[name] = planned_job(storage, variant, plan, opts, options)
         except ScenarioError as exc:
             jobs[name], errors[name] = None, [e.model_dump() for e in exc.errors]
         except ApiError as exc:  # the re-plan of this variant is impossible
@@ -196,9 +194,9 @@ async def submit_batch(
     options = job_options(req.options, settings)
     plan = await to_thread.run_sync(baseline_plan, req.options, storage)
     options |= await to_thread.run_sync(start_options, req.options, storage)
-    base, scenario = await stored_base(req.scenario, req.scenario_id, settings, storage)
+    base = await requested_base(req.scenario, req.scenario_id, settings, storage)
     jobs, errors = await to_thread.run_sync(
-        _prepare, storage, settings, base, scenario, plan, req.options, options, variants
+        _prepare, storage, settings, base, plan, req.options, options, variants
     )
     # a start the caller names is every job's start, as in Planner.batch
     from_base = req.start_from_base and req.options.start_solve_id is None

@@ -204,40 +204,47 @@ def replanned(scenario: Scenario, plan: dict[str, Any] | None, opts: SolveOption
         raise ApiError(422, exc.detail, exc.errors) from None
 
 
+def stored_row(storage: Storage, scenario: ScenarioRow | Scenario) -> ScenarioRow:
+    """The stored row of ``scenario`` (a validated one is stored now)."""
+    return scenario if isinstance(scenario, ScenarioRow) else storage.add_scenario(scenario)[0]
+
+
 def planned_job(
     storage: Storage,
-    base: ScenarioRow,
-    scenario: Scenario | None,
+    base: ScenarioRow | Scenario,
     plan: dict[str, Any] | None,
     opts: SolveOptions,
     options: dict[str, Any],
 ) -> tuple[str, dict[str, Any]]:
-    """The scenario id and options of a job on ``base`` (``scenario``: its parsed form, if at
-    hand). A re-plan stores the re-planned scenario and runs on it: its ``baseline`` is the
-    solver's warm start."""
+    """The scenario id and options of a job on ``base`` (a stored scenario, or a validated one,
+    stored here once its re-plan holds: a refused request stores nothing). A re-plan stores the
+    re-planned scenario and runs on it: its ``baseline`` is the solver's warm start."""
     if plan is None and opts.freeze_through is None:
-        return base.id, options
-    derived = replanned(scenario or parse_scenario(base.document), plan, opts)
+        return stored_row(storage, base).id, options
+    scenario = base if isinstance(base, Scenario) else parse_scenario(base.document)
+    derived = replanned(scenario, plan, opts)
+    replan = replan_options(derived, plan, opts.freeze_through)
+    base_id = stored_row(storage, base).id
     row, _ = storage.add_scenario(derived)
     return row.id, {
         **options,
-        **replan_options(derived, plan, opts.freeze_through),
+        **replan,
         "baseline_solve_id": None
         if opts.baseline_solve_id is None
         else str(opts.baseline_solve_id),
         "freeze_through": opts.freeze_through,
-        "base_scenario_id": base.id,
+        "base_scenario_id": base_id,
     }
 
 
 # -- submission --------------------------------------------------------------
 
 
-async def stored_base(
+async def requested_base(
     document: dict[str, Any] | None, sid: str | None, settings: Settings, storage: Storage
-) -> tuple[ScenarioRow, Scenario | None]:
-    """The stored scenario of a request (a document, stored now, or a stored id), and its
-    parsed form when it was sent."""
+) -> ScenarioRow | Scenario:
+    """The scenario of a request: a document, validated (:func:`planned_job` stores it with
+    its job), or a stored scenario's id."""
     if (document is None) == (sid is None):
         raise _unprocessable(
             "give exactly one of 'scenario' and 'scenario_id'",
@@ -245,15 +252,13 @@ async def stored_base(
             "exactly one of 'scenario' and 'scenario_id' is required",
         )
     if document is not None:
-        scenario = await validated(document, settings)
-        row, _ = await to_thread.run_sync(storage.add_scenario, scenario)
-        return row, scenario
+        return await validated(document, settings)
     assert sid is not None
     found = await to_thread.run_sync(storage.get_scenario, sid)
     if found is None:
         raise _unprocessable("unknown scenario_id", "scenario_id", f"no stored scenario {sid}")
     check_limits(settings, found.num_sites, found.num_years, found.num_crew_pools)
-    return found, None
+    return found
 
 
 async def enqueue(runner: Runner, storage: Storage, job_ids: list[str]) -> None:
@@ -308,10 +313,8 @@ async def submit(
     options = job_options(req.options, settings)
     plan = await to_thread.run_sync(baseline_plan, req.options, storage)
     start = await to_thread.run_sync(start_options, req.options, storage)
-    base, scenario = await stored_base(req.scenario, req.scenario_id, settings, storage)
-    sid, options = await to_thread.run_sync(
-        planned_job, storage, base, scenario, plan, req.options, options
-    )
+    base = await requested_base(req.scenario, req.scenario_id, settings, storage)
+    sid, options = await to_thread.run_sync(planned_job, storage, base, plan, req.options, options)
     options = {**options, **start}
     job = await to_thread.run_sync(storage.create_job, sid, options)
     await enqueue(runner, storage, [job.id])

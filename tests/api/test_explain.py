@@ -491,6 +491,20 @@ def test_replan_errors(client: httpx.Client, tiny_variant: Any, long_doc: dict[s
             "options.baseline.training[1]",
         ),
         ({"baseline": {"builds": [{"site": "n1", "year": "2030"}]}}, "options.baseline.builds[0]"),
+        # crews that are not a list of crew entries, nothing frozen: a 500 (ScenarioError
+        # from the job's options, read after the re-planned scenario)
+        (
+            {"baseline": {"builds": [{"site": "n1", "year": 2030, "option": "basic", "crews": 5}]}},
+            "options.baseline.builds[0].crews",
+        ),
+        (
+            {
+                "baseline": {
+                    "builds": [{"site": "n1", "year": 2030, "option": "basic", "crews": [5]}]
+                }
+            },
+            "options.baseline.builds[0].crews[0]",
+        ),
         (
             {"baseline": {"builds": [{"site": "zz", "year": 2030, "option": "basic"}]}},
             "options.baseline.builds[0]",
@@ -532,6 +546,40 @@ def test_replan_errors(client: httpx.Client, tiny_variant: Any, long_doc: dict[s
     finally:
         client.delete(f"/v1/solves/{long_job['id']}")
     flows.wait_status(client, long_job["id"], flows.TERMINAL, timeout=30)
+
+
+def test_a_refused_replan_stores_nothing(client: httpx.Client, tiny_variant: Any) -> None:
+    """A re-plan refused with 422 leaves the store as it was: the scenario document it sent
+    was stored before its re-plan was checked (listed by ``GET /v1/scenarios``, with no job)."""
+    baseline = solved(client, tiny_variant("refused-replan-baseline"))
+    before = client.get("/v1/scenarios").json()["total"]
+    for path, body in (
+        (
+            "/v1/solves",
+            {
+                "scenario": tiny_variant("refused-replan-1"),
+                "options": {"baseline_solve_id": baseline["id"], "freeze_through": 2040},
+            },
+        ),
+        (
+            "/v1/solves",
+            {
+                "scenario": tiny_variant("refused-replan-2"),
+                "options": {"baseline": {"builds": [{"site": "zz", "year": 2030, "option": "a"}]}},
+            },
+        ),
+        (
+            "/v1/batches",
+            {
+                "scenario": tiny_variant("refused-replan-3"),
+                "variants": [{"patch": NO_MOBILIZATION}],
+                "options": {"freeze_through": 2030},
+            },
+        ),
+    ):
+        r = client.post(path, json=body)
+        assert r.status_code == 422, (path, r.text)
+    assert client.get("/v1/scenarios").json()["total"] == before
 
 
 def test_replan_refuses_baseline_training_in_an_unknown_region(

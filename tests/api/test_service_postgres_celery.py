@@ -101,6 +101,26 @@ def server_client_unauthorized(client: httpx.Client) -> bool:
         return anonymous.get("/v1/solves").status_code == 401
 
 
+def test_a_scenario_name_with_a_nul_character(client: httpx.Client, tiny_variant: Any) -> None:
+    """A name is free text (SPEC §1) and U+0000 is JSON text, but PostgreSQL text cannot hold
+    it: storing the scenario's name column answered 500 (SQLite took it). The document keeps
+    the name as sent; the summary shows U+FFFD in its place."""
+    doc = tiny_variant("nul\u0000name")
+    r = client.post("/v1/scenarios", json=doc)
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == "nul\ufffdname"
+    assert client.get(f"/v1/scenarios/{r.json()['id']}").json()["document"]["name"] == doc["name"]
+    r = client.post("/v1/solves", json={"scenario": tiny_variant("solve\u0000"), "options": {}})
+    assert r.status_code == 202, r.text
+    assert flows.wait_status(client, r.json()["id"], flows.TERMINAL)["status"] == "done"
+    assert flows.plan(client, r.json()["id"])["scenario"] == "solve\u0000"
+    r = client.post(
+        "/v1/batches",
+        json={"scenario": doc, "variants": [{"patch": {"name": "variant\u0000"}}], "options": {}},
+    )
+    assert r.status_code == 202 and r.json()["errors"] == {}, r.text
+
+
 def test_metrics_and_health(client: httpx.Client) -> None:
     flows.metrics_and_health(client, runner="celery")
 
