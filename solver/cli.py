@@ -9,7 +9,9 @@ import ctypes
 import io
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +92,35 @@ def _stdout_to_stderr(active: bool) -> Iterator[None]:
         libc.fflush(None)  # C stdio's buffered log lines, before stdout is stdout again
         os.dup2(saved, 1)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """An event Ctrl-C sets while the solve runs: the solver stops as at its time limit, and its
+    best plan so far is written (CP-SAT did so on its own; HiGHS, CBC and the portfolio ended in
+    a traceback, nothing written). A second Ctrl-C interrupts at once. SIGINT left ignored (a
+    background job of a shell) stays ignored."""
+    stop = threading.Event()
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield stop
+        return
+
+    def interrupted(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with contextlib.suppress(OSError):
+            print(
+                "interrupted: stopping the solver, its best plan so far follows "
+                "(Ctrl-C again to abort)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _ProgressView:
@@ -204,7 +235,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
                     )
                     plan = Plan.invalid(errs)
                     return _finish(plan, args)
-            with _stdout_to_stderr(args.log), _ProgressView(args.time_limit, args.quiet) as view:
+            with (
+                _stdout_to_stderr(args.log),
+                _ProgressView(args.time_limit, args.quiet) as view,
+                _stop_on_interrupt() as interrupt,
+            ):
                 try:
                     plan = solve(
                         scenario,
@@ -214,6 +249,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                         seed=args.seed,
                         gap=args.gap,
                         on_progress=view,
+                        cancel=interrupt,
                         log=args.log,
                         **replan,
                     )
@@ -588,6 +624,11 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "passthrough", False):
             return int(args.func(args, rest))
         return int(args.func(args))
+    except KeyboardInterrupt:
+        # Ctrl-C outside a solve's own handling (a second one, another command): no traceback.
+        with contextlib.suppress(OSError):
+            print("rdplan: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, what a shell reports for a command interrupted by it
     except BrokenPipeError:
         # The reader went away (``rdplan diff A B | head``): stop quietly, as Unix tools do.
         # Python would report the pipe again while flushing stdout at exit, so point it at
