@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from solver.argtypes import (
+    clashing_outputs,
     gap_fraction,
     positive_float,
     positive_int,
@@ -179,23 +180,13 @@ class _ProgressView:
                 self.quiet = True
 
 
-def _clashing_outputs(args: argparse.Namespace) -> str | None:
-    """Why ``--out``/``--csv`` would overwrite an input or each other, or None: the scenario
-    (or baseline) would be replaced by the plan, one output by the other."""
-    files = {"scenario": args.scenario, "--baseline": args.baseline, "--csv": args.csv}
-    resolved = {k: Path(v).resolve() for k, v in files.items() if v}
-    for out in ("--out", "--csv"):
-        path = getattr(args, out[2:])
-        for other, where in resolved.items():
-            if path and other != out and Path(path).resolve() == where:
-                return f"{out} {path} is also the {other} file: it would be overwritten"
-    return None
-
-
 def cmd_solve(args: argparse.Namespace) -> int:
     from solver.solve import SolverBugError, solve
 
-    clash = _clashing_outputs(args)
+    clash = clashing_outputs(
+        {"scenario": args.scenario, "--baseline": args.baseline},
+        {"--out": args.out, "--csv": args.csv},
+    )
     if clash is not None:
         print(f"rdplan solve: {clash}; choose another file", file=sys.stderr)
         return 2
@@ -495,6 +486,12 @@ def _no_plan(path: str, status: Any, what: str) -> None:
 def cmd_diff(args: argparse.Namespace) -> int:
     from solver.diff import NoBuildsError, diff_plans, format_diff
 
+    clash = clashing_outputs(
+        {"plan a": args.a, "plan b": args.b, "--scenario": args.scenario}, {"--out": args.out}
+    )
+    if clash is not None:
+        print(f"rdplan diff: {clash}; choose another file", file=sys.stderr)
+        return 2
     a = _read_plan(args.a)
     b = _read_plan(args.b) if a is not None else None
     if a is None or b is None:

@@ -16,7 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from solver.argtypes import gap_fraction, positive_float, thread_count, writable_file
+from solver.argtypes import (
+    clashing_outputs,
+    gap_fraction,
+    positive_float,
+    thread_count,
+    writable_file,
+)
 from solver.diff import diff_plans
 from solver.plan import Plan
 from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
@@ -324,6 +330,12 @@ def batch_main(argv: list[str] | None = None) -> int:
         "--out", type=writable_file, help="write the comparison (and plans) as JSON here"
     )
     args = parser.parse_args(argv)
+    clash = clashing_outputs(
+        {"scenario": args.scenario, "--variants": args.variants}, {"--out": args.out}
+    )
+    if clash is not None:
+        print(f"rdplan batch: {clash}; choose another file", file=sys.stderr)
+        return 2
     try:
         text = Path(args.scenario).read_bytes()
     except OSError as exc:

@@ -439,6 +439,32 @@ def test_solve_refuses_outputs_that_overwrite_an_input_or_each_other(tmp_path: P
     assert r.returncode == 2 and "also the --csv file" in r.stderr and not both.exists()
 
 
+def test_diff_and_batch_refuse_an_out_that_is_one_of_their_inputs(tmp_path: Path) -> None:
+    """``rdplan diff old.json new.json --out new.json`` replaced plan b with the report, and
+    ``rdplan batch S.json --out S.json`` the scenario (or --variants) with the table, as solve
+    already refused; both are refused before anything is read or solved."""
+    a, b, scenario = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "s.json"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(a)).returncode == 0
+    b.write_text(a.read_text())
+    scenario.write_text(Path(TINY).read_text())
+    variants = tmp_path / "v.json"
+    variants.write_text(json.dumps([{"name": "x", "patch": {}}]))
+    kept = {f: f.read_text() for f in (a, b, scenario, variants)}
+    for args, said in (
+        (["diff", str(a), str(b), "--out", str(b)], f"--out {b} is also the plan b file"),
+        (["diff", str(a), str(b), "--json", "--out", str(a)], "is also the plan a file"),
+        (["diff", str(a), str(b), "--scenario", str(scenario), "--out", str(scenario)],
+         "is also the --scenario file"),
+        (["batch", str(scenario), "--out", str(scenario)], "is also the scenario file"),
+        (["batch", str(scenario), "--variants", str(variants), "--out", str(variants)],
+         "is also the --variants file"),
+    ):  # fmt: skip
+        r = rdplan(*args)
+        assert r.returncode == 2 and said in r.stderr, (args, r.stderr)
+        assert r.stdout == "" and "Traceback" not in r.stderr
+        assert {f: f.read_text() for f in kept} == kept, args
+
+
 def test_freeze_through_outside_the_horizon_refused_exit_2(tmp_path: Path) -> None:
     """``--freeze-through 226`` (2026 mistyped) re-planned with nothing frozen, ``3000`` with
     everything frozen, both silently; the service refuses such a year (422 at
