@@ -376,6 +376,54 @@ def test_batch_names_what_is_wrong_with_its_inputs(tmp_path: Path) -> None:
     assert "short: invalid" in r.stderr and "  horizon" in r.stderr, r.stderr
 
 
+def test_batch_reads_variants_and_set_paths_as_the_service_does(tmp_path: Path) -> None:
+    """A variant named ``null`` came out as a variant called 'None', a number or an empty name
+    was taken as text, a misspelt key ('nmae') was ignored; a --variants folder or missing file
+    was a bare '[Errno 21]' and one nested too deeply a traceback; ``--set sites.0.required``
+    solved the base, then called the variant invalid at 'sites: Input should be a valid list'.
+    Each is now refused before any solve (exit 2, the field or flag named), as the service's
+    batches refuse them (422); a null name is ``variant-<index>``, as there."""
+    variants = tmp_path / "variants.json"
+    variants.write_text(
+        json.dumps(
+            [
+                {"name": None, "patch": {}},
+                {"name": 7, "patch": {}},
+                {"name": "", "patch": {}},
+                {"nmae": "x", "patch": {}},
+            ]
+        )
+    )
+    r = rdplan("batch", TINY, "--variants", str(variants))
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    for said in (
+        "variants[1].name: a name is a string of 1 to 100 characters, not 7",
+        "variants[2].name: a name is a string of 1 to 100 characters, not ''",
+        "variants[3].nmae: unknown field 'nmae'",
+    ):
+        assert said in r.stderr, r.stderr
+    assert "variants[0]" not in r.stderr
+    variants.write_text("[" * 100_000)
+    for path, said in (
+        (variants, f"--variants {variants} is not a JSON file"),
+        (tmp_path, f"cannot read --variants {tmp_path}: Is a directory"),
+        (tmp_path / "no.json", f"cannot read --variants {tmp_path / 'no.json'}: No such file"),
+    ):
+        r = rdplan("batch", TINY, "--variants", str(path))
+        assert r.returncode == 2 and said in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and r.stdout == ""
+    r = rdplan("batch", TINY, "--set", "sites.0.required=false")
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert "--set sites.0.required: a path is object keys joined by dots" in r.stderr
+    variants.write_text(json.dumps([{"name": None, "patch": {"objective": {"training": 2}}}]))
+    r = rdplan("batch", TINY, "--variants", str(variants), "--threads", "1", "--time-limit", "20")
+    assert r.returncode == 0, r.stderr
+    assert [row.split("|")[0].strip() for row in r.stdout.splitlines()[2:]] == [
+        "base",
+        "variant-0",
+    ]
+
+
 def test_a_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path) -> None:
     """A UTF-16 or binary file given as a scenario or plan crashed solve, validate, check and
     diff with a UnicodeDecodeError traceback; it is a document that is not JSON."""
