@@ -649,12 +649,18 @@ def test_threads_beyond_the_cores_are_refused() -> None:
 
 def test_generate_refuses_a_tolerance_or_count_out_of_range() -> None:
     """``--balance -5`` / ``200`` and ``--precedences -1`` were changed silently (tolerance 11
-    or 100, no pairs); fewer pairs than asked for are said on stderr."""
+    or 100, no pairs); fewer pairs than asked for are said on stderr. A ``--name`` of more
+    than 200 characters wrote a scenario ``rdplan validate`` refuses, with exit 0."""
     size = ["--regions", "2", "--sites-per-region", "2", "--years", "2", "--crew-pools", "1"]
     for flag, value in (("--balance", "-5"), ("--balance", "200"), ("--precedences", "-1")):
         r = rdplan("generate", *size, "--seed", "1", flag, value)
         assert r.returncode == 2 and r.stdout == "", r.stderr
         assert f"not {value}" in r.stderr and "Traceback" not in r.stderr
+    r = rdplan("generate", *size, "--seed", "1", "--name", "x" * 201)  # SPEC §1: at most 200
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert "a name has at most 200 characters, not 201" in r.stderr
+    r = rdplan("generate", *size, "--seed", "1", "--name", "x" * 200)
+    assert r.returncode == 0 and rdplan("validate", "-", stdin=r.stdout).returncode == 0
     r = rdplan("generate", *size, "--seed", "1", "--precedences", "1000")
     assert r.returncode == 0, r.stderr
     drawn = len(json.loads(r.stdout)["precedences"])
