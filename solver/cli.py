@@ -379,6 +379,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("invalid scenario:", file=sys.stderr)
         _print_errors(errors)
         return 2
+    if args.baseline:  # a re-plan's plan counts its stability term against its baseline
+        from solver.replan import apply_baseline
+
+        try:
+            scenario = apply_baseline(scenario, _baseline_plan(args.baseline))
+        except ScenarioError as exc:
+            print("invalid baseline:", file=sys.stderr)
+            _print_errors(exc.errors)
+            return 2
     # A plan document (SPEC §4), or every field at fault: a scenario given for the plan was
     # checked as a plan without builds ("breaks 4 rules", its weights as reported terms).
     plan = _read_plan(args.plan)
@@ -399,6 +408,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"the plan breaks {len(ev.violations)} rule(s):", file=sys.stderr)
     for v in ev.violations:
         print(f"  {v}", file=sys.stderr)
+    terms = plan.get("terms")
+    if not scenario.baseline and isinstance(terms, dict) and terms.get("stability"):
+        print(
+            "  (its stability term counts changes against a baseline this scenario has not:"
+            " a re-plan's plan is checked with its --baseline)",
+            file=sys.stderr,
+        )
     return 1
 
 
@@ -578,6 +594,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check a plan against a scenario and recompute its objective")
     p.add_argument("scenario")
     p.add_argument("plan")
+    p.add_argument(
+        "--baseline",
+        help="the previous plan a re-plan was solved against (solve --baseline): its stability"
+        " term counts changes against it",
+    )
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the scenario document")

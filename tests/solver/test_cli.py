@@ -455,6 +455,30 @@ def test_check_names_a_plan_that_is_not_one(tmp_path: Path) -> None:
     assert "status: required field is missing" in r.stderr and "breaks" not in r.stderr
 
 
+def test_check_of_a_replans_plan_takes_its_baseline(tmp_path: Path) -> None:
+    """``rdplan solve S --baseline B`` reports the sites it changed as the stability term, and
+    ``rdplan check S`` of that very plan said it broke a rule (its terms "differ from the
+    recomputed": S alone has no baseline). ``check --baseline B`` checks it as it was solved;
+    without it, the failure says why."""
+    plan, moved, replan = tmp_path / "plan.json", tmp_path / "moved.json", tmp_path / "re.json"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(plan)).returncode == 0
+    doc = json.loads(plan.read_text())
+    s1 = next(b for b in doc["builds"] if b["site"] == "s1")
+    assert s1["year"] == 2031
+    s1["year"] = 2030  # the optimum builds s1 in 2031: one change against this baseline
+    moved.write_text(json.dumps(doc))
+    r = rdplan("solve", TINY, "--baseline", str(moved), "--quiet", "--threads", "1",
+               "--out", str(replan))  # fmt: skip
+    assert r.returncode == 0 and json.loads(replan.read_text())["terms"]["stability"] == 1
+    r = rdplan("check", TINY, str(replan))
+    assert r.returncode == 1 and "a re-plan's plan is checked with its --baseline" in r.stderr
+    r = rdplan("check", TINY, str(replan), "--baseline", str(moved))
+    assert r.returncode == 0, r.stderr
+    assert "stability 1" in r.stderr
+    r = rdplan("check", TINY, str(replan), "--baseline", str(tmp_path))
+    assert r.returncode == 2 and f"cannot read --baseline {tmp_path}" in r.stderr
+
+
 def test_check_and_diff_of_a_verdict_without_a_plan_say_so(tmp_path: Path) -> None:
     """An infeasible scenario's plan document has no builds: ``check`` listed every required
     site as not built, ``diff`` every site as dropped; both now say it holds no plan (as the
