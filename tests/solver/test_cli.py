@@ -559,9 +559,29 @@ def test_diff_out_without_json_writes_the_report(tmp_path: Path) -> None:
     assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(plan)).returncode == 0
     r = rdplan("diff", str(plan), str(plan), "--out", str(report))
     assert r.returncode == 0 and r.stdout == ""
-    assert report.read_text().startswith("objective: 1855 -> 1855 (change 0)")
+    assert report.read_text().startswith("objective: 1,855 -> 1,855 (change 0)")
     r = rdplan("diff", str(plan), str(plan), "--json", "--out", str(report))
     assert r.returncode == 0 and r.stdout == "" and json.loads(report.read_text())["moved"] == []
+
+
+def test_diff_text_prints_numbers_and_crews_as_the_other_reports(tmp_path: Path) -> None:
+    """The diff report printed objectives and terms bare (1861928) beside its own served
+    population and every other summary in thousands (+25,000; 1,861,928), and reassigned crews
+    as Python dicts ({'k1': 1}); now as the summaries print numbers and the CSV crews."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(a)).returncode == 0
+    plan = json.loads(a.read_text())
+    n1 = next(x for x in plan["builds"] if x["site"] == "n1")
+    assert n1["crews"] == [{"pool": "k1", "count": 1, "distance_km": 58}]
+    n1["crews"] = [{"pool": "k2", "count": 1, "distance_km": 58}]
+    plan["objective"] += 1000  # a report only: diff takes the plans' own numbers
+    b.write_text(json.dumps(plan))
+    r = rdplan("diff", str(a), str(b))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "objective: 1,855 -> 2,855 (change +1,000)", lines
+    assert "  benefit       2,200 -> 2,200" in lines
+    assert "crews      n1 2030: k1:1 -> k2:1" in lines, lines
 
 
 def test_diff_text_shows_served_population_with_the_scenario(tmp_path: Path) -> None:
