@@ -11,13 +11,12 @@ from api.models import BatchRow, JobRow, ScenarioRow
 from api.options import SolveOptions
 from api.states import TERMINAL
 from api.storage import ProgressPoint
+from solver.variants import GRID_PATH_PATTERN, MAX_VARIANT_NAME
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 SCENARIO_ID_PATTERN = r"^[0-9a-f]{64}$"
 #: Most variants (listed plus grid combinations) of one batch.
 MAX_BATCH_VARIANTS = 50
-#: A grid axis: a dotted path of object keys into the scenario document.
-GRID_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 #: The SPEC's tiny example (optimum 1855): the example body of the OpenAPI document.
 TINY_SCENARIO: dict[str, Any] = {
@@ -380,7 +379,10 @@ class BatchVariant(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str | None = Field(
-        default=None, min_length=1, max_length=100, description="default variant-<index>"
+        default=None,
+        min_length=1,
+        max_length=MAX_VARIANT_NAME,
+        description="default variant-<index>",
     )
     patch: dict[str, Any] = Field(description="JSON merge patch (RFC 7386) of the base scenario")
 

@@ -335,6 +335,8 @@ def generate_with_witness(
         )
     if num_precedences < 0:
         raise ValueError(f"precedences must be a count of pairs (0 or more), not {num_precedences}")
+    if len(kw.get("name") or "") > 200:  # SPEC §1: a name is at most 200 characters
+        raise ValueError(f"a name has at most 200 characters, not {len(kw['name'])}")
     name: str = kw.get("name") or f"gen-{regions}-{sites_per_region}-{years}-{crew_pools}-s{seed}"
 
     rng = random.Random(seed)

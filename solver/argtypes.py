@@ -73,6 +73,18 @@ def writable_file(text: str) -> str:
     return text
 
 
+def clashing_outputs(inputs: dict[str, str | None], outputs: dict[str, str | None]) -> str | None:
+    """Why an output file (``{"--out": path}``) would overwrite an input (``{"scenario": path}``,
+    stdin's ``-`` aside) or another output, or None: a command run so would replace what it
+    read, or one output by the other."""
+    files = {k: Path(v).resolve() for k, v in {**inputs, **outputs}.items() if v and v != "-"}
+    for out, path in outputs.items():
+        for other, where in files.items():
+            if path and other != out and Path(path).resolve() == where:
+                return f"{out} {path} is also the {other} file: it would be overwritten"
+    return None
+
+
 def seed(text: str) -> int:
     value = _whole(text)
     if not 0 <= value < 2**31:

@@ -9,13 +9,16 @@ import ctypes
 import io
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from solver.argtypes import (
+    clashing_outputs,
     gap_fraction,
     positive_float,
     positive_int,
@@ -92,6 +95,35 @@ def _stdout_to_stderr(active: bool) -> Iterator[None]:
         os.close(saved)
 
 
+@contextlib.contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """An event Ctrl-C sets while the solve runs: the solver stops as at its time limit, and its
+    best plan so far is written (CP-SAT did so on its own; HiGHS, CBC and the portfolio ended in
+    a traceback, nothing written). A second Ctrl-C interrupts at once. SIGINT left ignored (a
+    background job of a shell) stays ignored."""
+    stop = threading.Event()
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield stop
+        return
+
+    def interrupted(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with contextlib.suppress(OSError):
+            print(
+                "interrupted: stopping the solver, its best plan so far follows "
+                "(Ctrl-C again to abort)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _ProgressView:
     """Live progress on stderr: a rich display on a terminal, plain lines otherwise."""
 
@@ -148,23 +180,13 @@ class _ProgressView:
                 self.quiet = True
 
 
-def _clashing_outputs(args: argparse.Namespace) -> str | None:
-    """Why ``--out``/``--csv`` would overwrite an input or each other, or None: the scenario
-    (or baseline) would be replaced by the plan, one output by the other."""
-    files = {"scenario": args.scenario, "--baseline": args.baseline, "--csv": args.csv}
-    resolved = {k: Path(v).resolve() for k, v in files.items() if v}
-    for out in ("--out", "--csv"):
-        path = getattr(args, out[2:])
-        for other, where in resolved.items():
-            if path and other != out and Path(path).resolve() == where:
-                return f"{out} {path} is also the {other} file: it would be overwritten"
-    return None
-
-
 def cmd_solve(args: argparse.Namespace) -> int:
     from solver.solve import SolverBugError, solve
 
-    clash = _clashing_outputs(args)
+    clash = clashing_outputs(
+        {"scenario": args.scenario, "--baseline": args.baseline},
+        {"--out": args.out, "--csv": args.csv},
+    )
     if clash is not None:
         print(f"rdplan solve: {clash}; choose another file", file=sys.stderr)
         return 2
@@ -204,7 +226,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
                     )
                     plan = Plan.invalid(errs)
                     return _finish(plan, args)
-            with _stdout_to_stderr(args.log), _ProgressView(args.time_limit, args.quiet) as view:
+            with (
+                _stdout_to_stderr(args.log),
+                _ProgressView(args.time_limit, args.quiet) as view,
+                _stop_on_interrupt() as interrupt,
+            ):
                 try:
                     plan = solve(
                         scenario,
@@ -214,6 +240,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                         seed=args.seed,
                         gap=args.gap,
                         on_progress=view,
+                        cancel=interrupt,
                         log=args.log,
                         **replan,
                     )
@@ -352,6 +379,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("invalid scenario:", file=sys.stderr)
         _print_errors(errors)
         return 2
+    if args.baseline:  # a re-plan's plan counts its stability term against its baseline
+        from solver.replan import apply_baseline
+
+        try:
+            scenario = apply_baseline(scenario, _baseline_plan(args.baseline))
+        except ScenarioError as exc:
+            print("invalid baseline:", file=sys.stderr)
+            _print_errors(exc.errors)
+            return 2
     # A plan document (SPEC §4), or every field at fault: a scenario given for the plan was
     # checked as a plan without builds ("breaks 4 rules", its weights as reported terms).
     plan = _read_plan(args.plan)
@@ -372,6 +408,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"the plan breaks {len(ev.violations)} rule(s):", file=sys.stderr)
     for v in ev.violations:
         print(f"  {v}", file=sys.stderr)
+    terms = plan.get("terms")
+    if not scenario.baseline and isinstance(terms, dict) and terms.get("stability"):
+        print(
+            "  (its stability term counts changes against a baseline this scenario has not:"
+            " a re-plan's plan is checked with its --baseline)",
+            file=sys.stderr,
+        )
     return 1
 
 
@@ -459,6 +502,12 @@ def _no_plan(path: str, status: Any, what: str) -> None:
 def cmd_diff(args: argparse.Namespace) -> int:
     from solver.diff import NoBuildsError, diff_plans, format_diff
 
+    clash = clashing_outputs(
+        {"plan a": args.a, "plan b": args.b, "--scenario": args.scenario}, {"--out": args.out}
+    )
+    if clash is not None:
+        print(f"rdplan diff: {clash}; choose another file", file=sys.stderr)
+        return 2
     a = _read_plan(args.a)
     b = _read_plan(args.b) if a is not None else None
     if a is None or b is None:
@@ -545,6 +594,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check a plan against a scenario and recompute its objective")
     p.add_argument("scenario")
     p.add_argument("plan")
+    p.add_argument(
+        "--baseline",
+        help="the previous plan a re-plan was solved against (solve --baseline): its stability"
+        " term counts changes against it",
+    )
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the scenario document")
@@ -588,6 +642,11 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "passthrough", False):
             return int(args.func(args, rest))
         return int(args.func(args))
+    except KeyboardInterrupt:
+        # Ctrl-C outside a solve's own handling (a second one, another command): no traceback.
+        with contextlib.suppress(OSError):
+            print("rdplan: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, what a shell reports for a command interrupted by it
     except BrokenPipeError:
         # The reader went away (``rdplan diff A B | head``): stop quietly, as Unix tools do.
         # Python would report the pipe again while flushing stdout at exit, so point it at

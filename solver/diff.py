@@ -125,13 +125,23 @@ def diff_plans(
     return out
 
 
+def _number(value: Any, sign: str = "") -> str:
+    """An integer as the other reports print it (``1,861,928``; ``+25,000`` with ``sign="+"``)."""
+    return format(value, f"{sign if value else ''},") if isinstance(value, int) else str(value)
+
+
+def _crew_list(crews: dict[str, int]) -> str:
+    """A build's crews as the builds CSV writes them: ``pool:count`` pairs."""
+    return " ".join(f"{pool}:{count}" for pool, count in crews.items()) or "none"
+
+
 def format_diff(diff: dict[str, Any]) -> str:
-    """A plain-text report of a diff, for the terminal."""
-    lines = [
-        f"objective: {diff['a']['objective']} -> {diff['b']['objective']} (change {diff['objective_change']})"
-    ]
+    """A plain-text report of a diff, for the terminal: numbers as the solve and check summaries
+    print them, crews as the builds CSV."""
+    a, b, change = diff["a"]["objective"], diff["b"]["objective"], diff["objective_change"]
+    lines = [f"objective: {_number(a)} -> {_number(b)} (change {_number(change, '+')})"]
     for k, v in diff["terms"].items():
-        lines.append(f"  {k:<13} {v['a']} -> {v['b']}")
+        lines.append(f"  {k:<13} {_number(v['a'])} -> {_number(v['b'])}")
     lines.append(f"unchanged builds: {diff['unchanged']}")
     for key, label in (
         ("moved", "moved"),
@@ -149,7 +159,10 @@ def format_diff(diff: dict[str, Any]) -> str:
                     f"{label:<10} {item['site']} ({item['region']}) {item['year']} {item['option']}"
                 )
     for item in diff["crews_reassigned"]:
-        lines.append(f"crews      {item['site']} {item['year']}: {item['from']} -> {item['to']}")
+        lines.append(
+            f"crews      {item['site']} {item['year']}: {_crew_list(item['from'])} -> "
+            f"{_crew_list(item['to'])}"
+        )
     served = diff.get("served_population")  # with the scenario only
     if served is not None:
         changes = []

@@ -11,15 +11,26 @@ import argparse
 import copy
 import itertools
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from solver.argtypes import gap_fraction, positive_float, thread_count, writable_file
+from solver.argtypes import (
+    clashing_outputs,
+    gap_fraction,
+    positive_float,
+    thread_count,
+    writable_file,
+)
 from solver.diff import diff_plans
 from solver.plan import Plan
 from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
+
+#: A grid axis (``rdplan batch --set``, a batch's ``grid``): a dotted path of object keys into
+#: the scenario document. A merge patch replaces a list whole, so no path enters one.
+GRID_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -224,6 +235,11 @@ def _parse_set(items: list[str]) -> dict[str, list[Any]]:
             raise ValueError(f"--set takes path=v1,v2,... (got '{item}')")
         if key in grid:
             raise ValueError(f"--set {key} is given twice: list its values once, {key}=v1,v2")
+        if not re.match(GRID_PATH_PATTERN, key):
+            raise ValueError(
+                f"--set {key}: a path is object keys joined by dots, as objective.mobilization "
+                "(a list's items, as sites.0, cannot be set: patch the list in --variants)"
+            )
         grid[key] = [_set_value(item, v) for v in values.split(",")]
     overlapping = overlaps(list(grid))
     if overlapping:
@@ -239,18 +255,26 @@ def _parse_set(items: list[str]) -> dict[str, list[Any]]:
 def _set_value(item: str, text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValueError(
             f"--set {item}: '{text}' is not a JSON value (a string needs quotes: '\"{text}\"')"
         ) from None
 
 
+#: The longest variant name (the service's too: ``api.schemas.BatchVariant``).
+MAX_VARIANT_NAME = 100
+
+
 def _read_variants(path: str) -> list[tuple[str, dict[str, Any]]]:
     """``(name, patch)`` of every variant of a ``--variants`` file; ScenarioError at
-    ``variants…`` or ValueError naming the file when it is not a JSON list of them."""
+    ``variants…`` (every variant at fault) or ValueError naming the file when it is not a JSON
+    list of them. A variant is ``{"name"?, "patch"}`` as the service's batches take it: a
+    name left out or ``null`` is ``variant-<index>``, any other key is an error."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except ValueError as exc:  # not JSON, not UTF-8
+    except OSError as exc:
+        raise ValueError(f"cannot read --variants {path}: {exc.strerror}") from None
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, nested too deeply
         raise ValueError(f"--variants {path} is not a JSON file: {exc}") from None
     if not isinstance(doc, list):
         raise ScenarioError(
@@ -261,13 +285,27 @@ def _read_variants(path: str) -> list[tuple[str, dict[str, Any]]]:
                 )
             ]
         )
-    variants = []
+    variants, errors = [], []
     for i, v in enumerate(doc):
         if not isinstance(v, dict) or not isinstance(v.get("patch"), dict):
-            raise ScenarioError(
-                [FieldError(path=f"variants[{i}]", message="each variant needs a 'patch' object")]
+            errors.append(
+                FieldError(path=f"variants[{i}]", message="each variant needs a 'patch' object")
             )
-        variants.append((str(v.get("name", f"variant-{i}")), v["patch"]))
+            continue
+        errors.extend(
+            FieldError(path=f"variants[{i}].{key}", message=f"unknown field '{key}'")
+            for key in v
+            if key not in ("name", "patch")
+        )
+        name = v.get("name")
+        if name is None:
+            name = f"variant-{i}"
+        elif not isinstance(name, str) or not 1 <= len(name) <= MAX_VARIANT_NAME:
+            message = f"a name is a string of 1 to {MAX_VARIANT_NAME} characters, not {name!r}"
+            errors.append(FieldError(path=f"variants[{i}].name", message=message))
+        variants.append((name, v["patch"]))
+    if errors:
+        raise ScenarioError(errors)
     return variants
 
 
@@ -324,6 +362,12 @@ def batch_main(argv: list[str] | None = None) -> int:
         "--out", type=writable_file, help="write the comparison (and plans) as JSON here"
     )
     args = parser.parse_args(argv)
+    clash = clashing_outputs(
+        {"scenario": args.scenario, "--variants": args.variants}, {"--out": args.out}
+    )
+    if clash is not None:
+        print(f"rdplan batch: {clash}; choose another file", file=sys.stderr)
+        return 2
     try:
         text = Path(args.scenario).read_bytes()
     except OSError as exc:

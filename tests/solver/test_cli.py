@@ -4,6 +4,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -375,6 +376,54 @@ def test_batch_names_what_is_wrong_with_its_inputs(tmp_path: Path) -> None:
     assert "short: invalid" in r.stderr and "  horizon" in r.stderr, r.stderr
 
 
+def test_batch_reads_variants_and_set_paths_as_the_service_does(tmp_path: Path) -> None:
+    """A variant named ``null`` came out as a variant called 'None', a number or an empty name
+    was taken as text, a misspelt key ('nmae') was ignored; a --variants folder or missing file
+    was a bare '[Errno 21]' and one nested too deeply a traceback; ``--set sites.0.required``
+    solved the base, then called the variant invalid at 'sites: Input should be a valid list'.
+    Each is now refused before any solve (exit 2, the field or flag named), as the service's
+    batches refuse them (422); a null name is ``variant-<index>``, as there."""
+    variants = tmp_path / "variants.json"
+    variants.write_text(
+        json.dumps(
+            [
+                {"name": None, "patch": {}},
+                {"name": 7, "patch": {}},
+                {"name": "", "patch": {}},
+                {"nmae": "x", "patch": {}},
+            ]
+        )
+    )
+    r = rdplan("batch", TINY, "--variants", str(variants))
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    for said in (
+        "variants[1].name: a name is a string of 1 to 100 characters, not 7",
+        "variants[2].name: a name is a string of 1 to 100 characters, not ''",
+        "variants[3].nmae: unknown field 'nmae'",
+    ):
+        assert said in r.stderr, r.stderr
+    assert "variants[0]" not in r.stderr
+    variants.write_text("[" * 100_000)
+    for path, said in (
+        (variants, f"--variants {variants} is not a JSON file"),
+        (tmp_path, f"cannot read --variants {tmp_path}: Is a directory"),
+        (tmp_path / "no.json", f"cannot read --variants {tmp_path / 'no.json'}: No such file"),
+    ):
+        r = rdplan("batch", TINY, "--variants", str(path))
+        assert r.returncode == 2 and said in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and r.stdout == ""
+    r = rdplan("batch", TINY, "--set", "sites.0.required=false")
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert "--set sites.0.required: a path is object keys joined by dots" in r.stderr
+    variants.write_text(json.dumps([{"name": None, "patch": {"objective": {"training": 2}}}]))
+    r = rdplan("batch", TINY, "--variants", str(variants), "--threads", "1", "--time-limit", "20")
+    assert r.returncode == 0, r.stderr
+    assert [row.split("|")[0].strip() for row in r.stdout.splitlines()[2:]] == [
+        "base",
+        "variant-0",
+    ]
+
+
 def test_a_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path) -> None:
     """A UTF-16 or binary file given as a scenario or plan crashed solve, validate, check and
     diff with a UnicodeDecodeError traceback; it is a document that is not JSON."""
@@ -404,6 +453,30 @@ def test_check_names_a_plan_that_is_not_one(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert f"{TINY} is not a plan document" in r.stderr, r.stderr
     assert "status: required field is missing" in r.stderr and "breaks" not in r.stderr
+
+
+def test_check_of_a_replans_plan_takes_its_baseline(tmp_path: Path) -> None:
+    """``rdplan solve S --baseline B`` reports the sites it changed as the stability term, and
+    ``rdplan check S`` of that very plan said it broke a rule (its terms "differ from the
+    recomputed": S alone has no baseline). ``check --baseline B`` checks it as it was solved;
+    without it, the failure says why."""
+    plan, moved, replan = tmp_path / "plan.json", tmp_path / "moved.json", tmp_path / "re.json"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(plan)).returncode == 0
+    doc = json.loads(plan.read_text())
+    s1 = next(b for b in doc["builds"] if b["site"] == "s1")
+    assert s1["year"] == 2031
+    s1["year"] = 2030  # the optimum builds s1 in 2031: one change against this baseline
+    moved.write_text(json.dumps(doc))
+    r = rdplan("solve", TINY, "--baseline", str(moved), "--quiet", "--threads", "1",
+               "--out", str(replan))  # fmt: skip
+    assert r.returncode == 0 and json.loads(replan.read_text())["terms"]["stability"] == 1
+    r = rdplan("check", TINY, str(replan))
+    assert r.returncode == 1 and "a re-plan's plan is checked with its --baseline" in r.stderr
+    r = rdplan("check", TINY, str(replan), "--baseline", str(moved))
+    assert r.returncode == 0, r.stderr
+    assert "stability 1" in r.stderr
+    r = rdplan("check", TINY, str(replan), "--baseline", str(tmp_path))
+    assert r.returncode == 2 and f"cannot read --baseline {tmp_path}" in r.stderr
 
 
 def test_check_and_diff_of_a_verdict_without_a_plan_say_so(tmp_path: Path) -> None:
@@ -438,6 +511,32 @@ def test_solve_refuses_outputs_that_overwrite_an_input_or_each_other(tmp_path: P
     assert r.returncode == 2 and "also the --csv file" in r.stderr and not both.exists()
 
 
+def test_diff_and_batch_refuse_an_out_that_is_one_of_their_inputs(tmp_path: Path) -> None:
+    """``rdplan diff old.json new.json --out new.json`` replaced plan b with the report, and
+    ``rdplan batch S.json --out S.json`` the scenario (or --variants) with the table, as solve
+    already refused; both are refused before anything is read or solved."""
+    a, b, scenario = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "s.json"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(a)).returncode == 0
+    b.write_text(a.read_text())
+    scenario.write_text(Path(TINY).read_text())
+    variants = tmp_path / "v.json"
+    variants.write_text(json.dumps([{"name": "x", "patch": {}}]))
+    kept = {f: f.read_text() for f in (a, b, scenario, variants)}
+    for args, said in (
+        (["diff", str(a), str(b), "--out", str(b)], f"--out {b} is also the plan b file"),
+        (["diff", str(a), str(b), "--json", "--out", str(a)], "is also the plan a file"),
+        (["diff", str(a), str(b), "--scenario", str(scenario), "--out", str(scenario)],
+         "is also the --scenario file"),
+        (["batch", str(scenario), "--out", str(scenario)], "is also the scenario file"),
+        (["batch", str(scenario), "--variants", str(variants), "--out", str(variants)],
+         "is also the --variants file"),
+    ):  # fmt: skip
+        r = rdplan(*args)
+        assert r.returncode == 2 and said in r.stderr, (args, r.stderr)
+        assert r.stdout == "" and "Traceback" not in r.stderr
+        assert {f: f.read_text() for f in kept} == kept, args
+
+
 def test_freeze_through_outside_the_horizon_refused_exit_2(tmp_path: Path) -> None:
     """``--freeze-through 226`` (2026 mistyped) re-planned with nothing frozen, ``3000`` with
     everything frozen, both silently; the service refuses such a year (422 at
@@ -460,9 +559,29 @@ def test_diff_out_without_json_writes_the_report(tmp_path: Path) -> None:
     assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(plan)).returncode == 0
     r = rdplan("diff", str(plan), str(plan), "--out", str(report))
     assert r.returncode == 0 and r.stdout == ""
-    assert report.read_text().startswith("objective: 1855 -> 1855 (change 0)")
+    assert report.read_text().startswith("objective: 1,855 -> 1,855 (change 0)")
     r = rdplan("diff", str(plan), str(plan), "--json", "--out", str(report))
     assert r.returncode == 0 and r.stdout == "" and json.loads(report.read_text())["moved"] == []
+
+
+def test_diff_text_prints_numbers_and_crews_as_the_other_reports(tmp_path: Path) -> None:
+    """The diff report printed objectives and terms bare (1861928) beside its own served
+    population and every other summary in thousands (+25,000; 1,861,928), and reassigned crews
+    as Python dicts ({'k1': 1}); now as the summaries print numbers and the CSV crews."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(a)).returncode == 0
+    plan = json.loads(a.read_text())
+    n1 = next(x for x in plan["builds"] if x["site"] == "n1")
+    assert n1["crews"] == [{"pool": "k1", "count": 1, "distance_km": 58}]
+    n1["crews"] = [{"pool": "k2", "count": 1, "distance_km": 58}]
+    plan["objective"] += 1000  # a report only: diff takes the plans' own numbers
+    b.write_text(json.dumps(plan))
+    r = rdplan("diff", str(a), str(b))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "objective: 1,855 -> 2,855 (change +1,000)", lines
+    assert "  benefit       2,200 -> 2,200" in lines
+    assert "crews      n1 2030: k1:1 -> k2:1" in lines, lines
 
 
 def test_diff_text_shows_served_population_with_the_scenario(tmp_path: Path) -> None:
@@ -574,13 +693,58 @@ def test_threads_beyond_the_cores_are_refused() -> None:
 
 def test_generate_refuses_a_tolerance_or_count_out_of_range() -> None:
     """``--balance -5`` / ``200`` and ``--precedences -1`` were changed silently (tolerance 11
-    or 100, no pairs); fewer pairs than asked for are said on stderr."""
+    or 100, no pairs); fewer pairs than asked for are said on stderr. A ``--name`` of more
+    than 200 characters wrote a scenario ``rdplan validate`` refuses, with exit 0."""
     size = ["--regions", "2", "--sites-per-region", "2", "--years", "2", "--crew-pools", "1"]
     for flag, value in (("--balance", "-5"), ("--balance", "200"), ("--precedences", "-1")):
         r = rdplan("generate", *size, "--seed", "1", flag, value)
         assert r.returncode == 2 and r.stdout == "", r.stderr
         assert f"not {value}" in r.stderr and "Traceback" not in r.stderr
+    r = rdplan("generate", *size, "--seed", "1", "--name", "x" * 201)  # SPEC §1: at most 200
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert "a name has at most 200 characters, not 201" in r.stderr
+    r = rdplan("generate", *size, "--seed", "1", "--name", "x" * 200)
+    assert r.returncode == 0 and rdplan("validate", "-", stdin=r.stdout).returncode == 0
     r = rdplan("generate", *size, "--seed", "1", "--precedences", "1000")
     assert r.returncode == 0, r.stderr
     drawn = len(json.loads(r.stdout)["precedences"])
     assert f"{drawn} precedence pair(s) of the 1000 asked for" in r.stderr
+
+
+def test_ctrl_c_stops_the_solve_and_writes_its_best_plan(tmp_path: Path) -> None:
+    """Ctrl-C during ``rdplan solve`` ended HiGHS, CBC and portfolio solves in a
+    KeyboardInterrupt traceback with nothing written (CP-SAT alone stopped and wrote its plan);
+    it now stops the solver as its time limit would. A Ctrl-C elsewhere (batch) is exit 130,
+    without a traceback."""
+    import signal
+
+    gen200 = str(Path(__file__).parents[2] / "instances" / "generated" / "gen-200.json")
+    out = tmp_path / "plan.json"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "solver.cli", "solve", gen200, "--backend", "highs",
+         "--time-limit", "120", "--out", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert p.stderr is not None
+    for line in p.stderr:  # plain progress lines: wait for a plan
+        if line.startswith("incumbent ") and not line.startswith("incumbent -"):
+            break
+    p.send_signal(signal.SIGINT)
+    stderr = p.stderr.read()
+    assert p.wait(timeout=60) == 0, stderr
+    assert "interrupted: stopping the solver" in stderr and "Traceback" not in stderr
+    plan = json.loads(out.read_text())
+    assert plan["status"] == "feasible" and plan["solver"]["seconds"] < 100, plan["solver"]
+    assert rdplan("check", gen200, str(out)).returncode == 0
+    p = subprocess.Popen(
+        [sys.executable, "-m", "solver.cli", "batch", gen200, "--time-limit", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=60)
+    assert p.returncode == 130, stderr
+    assert "rdplan: interrupted" in stderr and "Traceback" not in stderr
