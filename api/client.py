@@ -1838,6 +1838,11 @@ class _HttpBackend:
     def _call(
         self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs: Any
     ) -> httpx.Response:
+        if self._http.is_closed:
+            raise RuntimeError(
+                f"this Planner of {self.url} is closed (close(), or its with block ended): "
+                "make another with Planner(url)"
+            )
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -1921,8 +1926,14 @@ class _LocalBackend:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rdplan-local")
         self._jobs: dict[str, _LocalJob] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def submit(self, scenario: Scenario, options: dict[str, Any]) -> dict[str, Any]:
+        if self._closed:  # its threads are gone: the job would stay queued for ever
+            raise RuntimeError(
+                "this local Planner is closed (close(), or its with block ended): make another "
+                "with Planner.local(); its ended jobs can still be read"
+            )
         try:  # the service's own model of the options: the same values refused, the same paths
             opts = SolveOptions.model_validate(options)
         except ValidationError as exc:
@@ -2095,6 +2106,7 @@ class _LocalBackend:
         return self._job(job_id).scenario
 
     def close(self) -> None:
+        self._closed = True
         for job in list(self._jobs.values()):
             if job.status in ("queued", "running"):
                 self.cancel(job.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -414,3 +415,19 @@ def test_arguments_of_the_wrong_type_are_named(local: Planner, tiny: Scenario) -
         assert str(caught.value).startswith(message), str(caught.value)
     with pytest.raises(TypeError, match=r"a batch's plans are batch\['name'\]"):
         local.diff(batch, plan)
+
+
+def test_a_closed_planner_refuses_new_solves(tiny: Scenario) -> None:
+    """A solve submitted to a closed local planner failed with concurrent.futures' "cannot
+    schedule new futures after shutdown" and left its job queued for ever; it is refused,
+    saying the planner is closed. The closed planner's ended jobs are still read."""
+    with Planner.local() as local:
+        plan = local.solve(tiny, time_limit=5, threads=1, progress=False)
+    for call in (
+        lambda: local.submit(tiny, time_limit=5),
+        lambda: local.solve(tiny, time_limit=5, progress=False),
+    ):
+        with pytest.raises(RuntimeError, match=r"^this local Planner is closed \(close\(\)"):
+            call()
+    assert local.plan(plan.job_id).objective == 1855
+    assert [t for t in threading.enumerate() if t.name.startswith("rdplan-local")] == []
