@@ -836,7 +836,10 @@ class Plan:
         if not isinstance(doc, Mapping):
             expected = "a plan document (dict); Plan.load(path, scenario) reads a plan file"
             raise _type_error("doc", expected, doc)
-        self._doc: dict[str, Any] = copy.deepcopy(dict(doc))
+        checked, errors = read_plan_document(dict(doc))  # as Plan.load reads a file
+        if checked is None:
+            raise InvalidPlanError(errors)
+        self._doc: dict[str, Any] = copy.deepcopy(checked)
         self.scenario = scenario if isinstance(scenario, Scenario) else Scenario(scenario)
         foreign = _foreign_builds(self._doc, self.scenario)
         if foreign:
