@@ -1800,6 +1800,11 @@ class Job:
     label: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # a re-plan's options hold its frozen trainees and baseline crews, hundreds of rows
+        shown = {k: f"{len(v)} rows" if isinstance(v, list) else v for k, v in self.options.items()}
+        return f"Job(id={self.id!r}, label={self.label!r}, options={shown})"
+
     def info(self) -> dict[str, Any]:
         """The job as the service reports it (status, reason, options, progress, result)."""
         return self.planner.status(self)

@@ -431,3 +431,19 @@ def test_a_closed_planner_refuses_new_solves(tiny: Scenario) -> None:
             call()
     assert local.plan(plan.job_id).objective == 1855
     assert [t for t in threading.enumerate() if t.name.startswith("rdplan-local")] == []
+
+
+def test_a_replan_job_shows_its_options_in_brief(local: Planner, tiny: Scenario) -> None:
+    """A re-plan job's options hold the frozen years' trainees and the baseline's crews: on the
+    national scenario hundreds of rows, so a Job shown in a notebook cell was 22,000 characters.
+    Its repr counts those lists' rows; ``job.options`` still holds them."""
+    plan = local.solve(tiny, time_limit=5, threads=1, progress=False)
+    job = local.submit(tiny, baseline=plan, freeze_through=2030, time_limit=5, threads=1)
+    job.wait(progress=False)
+    crews, training = job.options["baseline_crews"], job.options["frozen_training"]
+    assert crews and training and isinstance(crews[0], dict)
+    text = repr(job)
+    assert f"'baseline_crews': '{len(crews)} rows'" in text
+    assert f"'frozen_training': '{len(training)} rows'" in text
+    assert "'time_limit': 5.0" in text and "'pool'" not in text
+    assert text.startswith(f"Job(id='{job.id}', label='tiny', options={{")
