@@ -249,6 +249,10 @@ class Scenario:
             self._model: ScenarioModel = source._model
         elif isinstance(source, ScenarioModel):
             self._model = source
+        elif not isinstance(source, dict | str | bytes | os.PathLike):
+            raise _type_error(
+                "scenario", "a Scenario, a scenario document (dict or JSON text) or a path", source
+            )
         else:
             if isinstance(source, os.PathLike) or (
                 isinstance(source, str) and not source.lstrip().startswith("{")
@@ -559,6 +563,13 @@ def _wrong_type(path: str, expected: str, value: Any) -> FieldError:
     return FieldError(path=path, message=f"give {expected}, not {_shown(value)}")
 
 
+def _type_error(path: str, expected: str, value: Any) -> TypeError:
+    """An argument of the wrong type, named, with what to give (as ``with_`` names its own)."""
+    wrong = _wrong_type(path, expected, value)
+    hint = "; a batch's plans are batch['name']" if isinstance(value, Batch) else ""
+    return TypeError(f"{wrong.path}: {wrong.message}{hint}")
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -822,7 +833,13 @@ class Plan:
         label: str | None = None,
         job_id: str | None = None,
     ):
-        self._doc: dict[str, Any] = copy.deepcopy(dict(doc))
+        if not isinstance(doc, Mapping):
+            expected = "a plan document (dict); Plan.load(path, scenario) reads a plan file"
+            raise _type_error("doc", expected, doc)
+        checked, errors = read_plan_document(dict(doc))  # as Plan.load reads a file
+        if checked is None:
+            raise InvalidPlanError(errors)
+        self._doc: dict[str, Any] = copy.deepcopy(checked)
         self.scenario = scenario if isinstance(scenario, Scenario) else Scenario(scenario)
         foreign = _foreign_builds(self._doc, self.scenario)
         if foreign:
@@ -1116,6 +1133,8 @@ class Plan:
     # -- comparisons
     def compare(self, other: Plan) -> PlanDiff:
         """What changes from this plan to ``other`` (see :class:`PlanDiff`)."""
+        if not isinstance(other, Plan):
+            raise _type_error("other", "a Plan", other)
         return PlanDiff(self, other)
 
     # -- plots
@@ -1781,6 +1800,11 @@ class Job:
     label: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # a re-plan's options hold its frozen trainees and baseline crews, hundreds of rows
+        shown = {k: f"{len(v)} rows" if isinstance(v, list) else v for k, v in self.options.items()}
+        return f"Job(id={self.id!r}, label={self.label!r}, options={shown})"
+
     def info(self) -> dict[str, Any]:
         """The job as the service reports it (status, reason, options, progress, result)."""
         return self.planner.status(self)
@@ -1800,6 +1824,15 @@ class Job:
         return self.planner.plan(self)
 
 
+def _job_id(job: JobRef) -> str:
+    """The id of ``job`` (a :class:`Job` or an id); a plan or a batch given for it is named."""
+    if isinstance(job, Job):
+        return job.id
+    if not isinstance(job, str):
+        raise _type_error("job", "a Job or a job id (str)", job)
+    return job
+
+
 class _HttpBackend:
     def __init__(
         self, url: str, api_key: str | None, timeout: float, transport: httpx.BaseTransport | None
@@ -1813,6 +1846,11 @@ class _HttpBackend:
     def _call(
         self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs: Any
     ) -> httpx.Response:
+        if self._http.is_closed:
+            raise RuntimeError(
+                f"this Planner of {self.url} is closed (close(), or its with block ended): "
+                "make another with Planner(url)"
+            )
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -1896,8 +1934,14 @@ class _LocalBackend:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rdplan-local")
         self._jobs: dict[str, _LocalJob] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def submit(self, scenario: Scenario, options: dict[str, Any]) -> dict[str, Any]:
+        if self._closed:  # its threads are gone: the job would stay queued for ever
+            raise RuntimeError(
+                "this local Planner is closed (close(), or its with block ended): make another "
+                "with Planner.local(); its ended jobs can still be read"
+            )
         try:  # the service's own model of the options: the same values refused, the same paths
             opts = SolveOptions.model_validate(options)
         except ValidationError as exc:
@@ -2070,6 +2114,7 @@ class _LocalBackend:
         return self._job(job_id).scenario
 
     def close(self) -> None:
+        self._closed = True
         for job in list(self._jobs.values()):
             if job.status in ("queued", "running"):
                 self.cancel(job.id)
@@ -2183,6 +2228,11 @@ class Planner:
         poll_interval: float = 0.5,
         transport: httpx.BaseTransport | None = None,
     ):
+        if not isinstance(url, str):  # Planner(os.environ.get("RDPLAN_URL")) with it unset
+            expected = (
+                "the service's URL, e.g. 'http://127.0.0.1:8000' (Planner.local(): no server)"
+            )
+            raise _type_error("url", expected, url)
         self._backend: _Backend = _HttpBackend(url, api_key, timeout, transport)
         self.poll_interval = poll_interval
 
@@ -2277,16 +2327,16 @@ class Planner:
         return Job(job_id, self, None, None, dict(info.get("options") or {}))
 
     def _ref(self, job: JobRef) -> Job:
-        return job if isinstance(job, Job) else self.job(job)
+        return job if isinstance(job, Job) else self.job(_job_id(job))
 
     def status(self, job: JobRef) -> dict[str, Any]:
         """The job's status, reason, options, progress history and result headline."""
-        return self._backend.get(job.id if isinstance(job, Job) else job)
+        return self._backend.get(_job_id(job))
 
     def cancel(self, job: JobRef) -> dict[str, Any]:
         """Ask the job to stop (a queued job is cancelled at once; a running one keeps the
         best plan found so far). Cancelling an ended job is a no-op."""
-        return self._backend.cancel(job.id if isinstance(job, Job) else job)
+        return self._backend.cancel(_job_id(job))
 
     def plan(self, job: JobRef) -> Plan:
         """The job's plan, whatever its status (``infeasible`` and ``unknown`` too).
@@ -2383,7 +2433,13 @@ class Planner:
         running, as :meth:`wait` does: its ``jobs`` are there to wait for or cancel.
         Interrupting (Ctrl-C, the notebook's stop button) cancels every job.
         """
+        if isinstance(variants, str | bytes) or not isinstance(variants, Iterable):
+            expected = "{name: scenario or merge patch} or a list of (name, value) pairs"
+            raise _type_error("variants", expected, variants)
         items = list(variants.items()) if isinstance(variants, Mapping) else list(variants)
+        for i, item in enumerate(items):
+            if not (isinstance(item, tuple | list) and len(item) == 2):
+                raise _type_error(f"variants[{i}]", "a (name, value) pair", item)
         names = [n for n, _ in items]
         if len(set(names)) != len(names) or base_name in names and base is not None:
             raise ValueError(
@@ -2396,6 +2452,8 @@ class Planner:
         if isinstance(base, Plan):
             base_scenario = base.scenario
         elif base is not None:
+            if not isinstance(base, Scenario | ScenarioModel | dict | str | os.PathLike):
+                raise _type_error("base", "a solved Plan, a scenario or None", base)
             base_scenario = base if isinstance(base, Scenario) else Scenario(base)
         if base is None:
             if not items:
@@ -2519,6 +2577,9 @@ class Planner:
 
     def diff(self, a: Plan | JobRef, b: Plan | JobRef) -> PlanDiff:
         """What changes from plan ``a`` to plan ``b`` (plans, jobs or job ids)."""
+        for side, value in (("a", a), ("b", b)):
+            if not isinstance(value, Plan | Job | str):
+                raise _type_error(side, "a Plan, a Job or a job id", value)
         pa = a if isinstance(a, Plan) else self.plan(a)
         pb = b if isinstance(b, Plan) else self.plan(b)
         return PlanDiff(pa, pb)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+import json
 import re
 
 import pytest
 
+from api.client import InvalidScenarioError, Scenario
 from tests.client.conftest import ROOT
 
 
@@ -45,3 +47,20 @@ def test_examples_use_only_names_they_define(path: str, start: str | None) -> No
     blocks = python_blocks(text)
     assert blocks
     assert undefined_names(blocks) == []
+
+
+def test_the_invalid_scenario_example_is_what_the_client_says() -> None:
+    """docs/client.md's example of an invalid scenario's message listed a window error
+    ("sites[0].latest: latest 2020 is before earliest 2030") that a horizon ending before it
+    starts no longer gives; the example is now the message, checked here."""
+    text = (ROOT / "docs" / "client.md").read_text(encoding="utf-8")
+    shown = re.search(r"error with its path:\n\n```\n(.*?)```", text, re.S)
+    assert shown is not None
+    doc = json.loads((ROOT / "tests" / "data" / "tiny.json").read_text(encoding="utf-8"))
+    doc["horizon"]["end"] = 2020
+    doc["sites"][0]["region"] = "nowhere"
+    doc["sites"][1]["benefit"] = {"huge": 500}
+    doc["crews"][0]["count"] = 0
+    with pytest.raises(InvalidScenarioError) as caught:
+        Scenario(doc)
+    assert str(caught.value) + "\n" == shown[1]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -374,3 +376,74 @@ def test_diff_plot_of_one_region_reads_years(local: Planner, pilot: Scenario) ->
     assert axis.get_offset_text().get_text() == ""
     ticks = [float(t.get_text()) for t in axis.get_ticklabels() if t.get_text()]
     assert ticks and all(min(pilot.years) - 1 <= t <= max(pilot.years) + 1 for t in ticks)
+
+
+def test_arguments_of_the_wrong_type_are_named(local: Planner, tiny: Scenario) -> None:
+    """A plan given for a scenario (``planner.solve(base)``), a batch for a plan
+    (``planner.diff(base, whatif)``, ``base.compare(whatif)``), a file name for a plan document,
+    an unset ``RDPLAN_URL``: each failed inside json, dict() or the job table ("the JSON object
+    must be str, bytes or bytearray, not Plan", "unhashable type: 'Batch'", "'NoneType' object
+    has no attribute 'rstrip'"). Each is now a TypeError naming the argument and what to give."""
+    plan = local.solve(tiny, time_limit=5, threads=1, progress=False)
+    batch = local.batch(
+        {"late": tiny.with_(fix={"n1": 2031})}, base=plan, time_limit=5, threads=1, progress=False
+    )
+    scenario = "scenario: give a Scenario, a scenario document (dict or JSON text) or a path, not "
+    cases: list[tuple[Any, str]] = [
+        (lambda: local.solve(plan, progress=False), scenario + "Plan Plan('tiny'"),
+        (lambda: local.submit(None), scenario + "NoneType None"),
+        (lambda: Plan(plan.doc, None), scenario + "NoneType None"),
+        (
+            lambda: Plan("plan.json", tiny),
+            "doc: give a plan document (dict); Plan.load(path, scenario) reads a plan file, "
+            "not str 'plan.json'",
+        ),
+        (lambda: local.diff(plan, batch), "b: give a Plan, a Job or a job id, not Batch"),
+        (lambda: plan.compare(batch), "other: give a Plan, not Batch"),
+        (lambda: plan.plot_comparison(tiny), "other: give a Plan, not Scenario"),
+        (lambda: local.wait(plan, progress=False), "job: give a Job or a job id (str), not Plan"),
+        (lambda: local.status(batch), "job: give a Job or a job id (str), not Batch"),
+        (lambda: local.cancel(None), "job: give a Job or a job id (str), not NoneType None"),
+        (lambda: local.batch(["late"], base=plan), "variants[0]: give a (name, value) pair"),
+        (lambda: local.batch(None, base=plan), "variants: give {name: scenario or merge patch}"),
+        (lambda: local.batch({}, base=batch.jobs["late"]), "base: give a solved Plan, a scenario"),
+        (lambda: Planner(os.environ.get("RDPLAN_NO_SUCH_URL")), "url: give the service's URL"),
+    ]
+    for call, message in cases:
+        with pytest.raises(TypeError) as caught:
+            call()
+        assert str(caught.value).startswith(message), str(caught.value)
+    with pytest.raises(TypeError, match=r"a batch's plans are batch\['name'\]"):
+        local.diff(batch, plan)
+
+
+def test_a_closed_planner_refuses_new_solves(tiny: Scenario) -> None:
+    """A solve submitted to a closed local planner failed with concurrent.futures' "cannot
+    schedule new futures after shutdown" and left its job queued for ever; it is refused,
+    saying the planner is closed. The closed planner's ended jobs are still read."""
+    with Planner.local() as local:
+        plan = local.solve(tiny, time_limit=5, threads=1, progress=False)
+    for call in (
+        lambda: local.submit(tiny, time_limit=5),
+        lambda: local.solve(tiny, time_limit=5, progress=False),
+    ):
+        with pytest.raises(RuntimeError, match=r"^this local Planner is closed \(close\(\)"):
+            call()
+    assert local.plan(plan.job_id).objective == 1855
+    assert [t for t in threading.enumerate() if t.name.startswith("rdplan-local")] == []
+
+
+def test_a_replan_job_shows_its_options_in_brief(local: Planner, tiny: Scenario) -> None:
+    """A re-plan job's options hold the frozen years' trainees and the baseline's crews: on the
+    national scenario hundreds of rows, so a Job shown in a notebook cell was 22,000 characters.
+    Its repr counts those lists' rows; ``job.options`` still holds them."""
+    plan = local.solve(tiny, time_limit=5, threads=1, progress=False)
+    job = local.submit(tiny, baseline=plan, freeze_through=2030, time_limit=5, threads=1)
+    job.wait(progress=False)
+    crews, training = job.options["baseline_crews"], job.options["frozen_training"]
+    assert crews and training and isinstance(crews[0], dict)
+    text = repr(job)
+    assert f"'baseline_crews': '{len(crews)} rows'" in text
+    assert f"'frozen_training': '{len(training)} rows'" in text
+    assert "'time_limit': 5.0" in text and "'pool'" not in text
+    assert text.startswith(f"Job(id='{job.id}', label='tiny', options={{")

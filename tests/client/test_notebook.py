@@ -4,6 +4,7 @@ server: any cell that raises fails the test."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import httpx
@@ -59,6 +60,17 @@ def test_what_if_notebook_runs_against_the_server(
     # the prose cells read the results: every question gets its verdict
     for name in ("fewer crews 2027", "3 per province", "lead time 2"):
         assert f"- {name}: " in text
+    # and says what the tables say: a base plan not proved optimal is within its gap as the
+    # plan's summary shows it (the prose said "within 0.0 %" of a plan with a gap of 0.01 %)
+    results = "".join(
+        o.get("data", {}).get("text/plain", "")
+        for o in outputs
+        if o.output_type == "execute_result"
+    )
+    base = re.search(r"Plan\('base': (\w+), objective [\d,]+, gap ([\d.]+ %)", results)
+    assert base is not None, results
+    if base[1] == "feasible":
+        assert f"so this one is within {base[2]} of the best possible" in text, text
     # the solves ran on the server: the base and the three what-ifs at least
     jobs = httpx.get(
         f"{server.url}/v1/solves", params={"limit": 100}, headers={"X-API-Key": API_KEY}, timeout=30

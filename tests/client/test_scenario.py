@@ -155,6 +155,13 @@ def test_plan_load_names_what_is_not_a_plan(tmp_path: Path, tiny: Scenario) -> N
         assert {e.path for e in info.value.errors} >= paths, info.value.errors
         assert str(info.value).startswith("invalid plan document:")
         assert isinstance(info.value, InvalidScenarioError)
+        if paths != {""}:  # the document read by hand, Plan(json.load(f), scenario), alike: it
+            # was a plan of status 'None', or a KeyError at .builds for a build without its region
+            with pytest.raises(InvalidPlanError) as direct:
+                Plan(json.loads(source.read_text()), tiny)
+            assert direct.value.errors == info.value.errors
+    with pytest.raises(InvalidPlanError, match=r"builds\[0\].region: Field required"):
+        Plan({"status": "feasible", "builds": [{"site": "n1", "year": 2030}]}, tiny)
 
 
 def test_diff_across_a_what_if_that_renames_a_region(tiny: Scenario) -> None:

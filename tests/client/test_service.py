@@ -424,3 +424,13 @@ def test_html_summaries(pilot_plan: Plan, pilot: Scenario) -> None:
     assert "optimal" in html and f"{pilot_plan.objective:,}" in html
     assert "<table" in pilot._repr_html_()
     assert isinstance(pilot_plan.served_share_national, pd.Series)
+
+
+def test_a_closed_planner_says_so(server: Server, tiny: Scenario) -> None:
+    """A call on a closed Planner raised httpx's "Cannot send a request, as the client has
+    been closed" from inside httpx; it now names the planner and what to do."""
+    with Planner(server.url, api_key=API_KEY) as planner:
+        assert planner.health()["status"] == "ok"
+    for call in (lambda: planner.submit(tiny, time_limit=5), planner.health):
+        with pytest.raises(RuntimeError, match=rf"^this Planner of {server.url} is closed"):
+            call()
