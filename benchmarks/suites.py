@@ -26,6 +26,10 @@ CONFORMANCE_CONFLICTS: list[tuple[str, dict[str, Any]]] = [
 
 #: The province whose technicians are taken away in the infeasible national variant.
 INFEASIBLE_REGION = "kangwon"
+#: The infeasible national what-ifs beside it (since run 32): the base plan frozen through
+#: :data:`SHORT_FROZEN_THROUGH`, then one national pool short by :data:`SHORT_CREWS` crews in
+#: :data:`SHORT_YEAR`; and every pool cut to a quarter of its crews in that year.
+SHORT_FROZEN_THROUGH, SHORT_YEAR, SHORT_POOL, SHORT_CREWS = 2027, 2027, "kpa-124.1", 3
 #: Re-plan: the years frozen from the base plan, and the year a third of the crews is lost.
 FREEZE_THROUGH = 2026
 CREW_LOSS_YEAR = 2027
@@ -186,6 +190,22 @@ SUITES: dict[str, list[Case]] = {
             note=f"{INFEASIBLE_REGION}: trained stock 0, training capacity 0",
         ),
         Case(
+            "national-infeasible-frozen-crews",
+            "derived/national-infeasible-frozen-crews",
+            kind="infeasible",
+            seeds=(0, 1),
+            note=f"the base plan frozen through {SHORT_FROZEN_THROUGH}, {SHORT_POOL} {SHORT_CREWS}"
+            f" crews short in {SHORT_YEAR} (since run 32: no set in 60 s before it)",
+        ),
+        Case(
+            "national-infeasible-crews-quarter",
+            "derived/national-infeasible-crews-quarter",
+            kind="infeasible",
+            seeds=(0, 1),
+            note=f"every pool a quarter of its crews in {SHORT_YEAR}: fewer than the yearly quota"
+            " needs (since run 32: no set in 30 s before it)",
+        ),
+        Case(
             "replan-frozen-cold",
             "derived/replan-frozen",
             kind="replan-cold",
@@ -258,6 +278,46 @@ def national_infeasible(national: dict[str, Any]) -> dict[str, Any]:
     else:  # pragma: no cover - the national instance has the province
         raise ValueError(f"national-20x10 has no region '{INFEASIBLE_REGION}'")
     return doc
+
+
+def _short_of_crews(doc: dict[str, Any], pools: dict[str, int]) -> dict[str, Any]:
+    """``doc`` with each pool of ``pools`` down to that many crews in :data:`SHORT_YEAR`."""
+    start, end = doc["horizon"]["start"], doc["horizon"]["end"]
+    for pool in doc["crews"]:
+        if pool["id"] in pools:
+            available = pool.get("available") or {
+                str(y): pool["count"] for y in range(start, end + 1)
+            }
+            pool["available"] = {**available, str(SHORT_YEAR): pools[pool["id"]]}
+    return doc
+
+
+def national_infeasible_frozen_crews(
+    national: dict[str, Any], base_plan: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The base plan frozen through :data:`SHORT_FROZEN_THROUGH`, then :data:`SHORT_POOL`
+    :data:`SHORT_CREWS` crews short in :data:`SHORT_YEAR`: the frozen builds of that year need
+    more crews than can come."""
+    from solver.replan import apply_baseline
+    from solver.scenario import parse_scenario
+
+    if base_plan is None:
+        base_plan = instance_document(REPLAN_BASE_PLAN)
+    doc = copy.deepcopy(national)
+    count = next(p["count"] for p in doc["crews"] if p["id"] == SHORT_POOL)
+    doc = _short_of_crews(doc, {SHORT_POOL: count - SHORT_CREWS})
+    scenario = apply_baseline(parse_scenario(doc), base_plan, freeze_through=SHORT_FROZEN_THROUGH)
+    out = copy.deepcopy(scenario.to_document())
+    out["name"] = "national-infeasible-frozen-crews"
+    return out
+
+
+def national_infeasible_crews_quarter(national: dict[str, Any]) -> dict[str, Any]:
+    """national-20x10 with every pool a quarter of its crews (rounded down) in
+    :data:`SHORT_YEAR`: fewer crews than the yearly quota's builds need."""
+    doc = copy.deepcopy(national)
+    doc["name"] = "national-infeasible-crews-quarter"
+    return _short_of_crews(doc, {p["id"]: p["count"] // 4 for p in doc["crews"]})
 
 
 def replan_frozen(

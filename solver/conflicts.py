@@ -8,15 +8,17 @@ Each shrink re-reads the solver's core, so the filter usually needs far fewer
 checks than members. Members confirmed necessary are never lost by a shrink:
 a core without one of them would lie inside a set already shown feasible.
 
-Where the LP relaxation is already infeasible (most conflicts a planner meets:
-crews, quotas, resources or technicians short in some year), HiGHS's Farkas
-certificate names the instances it rests on (:func:`lp_candidates`), and the
-filter starts from those instead of from CP-SAT's check of every instance: on
-national-size models that check could not decide in a minute where a few
-instances conflict (a frozen re-plan three crews short in a year).
+Where the LP relaxation is infeasible (most conflicts a planner meets: crews,
+quotas, resources or technicians short in some year), HiGHS's Farkas certificate
+names the instances it rests on (:class:`_Relaxation`): a member whose removal
+leaves the LP infeasible is dropped without CP-SAT, and where CP-SAT's first
+check of every instance cannot decide (on national-size models it could not in
+a minute, for a frozen re-plan three crews short in a year) or its core is
+larger, the filter starts from the LP's refutation of the rules a planner
+changes first (:data:`PREFERENCE`).
 
 The result is infeasible on its own and irreducible, whichever backend the
-planner asked for (the oracle is always CP-SAT).
+planner asked for (decided by CP-SAT, or by the LP where it refutes a set).
 """
 
 from __future__ import annotations

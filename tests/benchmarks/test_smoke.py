@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from benchmarks.baseline_pulp import solve_baseline
-from benchmarks.run import BASELINE, RDPLAN_BACKENDS, main
-from benchmarks.suites import CONFORMANCE_OPTIMA
+from benchmarks.run import BASELINE, RDPLAN_BACKENDS, _scenario_document, main
+from benchmarks.suites import CONFORMANCE_OPTIMA, SHORT_YEAR, SUITES
 from solver.evaluate import evaluate
 from solver.scenario import parse_scenario
 from tests.conftest import load
@@ -31,6 +31,20 @@ def test_baseline_reproduces_conformance_optimum(name: str) -> None:
     assert plan["objective"] == CONFORMANCE_OPTIMA[name]
     assert plan["bound"] == plan["objective"] and plan["gap"] == 0.0
     assert evaluate(parse_scenario(doc), plan).holds
+
+
+DERIVED = sorted({c.source for c in SUITES["full"] if c.source.startswith("derived/")})
+
+
+@pytest.mark.parametrize("source", DERIVED)
+def test_every_derived_scenario_of_the_full_suite_is_valid(source: str) -> None:
+    """A derived case that does not build fails a full run only after its hour; here at once."""
+    doc = _scenario_document({"source": source})
+    assert parse_scenario(doc).name == source.removeprefix("derived/")
+    if "crews" in source and "infeasible" in source:
+        year = str(SHORT_YEAR)
+        cut = [p for p in doc["crews"] if p.get("available", {}).get(year, p["count"]) < p["count"]]
+        assert cut, "the crew cut reaches the document"
 
 
 def test_baseline_proves_infeasibility() -> None:
