@@ -92,29 +92,45 @@ def baseline_training(
         raise _refuse("baseline.training", "the baseline plan's training is not a list")
     out: dict[tuple[str, int], int] = {}
     seen: dict[tuple[str, int], int] = {}
+    errors: list[FieldError] = []  # every row's, at once (a plan of another scenario: all)
     for i, item in enumerate(training):
-        row = _plan_row(
-            TrainingRow,
-            item,
-            f"baseline.training[{i}]",
-            f"each training entry needs region, year and trainees (an integer in 0..{MAX_INT:,})",
-            lambda r: 0 <= r.trainees <= MAX_INT,
-        )
-        path, key = f"baseline.training[{i}]", (row.region, row.year)
-        if regions is not None and row.region not in regions:
-            raise _refuse(f"{path}.region", f"unknown region '{row.region}'")
-        if years is not None and row.year not in years:
-            first, last = min(years), max(years)
-            raise _refuse(
-                f"{path}.year", f"{row.year} is not a year of the horizon {first}..{last}"
-            )
-        if key in seen:
-            raise _refuse(
+        path = f"baseline.training[{i}]"
+        try:
+            row = _plan_row(
+                TrainingRow,
+                item,
                 path,
-                f"a second entry for region '{row.region}' and year {row.year} (also training[{seen[key]}])",
+                f"each training entry needs region, year and trainees (an integer in 0..{MAX_INT:,})",
+                lambda r: 0 <= r.trainees <= MAX_INT,
             )
-        seen[key] = i
-        out[key] = row.trainees
+        except ScenarioError as exc:
+            errors += exc.errors
+            continue
+        key = (row.region, row.year)
+        if regions is not None and row.region not in regions:
+            errors.append(
+                FieldError(path=f"{path}.region", message=f"unknown region '{row.region}'")
+            )
+        elif years is not None and row.year not in years:
+            first, last = min(years), max(years)
+            errors.append(
+                FieldError(
+                    path=f"{path}.year",
+                    message=f"{row.year} is not a year of the horizon {first}..{last}",
+                )
+            )
+        elif key in seen:
+            errors.append(
+                FieldError(
+                    path=path,
+                    message=f"a second entry for region '{row.region}' and year {row.year} (also training[{seen[key]}])",
+                )
+            )
+        else:
+            seen[key] = i
+            out[key] = row.trainees
+    if errors:
+        raise ScenarioError(errors)
     return out
 
 
@@ -220,16 +236,25 @@ def apply_baseline(
         baseline_crews(plan)
     baseline = doc.get("baseline", [])
     copied: set[str] = set()  # the frozen sites' fixed builds, copied from baseline rows
+    # Every error at once: a plan of another scenario has unknown sites and unknown regions.
+    errors: list[FieldError] = []
     if freeze_through is not None:
         regions = {r["id"] for r in doc["regions"]}
         horizon = range(scenario.horizon.start, scenario.horizon.end + 1)
-        trained = baseline_training(plan, regions, horizon) if plan is not None else None
+        trained = None
+        try:
+            trained = baseline_training(plan, regions, horizon) if plan is not None else None
+        except ScenarioError as exc:
+            errors += exc.errors
         if trained is not None:
             _cap_frozen_training(doc, trained, freeze_through)
         if not baseline:
-            raise _refuse(
-                "baseline",
-                "freezing years needs a baseline: a plan to re-plan from, or the scenario's own",
+            raise ScenarioError(
+                errors
+                + _refuse(
+                    "baseline",
+                    "freezing years needs a baseline: a plan to re-plan from, or the scenario's own",
+                ).errors
             )
         frozen = {b["site"]: b for b in baseline if b["year"] <= freeze_through}
         for i, s in enumerate(doc["sites"]):
@@ -238,37 +263,43 @@ def apply_baseline(
                 s["fixed"] = {"year": b["year"], "option": b["option"]}
                 copied.add(f"sites[{i}].fixed")
             elif "fixed" in s and s["fixed"]["year"] <= freeze_through:
-                raise _refuse(
-                    f"sites[{i}].fixed",
-                    f"site '{s['id']}' is fixed to {s['fixed']['year']}, a frozen year in which the baseline does not build it",
+                errors.append(
+                    FieldError(
+                        path=f"sites[{i}].fixed",
+                        message=f"site '{s['id']}' is fixed to {s['fixed']['year']}, a frozen year in which the baseline does not build it",
+                    )
                 )
             elif "fixed" not in s:
                 earliest = max(s.get("earliest", scenario.horizon.start), freeze_through + 1)
                 if s.get("latest", scenario.horizon.end) >= earliest:
                     s["earliest"] = earliest
                 elif s.get("required", True):
-                    raise _refuse(
-                        f"sites[{i}]",
-                        f"required site '{s['id']}' is not built in the frozen years and its window closes by {freeze_through}",
+                    errors.append(
+                        FieldError(
+                            path=f"sites[{i}]",
+                            message=f"required site '{s['id']}' is not built in the frozen years and its window closes by {freeze_through}",
+                        )
                     )
                 else:
                     # An optional site whose window closed unbuilt: a window after the horizon.
                     s["earliest"] = s["latest"] = scenario.horizon.end + 1
     try:
-        return parse_scenario(json.loads(json.dumps(doc)))
+        replanned = parse_scenario(json.loads(json.dumps(doc)))
     except ScenarioError as exc:
         # A bad baseline build (a year or option the scenario does not have) is named at
         # baseline[i]; the frozen site's fixed build copied from it is the same error at a
         # field the caller never wrote, so it is left out.
-        if copied and any(e.path.startswith("baseline[") for e in exc.errors):
-            raise ScenarioError(
-                [
-                    e
-                    for e in exc.errors
-                    if not any(e.path == c or e.path.startswith(c + ".") for c in copied)
-                ]
-            ) from None
-        raise
+        found = exc.errors
+        if copied and any(e.path.startswith("baseline[") for e in found):
+            found = [
+                e
+                for e in found
+                if not any(e.path == c or e.path.startswith(c + ".") for c in copied)
+            ]
+        raise ScenarioError(found + errors) from None
+    if errors:
+        raise ScenarioError(errors)
+    return replanned
 
 
 def frozen_training(

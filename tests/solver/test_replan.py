@@ -155,6 +155,33 @@ def test_bad_baseline_builds_are_named_once_at_the_baseline() -> None:
     assert sorted(e.path for e in info.value.errors) == ["baseline[0].year", "baseline[1].option"]
 
 
+def test_a_plan_of_another_scenario_frozen_names_every_error_at_once() -> None:
+    """Frozen against a plan of another scenario, every unknown site and every training row of
+    an unknown region is named: only the first training row was (``training[0].region``),
+    and the unknown sites, the error that says what went wrong, not at all."""
+    doc = load("conformance/tiny")  # regions north, south
+    plan = {
+        "builds": [
+            {"site": "elsewhere-a", "year": 2030, "option": "basic"},
+            {"site": "elsewhere-b", "year": 2031, "option": "basic"},
+        ],
+        "training": [
+            {"region": "east", "year": 2030, "trainees": 5},
+            {"region": "west", "year": 2030, "trainees": 5},
+            {"region": "north", "year": 2040, "trainees": 5},
+        ],
+    }
+    with pytest.raises(ScenarioError) as info:
+        apply_baseline(parse_scenario(doc), plan, freeze_through=2030)
+    paths = [e.path for e in info.value.errors]
+    assert paths[:2] == ["baseline[0].site", "baseline[1].site"]
+    assert paths[2:] == [
+        "baseline.training[0].region",
+        "baseline.training[1].region",
+        "baseline.training[2].year",
+    ]
+
+
 def test_flows_keep_fixed_trainees_and_train_the_rest_late() -> None:
     """The trainee repair (``solver.flows``) with a frozen year held at an amount: that year
     trains exactly it, and what else the builds need comes as late as capacities allow."""
