@@ -39,7 +39,7 @@ from api.schemas import (
     ErrorBody,
 )
 from api.settings import Settings
-from api.states import QUEUED
+from api.states import DONE, FAILED, QUEUED
 from api.storage import Storage
 from solver.plan import Plan, Status
 from solver.scenario import FieldError, Scenario, ScenarioError
@@ -207,6 +207,15 @@ async def submit_batch(
     return BatchOut.of(batch, dict.fromkeys(job_ids, QUEUED))
 
 
+def _batch_out(row: BatchRow, storage: Storage) -> BatchOut:
+    """A batch with its jobs' statuses and, once every job has ended, its comparison table."""
+    job_ids = _job_ids(row)
+    out = BatchOut.of(row, storage.job_statuses(job_ids))
+    if out.status == "done":
+        out.table = comparison(row, storage.jobs(job_ids))
+    return out
+
+
 @router.get("", response_model=BatchPage, summary="List batches (newest first)")
 def list_batches(storage: StorageDep, limit: Limit = 20, offset: Offset = 0) -> BatchPage:
     """Batches with their jobs' statuses (the comparison tables are at ``/v1/batches/{id}``)."""
@@ -230,8 +239,26 @@ def get_batch(batch_id: uuid.UUID, storage: StorageDep) -> BatchOut:
     row = storage.get_batch(str(batch_id))
     if row is None:
         raise ApiError(404, f"no batch {batch_id}")
-    job_ids = _job_ids(row)
-    out = BatchOut.of(row, storage.job_statuses(job_ids))
-    if out.status == "done":
-        out.table = comparison(row, storage.jobs(job_ids))
-    return out
+    return _batch_out(row, storage)
+
+
+@router.delete(
+    "/{batch_id}",
+    status_code=202,
+    response_model=BatchOut,
+    summary="Cancel a batch's queued and running jobs",
+    responses={404: {"model": ErrorBody, "description": "no such batch"}},
+)
+def cancel_batch(batch_id: uuid.UUID, storage: StorageDep, runner: RunnerDep) -> BatchOut:
+    """Every job of the batch that has not ended is cancelled as ``DELETE /v1/solves/{id}``
+    cancels one: a queued job at once, a running one asked to stop (it ends ``cancelled``
+    with its best plan so far). Jobs that have ended keep their plans, and the batch is
+    ``done`` once every job has ended, with its table. Cancelling again is harmless (202)."""
+    row = storage.get_batch(str(batch_id))
+    if row is None:
+        raise ApiError(404, f"no batch {batch_id}")
+    for job_id in _job_ids(row):
+        job = storage.request_cancel(job_id)
+        if job is not None and job.status not in (DONE, FAILED):
+            runner.cancelled(job.id)
+    return _batch_out(row, storage)

@@ -257,6 +257,42 @@ def test_batch_without_start_from_base_and_solves_from_a_start(
         assert "without a plan" in start["why_not"], start
 
 
+def test_a_batch_is_cancelled_as_a_whole(client: httpx.Client, long_doc: dict[str, Any]) -> None:
+    # Three national solves of 60 s on two worker processes: two run, one waits. One DELETE
+    # stops them all (there was no way but a DELETE per job); the batch ends done, its table
+    # with each job's status.
+    r = client.post(
+        "/v1/batches",
+        json={
+            "scenario": long_doc,
+            "grid": {"balance.tolerance_pct": [10, 20]},
+            "options": {"time_limit": 60, "threads": 1, "backend": "cpsat"},
+        },
+    )
+    assert r.status_code == 202, r.text
+    batch = r.json()
+    flows.wait_running_with_progress(client, batch["jobs"]["base"])
+    r = client.delete(f"/v1/batches/{batch['id']}")
+    assert r.status_code == 202, r.text
+    assert r.json()["id"] == batch["id"]
+
+    def ended() -> dict[str, Any] | None:
+        body = client.get(f"/v1/batches/{batch['id']}").json()
+        return body if body["status"] == "done" else None
+
+    done = wait_for(ended, 30, "the cancelled batch to end")
+    statuses = {row["variant"]: row["job_status"] for row in done["table"]}
+    assert statuses == dict.fromkeys(batch["jobs"], "cancelled")
+    for job_id in batch["jobs"].values():
+        job = client.get(f"/v1/solves/{job_id}").json()
+        assert job["status"] == "cancelled", job
+        assert job["seconds"] is None or job["seconds"] < 60, job  # stopped, not timed out
+    again = client.delete(f"/v1/batches/{batch['id']}")
+    assert again.status_code == 202 and again.json()["status"] == "done"
+    missing = client.delete(f"/v1/batches/{UNKNOWN_JOB}")
+    assert missing.status_code == 404, missing.text
+
+
 def test_invalid_batches(client: httpx.Client, tiny_doc: dict[str, Any]) -> None:
     patch = {"patch": NO_MOBILIZATION}
     for body, path in (
@@ -613,7 +649,7 @@ def test_openapi_documents_the_new_endpoints(client: httpx.Client) -> None:
         "/v1/scenarios/{scenario_id}/variants": {"post"},
         "/v1/solves/{job_id}/diff/{other_id}": {"get"},
         "/v1/batches": {"get", "post"},
-        "/v1/batches/{batch_id}": {"get"},
+        "/v1/batches/{batch_id}": {"get", "delete"},
     }.items():
         assert methods <= set(spec["paths"][path]), path
     options = spec["components"]["schemas"]["SolveOptions"]["properties"]
