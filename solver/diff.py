@@ -50,10 +50,16 @@ def served_curves(plan: dict[str, Any], scenario: Scenario) -> dict[str, list[in
 
 
 def diff_plans(
-    a: dict[str, Any], b: dict[str, Any], scenario: Scenario | None = None
+    a: dict[str, Any],
+    b: dict[str, Any],
+    scenario: Scenario | None = None,
+    scenario_a: Scenario | None = None,
 ) -> dict[str, Any]:
     """Differences from plan ``a`` to plan ``b`` (both SPEC §4 documents);
-    :class:`NoBuildsError` when either is a verdict without builds."""
+    :class:`NoBuildsError` when either is a verdict without builds. With ``scenario`` (``b``'s)
+    the population served over time too, ``a``'s on ``scenario_a`` when it is another
+    scenario's plan (on ``b``'s, its sites of another scenario served no one); left out when
+    the two horizons differ, as the curves then share no axis of years."""
     for side, plan in (("a", a), ("b", b)):
         if plan.get("status") not in PLAN_STATUSES:
             raise NoBuildsError(side, plan.get("status"))
@@ -116,10 +122,11 @@ def diff_plans(
             if ba[s]["year"] == bb[s]["year"] and ba[s]["option"] == bb[s]["option"]
         ),
     }
-    if scenario is not None:
+    own = scenario_a if scenario_a is not None else scenario
+    if scenario is not None and own is not None and list(own.years) == list(scenario.years):
         out["served_population"] = {
             "years": list(scenario.years),
-            "a": served_curves(a, scenario),
+            "a": served_curves(a, own),
             "b": served_curves(b, scenario),
         }
     return out

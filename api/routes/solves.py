@@ -465,17 +465,27 @@ def diff_solves(job_id: uuid.UUID, other_id: uuid.UUID, storage: StorageDep) -> 
     builds per year, and the population served over time (on ``b``'s scenario)."""
     a, b = _job(storage, job_id), _job(storage, other_id)
     plan_a, plan_b = _plan(a), _plan(b)
-    row = storage.get_scenario(b.scenario_id)
-    scenario = None
-    if row is not None:
-        try:
-            scenario = parse_scenario(row.document)
-        except ScenarioError:  # stored under an older SPEC: the diff without the curves
-            scenario = None
+    scenario = _stored_scenario(storage, b.scenario_id)
+    scenario_a = (
+        None if a.scenario_id == b.scenario_id else _stored_scenario(storage, a.scenario_id)
+    )
+    if scenario_a is None and a.scenario_id != b.scenario_id:
+        scenario = None  # a's scenario unreadable: no curve of a to draw beside b's
     try:
-        return PlanDiff.model_validate(diff_plans(plan_a, plan_b, scenario))
+        return PlanDiff.model_validate(diff_plans(plan_a, plan_b, scenario, scenario_a))
     except NoBuildsError as exc:  # infeasible or unknown: no builds
         raise _no_builds(a if exc.side == "a" else b, exc.status, "compare") from None
+
+
+def _stored_scenario(storage: Storage, scenario_id: str) -> Scenario | None:
+    """A stored scenario, parsed; None when it is gone or was stored under an older SPEC."""
+    row = storage.get_scenario(scenario_id)
+    if row is None:
+        return None
+    try:
+        return parse_scenario(row.document)
+    except ScenarioError:
+        return None
 
 
 @router.delete(

@@ -354,6 +354,28 @@ def test_diff_between_two_solves(client: httpx.Client, tiny_variant: Any) -> Non
     assert client.get(f"/v1/solves/{a['id']}/diff/not-a-uuid").status_code == 422
 
 
+def test_diff_of_plans_of_other_sites_draws_each_on_its_own_sites(
+    client: httpx.Client, tiny_variant: Any
+) -> None:
+    # a's sites renamed: on b's scenario its builds served no one (every curve of a was 0)
+    doc = tiny_variant("renamed-a")
+    for site in doc["sites"]:
+        site["id"] = "x-" + site["id"]
+    doc["baseline"] = [dict(b, site="x-" + b["site"]) for b in doc.get("baseline", [])]
+    a = solved(client, doc)
+    b = solved(client, tiny_variant("renamed-b"))
+    diff = client.get(f"/v1/solves/{a['id']}/diff/{b['id']}").json()
+    served = diff["served_population"]
+    assert served["a"] == served["b"], served  # the same builds under other names
+    assert sum(served["a"]["north"]) > 0
+    # another horizon: no axis of years in common, so no curves (not a's on b's years)
+    later = tiny_variant("later")
+    later["horizon"] = {"start": 2030, "end": 2032}
+    c = solved(client, later)
+    other = client.get(f"/v1/solves/{c['id']}/diff/{b['id']}").json()
+    assert other["served_population"] is None
+
+
 def test_diff_with_a_job_that_found_no_plan_is_409(client: httpx.Client, tiny_variant: Any) -> None:
     """An infeasible (or unknown) plan has no builds: a diff against it is not "every site
     dropped" but no comparison at all, as in a batch's table (moved/dropped null)."""
