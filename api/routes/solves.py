@@ -57,6 +57,10 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: The id of a job's final ``status`` event (``GET /v1/solves/{id}/events``).
+FINAL_EVENT = "final"
+
+
 def job_options(opts: SolveOptions, settings: Settings) -> dict[str, Any]:
     """The stored options of a job (service defaults filled in); 422 over the limits."""
     time_limit = (
@@ -356,7 +360,12 @@ def get_solve(job_id: uuid.UUID, storage: StorageDep) -> JobOut:
         200: {
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "`status` events on every change of status, `progress` events "
-            "(id = sequence number) with incumbent/bound/gap; ends after the final status",
+            "(id = sequence number) with incumbent/bound/gap; ends after the final status "
+            f"(id `{FINAL_EVENT}`)",
+        },
+        204: {
+            "description": f"`Last-Event-ID: {FINAL_EVENT}` for a job that has ended: the "
+            "stream was read to its end (a browser's EventSource stops reconnecting on 204)"
         },
         **NOT_FOUND,
     },
@@ -369,10 +378,14 @@ async def solve_events(
     last_event_id: Annotated[
         str | None, Header(description="resume after this progress event")
     ] = None,
-) -> EventSourceResponse:
+) -> Response:
     """Streams ``status`` and ``progress`` events until the job ends; the last event is the
-    final ``status``. Reconnecting with ``Last-Event-ID`` skips progress already seen."""
-    await to_thread.run_sync(_job, storage, job_id)
+    final ``status``, with id ``final``. Reconnecting with ``Last-Event-ID`` skips progress
+    already seen; after the final status, 204 (a browser's EventSource reconnects after every
+    stream that ends, and read the final status again for ever)."""
+    job = await to_thread.run_sync(_job, storage, job_id)
+    if last_event_id == FINAL_EVENT and job.status in TERMINAL:
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
     after = (
         int(last_event_id)
         if last_event_id and last_event_id.isdigit() and len(last_event_id) < 10
@@ -395,7 +408,8 @@ async def solve_events(
                 }
             if job.status != last_status:
                 last_status = job.status
-                yield {"event": "status", "data": JobOut.of(job).model_dump_json()}
+                event = {"event": "status", "data": JobOut.of(job).model_dump_json()}
+                yield event | ({"id": FINAL_EVENT} if job.status in TERMINAL else {})
             if job.status in TERMINAL:
                 return
             if await request.is_disconnected():

@@ -112,6 +112,11 @@ def submit_watch_and_check(client: httpx.Client, doc: dict[str, Any], optimum: i
         )
     )
     assert [e for e, _, _ in again] == ["status"]
+    # the final status has the id that ends a browser's reconnects: after it, 204 (EventSource
+    # reconnects after every stream that ends, and read the final status again for ever)
+    assert again[-1][1] == "final"
+    r = client.get(f"/v1/solves/{submitted['id']}/events", headers={"Last-Event-ID": "final"})
+    assert r.status_code == 204 and r.content == b"", r.text
     return str(submitted["id"])
 
 
