@@ -100,6 +100,8 @@ def test_api_keys(sqlite_server: Server, tiny_doc: dict[str, Any]) -> None:
                 assert r.status_code == 401, (key, method, path, r.text)
                 assert r.headers["www-authenticate"].startswith("Bearer")
             assert anonymous.get("/healthz").status_code == 200
+            head = anonymous.head("/healthz")  # an uptime probe's HEAD (it was 405)
+            assert head.status_code == 200 and head.content == b"", head
     with httpx.Client(
         base_url=sqlite_server.url, headers={"Authorization": "Bearer second-key"}
     ) as bearer:
