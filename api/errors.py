@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from solver.scenario import FieldError, format_path
+from solver.scenario import FieldError, error_message, format_path
 
 log = logging.getLogger("rdplan.api")
 
@@ -55,7 +55,7 @@ def _request_error(err: dict[str, Any]) -> dict[str, str]:
     if err.get("type") == "json_invalid":
         reason = (err.get("ctx") or {}).get("error", "invalid JSON")
         return {"path": "", "message": f"not a JSON document: {reason}"}
-    message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    message = error_message(err)
     if rest and rest[-1] == "[key]":  # pydantic's mark of an object's key, not its value
         rest = rest[:-1]
         message = f"the key {rest[-1]!r}: {message}" if rest else message

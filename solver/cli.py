@@ -27,7 +27,14 @@ from solver.argtypes import (
     writable_file,
 )
 from solver.plan import Plan, Status, read_plan_document
-from solver.scenario import FieldError, ScenarioError, json_schema, load_document, validate_document
+from solver.scenario import (
+    FieldError,
+    ScenarioError,
+    error_message,
+    json_schema,
+    load_document,
+    validate_document,
+)
 
 
 def _read(path: str) -> bytes:
@@ -435,7 +442,7 @@ def _settings_hold() -> bool:
         for error in exc.errors():
             name = "RDPLAN_" + "_".join(str(part) for part in error["loc"]).upper()
             shown = "" if name == "RDPLAN_API_KEYS" else f"={error.get('input')!r}"  # secrets
-            message = str(error["msg"]).removeprefix("Value error, ")
+            message = error_message(error)
             print(f"rdplan: {name}{shown}: {message}", file=sys.stderr)
         return False
     return True

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -56,7 +56,9 @@ NotNull = BeforeValidator(_not_null)
 Id = Annotated[str, Field(pattern=ID_PATTERN, strict=True)]
 Count = Annotated[StrictInt, Field(ge=0, le=MAX_INT)]
 PositiveCount = Annotated[StrictInt, Field(ge=1, le=MAX_INT)]
-Year = Annotated[StrictInt, Field(ge=1900, le=2200)]
+#: The years a scenario or a baseline may name (SPEC §2).
+YEAR_MIN, YEAR_MAX = 1900, 2200
+Year = Annotated[StrictInt, Field(ge=YEAR_MIN, le=YEAR_MAX)]
 Weight = Annotated[StrictInt, Field(ge=0, le=MAX_WEIGHT), NotNull]
 Name = Annotated[str | None, Field(max_length=200, strict=True), NotNull]
 Lat = Annotated[float, BeforeValidator(_number), Field(ge=-90, le=90)]
@@ -250,6 +252,12 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(keep)
 
 
+def error_message(err: Mapping[str, Any]) -> str:
+    """A pydantic error's message without pydantic's "Value error, " (a validator's own words
+    follow it), as every rdplan error shows it."""
+    return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
 def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
     seen: dict[str, FieldError] = {}
     for err in exc.errors(include_url=False):
@@ -265,7 +273,7 @@ def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
         elif kind == "string_pattern_mismatch":
             msg = "must match [A-Za-z0-9_.-]{1,64}"
         else:
-            msg = str(err["msg"]).removeprefix("Value error, ")
+            msg = error_message(err)
         # Union members each report the same value; keep the first, most useful one.
         if path in seen and kind in {"dict_type", "int_type"}:
             continue
@@ -295,7 +303,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_year(value: Any) -> bool:
-    return _is_int(value) and 1900 <= value <= 2200
+    return _is_int(value) and YEAR_MIN <= value <= YEAR_MAX
 
 
 def _is_id(value: Any) -> bool:
