@@ -26,6 +26,7 @@ its side; diffs are computed here with :func:`solver.diff.diff_plans`.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import json
@@ -35,6 +36,7 @@ import threading
 import time
 import uuid
 import warnings
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -1925,6 +1927,29 @@ class _LocalJob:
     future: Future[None] | None = None
 
 
+def _close_at_exit(backend: _LocalBackend) -> None:
+    """Close ``backend`` (cancel its solves) when the interpreter exits. Python joins a thread
+    pool's threads at exit, so a script that ended mid-solve waited for the solve's whole time
+    limit. The hook goes where ``concurrent.futures`` puts its own join,
+    ``threading._register_atexit``, whose callbacks run last registered first, before the
+    join; the standard ``atexit`` runs after it, too late."""
+    ref = weakref.ref(backend)
+
+    def close() -> None:
+        live = ref()
+        if live is not None and not live._closed:
+            live.close()
+
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is None:  # pragma: no cover - every CPython since 3.9 has it
+            atexit.register(close)
+        else:
+            register(close)
+    except RuntimeError:  # the interpreter is already shutting down: nothing to stop later
+        pass
+
+
 class _LocalBackend:
     """Jobs in a thread pool of this process (``workers`` solves at a time)."""
 
@@ -1935,6 +1960,7 @@ class _LocalBackend:
         self._jobs: dict[str, _LocalJob] = {}
         self._lock = threading.Lock()
         self._closed = False
+        _close_at_exit(self)
 
     def submit(self, scenario: Scenario, options: dict[str, Any]) -> dict[str, Any]:
         if self._closed:  # its threads are gone: the job would stay queued for ever

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -447,3 +449,23 @@ def test_a_replan_job_shows_its_options_in_brief(local: Planner, tiny: Scenario)
     assert f"'frozen_training': '{len(training)} rows'" in text
     assert "'time_limit': 5.0" in text and "'pool'" not in text
     assert text.startswith(f"Job(id='{job.id}', label='tiny', options={{")
+
+
+def test_a_script_that_ends_mid_solve_exits_without_waiting_for_it() -> None:
+    # A notebook user's script that submits a local solve and ends: Python joined the solve's
+    # thread at exit, so the script hung for the whole time limit. The solve is now cancelled
+    # at exit, before the join. (600 s limit, 120 s to exit: the bound only tells a hang.)
+    script = (
+        "import json\n"
+        "from api.client import Planner\n"
+        "doc = json.load(open('tests/data/national-20x10.json'))\n"
+        "planner = Planner.local()\n"
+        "job = planner.submit(doc, time_limit=600, backend='cpsat', threads=1)\n"
+        "print('submitted', flush=True)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "submitted" in done.stdout
