@@ -576,6 +576,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _timeout(value: Any) -> float | None:
+    """A ``timeout`` argument: seconds to wait (a number, not NaN) or None (for ever); checked
+    before a job is submitted, so that a wrong one leaves nothing running."""
+    if value is None:
+        return None
+    if not _is_number(value) or value != value:
+        raise _type_error("timeout", "a number of seconds or None", value)
+    return float(value)
+
+
 def _year_error(path: str, year: Any, years: list[int]) -> FieldError | None:
     """Why ``year`` is not a year of the horizon ``years`` (None: it is one). A year given as
     text ("2030", a JSON key) is named as such, not as a year outside the horizon."""
@@ -2267,6 +2277,8 @@ class Planner:
         """A planner with the same interface that solves in threads of this process
         (``workers`` solves at a time; ``threads`` left out = all cores, more is refused as
         the service refuses more than its ``MAX_THREADS``)."""
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ValueError(f"workers: solves at a time, an integer >= 1, got {workers!r}")
         planner = cls.__new__(cls)
         planner._backend = _LocalBackend(workers)
         planner.poll_interval = poll_interval
@@ -2394,6 +2406,7 @@ class Planner:
         a failed job raises :class:`JobFailedError`; ``timeout`` raises ``TimeoutError``
         (the job keeps running).
         """
+        timeout = _timeout(timeout)
         job = self._ref(job)
         info = self._backend.get(job.id)
         bar = _Bar(
@@ -2428,6 +2441,7 @@ class Planner:
         **options: Any,
     ) -> Plan:
         """Submit, wait with a progress bar (time limit, incumbent, bound, gap), return the plan."""
+        timeout = _timeout(timeout)
         return self.wait(
             self.submit(scenario, label=label, **options), progress=progress, timeout=timeout
         )
@@ -2471,6 +2485,7 @@ class Planner:
             raise ValueError(
                 f"variant names must be unique and differ from the base name '{base_name}'"
             )
+        timeout = _timeout(timeout)
         plans: dict[str, Plan] = {}
         errors: dict[str, str] = {}
         jobs: dict[str, Job] = {}

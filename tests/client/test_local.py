@@ -469,3 +469,20 @@ def test_a_script_that_ends_mid_solve_exits_without_waiting_for_it() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "submitted" in done.stdout
+
+
+def test_a_timeout_or_worker_count_of_the_wrong_kind_is_named_before_any_job(
+    local: Planner, tiny: Scenario
+) -> None:
+    # solve(timeout="5") submitted its job, then failed in the wait with "unsupported operand
+    # type(s) for +: 'float' and 'str'", the job left running; Planner.local(workers=0) spoke
+    # of concurrent.futures' max_workers.
+    jobs = local._backend._jobs  # type: ignore[attr-defined]  # the local planner's job table
+    before = len(jobs)
+    with pytest.raises(TypeError, match="^timeout: .*a number of seconds or None"):
+        local.solve(tiny, time_limit=5, threads=1, progress=False, timeout="5")
+    with pytest.raises(TypeError, match="^timeout: "):
+        local.batch({"same": {}}, base=tiny, progress=False, timeout=float("nan"))
+    assert len(jobs) == before, "nothing was submitted"
+    with pytest.raises(ValueError, match="^workers: .*>= 1, got 0"):
+        Planner.local(workers=0)
