@@ -76,6 +76,9 @@ FARKAS_TOL = 1e-7
 #: Seconds CP-SAT's first check of every instance may take before the LP's refutation
 #: (:meth:`_Relaxation.smallest_prefix`) is the start, where there is one.
 FIRST_CHECK_S = 5.0
+#: An LP refutation of this many rules or fewer is the start without CP-SAT's first check:
+#: no set is much smaller, and that check can take its whole :data:`FIRST_CHECK_S`.
+SMALL_SEED = 2
 #: The order in which :meth:`_Relaxation.smallest_prefix` takes group instances in: the
 #: yearly and regional rules a planner changes first, each site's own rules last, so that
 #: "17 sites must be built in 2027 and 13 crews can work" is found before a list of sites.
@@ -222,15 +225,21 @@ def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1
     def remaining() -> float:
         return time_limit - (time.perf_counter() - started)
 
-    code, core = _check(cp, literals, everything, min(FIRST_CHECK_S, remaining()), threads)
-    result.checks += 1
-    if code not in (cp_model.FEASIBLE, cp_model.OPTIMAL):
-        # The LP's refutation of the rules a planner changes first, where it is infeasible:
-        # the start when CP-SAT could not decide, or when it is the smaller set.
-        seed = relaxation.smallest_prefix(everything)
-        if seed is not None and (code != cp_model.INFEASIBLE or len(seed) < len(core)):
+    # The LP's refutation of the rules a planner changes first, where the LP is infeasible:
+    # the start when it names two rules or fewer (a year's crews against its quota), when
+    # CP-SAT's check of every rule cannot decide, or when CP-SAT's core is larger.
+    seed = relaxation.smallest_prefix(everything)
+    if seed is not None and len(seed) <= SMALL_SEED:
+        code, core = int(cp_model.INFEASIBLE), seed
+    else:
+        code, core = _check(cp, literals, everything, min(FIRST_CHECK_S, remaining()), threads)
+        result.checks += 1
+        decided = code in (cp_model.INFEASIBLE, cp_model.FEASIBLE, cp_model.OPTIMAL)
+        if seed is not None and (
+            not decided or code == cp_model.INFEASIBLE and len(seed) < len(core)
+        ):
             code, core = int(cp_model.INFEASIBLE), seed
-        elif code != cp_model.INFEASIBLE and remaining() > 0:
+        elif not decided and remaining() > 0:
             code, core = _check(cp, literals, everything, remaining(), threads)
             result.checks += 1
     if code == cp_model.FEASIBLE or code == cp_model.OPTIMAL:
