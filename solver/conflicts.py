@@ -11,11 +11,12 @@ a core without one of them would lie inside a set already shown feasible.
 Where the LP relaxation is infeasible (most conflicts a planner meets: crews,
 quotas, resources or technicians short in some year), HiGHS's Farkas certificate
 names the instances it rests on (:class:`_Relaxation`): a member whose removal
-leaves the LP infeasible is dropped without CP-SAT, and where CP-SAT's first
-check of every instance cannot decide (on national-size models it could not in
-a minute, for a frozen re-plan three crews short in a year) or its core is
-larger, the filter starts from the LP's refutation of the rules a planner
-changes first (:data:`PREFERENCE`).
+leaves the LP infeasible is dropped without CP-SAT. The filter starts from the
+LP's refutation of the rules a planner changes first (:data:`PREFERENCE`) when
+it names two rules or fewer (:data:`SMALL_SEED`), when CP-SAT's first check of
+every instance cannot decide (on national-size models it could not in a minute,
+for a frozen re-plan three crews short in a year), or when CP-SAT's core is
+larger.
 
 The result is infeasible on its own and irreducible, whichever backend the
 planner asked for (decided by CP-SAT, or by the LP where it refutes a set).
