@@ -9,6 +9,7 @@ import ctypes
 import io
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -277,8 +278,12 @@ def _baseline_plan(path: str) -> dict[str, Any]:
 def _finish(plan: Plan, args: argparse.Namespace) -> int:
     doc = plan.to_document()
     if plan.status is Status.INVALID:
-        print("invalid scenario:", file=sys.stderr)
-        _print_errors(plan.errors or [])
+        errors = plan.errors or []
+        fields = {re.split(r"[.\[]", e.path, maxsplit=1)[0] for e in errors}
+        replan = bool(errors) and fields <= {"baseline", "freeze_through"}
+        what = "re-plan (--baseline, --freeze-through)" if replan else "scenario"
+        print(f"invalid {what}:", file=sys.stderr)
+        _print_errors(errors)
     try:
         _write_json(doc, args.out)
     except BrokenPipeError:

@@ -652,6 +652,9 @@ def test_a_baseline_that_is_no_plan_is_refused_at_baseline(tmp_path: Path) -> No
             "message": "the baseline plan is unknown: it has no builds to keep",
         }
     ]
+    # the heading names the re-plan's flags, not the scenario, which is sound
+    assert "invalid re-plan (--baseline, --freeze-through):" in r.stderr, r.stderr
+    assert "invalid scenario" not in r.stderr
     not_json, array = tmp_path / "b.csv", tmp_path / "array.json"
     not_json.write_text("site,year\n")
     array.write_text("[1]")
