@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import itertools
 import json
 import re
@@ -21,6 +22,7 @@ from solver.argtypes import (
     clashing_outputs,
     gap_fraction,
     positive_float,
+    seed,
     thread_count,
     writable_file,
 )
@@ -321,8 +323,11 @@ def _unique_names(variants: list[tuple[str, dict[str, Any]]], listed: int) -> No
         seen.add(name)
 
 
-def _report(name: str, plan: Plan) -> None:
-    """A solve's end on stderr; for a variant invalid once patched, every error of it."""
+def _report(name: str, plan: Plan, quiet: bool = False) -> None:
+    """A solve's end on stderr; for a variant invalid once patched, every error of it (those
+    also with ``quiet``: the table says only ``invalid``)."""
+    if quiet and not plan.errors:
+        return
     objective = "" if plan.objective is None else f", objective {plan.objective:,}"
     print(f"{name}: {plan.status.value}{objective}", file=sys.stderr)
     for e in plan.errors or []:
@@ -351,6 +356,8 @@ def batch_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
     parser.add_argument("--time-limit", type=positive_float, default=60.0)
     parser.add_argument("--threads", type=thread_count, default=None)
+    parser.add_argument("--seed", type=seed, default=0, help="the solver's random seed")
+    parser.add_argument("--quiet", action="store_true", help="no line on stderr as each solve ends")
     parser.add_argument(
         "--gap",
         type=gap_fraction,
@@ -399,9 +406,10 @@ def batch_main(argv: list[str] | None = None) -> int:
             "backend": args.backend,
             "time_limit": args.time_limit,
             "threads": args.threads,
+            "seed": args.seed,
             "gap": args.gap,
         },
-        on_done=_report,
+        on_done=functools.partial(_report, quiet=args.quiet),
     )
     print(format_table(result["table"]))
     if args.out:

@@ -383,6 +383,16 @@ def test_cli_replan_and_batch(tmp_path: Path) -> None:
     }
     assert set(rows) == {"base", "no-mobilization", "objective.training=0", "objective.training=1"}
     assert rows["objective.training=1"]["objective"] == rows["base"]["objective"] == 1855
+    assert "base: optimal, objective 1,855" in r.stderr  # a line as each solve ends
+    # --quiet: no such lines (an analyst's script reads the table); --seed reaches the solves
+    r = subprocess.run(
+        [*run, "batch", str(DATA / "conformance/tiny.json"), "--set", "objective.training=0",
+         "--threads", "1", "--seed", "7", "--quiet", "--out", str(tmp_path / "quiet.json")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    plans = json.loads((tmp_path / "quiet.json").read_text())["plans"]
+    assert {p["solver"]["seed"] for p in plans.values()} == {7}
 
 
 def test_plan_says_whether_the_warm_start_holds() -> None:
