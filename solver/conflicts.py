@@ -102,8 +102,9 @@ class _Relaxation:
     the instances it rests on (:meth:`infeasible_subset`). A check is an LP from the last
     basis, a few hundredths of a second on national-20x10 where CP-SAT takes about one."""
 
-    def __init__(self, model: MatrixModel, threads: int):
+    def __init__(self, model: MatrixModel, threads: int, deadline: float):
         self.model = model
+        self.deadline = deadline  # time.perf_counter() past which no LP is started or waited for
         self.h = new_relaxation(model, threads)
         self.h.setOptionValue("presolve", "off")  # a ray of the model itself
         self.h.setOptionValue("solver", "simplex")
@@ -125,7 +126,7 @@ class _Relaxation:
         if found is None:
             return None
         lo, hi = 0, len(order)  # the prefix of hi instances is infeasible, of lo feasible
-        while hi - lo > 1:
+        while hi - lo > 1 and time.perf_counter() < self.deadline:  # found holds meanwhile
             mid = (lo + hi) // 2
             subset = self.infeasible_subset(order[:mid])
             if subset is None:
@@ -141,6 +142,10 @@ class _Relaxation:
         certificate needs its columns' upper bound 0, the windows it needs least dropped
         while its margin lasts."""
         m, h = self.model, self.h
+        left = self.deadline - time.perf_counter()
+        if left <= 0:
+            return None
+        h.setOptionValue("time_limit", left)  # an LP of gen-3000's size takes seconds
         on = np.zeros(len(m.groups), dtype=bool)
         on[active] = True
         rows = self.grouped
@@ -221,7 +226,7 @@ def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1
     cp, literals = to_cpsat(model, group_literals=True)
     result = ConflictResult()
     everything = list(range(len(model.groups)))
-    relaxation = _Relaxation(model, threads)
+    relaxation = _Relaxation(model, threads, started + time_limit)
 
     def remaining() -> float:
         return time_limit - (time.perf_counter() - started)
