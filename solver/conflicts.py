@@ -47,11 +47,8 @@ class ConflictResult:
     checks: int = 0
 
 
-def _check(
-    cp: cp_model.CpModel, literals: list[int], active: list[int], time_limit: float, threads: int
-) -> tuple[int, list[int]]:
-    cp.clear_assumptions()
-    cp.proto.assumptions.extend([literals[g] for g in active])
+def _cp_solver(time_limit: float, threads: int) -> cp_model.CpSolver:
+    """CP-SAT as every check of the conflict search runs it."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, time_limit)
     # Cores come from the single-worker core-based search; more workers add nothing here.
@@ -60,6 +57,15 @@ def _check(
     # literal out of it, and then could not refute a year's crews or cement short of its
     # quota on national-20x10 in a minute (level 2: ~1 s).
     solver.parameters.linearization_level = 2
+    return solver
+
+
+def _check(
+    cp: cp_model.CpModel, literals: list[int], active: list[int], time_limit: float, threads: int
+) -> tuple[int, list[int]]:
+    cp.clear_assumptions()
+    cp.proto.assumptions.extend([literals[g] for g in active])
+    solver = _cp_solver(time_limit, threads)
     code = solver.solve(cp)
     core: list[int] = []
     if code == cp_model.INFEASIBLE:
@@ -112,6 +118,10 @@ class _Relaxation:
         self.row_ub = np.where(np.isinf(model.row_ub), highspy.kHighsInf, model.row_ub)
         self.grouped = np.flatnonzero(model.row_group >= 0).astype(np.int32)
         self.fixed = {gid: cols for gid, cols in model.window_fixings.items() if len(cols)}
+        # the only columns whose bounds a check changes (every other keeps the model's)
+        self.fixed_cols = np.unique(
+            np.concatenate([np.zeros(0, dtype=np.int64), *self.fixed.values()])
+        ).astype(np.int32)
         counts = np.diff(model.row_start)
         self.row_of = np.repeat(np.arange(model.num_rows), counts)
 
@@ -160,9 +170,8 @@ class _Relaxation:
         for gid, cols in self.fixed.items():
             if on[gid]:
                 col_ub[cols] = 0.0
-        h.changeColsBounds(
-            m.num_cols, np.arange(m.num_cols, dtype=np.int32), m.col_lb.astype(np.float64), col_ub
-        )
+        cols = self.fixed_cols
+        h.changeColsBounds(len(cols), cols, m.col_lb[cols].astype(np.float64), col_ub[cols])
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
             return None
@@ -212,11 +221,7 @@ def _check_fixed(
     for lit, value in zip(literals, on.tolist(), strict=True):
         domain = fixed.proto.variables[lit].domain
         domain[0] = domain[1] = int(value)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.05, time_limit)
-    solver.parameters.num_workers = 1 if threads <= 2 else 2
-    solver.parameters.linearization_level = 2
-    return int(solver.solve(fixed))
+    return int(_cp_solver(time_limit, threads).solve(fixed))
 
 
 def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1) -> ConflictResult:
