@@ -249,13 +249,10 @@ def apply_baseline(
         if trained is not None:
             _cap_frozen_training(doc, trained, freeze_through)
         if not baseline:
-            raise ScenarioError(
-                errors
-                + _refuse(
-                    "baseline",
-                    "freezing years needs a baseline: a plan to re-plan from, or the scenario's own",
-                ).errors
+            message = (
+                "freezing years needs a baseline: a plan to re-plan from, or the scenario's own"
             )
+            raise ScenarioError([*errors, FieldError(path="baseline", message=message)])
         frozen = {b["site"]: b for b in baseline if b["year"] <= freeze_through}
         for i, s in enumerate(doc["sites"]):
             if s["id"] in frozen:

@@ -24,6 +24,7 @@ from api.options import SolveOptions
 from api.routes.scenarios import Limit, Offset, limit_errors
 from api.routes.solves import (
     baseline_plan,
+    cancel_job,
     enqueue,
     job_options,
     planned_job,
@@ -39,7 +40,7 @@ from api.schemas import (
     ErrorBody,
 )
 from api.settings import Settings
-from api.states import DONE, FAILED, QUEUED
+from api.states import QUEUED
 from api.storage import Storage
 from solver.plan import Plan, Status
 from solver.scenario import FieldError, Scenario, ScenarioError
@@ -258,7 +259,5 @@ def cancel_batch(batch_id: uuid.UUID, storage: StorageDep, runner: RunnerDep) ->
     if row is None:
         raise ApiError(404, f"no batch {batch_id}")
     for job_id in _job_ids(row):
-        job = storage.request_cancel(job_id)
-        if job is not None and job.status not in (DONE, FAILED):
-            runner.cancelled(job.id)
+        cancel_job(storage, runner, job_id)
     return _batch_out(row, storage)

@@ -38,7 +38,7 @@ from api.schemas import (
     SolveRequest,
 )
 from api.settings import Settings
-from api.states import QUEUED, RUNNING, TERMINAL
+from api.states import DONE, FAILED, QUEUED, RUNNING, TERMINAL
 from api.storage import Storage
 from solver.cli import builds_csv
 from solver.diff import NoBuildsError, diff_plans
@@ -476,14 +476,14 @@ def get_plan(
 def diff_solves(job_id: uuid.UUID, other_id: uuid.UUID, storage: StorageDep) -> PlanDiff:
     """From plan ``a`` (``job_id``) to plan ``b`` (``other_id``): the objective and term
     changes, sites moved to another year, redesigned, dropped and added, crews reassigned,
-    builds per year, and the population served over time (on ``b``'s scenario)."""
+    builds per year, and the population served over time (each plan on its own scenario)."""
     a, b = _job(storage, job_id), _job(storage, other_id)
     plan_a, plan_b = _plan(a), _plan(b)
     scenario = _stored_scenario(storage, b.scenario_id)
     scenario_a = (
-        None if a.scenario_id == b.scenario_id else _stored_scenario(storage, a.scenario_id)
+        scenario if a.scenario_id == b.scenario_id else _stored_scenario(storage, a.scenario_id)
     )
-    if scenario_a is None and a.scenario_id != b.scenario_id:
+    if scenario_a is None:
         scenario = None  # a's scenario unreadable: no curve of a to draw beside b's
     try:
         return PlanDiff.model_validate(diff_plans(plan_a, plan_b, scenario, scenario_a))
@@ -520,10 +520,18 @@ def cancel_solve(job_id: uuid.UUID, storage: StorageDep, runner: RunnerDep) -> J
     """A queued job is cancelled at once; a running one is asked to stop — its solver stops
     within about a second (killed after RDPLAN_CANCEL_GRACE seconds) and the job ends
     ``cancelled``, keeping the best plan found so far. Watch it with GET or the events."""
-    job = storage.request_cancel(str(job_id))
+    job = cancel_job(storage, runner, str(job_id))
     if job is None:
         raise ApiError(404, f"no solve job {job_id}")
-    if job.status in ("done", "failed"):  # a cancelled job again: 202, a repeat is idempotent
+    if job.status in (DONE, FAILED):  # a cancelled job again: 202, a repeat is idempotent
         raise ApiError(409, f"the job has already ended ({job.status})")
-    runner.cancelled(job.id)
     return JobOut.of(job)
+
+
+def cancel_job(storage: Storage, runner: Runner, job_id: str) -> JobRow | None:
+    """Cancel a queued job at once and ask a running one to stop (its runner told); a job that
+    has ended done or failed is returned as it is, None for an unknown id."""
+    job = storage.request_cancel(job_id)
+    if job is not None and job.status not in (DONE, FAILED):
+        runner.cancelled(job.id)
+    return job
