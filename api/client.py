@@ -1633,6 +1633,18 @@ def _mean_build_year(plan: Plan, regions: list[str]) -> pd.Series:
 # -- batches --------------------------------------------------------------------
 
 
+#: The base row of :attr:`Batch.table`, compared with itself.
+BASE_ROW_ZEROS = (
+    "objective_change",
+    "change_low",
+    "change_high",
+    "moved",
+    "redesigned",
+    "dropped",
+    "added",
+)
+
+
 @dataclass
 class Batch:
     """The plans of a batch of what-if variants and their comparison with the base plan.
@@ -1700,9 +1712,8 @@ class Batch:
                     }
                 )
             elif name == self.base and base is not None and base.has_plan:
-                row.update(
-                    {"objective_change": 0, "moved": 0, "redesigned": 0, "dropped": 0, "added": 0}
-                )
+                # the base against itself: one scenario, so its optimum's change is exactly 0
+                row.update(dict.fromkeys(BASE_ROW_ZEROS, 0))
             if name in self.errors:
                 row["error"] = self.errors[name]
             rows.append(row)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+
+
+def read_input(path: str) -> bytes:
+    """A file's bytes ('-': stdin's): the JSON readers decode them, and name a file that is not
+    UTF-8 text as one that is not JSON, with the other errors."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    return Path(path).read_bytes()
 
 
 def positive_float(text: str) -> float:

@@ -23,6 +23,7 @@ from solver.argtypes import (
     gap_fraction,
     positive_float,
     positive_int,
+    read_input,
     seed,
     thread_count,
     writable_file,
@@ -36,14 +37,6 @@ from solver.scenario import (
     load_document,
     validate_document,
 )
-
-
-def _read(path: str) -> bytes:
-    """A file's bytes ('-': stdin's): the JSON readers decode them, and name a file that is not
-    UTF-8 text as one that is not JSON, with the other errors."""
-    if path == "-":
-        return sys.stdin.buffer.read()
-    return Path(path).read_bytes()
 
 
 def _print_errors(errors: list[FieldError]) -> None:
@@ -199,7 +192,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         print(f"rdplan solve: {clash}; choose another file", file=sys.stderr)
         return 2
     try:
-        text = _read(args.scenario)
+        text = read_input(args.scenario)
     except OSError as exc:
         plan = Plan.invalid(
             [FieldError(path="", message=f"cannot read {args.scenario}: {exc.strerror}")]
@@ -262,7 +255,7 @@ def _baseline_plan(path: str) -> dict[str, Any]:
     """The ``--baseline`` plan document; :class:`ScenarioError` at ``baseline``, naming the
     file, when it cannot be read or is not a JSON object (not the scenario's error)."""
     try:
-        return load_document(_read(path))
+        return load_document(read_input(path))
     except OSError as exc:
         message = f"cannot read --baseline {path}: {exc.strerror}"
         raise ScenarioError([FieldError(path="baseline", message=message)]) from None
@@ -348,7 +341,7 @@ def _summary(plan: Plan) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
-        text = _read(args.scenario)
+        text = read_input(args.scenario)
     except OSError as exc:
         message = f"cannot read {args.scenario}: {exc.strerror}"
         print(f"invalid: {message}", file=sys.stderr)
@@ -383,7 +376,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from solver.plan import PLAN_STATUSES
 
     try:
-        scenario, errors = validate_document(_read(args.scenario))
+        scenario, errors = validate_document(read_input(args.scenario))
     except OSError as exc:
         print(f"cannot read {args.scenario}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -495,7 +488,7 @@ def _read_plan(path: str) -> dict[str, Any] | None:
     """A plan document from a user's file, or None after saying on stderr, field by field, why
     it is not one (:func:`solver.plan.read_plan_document`)."""
     try:
-        doc, errors = read_plan_document(_read(path))
+        doc, errors = read_plan_document(read_input(path))
     except OSError as exc:
         print(f"cannot read {path}: {exc.strerror}", file=sys.stderr)
         return None
@@ -527,7 +520,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     scenario = None
     if args.scenario:
         try:
-            scenario, errors = validate_document(_read(args.scenario))
+            scenario, errors = validate_document(read_input(args.scenario))
         except OSError as exc:
             print(f"cannot read {args.scenario}: {exc.strerror}", file=sys.stderr)
             return 2

@@ -22,6 +22,7 @@ from solver.argtypes import (
     clashing_outputs,
     gap_fraction,
     positive_float,
+    read_input,
     seed,
     thread_count,
     writable_file,
@@ -334,6 +335,10 @@ def _report(name: str, plan: Plan, quiet: bool = False) -> None:
         print(f"  {e.path or '<document>'}: {e.message}", file=sys.stderr)
 
 
+def _shown(path: str) -> str:
+    return "on stdin" if path == "-" else path
+
+
 def batch_main(argv: list[str] | None = None) -> int:
     """``rdplan batch BASE.json [--variants V.json] [--set path=v1,v2 ...]``."""
     from solver.solve import BACKENDS, DEFAULT_BACKEND
@@ -342,7 +347,7 @@ def batch_main(argv: list[str] | None = None) -> int:
         prog="rdplan batch",
         description="Solve what-if variants of a scenario and compare them with the base plan.",
     )
-    parser.add_argument("scenario")
+    parser.add_argument("scenario", help="the base scenario JSON file ('-' for stdin)")
     parser.add_argument(
         "--variants", help='JSON file: [{"name": ..., "patch": {merge patch}}, ...]'
     )
@@ -376,14 +381,14 @@ def batch_main(argv: list[str] | None = None) -> int:
         print(f"rdplan batch: {clash}; choose another file", file=sys.stderr)
         return 2
     try:
-        text = Path(args.scenario).read_bytes()
+        text = read_input(args.scenario)
     except OSError as exc:
         print(f"error: cannot read {args.scenario}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
         base = parse_scenario(text)
     except ScenarioError as exc:
-        print(f"invalid scenario {args.scenario}:", file=sys.stderr)
+        print(f"invalid scenario {_shown(args.scenario)}:", file=sys.stderr)
         for e in exc.errors:
             print(f"  {e.path or '<document>'}: {e.message}", file=sys.stderr)
         return 2

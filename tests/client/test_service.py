@@ -323,6 +323,9 @@ def test_batch_compares_variants_with_the_base(planner: Planner, tiny: Scenario)
     assert list(table.index) == ["base", "n1 late", "no mobilisation cost", "broken"]
     assert table.loc["broken", "status"] == "invalid"
     assert table.loc["base", "objective"] == 1855 and table.loc["base", "status"] == "optimal"
+    # the base row against itself: nothing changes, and its proved range is one number, 0
+    base_row = table.loc["base"]
+    assert base_row["objective_change"] == base_row["change_low"] == base_row["change_high"] == 0
     # without the crew-kilometre cost the optimum is the benefit less the trainees: 2200 - 25
     assert table.loc["no mobilisation cost", "objective"] == 2175
     for name in ("n1 late", "no mobilisation cost"):

@@ -282,6 +282,23 @@ def test_batch_with_a_gap_shows_each_plans_gap(tmp_path: Path) -> None:
         assert gap == f"{100 * plan['gap']:.3f}%"
 
 
+def test_batch_reads_its_base_scenario_from_stdin(tmp_path: Path) -> None:
+    """``… | rdplan batch - --set …`` as ``rdplan solve -`` does: a generated or patched base
+    need not be written to a file first. Its plans are those of the same file by path."""
+    text = Path(TINY).read_text(encoding="utf-8")
+    out = tmp_path / "batch.json"
+    common = ("--set", "objective.mobilization=0", "--threads", "1", "--time-limit", "20")
+    r = rdplan("batch", "-", *common, "--quiet", "--out", str(out), stdin=text)
+    assert r.returncode == 0, r.stderr
+    by_path = rdplan("batch", TINY, *common, "--quiet")
+    assert r.stdout == by_path.stdout
+    plans = json.loads(out.read_text())["plans"]
+    assert plans["base"]["objective"] == 1855
+    r = rdplan("batch", "-", *common, stdin='{"schema_version": 1}')
+    assert r.returncode == 2 and "invalid scenario on stdin:" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_solver_log_goes_to_stderr_not_into_the_plan() -> None:
     """``rdplan solve S --log | jq``: CP-SAT and HiGHS print their logs from C++ to stdout; the
     plan on stdout must stay one JSON document, the log on stderr."""
