@@ -52,6 +52,7 @@ from benchmarks.suites import (
     FREEZE_THROUGH,
     REPLAN_BASE_PLAN,
     SUITES,
+    WHATIF_BALANCE,
     WHATIF_FUEL,
     Case,
     instance_document,
@@ -62,6 +63,7 @@ from benchmarks.suites import (
     replan_changed,
     replan_frozen,
     suite,
+    whatif_balance,
     whatif_fuel,
 )
 from solver.argtypes import positive_float, thread_count
@@ -139,6 +141,8 @@ def _scenario_document(spec: dict[str, Any]) -> dict[str, Any]:
         return replan_frozen(instance_document("national-20x10.json"))
     if rest in WHATIF_FUEL:
         return whatif_fuel(instance_document("national-20x10.json"), name=rest)
+    if rest in WHATIF_BALANCE:
+        return whatif_balance(instance_document("national-20x10.json"), name=rest)
     raise ValueError(f"unknown scenario source '{source}'")
 
 

@@ -44,6 +44,13 @@ REPLAN_BASE_PLAN = "plans/national-20x10-optimal.json"
 #: times, 2,567 below the new optimum, beyond it (the race's plan to beat, ``highs.STARTED``).
 WHATIF_FUEL = {"whatif-fuel": 2, "whatif-fuel3": 3}
 
+#: The balance what-ifs, by name: national-20x10 with its ``balance.tolerance_pct`` tightened
+#: from 15 to this. At 5 points HiGHS's race (the portfolio's national route) had no plan in
+#: 120 s; since run 33 the portfolio gives up on it for the LP-guided search
+#: (``solver.backends.portfolio.RESCUE_AFTER``). Below ~4.4 points no backend finds a plan in
+#: minutes (RESULTS.md, *Run 33*).
+WHATIF_BALANCE = {"whatif-balance5": 5}
+
 #: Why cbc is left out of most full-suite cases.
 NO_CBC = "cbc only on national-20x10 and the small cases: it keeps the full run near half an hour"
 
@@ -230,6 +237,17 @@ SUITES: dict[str, list[Case]] = {
             " the new optimum): the race's plan to beat, not HiGHS's start (run 19)",
         ),
         Case(
+            "whatif-balance5",
+            "derived/whatif-balance5",
+            backends=("highs", "lpguided", "portfolio"),
+            baseline=False,
+            note=(
+                "national-20x10 with the provinces' balance tightened from 15 to 5 points: the"
+                " race finds no plan, the portfolio gives up on it for the LP-guided search"
+                " (run 33)"
+            ),
+        ),
+        Case(
             "replan-full-cold",
             "derived/replan-changed",
             kind="replan-full",
@@ -361,6 +379,15 @@ def whatif_fuel(
     doc["name"] = name
     objective = doc.setdefault("objective", {})
     objective["mobilization"] = WHATIF_FUEL[name] * objective.get("mobilization", 1)
+    return doc
+
+
+def whatif_balance(national: dict[str, Any], name: str) -> dict[str, Any]:
+    """The balance what-if ``name`` (:data:`WHATIF_BALANCE`): national-20x10 with its provinces'
+    tolerance tightened, no start."""
+    doc = copy.deepcopy(national)
+    doc["name"] = name
+    doc["balance"] = {"tolerance_pct": WHATIF_BALANCE[name]}
     return doc
 
 

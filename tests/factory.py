@@ -63,3 +63,10 @@ def highs_optimum(model: Any) -> int | None:
     # HiGHS stops by rdplan's proof rule, so a proven plan may come back as "interrupted".
     assert raw.bound is not None and proves(raw.bound, value)
     return value
+
+
+#: A generated scenario whose HiGHS race leaves its root unproved (the provinces' balance at 5
+#: points), small enough for a test: ``instances.generate.generate(**TIGHT_BALANCE)``, optimum
+#: :data:`TIGHT_BALANCE_OPTIMUM` (HiGHS, CP-SAT and the LP-guided search each prove it).
+TIGHT_BALANCE = dict(regions=6, sites_per_region=8, years=6, crew_pools=4, seed=2, balance_pct=5)
+TIGHT_BALANCE_OPTIMUM = 160459

@@ -122,6 +122,8 @@ class RawResult:
     continuous_flows: bool = False
     #: The run stopped at ``SolveOptions.memory_limit_mb``: a caller starts no further run.
     memory_stopped: bool = False
+    #: HiGHS's race gave up (``highs.solve``'s ``give_up``): no plan near its bound in time.
+    gave_up: bool = False
 
 
 class ProgressThrottle:

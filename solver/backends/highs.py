@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import highspy
@@ -279,6 +280,38 @@ def _wait(
     return None
 
 
+class _GiveUp(threading.Event):
+    """A race's cancel flag: set with the caller's (``user``), or — :attr:`fired` — when ``at``
+    (``time.perf_counter``) has passed, a run of the race has left its root, and the race has
+    no plan within ``gap`` (relative) of its bound."""
+
+    def __init__(self, user: threading.Event | None, at: float, gap: float) -> None:
+        super().__init__()
+        self.user = user
+        self.at = at
+        self.gap = gap
+        self.race: _Race | None = None
+        self.fired = False
+        #: When it fired (``time.perf_counter``).
+        self.fired_at = math.nan
+
+    def is_set(self) -> bool:
+        if self.fired or super().is_set() or (self.user is not None and self.user.is_set()):
+            return True
+        race = self.race
+        if race is None or time.perf_counter() < self.at:
+            return False
+        with race.lock:
+            best, bound, in_tree = race.best, race.bound(), race.in_tree
+        # Not before a run's root has ended: its sub-MIPs find HiGHS's first plans there.
+        self.fired = in_tree and (
+            best is None or bound is None or not close_enough(bound, best[0], self.gap)
+        )
+        if self.fired:
+            self.fired_at = time.perf_counter()
+        return self.fired
+
+
 class _Race:
     """HiGHS runs on one model side by side (:data:`RACERS`), each in a thread of its own, and
     what they have found together: the best plan, the tightest bound (the plan is proved when
@@ -306,6 +339,8 @@ class _Race:
         #: The resident MB seen above ``options.memory_limit_mb``, once seen: every run stops.
         self.memory_stop: float | None = None
         self._memory_checked = -math.inf
+        #: Whether a run has searched past its root node.
+        self.in_tree = False
 
     def watch_memory(self) -> None:
         """Stop the race once the process is above its memory limit (with the lock held).
@@ -364,6 +399,7 @@ class _Race:
             out = event.data_out
             with self.lock:
                 self.see_bound(i, out.mip_dual_bound)
+                self.in_tree = self.in_tree or out.mip_node_count > 0
                 bound = min(self.bounds)
                 primal = max(out.mip_primal_bound, self.best[0] if self.best else -math.inf)
                 self.watch_memory()  # sets ``stop`` above the limit
@@ -434,10 +470,10 @@ class _Race:
             plans.append((float(info.objective_function_value), values, i))
             if math.isfinite(info.mip_dual_bound):
                 bounds[i] = min(bounds[i], float(info.mip_dual_bound))
-        if not plans:
-            return Status.UNKNOWN, None, None, None, None
-        value, values, found = max(reversed(plans), key=lambda plan: plan[0])
         bound = min(bounds)
+        if not plans:  # a bound without a plan: a caller may have one (``give_up``)
+            return Status.UNKNOWN, None, None, bound if math.isfinite(bound) else None, None
+        value, values, found = max(reversed(plans), key=lambda plan: plan[0])
         return (
             Status.OPTIMAL if proved else Status.FEASIBLE,
             values,
@@ -460,7 +496,12 @@ def every_x(model: MatrixModel, hint: dict[int, int]) -> dict[int, int]:
     return {**dict.fromkeys(np.flatnonzero(~known).tolist(), 0), **hint}
 
 
-def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = None) -> RawResult:
+def solve(
+    model: MatrixModel,
+    options: SolveOptions,
+    crews_hull: bool | None = None,
+    give_up: tuple[float, float] | None = None,
+) -> RawResult:
     """Solve the matrix model with HiGHS (first with the implied rows its LP violates,
     :func:`solver.cuts.add_violated`).
 
@@ -469,7 +510,11 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
     that separated the rows itself says so). There, with two threads or more, the solve is a
     race of :data:`RACERS` single-thread runs with different seeds, which share their best plan
     and bound only to decide when the race is over; and a start that holds far from the bound
-    is the race's plan to beat, not HiGHS's start (:data:`STARTED`)."""
+    is the race's plan to beat, not HiGHS's start (:data:`STARTED`).
+
+    ``give_up=(seconds, gap)``: stop once ``seconds`` have passed and a run is past its root
+    without a plan within ``gap`` of the bound (``RawResult.gave_up``; the bound is returned
+    without a plan too), for a caller with another way to a plan (``portfolio.RESCUE_AFTER``)."""
     started = time.perf_counter()
     deadline = started + options.time_limit
     strengthened, implied = add_violated(model, options.threads, deadline)
@@ -492,7 +537,13 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
             np.fromiter(completed.values(), dtype=np.float64),
         )
     progress = ProgressThrottle(options.on_progress)
+    quit_flag = None
+    if give_up is not None:
+        quit_flag = _GiveUp(options.cancel, started + give_up[0], give_up[1])
+        options = replace(options, cancel=quit_flag)
     race = _Race(racers, options, deadline, progress)
+    if quit_flag is not None:
+        quit_flag.race = race
     seeds = [int(options.seed) + i * RACE_SEED_STRIDE for i in range(racers)]
     kept_back = False
     if hint is not None and options.start_value is not None and crews_hull and not near:
@@ -543,6 +594,12 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
         detail += " (the warm start, far from the bound, the plan to beat, not HiGHS's start" + (
             "; nothing beat it)" if found == STARTED else ")"
         )
+    gave_up = quit_flag is not None and quit_flag.fired
+    if quit_flag is not None and gave_up:
+        detail += (
+            f" (given up at {quit_flag.fired_at - started:.1f} s, past its root: no plan within"
+            f" {100 * quit_flag.gap:g} % of its bound)"
+        )
     if racers > 1:
         detail += f" (a race of {racers} single-thread runs, seeds {', '.join(map(str, seeds))}" + (
             f"; the plan from seed {seeds[found]})" if found not in (None, STARTED) else ")"
@@ -551,13 +608,14 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
         return RawResult(
             status if status is Status.INFEASIBLE or values is not None else Status.UNKNOWN,
             values,
-            bound if values is not None else None,
+            bound,
             seconds,
             threads,
             f"HiGHS still in a round of its root cut loop {OVERRUN_GRACE:g} s after {overrun}: "
             f"its best plan and bound so far (it stops at its next check){detail}",
             continuous_flows=options.continuous_flows,
             memory_stopped=memory_stopped,
+            gave_up=gave_up,
         )
     if value is not None:
         progress(incumbent=value, bound=bound, force=True)
@@ -571,4 +629,5 @@ def solve(model: MatrixModel, options: SolveOptions, crews_hull: bool | None = N
         " / ".join(ended) + detail,
         continuous_flows=options.continuous_flows,
         memory_stopped=memory_stopped,
+        gave_up=gave_up,
     )

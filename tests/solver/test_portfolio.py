@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import solver.model
+from instances.generate import generate
 from solver.backends import lpguided, portfolio
 from solver.backends.base import SolveOptions
 from solver.evaluate import evaluate
@@ -16,6 +18,7 @@ from solver.problem import build_problem
 from solver.scenario import parse_scenario
 from solver.solve import solve
 from tests.conftest import load
+from tests.factory import TIGHT_BALANCE, TIGHT_BALANCE_OPTIMUM
 
 
 @pytest.mark.parametrize("head", [0.05, 2.0])
@@ -205,3 +208,38 @@ def test_a_caller_who_settles_for_a_gap_gets_the_starts_plan() -> None:
     assert plan.status == "feasible" and plan.gap is not None and 0 < plan.gap <= 0.01
     assert plan.solver.seconds < 120  # type: ignore[union-attr]
     assert evaluate(parse_scenario(doc), plan.to_document()).holds
+
+
+def test_where_the_race_has_no_close_plan_the_lp_guided_search_takes_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On the national route (HiGHS's race) a tight balance left national-20x10 without any
+    plan in 120 s (5 points); the LP-guided search has one in seconds. Past its root and
+    ``RESCUE_AFTER`` seconds without a plan within ``RESCUE_GAP`` of its bound, the race gives
+    way to it for the rest of the time: its plan stays the one to beat and its bound the bound.
+    Here a small model sent down that route at once: the optimum, proved, as every backend
+    proves it (160,459)."""
+
+    monkeypatch.setattr(solver.model, "HULL_MIN_X", 0)  # its hull rows, as at national size
+    monkeypatch.setattr(portfolio, "adds_crews_hull", lambda *_: True)
+    monkeypatch.setattr(portfolio, "ALONE_MIN_LIMIT", 5.0)
+    monkeypatch.setattr(portfolio, "RESCUE_AFTER", 0.0)
+    monkeypatch.setattr(portfolio, "RESCUE_GAP", 0.0)
+    doc = generate(**TIGHT_BALANCE)
+    seen = []
+    plan = solve(doc, backend="portfolio", time_limit=60, threads=2, on_progress=seen.append)
+    detail = plan.solver.detail  # type: ignore[union-attr,attr-defined]
+    assert detail.startswith("highs alone (the LP violates crews' hull rows): ")
+    assert (
+        "past its root: no plan within 0 % of its bound)" in detail
+        and "; then lpguided for the rest (" in detail
+    )
+    assert (plan.status, plan.objective, plan.bound) == (
+        "optimal",
+        TIGHT_BALANCE_OPTIMUM,
+        TIGHT_BALANCE_OPTIMUM,
+    )
+    assert evaluate(parse_scenario(doc), plan.to_document()).holds
+    elapsed = [p.elapsed for p in seen]
+    assert elapsed == sorted(elapsed), "progress time runs on across the hand-over"
+    assert all(p.bound >= TIGHT_BALANCE_OPTIMUM for p in seen if p.bound is not None)

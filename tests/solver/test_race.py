@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from instances.generate import generate
 from solver.backends import highs
 from solver.backends.base import SolveOptions
 from solver.model import MatrixModel, build_model
@@ -16,6 +17,7 @@ from solver.problem import build_problem
 from solver.scenario import parse_scenario
 from solver.solve import hint_columns, solve, warm_start_report
 from tests.conftest import load
+from tests.factory import TIGHT_BALANCE, TIGHT_BALANCE_OPTIMUM
 
 INSTANCES = Path(__file__).resolve().parents[2] / "instances"
 OPTIMUM = 143310  # generated-b, tests/solver/test_conformance.py
@@ -120,3 +122,23 @@ def test_a_far_start_is_the_plan_to_beat_not_highs_start() -> None:
     assert raw.values is not None
     assert round(float(model.obj @ raw.values) + model.obj_const) == report["objective"]
     assert "; nothing beat it)" in raw.detail and "the plan from seed" not in raw.detail
+
+
+def test_a_race_told_to_give_up_stops_past_its_root_with_its_bound() -> None:
+    """``give_up=(seconds, gap)``: once a run has left its root and the race has no plan within
+    ``gap`` of its bound, it stops (``gave_up``) with its plan and bound so far — the portfolio
+    then searches another way (``portfolio.RESCUE_AFTER``)."""
+    model = build_model(build_problem(parse_scenario(generate(**TIGHT_BALANCE))))
+    options = SolveOptions(time_limit=60, threads=2)
+    raw = highs.solve(model, options, crews_hull=True, give_up=(0.0, 0.0))
+    assert raw.gave_up and "past its root: no plan within 0 % of its bound)" in raw.detail
+    assert raw.bound is not None and raw.bound >= TIGHT_BALANCE_OPTIMUM
+    if raw.values is not None:
+        assert float(model.obj @ raw.values) + model.obj_const <= raw.bound + 1e-6
+    # Not before its root has ended, nor with a plan within the gap: the race runs to its proof.
+    kept = highs.solve(model, options, crews_hull=True, give_up=(0.0, 0.05))
+    assert not kept.gave_up and kept.values is not None and kept.bound is not None
+    assert round(float(model.obj @ kept.values) + model.obj_const) == TIGHT_BALANCE_OPTIMUM
+    assert kept.bound < TIGHT_BALANCE_OPTIMUM + 1  # proved
+    highs._threads(1)
+    assert highs._lingering == []
