@@ -401,6 +401,11 @@ class _Race:
                 self.see_bound(i, out.mip_dual_bound)
                 self.in_tree = self.in_tree or out.mip_node_count > 0
                 bound = min(self.bounds)
+                if math.isfinite(bound):
+                    # HiGHS calls its logging callback only with its log on: the bound is
+                    # reported from here too (throttled), so that a root without a plan (seconds
+                    # on national-20x10, ~28 s at a tight balance) shows its bound.
+                    report()
                 primal = max(out.mip_primal_bound, self.best[0] if self.best else -math.inf)
                 self.watch_memory()  # sets ``stop`` above the limit
             if (

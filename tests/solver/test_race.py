@@ -142,3 +142,16 @@ def test_a_race_told_to_give_up_stops_past_its_root_with_its_bound() -> None:
     assert kept.bound < TIGHT_BALANCE_OPTIMUM + 1  # proved
     highs._threads(1)
     assert highs._lingering == []
+
+
+def test_a_race_reports_its_bound_before_it_has_a_plan() -> None:
+    """HiGHS calls its logging callback only with its log on, so a race's bound reached the
+    caller's progress only with its first plan: nothing for ~6 s on national-20x10, ~28 s at a
+    tight balance. The bound is now reported as HiGHS's interrupt callback sees it."""
+    doc = json.loads((INSTANCES / "national-20x10.json").read_text())
+    seen: list = []
+    solve(doc, backend="highs", time_limit=4, threads=2, on_progress=seen.append)
+    before = [p for p in seen if p.incumbent is None and p.bound is not None]
+    assert before, seen
+    assert all(p.bound >= 1861928 for p in before)
+    highs._threads(1)
