@@ -1633,8 +1633,9 @@ def _mean_build_year(plan: Plan, regions: list[str]) -> pd.Series:
 # -- batches --------------------------------------------------------------------
 
 
-#: The base row of :attr:`Batch.table`, compared with itself.
-BASE_ROW_ZEROS = (
+#: The columns of :attr:`Batch.table` comparing a plan with the base plan: all 0 in the base's
+#: own row (one scenario against itself).
+COMPARISON_COLUMNS = (
     "objective_change",
     "change_low",
     "change_high",
@@ -1713,7 +1714,7 @@ class Batch:
                 )
             elif name == self.base and base is not None and base.has_plan:
                 # the base against itself: one scenario, so its optimum's change is exactly 0
-                row.update(dict.fromkeys(BASE_ROW_ZEROS, 0))
+                row.update(dict.fromkeys(COMPARISON_COLUMNS, 0))
             if name in self.errors:
                 row["error"] = self.errors[name]
             rows.append(row)
@@ -1724,30 +1725,13 @@ class Batch:
             "bound",
             "gap",
             *TERMS,
-            "objective_change",
-            "change_low",
-            "change_high",
-            "moved",
-            "redesigned",
-            "dropped",
-            "added",
+            *COMPARISON_COLUMNS,
             "seconds",
         ]
         if self.errors:
             cols.append("error")
         out = pd.DataFrame(rows, columns=cols).set_index("variant")
-        for c in (
-            "objective",
-            "bound",
-            *TERMS,
-            "objective_change",
-            "change_low",
-            "change_high",
-            "moved",
-            "redesigned",
-            "dropped",
-            "added",
-        ):
+        for c in ("objective", "bound", *TERMS, *COMPARISON_COLUMNS):
             out[c] = out[c].astype("Int64")
         return out
 

@@ -226,6 +226,10 @@ class MatrixModel:
             row_group=np.concatenate([self.row_group, cand.group[picked]]),
         )
 
+    def objective_of(self, values: np.ndarray) -> float:
+        """``Z`` of column values (the objective's constant included)."""
+        return float(self.obj @ values) + self.obj_const
+
     def restrict_x(self, keep_x: np.ndarray) -> tuple[MatrixModel, np.ndarray]:
         """The model with only the ``x`` columns in ``keep_x`` (a boolean mask over ``x``): the
         crews of sites left without a build that year go too; ``t`` and auxiliaries stay.

@@ -59,7 +59,7 @@ def highs_optimum(model: Any) -> int | None:
     if raw.values is None:
         assert raw.status is Status.INFEASIBLE
         return None
-    value = round(float(model.obj @ raw.values) + model.obj_const)
+    value = round(model.objective_of(raw.values))
     # HiGHS stops by rdplan's proof rule, so a proven plan may come back as "interrupted".
     assert raw.bound is not None and proves(raw.bound, value)
     return value

@@ -178,7 +178,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         values = np.array(
             [v.varValue if v.varValue is not None else 0.0 for v in cols], dtype=np.float64
         )
-        objective = float(model.obj @ values) + model.obj_const
+        objective = model.objective_of(values)
         if status is Status.OPTIMAL and "within gap tolerance" in text:
             # PuLP says "Optimal" when CBC stops at its gapRel too: only its bound tells.
             status = Status.FEASIBLE

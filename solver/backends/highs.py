@@ -285,12 +285,12 @@ class _GiveUp(threading.Event):
     (``time.perf_counter``) has passed, a run of the race has left its root, and the race has
     no plan within ``gap`` (relative) of its bound."""
 
-    def __init__(self, user: threading.Event | None, at: float, gap: float) -> None:
+    def __init__(self, race: _Race, user: threading.Event | None, at: float, gap: float) -> None:
         super().__init__()
+        self.race = race
         self.user = user
         self.at = at
         self.gap = gap
-        self.race: _Race | None = None
         self.fired = False
         #: When it fired (``time.perf_counter``).
         self.fired_at = math.nan
@@ -298,9 +298,9 @@ class _GiveUp(threading.Event):
     def is_set(self) -> bool:
         if self.fired or super().is_set() or (self.user is not None and self.user.is_set()):
             return True
-        race = self.race
-        if race is None or time.perf_counter() < self.at:
+        if time.perf_counter() < self.at:
             return False
+        race = self.race
         with race.lock:
             best, bound, in_tree = race.best, race.bound(), race.in_tree
         # Not before a run's root has ended: its sub-MIPs find HiGHS's first plans there.
@@ -317,13 +317,20 @@ class _Race:
     what they have found together: the best plan, the tightest bound (the plan is proved when
     that bound proves it, whichever run found either), and ``ended``, set when one run ends
     conclusively (optimal or infeasible) or every run has ended. With one run it is a plain
-    HiGHS solve."""
+    HiGHS solve. ``give_up=(at, gap)``: its cancel flag is also :class:`_GiveUp`'s
+    (:attr:`quit`)."""
 
     def __init__(
-        self, count: int, options: SolveOptions, deadline: float, progress: ProgressThrottle
+        self,
+        count: int,
+        options: SolveOptions,
+        deadline: float,
+        progress: ProgressThrottle,
+        give_up: tuple[float, float] | None = None,
     ):
         self.count = count
-        self.options = options
+        self.quit = None if give_up is None else _GiveUp(self, options.cancel, *give_up)
+        self.options = options if self.quit is None else replace(options, cancel=self.quit)
         self.deadline = deadline
         self.progress = progress
         self.lock = threading.Lock()
@@ -542,13 +549,13 @@ def solve(
             np.fromiter(completed.values(), dtype=np.float64),
         )
     progress = ProgressThrottle(options.on_progress)
-    quit_flag = None
-    if give_up is not None:
-        quit_flag = _GiveUp(options.cancel, started + give_up[0], give_up[1])
-        options = replace(options, cancel=quit_flag)
-    race = _Race(racers, options, deadline, progress)
-    if quit_flag is not None:
-        quit_flag.race = race
+    race = _Race(
+        racers,
+        options,
+        deadline,
+        progress,
+        None if give_up is None else (started + give_up[0], give_up[1]),
+    )
     seeds = [int(options.seed) + i * RACE_SEED_STRIDE for i in range(racers)]
     kept_back = False
     if hint is not None and options.start_value is not None and crews_hull and not near:
@@ -599,11 +606,12 @@ def solve(
         detail += " (the warm start, far from the bound, the plan to beat, not HiGHS's start" + (
             "; nothing beat it)" if found == STARTED else ")"
         )
-    gave_up = quit_flag is not None and quit_flag.fired
-    if quit_flag is not None and gave_up:
+    quit = race.quit
+    gave_up = quit is not None and quit.fired
+    if quit is not None and gave_up:
         detail += (
-            f" (given up at {quit_flag.fired_at - started:.1f} s, past its root: no plan within"
-            f" {100 * quit_flag.gap:g} % of its bound)"
+            f" (given up at {quit.fired_at - started:.1f} s, past its root: no plan within"
+            f" {100 * quit.gap:g} % of its bound)"
         )
     if racers > 1:
         detail += f" (a race of {racers} single-thread runs, seeds {', '.join(map(str, seeds))}" + (

@@ -132,7 +132,7 @@ def solve(
         return _plain(model, options, remaining(), started, f"support MILP: {first.detail}")
     values = np.zeros(model.num_cols)
     values[cols] = first.values
-    best_value = float(model.obj @ values) + model.obj_const
+    best_value = model.objective_of(values)
     detail = f"LP bound in {offset:.1f}s; support MILP ({int(support.sum()):,} x): {first.detail}"
     # Columns that could still be in a better plan (module docstring): a plan using any other
     # column is worth at most floor(best_value), so the neighbourhood's bound, or that, bounds Z.
@@ -157,7 +157,7 @@ def solve(
         if second.values is not None:
             candidate = np.zeros(model.num_cols)
             candidate[cols2] = second.values
-            value = float(model.obj @ candidate) + model.obj_const
+            value = model.objective_of(candidate)
             if value > best_value:
                 values, best_value = candidate, value
     elif wider.sum() > support.sum():

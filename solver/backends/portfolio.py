@@ -125,9 +125,7 @@ def _rescue(
     up; the race's plan stays the one to beat and its bound (root cuts: tighter than the LP's)
     the bound where it is the lower."""
     offset = time.perf_counter() - started
-    raced_value = None
-    if raced.values is not None:
-        raced_value = float(model.obj @ raced.values) + model.obj_const
+    raced_value = None if raced.values is None else model.objective_of(raced.values)
     report = options.on_progress
 
     def on_progress(elapsed: float, incumbent: float | None, bound: float | None) -> None:
@@ -138,15 +136,11 @@ def _rescue(
         model, replace(options, time_limit=_left(options, started), on_progress=on_progress)
     )
     bound = _least(found.bound, raced.bound)
-    values, value = found.values, None
-    if values is not None:
-        value = float(model.obj @ values) + model.obj_const
-    if (
-        raced.values is not None
-        and raced_value is not None
-        and (value is None or raced_value > value)
-    ):
-        values, value = raced.values, raced_value
+    # The better plan of the two, the LP-guided one on a tie.
+    plans = [
+        (model.objective_of(r.values), r.values) for r in (found, raced) if r.values is not None
+    ]
+    value, values = max(plans, key=lambda plan: plan[0]) if plans else (None, None)
     if found.status is Status.INFEASIBLE:
         status = Status.INFEASIBLE
     elif value is None:
@@ -296,7 +290,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         except FlowRepairError:
             first.values = None  # never seen; HiGHS alone then
         else:
-            value = float(model.obj @ first.values) + model.obj_const
+            value = model.objective_of(first.values)
     proved = (
         value is not None
         and first.bound is not None
@@ -344,7 +338,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     bound = min(bounds) if bounds else None
     detail = f"lpguided {offset:.1f}s ({first.detail}), then highs: {second.detail}{added}"
     if second.values is not None:
-        second_value = float(model.obj @ second.values) + model.obj_const
+        second_value = model.objective_of(second.values)
         if value is None or second_value >= value - 1e-6:
             return RawResult(
                 second.status, second.values, bound, seconds, second.threads, detail,

@@ -265,4 +265,4 @@ def test_balance_forms_agree(backend: str) -> None:
         assert (model.num_aux == 0) is (form == "dense")
         raw = module.solve(model, SolveOptions(time_limit=60, threads=2))
         assert raw.values is not None
-        assert round(float(model.obj @ raw.values) + model.obj_const) == 29581
+        assert round(model.objective_of(raw.values)) == 29581

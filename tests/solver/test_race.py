@@ -57,7 +57,7 @@ def test_a_race_on_small_models_proves_optima_and_infeasibility() -> None:
         raw = highs.solve(model, SolveOptions(time_limit=60, threads=2), crews_hull=True)
         assert raw.status in (Status.OPTIMAL, Status.FEASIBLE) and raw.values is not None
         assert raw.bound is not None and "a race of 2 single-thread runs, seeds 0, 50" in raw.detail
-        value = float(model.obj @ raw.values) + model.obj_const
+        value = model.objective_of(raw.values)
         assert raw.bound >= value - 1e-6
         if optimum is not None:
             assert round(value) == optimum and raw.bound < optimum + 1
@@ -112,7 +112,7 @@ def test_a_far_start_is_the_plan_to_beat_not_highs_start() -> None:
     assert not highs.near_start(model, options)
     raw = highs.solve(model, options, crews_hull=True)
     assert raw.values is not None and raw.bound is not None
-    assert round(float(model.obj @ raw.values) + model.obj_const) == OPTIMUM < raw.bound + 1
+    assert round(model.objective_of(raw.values)) == OPTIMUM < raw.bound + 1
     assert seen[0] == report["objective"]  # the first progress report is the start's
     assert "the warm start, far from the bound, the plan to beat, not HiGHS's start)" in raw.detail
     # Stopped before HiGHS finds anything: the start is the plan, and it says so.
@@ -120,7 +120,7 @@ def test_a_far_start_is_the_plan_to_beat_not_highs_start() -> None:
     cancel.set()
     raw = highs.solve(model, replace(options, cancel=cancel, on_progress=None), crews_hull=True)
     assert raw.values is not None
-    assert round(float(model.obj @ raw.values) + model.obj_const) == report["objective"]
+    assert round(model.objective_of(raw.values)) == report["objective"]
     assert "; nothing beat it)" in raw.detail and "the plan from seed" not in raw.detail
 
 
@@ -134,11 +134,11 @@ def test_a_race_told_to_give_up_stops_past_its_root_with_its_bound() -> None:
     assert raw.gave_up and "past its root: no plan within 0 % of its bound)" in raw.detail
     assert raw.bound is not None and raw.bound >= TIGHT_BALANCE_OPTIMUM
     if raw.values is not None:
-        assert float(model.obj @ raw.values) + model.obj_const <= raw.bound + 1e-6
+        assert model.objective_of(raw.values) <= raw.bound + 1e-6
     # Not before its root has ended, nor with a plan within the gap: the race runs to its proof.
     kept = highs.solve(model, options, crews_hull=True, give_up=(0.0, 0.05))
     assert not kept.gave_up and kept.values is not None and kept.bound is not None
-    assert round(float(model.obj @ kept.values) + model.obj_const) == TIGHT_BALANCE_OPTIMUM
+    assert round(model.objective_of(kept.values)) == TIGHT_BALANCE_OPTIMUM
     assert kept.bound < TIGHT_BALANCE_OPTIMUM + 1  # proved
     highs._threads(1)
     assert highs._lingering == []
