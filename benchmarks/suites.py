@@ -48,8 +48,10 @@ WHATIF_FUEL = {"whatif-fuel": 2, "whatif-fuel3": 3}
 #: from 15 to this. At 5 points HiGHS's race (the portfolio's national route) had no plan in
 #: 120 s; since run 33 the portfolio gives up on it for the LP-guided search
 #: (``solver.backends.portfolio.RESCUE_AFTER``). Below ~4.4 points no backend finds a plan in
-#: minutes (RESULTS.md, *Run 33*).
-WHATIF_BALANCE = {"whatif-balance5": 5}
+#: minutes (RESULTS.md, *Run 33*). At 0 points it is infeasible, a conflict that rests on
+#: integrality alone (the LP builds fractions of sites): no conflict set in a minute before run
+#: 34 (``solver.conflicts.YEAR_CHECK_S``).
+WHATIF_BALANCE = {"whatif-balance5": 5, "national-infeasible-balance0": 0}
 
 #: Why cbc is left out of most full-suite cases.
 NO_CBC = "cbc only on national-20x10 and the small cases: it keeps the full run near half an hour"
@@ -211,6 +213,14 @@ SUITES: dict[str, list[Case]] = {
             seeds=(0, 1),
             note=f"every pool a quarter of its crews in {SHORT_YEAR}: fewer than the yearly quota"
             " needs (since run 32: no set in 30 s before it)",
+        ),
+        Case(
+            "national-infeasible-balance0",
+            "derived/national-infeasible-balance0",
+            kind="infeasible",
+            seeds=(0, 1),
+            note="the provinces' balance at 0 points: integer sites cannot advance in exact"
+            " proportion (since run 34: no set in 60 s before it)",
         ),
         Case(
             "replan-frozen-cold",

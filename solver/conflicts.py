@@ -18,6 +18,12 @@ every instance cannot decide (on national-size models it could not in a minute,
 for a frozen re-plan three crews short in a year), or when CP-SAT's core is
 larger.
 
+Where neither decides (a conflict resting on integrality alone: the balance at 0 points,
+which whole sites cannot meet while the LP builds fractions of them), CP-SAT checks the
+yearly rules of the horizon's first years, one year more a check (:func:`_earliest_years`):
+fewer rules, sooner refuted. A trial of the filter that asks for no build at all holds with
+nothing built, and CP-SAT is not asked (:func:`_nothing_built_holds`).
+
 The result is infeasible on its own and irreducible, whichever backend the
 planner asked for (decided by CP-SAT, or by the LP where it refutes a set).
 """
@@ -47,8 +53,8 @@ class ConflictResult:
     checks: int = 0
 
 
-def _cp_solver(time_limit: float, threads: int) -> cp_model.CpSolver:
-    """CP-SAT as every check of the conflict search runs it."""
+def _cp_solver(time_limit: float, threads: int, probing: bool = True) -> cp_model.CpSolver:
+    """CP-SAT as every check of the conflict search runs it (``probing``: CP-SAT's own)."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, time_limit)
     # Cores come from the single-worker core-based search; more workers add nothing here.
@@ -57,6 +63,8 @@ def _cp_solver(time_limit: float, threads: int) -> cp_model.CpSolver:
     # literal out of it, and then could not refute a year's crews or cement short of its
     # quota on national-20x10 in a minute (level 2: ~1 s).
     solver.parameters.linearization_level = 2
+    if not probing:
+        solver.parameters.cp_model_probing_level = 0
     return solver
 
 
@@ -83,6 +91,9 @@ FARKAS_TOL = 1e-7
 #: Seconds CP-SAT's first check of every instance may take before the LP's refutation
 #: (:meth:`_Relaxation.smallest_prefix`) is the start, where there is one.
 FIRST_CHECK_S = 5.0
+#: Seconds each check of the rules of the horizon's first years may take
+#: (:func:`_earliest_years`), where CP-SAT's check of every rule cannot decide.
+YEAR_CHECK_S = 10.0
 #: An LP refutation of this many rules or fewer is the start without CP-SAT's first check:
 #: no set is much smaller, and that check can take its whole :data:`FIRST_CHECK_S`.
 SMALL_SEED = 2
@@ -212,7 +223,10 @@ def _check_fixed(
 ) -> int:
     """:func:`_check` with the literals fixed instead of assumed: no core, but CP-SAT's
     presolve then drops every relaxed row, and a check that finds a plan takes about a
-    third of the time (0.26 against 0.70 s on national-20x10's re-plans)."""
+    third of the time (0.26 against 0.70 s on national-20x10's re-plans). Without CP-SAT's
+    probing: with the literals fixed it probes the balance rows' large coefficients for ~10 s
+    of wall time on national-20x10 at 0 points of balance (dropping a quota: 13 s with it,
+    3.6 s without); the re-plans' checks are as fast without it."""
     fixed = cp_model.CpModel()
     fixed.proto.copy_from(cp.proto)
     fixed.clear_assumptions()  # the last check's, copied with the rest
@@ -221,7 +235,48 @@ def _check_fixed(
     for lit, value in zip(literals, on.tolist(), strict=True):
         domain = fixed.proto.variables[lit].domain
         domain[0] = domain[1] = int(value)
-    return int(_cp_solver(time_limit, threads).solve(fixed))
+    return int(_cp_solver(time_limit, threads, probing=False).solve(fixed))
+
+
+def _nothing_built_holds(model: MatrixModel, active: list[int]) -> bool:
+    """Whether the plan that builds nothing (every column 0) meets the rules of ``active``:
+    then no rule among them asks for a build, and CP-SAT need not look (13 s on
+    national-20x10's balance rows alone, with probing)."""
+    if (model.col_lb > 0).any():
+        return False
+    on = np.zeros(len(model.groups), dtype=bool)
+    on[active] = True
+    rows = (model.row_group < 0) | on[np.maximum(model.row_group, 0)]
+    return bool((model.row_lb[rows] <= 0).all() and (model.row_ub[rows] >= 0).all())
+
+
+def _year_of(key: GroupKey) -> int | None:
+    year = dict(key.key).get("year")
+    return year if isinstance(year, int) else None
+
+
+def _earliest_years(
+    cp: cp_model.CpModel, literals: list[int], model: MatrixModel, budget: float, threads: int
+) -> tuple[int, list[int], int]:
+    """CP-SAT's core of the yearly rules (quotas, crews, resources, balance) of the horizon's
+    first years, one more year a check, until a check refutes them (``INFEASIBLE``, the core)
+    or ``budget`` seconds are spent (``UNKNOWN``); also the number of checks. Each check may
+    take :data:`YEAR_CHECK_S`: fewer rules than every one, so fewer to refute — on
+    national-20x10 at 0 points of balance, 2024's rules in ~6 s where every rule was not
+    refuted in a minute."""
+    end = time.perf_counter() + budget
+    years = [_year_of(g) for g in model.groups]
+    checks = 0
+    for last in sorted({y for y in years if y is not None}):
+        left = end - time.perf_counter()
+        if left <= 0:
+            break
+        active = [g for g, y in enumerate(years) if y is not None and y <= last]
+        code, core = _check(cp, literals, active, min(YEAR_CHECK_S, left), threads)
+        checks += 1
+        if code == cp_model.INFEASIBLE:
+            return code, core or active, checks
+    return int(cp_model.UNKNOWN), [], checks
 
 
 def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1) -> ConflictResult:
@@ -251,8 +306,13 @@ def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1
         ):
             code, core = int(cp_model.INFEASIBLE), seed
         elif not decided and remaining() > 0:
-            code, core = _check(cp, literals, everything, remaining(), threads)
-            result.checks += 1
+            # A conflict that rests on integrality alone (the balance at 0 points): CP-SAT
+            # refutes the rules of the first years where it cannot refute every rule.
+            code, core, checks = _earliest_years(cp, literals, model, remaining() / 2, threads)
+            result.checks += checks
+            if code != cp_model.INFEASIBLE and remaining() > 0:
+                code, core = _check(cp, literals, everything, remaining(), threads)
+                result.checks += 1
     if code == cp_model.FEASIBLE or code == cp_model.OPTIMAL:
         result.feasible = True
         result.seconds = time.perf_counter() - started
@@ -272,6 +332,9 @@ def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1
         if lp_core is not None:  # infeasible without members[i]: no CP-SAT check needed
             keep = set(lp_core)
             members = [g for g in trial if g in keep]
+            continue
+        if _nothing_built_holds(model, trial):
+            i += 1
             continue
         # The LP holds without members[i]: a plan is likely, which the fixed check finds
         # sooner; no core to shrink by then, as the LP's refutations shrink the set already.

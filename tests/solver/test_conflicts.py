@@ -174,3 +174,24 @@ def test_a_frozen_replan_three_crews_short_names_the_frozen_builds() -> None:
     sites = {c["site"] for c in plan.conflicts if c["group"] in ("window", "build_once")}
     assert sites and sites <= built_2027
     assert subset_feasible(build_problem(scenario_), plan.conflicts) is False
+
+
+def test_a_national_balance_at_zero_points_names_the_first_years_rules() -> None:
+    # At 0 points every province must advance in exact proportion, which whole sites cannot:
+    # the LP holds (it builds fractions of sites) and CP-SAT's check of every rule could not
+    # decide in a minute, so the set was empty. CP-SAT refutes 2024's rules alone.
+    doc = json.loads((DATA / "national-20x10.json").read_text())
+    doc["balance"]["tolerance_pct"] = 0
+    plan = solve(doc, time_limit=60, threads=2)
+    assert plan.status == "infeasible"
+    assert "conflicts_irreducible" not in plan.solver
+    balance = [c for c in plan.conflicts if c["group"] == "balance"]
+    assert {c["region"] for c in balance} == {r["id"] for r in doc["regions"]}
+    rest = [c for c in plan.conflicts if c["group"] != "balance"]
+    assert len(rest) == 1 and rest[0]["group"] in ("quota.year", "quota.region_year")
+    assert {c["year"] for c in plan.conflicts} == {2024}
+    data = build_problem(parse_scenario(doc))
+    assert subset_feasible(data, plan.conflicts) is False
+    # Without the quota nothing need be built; without one province's row it may trail.
+    assert subset_feasible(data, balance) is True
+    assert subset_feasible(data, balance[1:] + rest) is True
