@@ -72,6 +72,8 @@ class JobRow(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id"), index=True)
+    # a re-plan: the scenario it was made from (scenario_id is the re-planned one)
+    base_scenario_id: Mapped[str | None] = mapped_column(String(64), index=True)
     options: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))  # queued|running|done|failed|cancelled
     reason: Mapped[str | None] = mapped_column(Text)

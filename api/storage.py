@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, create_engine, delete, event, func, select, text, update
+from sqlalchemy import Engine, case, create_engine, delete, event, func, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -228,6 +228,7 @@ class Storage:
         job = JobRow(
             id=str(uuid.uuid4()),
             scenario_id=sid,
+            base_scenario_id=options.get("base_scenario_id"),
             options=options,
             status=QUEUED,
             created_at=utcnow(),
@@ -250,11 +251,9 @@ class Storage:
                 query.where(JobRow.status == status),
                 count.where(JobRow.status == status),
             )
-        if sid is not None:
-            query, count = (
-                query.where(JobRow.scenario_id == sid),
-                count.where(JobRow.scenario_id == sid),
-            )
+        if sid is not None:  # the scenario's jobs and its re-plans'
+            of = or_(JobRow.scenario_id == sid, JobRow.base_scenario_id == sid)
+            query, count = query.where(of), count.where(of)
         with self.snapshot() as s:
             total = s.scalar(count) or 0
             rows = s.scalars(
@@ -334,6 +333,7 @@ class Storage:
             name: JobRow(
                 id=ids[name],
                 scenario_id=sid,
+                base_scenario_id=options.get("base_scenario_id"),
                 options={**options, "start_solve_id": ids["base"], "start_wait": False}
                 if start_from_base and name != "base"
                 else options,

@@ -71,6 +71,12 @@ def overlaps(paths: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def value_text(value: Any) -> str:
+    """A grid value as a variant's name shows it: a string as it is, anything else as JSON
+    (``true``, ``null``, ``0.5``: as a planner types it in ``--set`` or a grid)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def repeated_values(grid: dict[str, list[Any]]) -> list[tuple[str, str]]:
     """``(path, message)`` for each value of a grid axis that names the same variant as an
     earlier one (``0`` twice, or ``1`` and ``"1"``): the grid would solve it twice under one
@@ -79,7 +85,7 @@ def repeated_values(grid: dict[str, list[Any]]) -> list[tuple[str, str]]:
     for key in sorted(grid):
         first: dict[str, Any] = {}
         for value in grid[key]:
-            text = str(value)
+            text = value_text(value)
             if text not in first:
                 first[text] = value
                 continue
@@ -108,7 +114,8 @@ def grid_patches(grid: dict[str, list[Any]]) -> list[tuple[str, dict[str, Any]]]
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = value
-        out.append((",".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)), patch))
+        name = ",".join(f"{k}={value_text(v)}" for k, v in zip(keys, values, strict=True))
+        out.append((name, patch))
     return out
 
 

@@ -331,7 +331,12 @@ def list_solves(
     storage: StorageDep,
     status: Annotated[JobStatus | None, Query(description="only jobs with this status")] = None,
     scenario: Annotated[
-        str | None, Query(pattern=SCENARIO_ID_PATTERN, description="only jobs of this scenario id")
+        str | None,
+        Query(
+            pattern=SCENARIO_ID_PATTERN,
+            description="only jobs of this scenario id, and re-plans made from it (their "
+            "``options.base_scenario_id``)",
+        ),
     ] = None,
     limit: Limit = 20,
     offset: Offset = 0,

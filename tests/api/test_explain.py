@@ -420,6 +420,12 @@ def test_replan_keeps_the_frozen_years_of_the_baseline(
     assert job["options"]["freeze_through"] == 2030
     assert job["options"]["base_scenario_id"] == baseline["scenario_id"]
     assert job["scenario_id"] != baseline["scenario_id"]
+    # the scenario's jobs list its re-plans; the re-planned scenario's, the re-plan alone
+    of_base = client.get("/v1/solves", params={"scenario": baseline["scenario_id"]}).json()
+    assert {j["id"] for j in of_base["items"]} == {baseline["id"], job["id"]}
+    assert of_base["total"] == 2
+    of_replan = client.get("/v1/solves", params={"scenario": job["scenario_id"]}).json()
+    assert [j["id"] for j in of_replan["items"]] == [job["id"]]
 
     # the job runs on the stored re-planned scenario: the baseline's 2030 builds are fixed
     derived = client.get(f"/v1/scenarios/{job['scenario_id']}").json()["document"]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from api.settings import Settings
 from api.storage import ProgressPoint, Storage, migrate, normalize_url, scenario_id
@@ -291,3 +292,60 @@ def test_a_job_runs_under_the_services_memory_limit(storage: Storage, tmp_path: 
     assert row is not None and row.plan is not None
     assert row.plan_status in ("feasible", "unknown")
     assert "stopped at the memory limit" in row.plan["solver"]["detail"]
+
+
+def test_migrating_an_older_database_names_its_re_plans_base_scenario(
+    tmp_path: Path,
+) -> None:
+    """A database of schema 0003 (re-plans' base only in their options) migrated to the newest:
+    its jobs keep their options, and a scenario's jobs list the re-plans made from it."""
+    from alembic import command
+    from alembic.config import Config
+
+    import api.storage
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config(str(Path(api.storage.__file__).with_name("alembic.ini")))
+    config.attributes["url"] = url
+    command.upgrade(config, "0003")
+    base, derived = "a" * 64, "b" * 64
+    engine = sa.create_engine(url)
+    tables = sa.MetaData()
+    tables.reflect(engine)
+    now = dt.datetime(2026, 1, 1)
+    with engine.begin() as c:
+        for sid in (base, derived):
+            c.execute(
+                tables.tables["scenarios"]
+                .insert()
+                .values(
+                    id=sid,
+                    document={},
+                    num_sites=1,
+                    num_regions=1,
+                    num_years=1,
+                    num_crew_pools=0,
+                    created_at=now,
+                )
+            )
+        for job_id, sid, options in (
+            ("job-base", base, {"backend": "highs"}),
+            ("job-replan", derived, {"backend": "highs", "base_scenario_id": base}),
+        ):
+            c.execute(
+                tables.tables["jobs"]
+                .insert()
+                .values(id=job_id, scenario_id=sid, options=options, status="done", created_at=now)
+            )
+    engine.dispose()
+    migrate(url)
+    storage = Storage(url)
+    try:
+        rows, total = storage.list_jobs(None, base, 10, 0)
+        assert total == 2 and {r.id for r in rows} == {"job-base", "job-replan"}
+        rows, total = storage.list_jobs(None, derived, 10, 0)
+        assert total == 1 and rows[0].id == "job-replan"
+        assert rows[0].options == {"backend": "highs", "base_scenario_id": base}
+        assert rows[0].base_scenario_id == base
+    finally:
+        storage.dispose()

@@ -265,6 +265,13 @@ def test_merge_patch_and_variants() -> None:
         "objective.training=0",
         "objective.training=2",
     ]
+    # a name shows a value as JSON, as a planner types it: true, null, 0.5
+    assert [n for n, _ in grid_patches({"a.b": [True, None, 0.5, "x"]})] == [
+        "a.b=true",
+        "a.b=null",
+        "a.b=0.5",
+        "a.b=x",
+    ]
     result = run_batch(
         base,
         [
