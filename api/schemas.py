@@ -11,7 +11,7 @@ from api.models import BatchRow, JobRow, ScenarioRow
 from api.options import SolveOptions
 from api.states import TERMINAL
 from api.storage import ProgressPoint
-from solver.variants import GRID_PATH_PATTERN, MAX_VARIANT_NAME
+from solver.variants import GRID_PATH_PATTERN, BatchVariant
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 SCENARIO_ID_PATTERN = r"^[0-9a-f]{64}$"
@@ -373,18 +373,6 @@ class PlanDiff(BaseModel):
 
 
 # -- batches -----------------------------------------------------------------
-
-
-class BatchVariant(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    name: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_VARIANT_NAME,
-        description="default variant-<index>",
-    )
-    patch: dict[str, Any] = Field(description="JSON merge patch (RFC 7386) of the base scenario")
 
 
 class BatchRequest(BaseModel):

@@ -254,11 +254,15 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def error_message(err: Mapping[str, Any]) -> str:
     """A pydantic error's message without pydantic's "Value error, " (a validator's own words
-    follow it), as every rdplan error shows it."""
+    follow it), as every rdplan error shows it; where an object was expected, no class name
+    ("Input should be a valid dictionary or instance of BatchVariant")."""
+    if err.get("type") in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a JSON object"
     return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
-def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
+def pydantic_errors(exc: ValidationError) -> list[FieldError]:
+    """A pydantic error's every field as rdplan names it (``sites[3].region``: message)."""
     seen: dict[str, FieldError] = {}
     for err in exc.errors(include_url=False):
         loc = _clean_loc(tuple(err["loc"]))
@@ -575,7 +579,7 @@ def validate_document(
     try:
         scenario = Scenario.model_validate(doc)
     except ValidationError as exc:
-        errors.extend(_pydantic_errors(exc))
+        errors.extend(pydantic_errors(exc))
     try:
         semantic = _semantic_errors(doc)
     except Exception as exc:  # defensive: a malformed document must never crash validation

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from solver.argtypes import (
     clashing_outputs,
     gap_fraction,
@@ -29,7 +31,7 @@ from solver.argtypes import (
 )
 from solver.diff import diff_plans
 from solver.plan import Plan
-from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario
+from solver.scenario import FieldError, Scenario, ScenarioError, parse_scenario, pydantic_errors
 
 #: A grid axis (``rdplan batch --set``, a batch's ``grid``): a dotted path of object keys into
 #: the scenario document. A merge patch replaces a list whole, so no path enters one.
@@ -271,8 +273,34 @@ def _set_value(item: str, text: str) -> Any:
         ) from None
 
 
-#: The longest variant name (the service's too: ``api.schemas.BatchVariant``).
+#: The longest variant name.
 MAX_VARIANT_NAME = 100
+
+
+class BatchVariant(BaseModel):
+    """A variant of a batch, as ``rdplan batch --variants`` reads it and the service's batches
+    take it: a name (``variant-<index>`` when left out or ``null``) and a JSON merge patch."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_VARIANT_NAME,
+        description="default variant-<index>",
+    )
+    patch: dict[str, Any] = Field(description="JSON merge patch (RFC 7386) of the base scenario")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str) and 1 <= len(value) <= MAX_VARIANT_NAME:
+            return value
+        raise ValueError(f"a name is a string of 1 to {MAX_VARIANT_NAME} characters, not {value!r}")
+
+
+class _VariantsFile(BaseModel):
+    variants: list[BatchVariant]
 
 
 def _read_variants(path: str) -> list[tuple[str, dict[str, Any]]]:
@@ -295,28 +323,13 @@ def _read_variants(path: str) -> list[tuple[str, dict[str, Any]]]:
                 )
             ]
         )
-    variants, errors = [], []
-    for i, v in enumerate(doc):
-        if not isinstance(v, dict) or not isinstance(v.get("patch"), dict):
-            errors.append(
-                FieldError(path=f"variants[{i}]", message="each variant needs a 'patch' object")
-            )
-            continue
-        errors.extend(
-            FieldError(path=f"variants[{i}].{key}", message=f"unknown field '{key}'")
-            for key in v
-            if key not in ("name", "patch")
-        )
-        name = v.get("name")
-        if name is None:
-            name = f"variant-{i}"
-        elif not isinstance(name, str) or not 1 <= len(name) <= MAX_VARIANT_NAME:
-            message = f"a name is a string of 1 to {MAX_VARIANT_NAME} characters, not {name!r}"
-            errors.append(FieldError(path=f"variants[{i}].name", message=message))
-        variants.append((name, v["patch"]))
-    if errors:
-        raise ScenarioError(errors)
-    return variants
+    try:
+        read = _VariantsFile.model_validate({"variants": doc})
+    except ValidationError as exc:
+        raise ScenarioError(pydantic_errors(exc)) from None
+    return [
+        (f"variant-{i}" if v.name is None else v.name, v.patch) for i, v in enumerate(read.variants)
+    ]
 
 
 def _unique_names(variants: list[tuple[str, dict[str, Any]]], listed: int) -> None:
@@ -405,6 +418,7 @@ def batch_main(argv: list[str] | None = None) -> int:
         variants.extend(grid_patches(_parse_set(args.set)) if args.set else [])
         _unique_names(variants, listed)
     except ScenarioError as exc:
+        print(f"invalid variants: {len(exc.errors)} error(s)", file=sys.stderr)
         for e in exc.errors:
             print(f"  {e.path or '<document>'}: {e.message}", file=sys.stderr)
         return 2

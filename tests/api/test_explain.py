@@ -326,6 +326,15 @@ def test_invalid_batches(client: httpx.Client, tiny_doc: dict[str, Any]) -> None
     r = client.post("/v1/batches", json={"scenario": tiny_doc, "grid": {"sites.0.x": [1]}})
     [error] = r.json()["errors"]  # the key at fault, without pydantic's "[key]" mark
     assert error["path"] == "grid.sites.0.x" and error["message"].startswith("the key 'sites.0.x'")
+    # the same words as rdplan batch --variants: no pydantic class name, the name's rule
+    r = client.post(
+        "/v1/batches",
+        json={"scenario": tiny_doc, "variants": ["oops", {"name": 7, **patch}]},
+    )
+    assert r.json()["errors"] == [
+        {"path": "variants[0]", "message": "must be a JSON object"},
+        {"path": "variants[1].name", "message": "a name is a string of 1 to 100 characters, not 7"},
+    ]
     assert client.get(f"/v1/batches/{UNKNOWN_JOB}").status_code == 404
     assert client.get("/v1/batches", params={"limit": 0}).status_code == 422
 

@@ -408,15 +408,18 @@ def test_batch_reads_variants_and_set_paths_as_the_service_does(tmp_path: Path) 
                 {"name": 7, "patch": {}},
                 {"name": "", "patch": {}},
                 {"nmae": "x", "patch": {}},
+                "oops",
             ]
         )
     )
     r = rdplan("batch", TINY, "--variants", str(variants))
     assert r.returncode == 2 and r.stdout == "", r.stderr
     for said in (
+        "invalid variants: 4 error(s)",
         "variants[1].name: a name is a string of 1 to 100 characters, not 7",
         "variants[2].name: a name is a string of 1 to 100 characters, not ''",
         "variants[3].nmae: unknown field 'nmae'",
+        "variants[4]: must be a JSON object",
     ):
         assert said in r.stderr, r.stderr
     assert "variants[0]" not in r.stderr
