@@ -972,6 +972,7 @@ CONFLICT_CASES = (
     "national-infeasible",
     "national-infeasible-frozen-crews",
     "national-infeasible-crews-quarter",
+    "national-infeasible-balance0",
 )
 CONFLICT_S = 30.0
 
