@@ -299,6 +299,11 @@ class BatchVariant(BaseModel):
         raise ValueError(f"a name is a string of 1 to {MAX_VARIANT_NAME} characters, not {value!r}")
 
 
+def named_variants(variants: list[BatchVariant]) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, patch)`` of each variant, a name left out ``variant-<index>``."""
+    return [(f"variant-{i}" if v.name is None else v.name, v.patch) for i, v in enumerate(variants)]
+
+
 class _VariantsFile(BaseModel):
     variants: list[BatchVariant]
 
@@ -327,9 +332,7 @@ def _read_variants(path: str) -> list[tuple[str, dict[str, Any]]]:
         read = _VariantsFile.model_validate({"variants": doc})
     except ValidationError as exc:
         raise ScenarioError(pydantic_errors(exc)) from None
-    return [
-        (f"variant-{i}" if v.name is None else v.name, v.patch) for i, v in enumerate(read.variants)
-    ]
+    return named_variants(read.variants)
 
 
 def _unique_names(variants: list[tuple[str, dict[str, Any]]], listed: int) -> None:

@@ -44,7 +44,14 @@ from api.states import QUEUED
 from api.storage import Storage
 from solver.plan import Plan, Status
 from solver.scenario import FieldError, Scenario, ScenarioError
-from solver.variants import compare, grid_patches, make_variant, overlaps, repeated_values
+from solver.variants import (
+    compare,
+    grid_patches,
+    make_variant,
+    named_variants,
+    overlaps,
+    repeated_values,
+)
 
 router = APIRouter(
     prefix="/v1/batches",
@@ -59,7 +66,7 @@ BASE = "base"
 def _variants(req: BatchRequest) -> list[tuple[str, dict[str, Any]]]:
     """``(name, patch)`` of every listed variant, then of every grid combination; 422 for
     clashing names, overlapping grid paths or too many variants."""
-    out = [(v.name or f"variant-{i}", v.patch) for i, v in enumerate(req.variants)]
+    out = named_variants(req.variants)
     errors: list[dict[str, str]] = []
     seen = {BASE}
     for i, (name, _) in enumerate(out):

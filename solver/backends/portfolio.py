@@ -162,10 +162,12 @@ def _rescue(
 
 
 def _best(a: float | None, b: float | None) -> float | None:
+    """The better of two plans' values, either of which may be missing."""
     return b if a is None else a if b is None else max(a, b)
 
 
 def _least(a: float | None, b: float | None) -> float | None:
+    """The tighter of two bounds, either of which may be missing."""
     return b if a is None else a if b is None else min(a, b)
 
 
@@ -317,10 +319,8 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     def on_progress(elapsed: float, incumbent: float | None, bound: float | None) -> None:
         if report is not None:
             # the start's bound until HiGHS has one (before its root LP it reports none)
-            bounds = [b for b in (bound, first.bound) if b is not None]
-            better = min(bounds) if bounds else None
             best = incumbent if value is None or incumbent is None else max(incumbent, value)
-            report(offset + elapsed, best, better)
+            report(offset + elapsed, best, _least(bound, first.bound))
 
     second = highs.solve(
         rows,
@@ -334,8 +334,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         crews_hull=False,  # after the start: measured with HiGHS's default root only
     )
     seconds = time.perf_counter() - started
-    bounds = [b for b in (first.bound, second.bound) if b is not None]
-    bound = min(bounds) if bounds else None
+    bound = _least(first.bound, second.bound)
     detail = f"lpguided {offset:.1f}s ({first.detail}), then highs: {second.detail}{added}"
     if second.values is not None:
         second_value = model.objective_of(second.values)
