@@ -189,6 +189,13 @@ def sort_builds(builds: list[Build]) -> list[Build]:
 #: (It was 1e-6: at national scale 1.9 units, so no proof could ever be recognised; 1e-8,
 #: 0.02 units there, still refused a bound HiGHS had closed to 1861928.99 over 1,861,928.)
 BOUND_TOLERANCE = 1e-9
+#: The most that slack may be, in units of Z, whatever the bound's size. Without a cap it
+#: reached 1 at |bound| = 10^9 (SPEC §1 allows objectives up to 2^53), and no proof above it
+#: could be recognised: a plan CP-SAT, HiGHS and CBC all proved optimal at 5,614,197,390 came
+#: out ``feasible`` with a bound of 5,614,197,395. Below 0.01 so that CBC's stop (its
+#: absolute gap 0.99, ``solver.backends.cbc``) is still a proof; HiGHS stops within 1e-6 and
+#: CP-SAT's bounds are exact integers.
+BOUND_SLACK_CAP = 0.005
 
 
 def floor_bound(bound: float) -> int:
@@ -197,7 +204,8 @@ def floor_bound(bound: float) -> int:
     Z is an integer, so ``floor(bound)`` is a bound too; the small slack keeps a bound that
     round-off put just below an integer (1862717.9999999) from cutting off that integer.
     """
-    return math.floor(bound + BOUND_TOLERANCE * max(1.0, abs(bound)) + 1e-6)
+    slack = min(BOUND_TOLERANCE * max(1.0, abs(bound)), BOUND_SLACK_CAP)
+    return math.floor(bound + slack + 1e-6)
 
 
 def proves(bound: float, incumbent: float) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,8 @@ from solver.scenario import parse_scenario
 from solver.solve import extract_plan, solve
 from tests.conftest import load
 from tests.solver.test_properties import scenarios
+
+INSTANCES = Path(__file__).resolve().parents[2] / "instances"
 
 OPTIMA = {
     "conformance/tiny": 1855,
@@ -112,3 +116,25 @@ def test_floor_bound_recognises_proofs_at_national_scale() -> None:
     assert floor_bound(1861928.99) == 1861928
     assert proves(1861928.99, 1861928.0) and proves(143310.97, 143309.6)
     assert not proves(1861929.01, 1861928.0)
+
+
+def test_floor_bound_recognises_proofs_of_objectives_in_the_billions() -> None:
+    # SPEC §1 allows objectives up to 2^53; the relative slack alone reached a whole unit at
+    # 10^9, and no proof above it could be recognised.
+    assert floor_bound(5614197390.0) == 5614197390
+    assert floor_bound(5614197389.999999) == 5614197390
+    assert proves(5614197390.99, 5614197390.0)
+    assert not proves(5614197391.0, 5614197390.0)
+    assert floor_bound(float(2**52)) == 2**52
+
+
+@pytest.mark.parametrize("backend", ["cpsat", "highs", "cbc", "portfolio"])
+def test_a_proof_of_an_objective_in_the_billions_is_optimal(backend: str) -> None:
+    # kimhwa-pilot with the benefit weighted 100,000: Z = 5,614,197,390, proved by every
+    # backend in well under a second; it came out "feasible", bound 5 above, before the cap.
+    doc = json.loads((INSTANCES / "kimhwa-pilot.json").read_text())
+    doc["objective"]["benefit"] = 100_000
+    plan = solve(doc, backend=backend, time_limit=20, threads=2)
+    assert plan.status == "optimal"
+    assert plan.objective == plan.bound == 5_614_197_390
+    assert plan.gap == 0
