@@ -47,8 +47,9 @@ WHATIF_FUEL = {"whatif-fuel": 2, "whatif-fuel3": 3}
 #: The balance what-ifs, by name: national-20x10 with its ``balance.tolerance_pct`` tightened
 #: from 15 to this. At 5 points HiGHS's race (the portfolio's national route) had no plan in
 #: 120 s; since run 33 the portfolio gives up on it for the LP-guided search
-#: (``solver.backends.portfolio.RESCUE_AFTER``). Below ~4.4 points no backend finds a plan in
-#: minutes (RESULTS.md, *Run 33*). At 0 points it is infeasible, a conflict that rests on
+#: (``solver.backends.portfolio.RESCUE_AFTER``). At 4 points no backend finds a plan in a
+#: minute, though one exists (found with the objective at 0 in 79-196 s; RESULTS.md, *Run 35*);
+#: at 3 points none is found in 400 s. At 0 points it is infeasible, a conflict that rests on
 #: integrality alone (the LP builds fractions of sites): no conflict set in a minute before run
 #: 34 (``solver.conflicts.YEAR_CHECK_S``).
 WHATIF_BALANCE = {"whatif-balance5": 5, "national-infeasible-balance0": 0}
