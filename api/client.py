@@ -64,7 +64,13 @@ from solver.diff import NoBuildsError, diff_plans, served_curves
 from solver.evaluate import Evaluation, evaluate
 from solver.plan import PLAN_STATUSES, read_plan_document
 from solver.replan import baseline_builds
-from solver.scenario import FieldError, ScenarioError, format_path, validate_document
+from solver.scenario import (
+    FieldError,
+    ScenarioError,
+    error_message,
+    format_path,
+    validate_document,
+)
 from solver.scenario import Scenario as ScenarioModel
 from solver.solve import DEFAULT_BACKEND
 from solver.variants import merge_patch
@@ -1980,7 +1986,7 @@ class _LocalBackend:
                 422,
                 "invalid solve options",
                 [
-                    {"path": format_path(("options", *e["loc"])), "message": e["msg"]}
+                    {"path": format_path(("options", *e["loc"])), "message": error_message(e)}
                     for e in exc.errors(include_url=False)
                 ],
             ) from None

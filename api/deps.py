@@ -81,18 +81,37 @@ def require_api_key(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> None:
     """With ``RDPLAN_API_KEYS`` set, every ``/v1`` call needs one of the keys (401 otherwise)."""
+    error = _key_error(settings, key or (bearer.credentials if bearer is not None else None))
+    if error is not None:
+        raise error
+
+
+def _key_error(settings: Settings, given: str | None) -> ApiError | None:
+    """The 401 for ``given`` (the key sent, if any), or None when it opens the service."""
     keys = settings.api_key_set
     if not keys:
-        return
-    given = key or (bearer.credentials if bearer is not None else None)
+        return None
     if given is not None:
         candidate = given.encode("utf-8", "surrogateescape")
         # compare with every key, always, so the timing does not tell which one was close
         matched = [secrets.compare_digest(candidate, k.encode("utf-8")) for k in keys]
         if any(matched):
-            return
-    raise ApiError(
+            return None
+    return ApiError(
         401,
         "missing or unknown API key: send 'X-API-Key: <key>' or 'Authorization: Bearer <key>'",
         headers={"WWW-Authenticate": 'Bearer realm="rdplan"'},
     )
+
+
+def unauthorised(request: Request) -> ApiError | None:
+    """The 401 a ``/v1`` request without a valid key gets, for the error handlers: FastAPI
+    reads the body before it runs :func:`require_api_key`, so a body it cannot read would
+    otherwise be answered (422) to a caller without a key."""
+    if not request.url.path.startswith("/v1"):
+        return None
+    given = request.headers.get("x-api-key")
+    if given is None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return _key_error(get_settings(request), given)

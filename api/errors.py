@@ -7,7 +7,9 @@ No handler ever returns a traceback.
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,16 +65,53 @@ def _request_error(err: dict[str, Any]) -> dict[str, str]:
     return {"path": path, "message": message}
 
 
-def _unreadable_json(exc: StarletteHTTPException) -> str | None:
+class _Digits(int):
+    """An integer too long for Python's ``int()`` (over ``sys.get_int_max_str_digits()``
+    digits), standing in for it while the body is read again to find where it is."""
+
+
+def _digits_path(body: bytes) -> str:
+    """The path of the first integer in ``body`` that is too long to read ("" if none is
+    found): the body parsed again, such integers replaced by a marker."""
+    limit = sys.get_int_max_str_digits() or None
+
+    def parse_int(text: str) -> int:
+        return _Digits(len(text)) if limit is not None and len(text) > limit else int(text)
+
+    try:
+        doc = json.loads(body, parse_int=parse_int)
+    except (ValueError, RecursionError):
+        return ""
+    todo: list[tuple[tuple[str | int, ...], Any]] = [((), doc)]
+    while todo:
+        loc, value = todo.pop(0)
+        if isinstance(value, _Digits):
+            return format_path(loc)
+        if isinstance(value, dict):
+            todo.extend(((*loc, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            todo.extend(((*loc, i), v) for i, v in enumerate(value))
+    return ""
+
+
+async def _unreadable_json(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:
     """Why a JSON body could not be read, when FastAPI's 400 "There was an error parsing the
-    body" hides it: bytes that are not UTF-8, or nesting deeper than the parser goes (a JSON
-    syntax error is a 422 already, through :class:`RequestValidationError`)."""
+    body" hides it: bytes that are not UTF-8, nesting deeper than the parser goes, or an
+    integer longer than Python reads (4,300 digits; named by its path) — a JSON syntax error
+    is a 422 already, through :class:`RequestValidationError`."""
     if exc.status_code != 400:
         return None
-    if isinstance(exc.__cause__, UnicodeDecodeError):
-        return "not a JSON document: the body is not UTF-8 text"
-    if isinstance(exc.__cause__, RecursionError):
-        return "not a JSON document: it is nested too deeply"
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return {"path": "", "message": "not a JSON document: the body is not UTF-8 text"}
+    if isinstance(cause, RecursionError):
+        return {"path": "", "message": "not a JSON document: it is nested too deeply"}
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        limit = sys.get_int_max_str_digits()
+        return {
+            "path": _digits_path(await request.body()),
+            "message": f"a number of more than {limit:,} digits: far out of any range here",
+        }
     return None
 
 
@@ -81,18 +120,31 @@ def install(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status_code, exc.detail, exc.errors, exc.headers)
 
+    def _refused(request: Request) -> JSONResponse | None:
+        from api.deps import unauthorised  # api.deps raises this module's ApiError
+
+        error = unauthorised(request)
+        if error is None:
+            return None
+        return error_response(error.status_code, error.detail, error.errors, error.headers)
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = _refused(request)
+        if refused is not None:  # no key: not a word about the body
+            return refused
         errors = [_request_error(e) for e in exc.errors()]
         return error_response(422, f"invalid request: {len(errors)} error(s)", errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        unread = _unreadable_json(exc)
+        if exc.status_code == 400:
+            refused = _refused(request)
+            if refused is not None:
+                return refused
+        unread = await _unreadable_json(request, exc)
         if unread is not None:
-            return error_response(
-                422, "invalid request: 1 error(s)", [{"path": "", "message": unread}]
-            )
+            return error_response(422, "invalid request: 1 error(s)", [unread])
         return error_response(
             exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)
         )

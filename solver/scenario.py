@@ -47,9 +47,12 @@ def _number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("must be a JSON number")
     try:
-        return float(value)
+        number = float(value)
     except OverflowError:  # an integer of hundreds of digits: beyond any range here
         raise ValueError("a number far out of range (too large for a float)") from None
+    if not math.isfinite(number):  # Python's json reads NaN and Infinity; JSON has neither
+        raise ValueError("must be a JSON number (NaN and Infinity are not JSON)")
+    return number
 
 
 NotNull = BeforeValidator(_not_null)
@@ -255,9 +258,18 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 def error_message(err: Mapping[str, Any]) -> str:
     """A pydantic error's message without pydantic's "Value error, " (a validator's own words
     follow it), as every rdplan error shows it; where an object was expected, no class name
-    ("Input should be a valid dictionary or instance of BatchVariant")."""
-    if err.get("type") in ("model_type", "model_attributes_type", "dict_type"):
+    ("Input should be a valid dictionary or instance of BatchVariant"), nor "a valid number"
+    for a string in a strict field."""
+    kind = err.get("type")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be a JSON object"
+    # Strict fields ("10" for a number): say which JSON type, not "a valid number".
+    if kind == "float_type":
+        return "must be a JSON number"
+    if kind == "int_type":
+        return "must be a JSON integer"
+    if kind == "bool_type":
+        return "must be true or false"
     return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
 
 

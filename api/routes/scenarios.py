@@ -27,7 +27,7 @@ from api.schemas import (
     VariantRequest,
 )
 from api.settings import Settings
-from solver.scenario import FieldError, Scenario, validate_document
+from solver.scenario import YEAR_MAX, YEAR_MIN, FieldError, Scenario, validate_document
 from solver.variants import merge_patch
 
 router = APIRouter(
@@ -76,8 +76,13 @@ def check_document_limits(document: dict[str, Any], settings: Settings) -> None:
     sites, regions = document.get("sites"), document.get("crews")
     horizon = document.get("horizon")
     years = 0
-    if isinstance(horizon, dict) and all(isinstance(horizon.get(k), int) for k in ("start", "end")):
-        years = int(horizon["end"]) - int(horizon["start"]) + 1
+    # Years outside SPEC §2's range are the validation's to name (422 at horizon.start), not
+    # a horizon "too large" to take (413: 1800..2031 is not a 232-year plan).
+    ends: list[Any] = (
+        [horizon.get(k) for k in ("start", "end")] if isinstance(horizon, dict) else []
+    )
+    if len(ends) == 2 and all(type(y) is int and YEAR_MIN <= y <= YEAR_MAX for y in ends):
+        years = ends[1] - ends[0] + 1
     check_limits(
         settings,
         len(sites) if isinstance(sites, list) else 0,

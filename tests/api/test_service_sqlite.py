@@ -99,6 +99,17 @@ def test_api_keys(sqlite_server: Server, tiny_doc: dict[str, Any]) -> None:
                 )
                 assert r.status_code == 401, (key, method, path, r.text)
                 assert r.headers["www-authenticate"].startswith("Bearer")
+            # FastAPI reads a body before it asks for the key: one it cannot read, or a bad
+            # query, is still a 401 to a caller without a key, not a word about the request
+            for method, path, body in (
+                ("POST", "/v1/solves", b"{"),
+                ("POST", "/v1/validate", b'{"scenario": "\xff"}'),
+                ("GET", "/v1/solves?limit=many", None),
+            ):
+                r = anonymous.request(
+                    method, path, content=body, headers={"content-type": "application/json"}
+                )
+                assert r.status_code == 401, (key, method, path, r.text)
             assert anonymous.get("/healthz").status_code == 200
             head = anonymous.head("/healthz")  # an uptime probe's HEAD (it was 405)
             assert head.status_code == 200 and head.content == b"", head
@@ -199,6 +210,38 @@ def test_a_json_body_that_cannot_be_read_gets_422_at_the_document(client: httpx.
             r = client.post(path, content=body, headers={"content-type": "application/json"})
             assert r.status_code == 422, (path, r.text)
             assert r.json()["errors"] == [{"path": "", "message": message}], r.text
+
+
+def test_odd_json_is_named_at_its_field(client: httpx.Client, tiny_doc: dict[str, Any]) -> None:
+    """JSON that Python reads oddly gets a 422 at the field: an integer longer than Python
+    converts (4,300 digits: FastAPI's bare 400 before), NaN (not JSON; "greater than or
+    equal to -90" before); and a horizon year out of range is the validation's 422, not a 413
+    for a horizon "232 years" long."""
+    huge = "1" + "0" * 4400
+    for path, body, where in (
+        ("/v1/scenarios", f'{{"schema_version": {huge}}}', "schema_version"),
+        ("/v1/solves", f'{{"scenario_id": "x", "options": {{"seed": {huge}}}}}', "options.seed"),
+    ):
+        r = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422, (path, r.text)
+        [error] = r.json()["errors"]
+        assert error["path"] == where and "4,300 digits" in error["message"], r.text
+
+    doc = copy.deepcopy(tiny_doc)
+    body = json.dumps(doc).replace(f'"lat": {json.dumps(doc["sites"][0]["lat"])}', '"lat": NaN', 1)
+    r = client.post("/v1/validate", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200 and not r.json()["valid"], r.text
+    assert {
+        "path": "sites[0].lat",
+        "message": "must be a JSON number (NaN and Infinity are not JSON)",
+    } in r.json()["errors"]
+
+    r = client.post("/v1/scenarios", json={**tiny_doc, "horizon": {"start": 1800, "end": 2031}})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0] == {
+        "path": "horizon.start",
+        "message": "Input should be greater than or equal to 1900",
+    }, r.text
 
 
 def test_metrics_and_health(client: httpx.Client) -> None:
