@@ -645,8 +645,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if getattr(args, "passthrough", False):
-            return int(args.func(args, rest))
-        return int(args.func(args))
+            code = int(args.func(args, rest))
+        else:
+            code = int(args.func(args))
+        sys.stdout.flush()  # here, where a failure is caught, not at the interpreter's exit
+        return code
     except KeyboardInterrupt:
         # Ctrl-C outside a solve's own handling (a second one, another command): no traceback.
         with contextlib.suppress(OSError):
@@ -659,6 +662,16 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by it
+    except OSError as exc:
+        # An output that cannot be written (a full disk, /dev/full, a folder gone), where the
+        # command has no answer of its own: one line, not a traceback. Reads are the
+        # commands' own (exit 2, the file named).
+        where = exc.filename or getattr(args, "out", None) or "stdout"
+        with contextlib.suppress(OSError):
+            print(f"rdplan: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is left in stdout's buffer is lost
+        return 1
 
 
 if __name__ == "__main__":

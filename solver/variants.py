@@ -442,15 +442,16 @@ def batch_main(argv: list[str] | None = None) -> int:
     )
     print(format_table(result["table"]))
     if args.out:
-        Path(args.out).write_text(
-            json.dumps(
-                {
-                    "table": result["table"],
-                    "plans": {k: p.to_document() for k, p in result["plans"].items()},
-                },
-                indent=1,
-            )
-            + "\n",
-            encoding="utf-8",
+        document = json.dumps(
+            {
+                "table": result["table"],
+                "plans": {k: p.to_document() for k, p in result["plans"].items()},
+            },
+            indent=1,
         )
+        try:
+            Path(args.out).write_text(document + "\n", encoding="utf-8")
+        except OSError as exc:  # writable when the batch began, not now (a full disk)
+            print(f"rdplan batch: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+            return 1
     return 0

@@ -327,8 +327,15 @@ class _Race:
         deadline: float,
         progress: ProgressThrottle,
         give_up: tuple[float, float] | None = None,
+        value_of: Callable[[np.ndarray], float] | None = None,
     ):
         self.count = count
+        #: Z of a plan's columns, to check what HiGHS says a plan is worth (:attr:`misvalued`).
+        self.value_of = value_of
+        #: HiGHS's value of its best plan and what the plan is worth, where they differ: from a
+        #: start, HiGHS 1.16 may value a plan in its presolved space ("MIP start solution is
+        #: feasible in the reduced space") and return the start's columns with that value.
+        self.misvalued: tuple[float, float] | None = None
         self.quit = None if give_up is None else _GiveUp(self, options.cancel, *give_up)
         self.options = options if self.quit is None else replace(options, cancel=self.quit)
         self.deadline = deadline
@@ -485,6 +492,14 @@ class _Race:
         bound = min(bounds)
         if not plans:  # a bound without a plan: a caller may have one (``give_up``)
             return Status.UNKNOWN, None, None, bound if math.isfinite(bound) else None, None
+        if self.value_of is not None:
+            worth = [(self.value_of(v), v, i) for _, v, i in plans]
+            claimed = max(value for value, _, _ in plans)
+            best_worth = max(value for value, _, _ in worth)
+            if claimed > best_worth + 0.5:
+                self.misvalued = (claimed, best_worth)
+                proved = False  # its proof was of the plan it valued, not of this one
+            plans = worth
         value, values, found = max(reversed(plans), key=lambda plan: plan[0])
         return (
             Status.OPTIMAL if proved else Status.FEASIBLE,
@@ -529,6 +544,7 @@ def solve(
     without a plan too), for a caller with another way to a plan (``portfolio.RESCUE_AFTER``)."""
     started = time.perf_counter()
     deadline = started + options.time_limit
+    given = model
     strengthened, implied = add_violated(model, options.threads, deadline)
     if crews_hull is None:
         crews_hull = adds_crews_hull(model, strengthened)
@@ -555,6 +571,7 @@ def solve(
         deadline,
         progress,
         None if give_up is None else (started + give_up[0], give_up[1]),
+        model.objective_of,
     )
     seeds = [int(options.seed) + i * RACE_SEED_STRIDE for i in range(racers)]
     kept_back = False
@@ -630,6 +647,31 @@ def solve(
             memory_stopped=memory_stopped,
             gave_up=gave_up,
         )
+    left = deadline - time.perf_counter()
+    if race.misvalued is not None and hint is not None and left > 0 and not memory_stopped:
+        # HiGHS's plan from the start is not worth what it said: solved again without it
+        # (the start stays the plan to beat), the better plan and the tighter bound kept.
+        said, worth = race.misvalued
+        again = solve(
+            given,
+            replace(options, hint=None, start_value=None, time_limit=left),
+            crews_hull=crews_hull,
+            give_up=give_up,
+        )
+        detail += (
+            f" (HiGHS valued its plan from the warm start at {said:,.0f}, worth {worth:,.0f}:"
+            f" solved again without the start: {again.detail})"
+        )
+        if again.values is not None:
+            worth_again = given.objective_of(again.values)
+            if value is None or worth_again > value:
+                values, value = again.values, worth_again
+        if again.bound is not None:
+            bound = again.bound if bound is None else min(bound, again.bound)
+        if value is not None:
+            proved = bound is not None and close_enough(bound, value, 0.0)
+            status = Status.OPTIMAL if proved else Status.FEASIBLE
+        seconds = time.perf_counter() - started
     if value is not None:
         progress(incumbent=value, bound=bound, force=True)
     ended = sorted({race.solvers[i].modelStatusToString(s) for i, s in race.statuses.items()})

@@ -338,6 +338,62 @@ def test_a_partial_start_proves_nothing(tmp_path: Path) -> None:
     assert json.loads(r.stdout)["objective"] == 1855
 
 
+def test_a_start_highs_misvalues_does_not_cost_the_optimum(tmp_path: Path) -> None:
+    """From tiny's optimal plan, tiny with mobilisation x2 and training x5: HiGHS 1.16 valued
+    the start at 1,438 in its presolved space ("MIP start solution is feasible in the reduced
+    space"), called it optimal and returned the start's columns, worth 1,435; the plan came
+    out feasible, 1,435 against 1,438, on highs, the portfolio and every batch variant run from
+    the base plan. Such a plan is now solved again without the start."""
+    r = rdplan("solve", TINY, "--backend", "cpsat", "--threads", "1", "--quiet")
+    base = tmp_path / "base.json"
+    base.write_text(r.stdout)
+    doc = json.loads(Path(TINY).read_text())
+    doc["objective"].update({"mobilization": 2, "training": 5})
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(doc))
+    for backend in ("cpsat", "highs", "portfolio"):
+        r = rdplan(
+            "solve", str(changed), "--baseline", str(base), "--backend", backend,
+            "--time-limit", "20", "--quiet",
+        )  # fmt: skip
+        plan = json.loads(r.stdout)
+        assert (plan["status"], plan["objective"], plan["bound"]) == ("optimal", 1438, 1438), (
+            backend,
+            plan["solver"]["detail"],
+        )
+        if backend == "highs":
+            assert "solved again without the start" in plan["solver"]["detail"]
+
+
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    """A full disk (/dev/full) under --out or stdout: exit 1 and one line naming where, not a
+    traceback (schema, diff and batch showed one; solve and generate had their own line)."""
+    r = rdplan("solve", TINY, "--backend", "cpsat", "--threads", "1", "--quiet")
+    plan = tmp_path / "plan.json"
+    plan.write_text(r.stdout)
+    for args, where in (
+        (["schema", "--out", "/dev/full"], "/dev/full"),
+        (["diff", str(plan), str(plan), "--out", "/dev/full"], "/dev/full"),
+        (
+            ["batch", TINY, "--set", "objective.training=0", "--quiet", "--out", "/dev/full"],
+            "/dev/full",
+        ),
+        (["schema"], "stdout"),
+        (["validate", TINY, "--json"], "stdout"),
+    ):
+        with open("/dev/full", "w") as full:
+            run = subprocess.run(
+                [sys.executable, "-m", "solver.cli", *args],
+                stdout=full if where == "stdout" else subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+            )
+        assert run.returncode == 1, (args, run.stderr)
+        assert f"cannot write {where}: No space left on device" in run.stderr, (args, run.stderr)
+        assert "Traceback" not in run.stderr, (args, run.stderr)
+
+
 def test_batch_refuses_clashing_variants(tmp_path: Path) -> None:
     """Plans are keyed by variant name: a variant named "base" replaced the base plan in the
     table (every objective_change then against it), a name used twice or a --set path given
