@@ -81,9 +81,23 @@ def _width(count: int) -> int:
     return max(2, len(str(count - 1)))
 
 
+#: The largest scenario generated: 33x the issue's continental size (3,000 sites, 300 pools),
+#: a few hundred MB of JSON at most. Without a cap 100,000 x 100,000 sites ran the machine out
+#: of memory (23 GB) before a word was said.
+MAX_SITES = 100_000
+MAX_CREW_POOLS = 10_000
+
+
 def _check(regions: int, sites_per_region: int, years: int, crew_pools: int, start: int) -> None:
     if regions < 1 or sites_per_region < 1 or crew_pools < 1:
         raise ValueError("regions, sites_per_region and crew_pools must be at least 1")
+    if regions * sites_per_region > MAX_SITES:
+        raise ValueError(
+            f"regions x sites_per_region is {regions * sites_per_region:,} sites; at most "
+            f"{MAX_SITES:,} are generated"
+        )
+    if crew_pools > MAX_CREW_POOLS:
+        raise ValueError(f"crew_pools is {crew_pools:,}; at most {MAX_CREW_POOLS:,} are generated")
     if not 1 <= years <= 50:
         raise ValueError("years must lie in 1..50 (SPEC §2 horizon)")
     if start < 1900 or start + years - 1 > 2200:

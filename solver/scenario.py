@@ -617,10 +617,43 @@ def parse_scenario(source: str | bytes | dict[str, Any] | Scenario) -> Scenario:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the scenario document (``rdplan schema``)."""
-    schema = Scenario.model_json_schema()
+    schema: dict[str, Any] = _json_schema_rules(Scenario.model_json_schema())
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "rdplan scenario (SPEC v1)"
     return schema
+
+
+#: pydantic's names of bounds it leaves unconverted where a validator runs first (``lat``,
+#: ``lon``), and JSON Schema's.
+_SCHEMA_BOUNDS = {
+    "ge": "minimum",
+    "le": "maximum",
+    "gt": "exclusiveMinimum",
+    "lt": "exclusiveMaximum",
+}
+
+
+def _json_schema_rules(node: Any) -> Any:
+    """pydantic's schema with what ``rdplan validate`` enforces: bounds under JSON Schema's
+    names (pydantic wrote ``lat``'s as ``ge``/``le``, which a validator ignores), and no
+    ``null`` (SPEC §1: null is never a value; an optional field is left out instead)."""
+    if isinstance(node, list):
+        return [_json_schema_rules(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {_SCHEMA_BOUNDS.get(k, k) if "type" in node else k: v for k, v in node.items()}
+    out = {k: _json_schema_rules(v) for k, v in out.items()}
+    if isinstance(out.get("anyOf"), list):
+        kept = [o for o in out["anyOf"] if o != {"type": "null"}]
+        if len(kept) < len(out["anyOf"]):
+            out.pop("anyOf")
+            if out.get("default", "") is None:
+                out.pop("default")
+            if len(kept) == 1:
+                out = {**kept[0], **out}
+            else:
+                out["anyOf"] = kept
+    return out
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> int:

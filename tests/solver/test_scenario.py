@@ -239,6 +239,26 @@ def test_json_schema_exports() -> None:
     assert {"horizon", "regions", "options", "sites"} <= set(schema["required"])
 
 
+def test_json_schema_holds_what_validate_holds() -> None:
+    """``rdplan schema`` took ``lat: 91`` (pydantic wrote its bounds as ``ge``/``le``, no JSON
+    Schema keywords) and ``null`` in 23 optional fields, which SPEC §1 and validate refuse."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for name in ("conformance/tiny", "conformance/generated-b", "national-20x10"):
+        assert not list(validator.iter_errors(load(name))), name
+    for path, value in ((("sites", 0, "lat"), 91), (("sites", 0, "name"), None),
+                        (("sites", 0, "earliest"), None), (("balance",), None)):  # fmt: skip
+        doc = load("conformance/tiny")
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        assert list(validator.iter_errors(doc)), (path, value)
+        assert validate_document(doc)[0] is None, (path, value)
+
+
 def test_a_huge_coordinate_and_a_malformed_pool_region_are_errors_among_the_others() -> None:
     """A 401-digit integer latitude crashed validation (OverflowError, a traceback, no plan
     document); a pool region that is not a string hid every other reference error behind
