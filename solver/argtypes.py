@@ -89,9 +89,19 @@ def clashing_outputs(inputs: dict[str, str | None], outputs: dict[str, str | Non
     files = {k: Path(v).resolve() for k, v in {**inputs, **outputs}.items() if v and v != "-"}
     for out, path in outputs.items():
         for other, where in files.items():
-            if path and other != out and Path(path).resolve() == where:
+            if path and other != out and _same_file(Path(path).resolve(), where):
                 return f"{out} {path} is also the {other} file: it would be overwritten"
     return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """One file by path, or by inode where both exist (a hard link: two paths, one file)."""
+    if a == b:
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def seed(text: str) -> int:

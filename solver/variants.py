@@ -252,7 +252,7 @@ def _parse_set(items: list[str]) -> dict[str, list[Any]]:
                 f"--set {key}: a path is object keys joined by dots, as objective.mobilization "
                 "(a list's items, as sites.0, cannot be set: patch the list in --variants)"
             )
-        grid[key] = [_set_value(item, v) for v in values.split(",")]
+        grid[key] = _set_values(item, values)
     overlapping = overlaps(list(grid))
     if overlapping:
         key, inner = overlapping[0]
@@ -264,13 +264,31 @@ def _parse_set(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def _set_value(item: str, text: str) -> Any:
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        raise ValueError(
-            f"--set {item}: '{text}' is not a JSON value (a string needs quotes: '\"{text}\"')"
-        ) from None
+def _set_values(item: str, text: str) -> list[Any]:
+    """The JSON values of ``v1,v2,...``, split at the commas between values, not those inside
+    one (``quotas.year={"min":1,"max":2}``, ``name="a,b"``)."""
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError):
+            end = -1
+        while 0 <= end < len(text) and text[end].isspace():
+            end += 1
+        if end < 0 or (end < len(text) and text[end] != ","):
+            bad = text[pos:].split(",", 1)[0]
+            raise ValueError(
+                f"--set {item}: '{bad}' is not a JSON value (a string needs quotes:"
+                f" '{json.dumps(bad)}')"
+            )
+        values.append(value)
+        if end == len(text):
+            return values
+        pos = end + 1
 
 
 #: The longest variant name.

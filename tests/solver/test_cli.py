@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -423,6 +424,24 @@ def test_batch_refuses_clashing_variants(tmp_path: Path) -> None:
         assert "Traceback" not in r.stderr and r.stdout == ""
 
 
+def test_batch_set_splits_between_values_not_inside_them() -> None:
+    """``--set`` split its values on every comma: an object or a string with a comma could not
+    be given, and the quoting its message suggested was not JSON either."""
+    from solver.variants import _parse_set
+
+    assert _parse_set(['quotas.year={"min": 1, "max": 2}', 'name="a,b", "c"']) == {
+        "quotas.year": [{"min": 1, "max": 2}],
+        "name": ["a,b", "c"],
+    }
+    assert _parse_set(["objective.mobilization=0, 1,2"]) == {"objective.mobilization": [0, 1, 2]}
+    with pytest.raises(
+        ValueError, match="'abc' is not a JSON value \\(a string needs quotes: '\"abc\"'\\)"
+    ):
+        _parse_set(["name=abc"])
+    with pytest.raises(ValueError, match="'' is not a JSON value"):
+        _parse_set(["objective.training=0,"])
+
+
 def test_batch_names_what_is_wrong_with_its_inputs(tmp_path: Path) -> None:
     """A --set value that is not JSON, a variants file that is not a list of variants (a plan,
     a number), not JSON or not UTF-8, a base that is not a scenario: exit 2 naming the flag or
@@ -597,6 +616,8 @@ def test_diff_and_batch_refuse_an_out_that_is_one_of_their_inputs(tmp_path: Path
     scenario.write_text(Path(TINY).read_text())
     variants = tmp_path / "v.json"
     variants.write_text(json.dumps([{"name": "x", "patch": {}}]))
+    linked = tmp_path / "linked.json"
+    os.link(scenario, linked)
     kept = {f: f.read_text() for f in (a, b, scenario, variants)}
     for args, said in (
         (["diff", str(a), str(b), "--out", str(b)], f"--out {b} is also the plan b file"),
@@ -606,6 +627,9 @@ def test_diff_and_batch_refuse_an_out_that_is_one_of_their_inputs(tmp_path: Path
         (["batch", str(scenario), "--out", str(scenario)], "is also the scenario file"),
         (["batch", str(scenario), "--variants", str(variants), "--out", str(variants)],
          "is also the --variants file"),
+        # a hard link: another path, the same file (only a resolved path was compared)
+        (["solve", str(scenario), "--out", str(linked)], "is also the scenario file"),
+        (["batch", str(scenario), "--out", str(linked)], "is also the scenario file"),
     ):  # fmt: skip
         r = rdplan(*args)
         assert r.returncode == 2 and said in r.stderr, (args, r.stderr)
