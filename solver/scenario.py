@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
@@ -562,7 +563,7 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     if isinstance(source, dict):
         return source
     try:
-        doc = json.loads(source, parse_constant=_reject_constant)
+        doc = json.loads(source, parse_constant=_reject_constant, object_pairs_hook=_pairs)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScenarioError([FieldError(path="", message=f"not a JSON document: {exc}")]) from None
     except RecursionError:  # nesting deeper than the parser goes (the service says the same)
@@ -571,11 +572,54 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
         ) from None
     if not isinstance(doc, dict):
         raise ScenarioError([FieldError(path="", message="the document must be a JSON object")])
+    twice = _keys_given_twice(doc)
+    if twice:
+        raise ScenarioError(twice)
     return doc
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+class _Twice(dict[str, Any]):
+    """A JSON object that named a key more than once (:attr:`keys_twice`); Python's json
+    keeps the last value and drops the others without a word."""
+
+    keys_twice: list[str]
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)  # the last value of a key, as json itself keeps
+    if len(obj) == len(pairs):
+        return obj
+    counts = Counter(key for key, _ in pairs)
+    marked = _Twice(obj)
+    marked.keys_twice = [key for key, n in counts.items() if n > 1]
+    return marked
+
+
+def _keys_given_twice(doc: Any) -> list[FieldError]:
+    """Every key a JSON object of ``doc`` gave more than once, at its path: SPEC §2 lets
+    nothing be silently ignored, and one of the values would be."""
+    errors: list[FieldError] = []
+    todo: list[tuple[tuple[Any, ...], Any]] = [((), doc)]
+    while todo:
+        loc, node = todo.pop()
+        if isinstance(node, _Twice):
+            errors.extend(
+                FieldError(
+                    path=format_path((*loc, key)),
+                    message="this key is given more than once in its object (JSON keys are"
+                    " unique: the values before the last would be ignored)",
+                )
+                for key in dict.fromkeys(node.keys_twice)
+            )
+        if isinstance(node, dict):
+            todo.extend(((*loc, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            todo.extend(((*loc, i), v) for i, v in enumerate(node))
+    return sorted(errors, key=lambda e: e.path)
 
 
 def validate_document(

@@ -7,7 +7,7 @@ import pytest
 
 from solver.problem import build_problem
 from solver.scenario import haversine_km, json_schema, validate_document
-from tests.conftest import load
+from tests.conftest import DATA, load
 from tests.factory import scenario, site
 
 
@@ -296,3 +296,19 @@ def test_a_one_sided_window_outside_the_horizon_says_what_defaulted() -> None:
     doc = load("conformance/tiny")
     doc["horizon"]["start"] = 10**30
     assert not any(p.startswith("sites") for p in paths(doc))
+
+
+def test_a_key_given_twice_is_an_error_at_its_path() -> None:
+    """Python's json keeps a key's last value and drops the others without a word: a scenario
+    with ``"sites": [], "sites": [...]`` validated, against SPEC §2 (nothing silently ignored)."""
+    text = (DATA / "tiny.json").read_text()
+    twice = "this key is given more than once in its object"
+    for changed, path in (
+        (text.replace('"sites": [', '"sites": [], "sites": [', 1), "sites"),
+        (text.replace('"lat":', '"lat": 1, "lat":', 1), "sites[0].lat"),
+    ):
+        scenario, errors = validate_document(changed)
+        assert scenario is None and [(e.path, e.message[: len(twice)]) for e in errors] == [
+            (path, twice)
+        ]
+    assert validate_document(text)[1] == []
