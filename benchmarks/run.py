@@ -67,7 +67,7 @@ from benchmarks.suites import (
     whatif_fuel,
 )
 from solver.argtypes import positive_float, thread_count
-from solver.plan import PLAN_STATUSES
+from solver.plan import PLAN_STATUSES, Status
 from solver.solve import BACKENDS, DEFAULT_BACKEND
 
 BASELINE = "baseline"
@@ -1160,10 +1160,21 @@ def _typed(column: str, value: str | None) -> Any:
     return number
 
 
+#: A results row's statuses: a plan document's, or ``error`` (the run failed).
+ROW_STATUSES = frozenset({*(s.value for s in Status), "error"})
+#: The columns that hold seconds.
+SECONDS_COLUMNS = ("build_s", "solve_s", "total_s", "first_plan_s", "gap1pct_s", "conflict_s")
+
+
 def _row_error(row: dict[str, Any]) -> str | None:
     """What a typed row lacks that every row of its status has (hand-edited, or truncated):
     a plan's objective, a proof's bound, and the seconds of every run that did not fail."""
     status = row["status"]
+    if status not in ROW_STATUSES:
+        return f"status is {status!r}, not one of {', '.join(sorted(ROW_STATUSES))}"
+    negative = [c for c in SECONDS_COLUMNS if row[c] is not None and row[c] < 0]
+    if negative:
+        return f"{negative[0]} is {row[negative[0]]:g}, not a count of seconds"
     if status in PLAN_STATUSES and row["objective"] is None:
         return f"status {status} without an objective"
     if status == "optimal" and row["bound"] is None:
@@ -1188,8 +1199,10 @@ def read_results(path: Path) -> list[dict[str, Any]]:
             for line, raw in enumerate(reader, start=2):
                 short = [c for c in COLUMNS if raw.get(c) is None]
                 if short or None in raw:
+                    # a short row's missing cells are None, a long row's extras under None
+                    cells = len(COLUMNS) - len(short) + len(raw.get(None) or [])
                     raise ValueError(
-                        f"{path}, line {line}: {len(raw) - (None in raw)} cells, not {len(COLUMNS)}"
+                        f"{path}, line {line}: {cells} cells, not {len(COLUMNS)}"
                         " (a truncated or hand-edited results file?)"
                     )
                 if any(raw[c] == "" for c in ("scenario", "backend", "seed", "status")):

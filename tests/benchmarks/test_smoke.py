@@ -388,11 +388,18 @@ def test_targets_over_saved_results_files(
         ("seed", "inf", "seed is 'inf', not a finite number"),
         ("solve_s", "nan", "solve_s is 'nan', not a finite number"),
         ("solve_s", "", "status optimal without solve_s and total_s"),
+        # accepted before, and shown as "optimal -> weird" or "0.02 -> -2.49"
+        ("status", "weird", "status is 'weird', not one of error, feasible, infeasible"),
+        ("solve_s", "-2.5", "solve_s is -2.5, not a count of seconds"),
     ):
         edited = ",".join(value if c == column else cells[c] for c in header.split(","))
         garbled.write_text("\n".join([header, edited, *rest]) + "\n", encoding="utf-8")
         assert main(["--targets-of", str(garbled)]) == 2
         assert f"garbled.csv, line 2: {said}" in capsys.readouterr().err
+    # a truncated row: its cells counted (it said "28 cells, not 28")
+    garbled.write_text("\n".join([header, ",".join(first.split(",")[:9]), *rest]) + "\n")
+    assert main(["--targets-of", str(garbled)]) == 2
+    assert "garbled.csv, line 2: 9 cells, not 28" in capsys.readouterr().err
     # one run in two files: its seed counted twice, its ratio from either file's baseline
     assert main(["--targets-of", str(paths[0]), str(paths[0])]) == 2
     assert "replan-frozen-warm portfolio seed 0 is in" in capsys.readouterr().err
