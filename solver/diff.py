@@ -124,6 +124,20 @@ def diff_plans(
     }
     own = scenario_a if scenario_a is not None else scenario
     if scenario is not None and own is not None and list(own.years) == list(scenario.years):
+        outside = [
+            side
+            for side, plan, on in (("a", a, own), ("b", b, scenario))
+            if any(not on.horizon.start <= int(x["year"]) <= on.horizon.end for x in plan["builds"])
+        ]
+        if outside:
+            # Builds outside the horizon would be left out of the curves without a word (another
+            # scenario's plan against this one): no curves, and why.
+            out["served_population_note"] = (
+                f"no served-population curves: plan {' and '.join(outside)} builds in years"
+                f" outside the scenario's horizon {scenario.horizon.start}..{scenario.horizon.end}"
+                " (a plan of another scenario?)"
+            )
+            return out
         out["served_population"] = {
             "years": list(scenario.years),
             "a": served_curves(a, own),
@@ -183,4 +197,6 @@ def format_diff(diff: dict[str, Any]) -> str:
             if years:
                 changes.append(f"served     {region}: " + ", ".join(years))
         lines.extend(changes or ["served population: the same in every region and year"])
+    if diff.get("served_population_note"):
+        lines.append(diff["served_population_note"])
     return "\n".join(lines)

@@ -652,6 +652,29 @@ def test_freeze_through_outside_the_horizon_refused_exit_2(tmp_path: Path) -> No
     assert r.returncode == 0, r.stderr
 
 
+def test_diff_draws_no_curves_for_a_plan_outside_the_scenarios_horizon(tmp_path: Path) -> None:
+    """``diff a b --scenario S`` with b another scenario's plan (other years) printed
+    served-population changes with b's builds outside S's horizon left out without a word."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert rdplan("solve", TINY, "--quiet", "--threads", "1", "--out", str(a)).returncode == 0
+    moved = json.loads(a.read_text())
+    for build in moved["builds"]:
+        build["year"] += 10
+    b.write_text(json.dumps(moved))
+    r = rdplan("diff", str(a), str(b), "--scenario", TINY)
+    assert r.returncode == 0, r.stderr
+    assert "served     " not in r.stdout
+    assert (
+        "no served-population curves: plan b builds in years outside the scenario's horizon"
+        in r.stdout
+    )
+    r = rdplan("diff", str(a), str(b), "--scenario", TINY, "--json")
+    diff = json.loads(r.stdout)
+    assert "served_population" not in diff and "plan b" in diff["served_population_note"]
+    r = rdplan("diff", str(a), str(a), "--scenario", TINY, "--json")
+    assert "served_population" in json.loads(r.stdout)
+
+
 def test_diff_out_without_json_writes_the_report(tmp_path: Path) -> None:
     """``rdplan diff A B --out d.txt`` printed the report and wrote nothing (--out was only
     read with --json)."""
