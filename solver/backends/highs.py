@@ -28,7 +28,7 @@ from solver.backends.base import ProgressThrottle, RawResult, SolveOptions, resi
 from solver.cuts import add_violated, adds_crews_hull
 from solver.flows import integral_flows
 from solver.model import MatrixModel
-from solver.plan import Status, close_enough
+from solver.plan import BOUND_TOLERANCE, Status, close_enough
 
 MS = highspy.HighsModelStatus
 STATUS = {
@@ -496,7 +496,7 @@ class _Race:
             worth = [(self.value_of(v), v, i) for _, v, i in plans]
             claimed = max(value for value, _, _ in plans)
             best_worth = max(value for value, _, _ in worth)
-            if claimed > best_worth + 0.5:
+            if claimed > best_worth + 0.5 + BOUND_TOLERANCE * abs(best_worth):  # not round-off
                 self.misvalued = (claimed, best_worth)
                 proved = False  # its proof was of the plan it valued, not of this one
             plans = worth
