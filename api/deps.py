@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError
@@ -13,6 +15,7 @@ from api.runners import Runner
 from api.schemas import ErrorBody
 from api.settings import Settings
 from api.storage import Storage
+from solver.scenario import read_json
 
 #: The answers every ``/v1`` route can give besides its own: 401 (keys on, none or a wrong one
 #: sent) and 422 (a bad parameter or body), in the one error shape the service sends
@@ -48,6 +51,28 @@ def require_json_body(request: Request) -> None:
             "the body must be JSON",
             [{"path": "", "message": "send the body as JSON: Content-Type: application/json"}],
         )
+
+
+class _JsonRequest(Request):
+    """A request whose JSON body is read by :func:`solver.scenario.read_json`: a key given
+    twice in one object is an error at its path (FastAPI keeps the last value silently)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = read_json(await self.body())
+        return self._json
+
+
+class JsonRoute(APIRoute):
+    """Every ``/v1`` route: its body read as :class:`_JsonRequest` reads it."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            return await handler(_JsonRequest(request.scope, request.receive, request._send))
+
+        return route
 
 
 def get_settings(request: Request) -> Settings:

@@ -7,9 +7,7 @@ No handler ever returns a traceback.
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from solver.scenario import FieldError, error_message, format_path
+from solver.scenario import FieldError, JsonFieldErrors, error_message, format_path
 
 log = logging.getLogger("rdplan.api")
 
@@ -65,53 +63,21 @@ def _request_error(err: dict[str, Any]) -> dict[str, str]:
     return {"path": path, "message": message}
 
 
-class _Digits(int):
-    """An integer too long for Python's ``int()`` (over ``sys.get_int_max_str_digits()``
-    digits), standing in for it while the body is read again to find where it is."""
-
-
-def _digits_path(body: bytes) -> str:
-    """The path of the first integer in ``body`` that is too long to read ("" if none is
-    found): the body parsed again, such integers replaced by a marker."""
-    limit = sys.get_int_max_str_digits() or None
-
-    def parse_int(text: str) -> int:
-        return _Digits(len(text)) if limit is not None and len(text) > limit else int(text)
-
-    try:
-        doc = json.loads(body, parse_int=parse_int)
-    except (ValueError, RecursionError):
-        return ""
-    todo: list[tuple[tuple[str | int, ...], Any]] = [((), doc)]
-    while todo:
-        loc, value = todo.pop(0)
-        if isinstance(value, _Digits):
-            return format_path(loc)
-        if isinstance(value, dict):
-            todo.extend(((*loc, k), v) for k, v in value.items())
-        elif isinstance(value, list):
-            todo.extend(((*loc, i), v) for i, v in enumerate(value))
-    return ""
-
-
-async def _unreadable_json(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:
+def _unreadable_json(exc: StarletteHTTPException) -> list[dict[str, str]] | None:
     """Why a JSON body could not be read, when FastAPI's 400 "There was an error parsing the
-    body" hides it: bytes that are not UTF-8, nesting deeper than the parser goes, or an
-    integer longer than Python reads (4,300 digits; named by its path) — a JSON syntax error
-    is a 422 already, through :class:`RequestValidationError`."""
+    body" hides it: bytes that are not UTF-8, nesting deeper than the parser goes, or what
+    :func:`solver.scenario.read_json` names at its path (a key given twice, an integer longer
+    than Python reads) — a JSON syntax error is a 422 already, through
+    :class:`RequestValidationError`."""
     if exc.status_code != 400:
         return None
     cause = exc.__cause__
     if isinstance(cause, UnicodeDecodeError):
-        return {"path": "", "message": "not a JSON document: the body is not UTF-8 text"}
+        return [{"path": "", "message": "not a JSON document: the body is not UTF-8 text"}]
     if isinstance(cause, RecursionError):
-        return {"path": "", "message": "not a JSON document: it is nested too deeply"}
-    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
-        limit = sys.get_int_max_str_digits()
-        return {
-            "path": _digits_path(await request.body()),
-            "message": f"a number of more than {limit:,} digits: far out of any range here",
-        }
+        return [{"path": "", "message": "not a JSON document: it is nested too deeply"}]
+    if isinstance(cause, JsonFieldErrors):  # api.deps.JsonRoute's reading
+        return [e.model_dump() for e in cause.errors]
     return None
 
 
@@ -142,9 +108,12 @@ def install(app: FastAPI) -> None:
             refused = _refused(request)
             if refused is not None:
                 return refused
-        unread = await _unreadable_json(request, exc)
+        unread = _unreadable_json(exc)
+        if isinstance(exc.__cause__, JsonFieldErrors) and request.url.path == "/v1/validate":
+            # it answers any JSON body, valid or not, and a key given twice is JSON
+            return JSONResponse({"valid": False, "errors": unread, "warnings": []})
         if unread is not None:
-            return error_response(422, "invalid request: 1 error(s)", [unread])
+            return error_response(422, f"invalid request: {len(unread)} error(s)", unread)
         return error_response(
             exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)
         )

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter
+import sys
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
@@ -563,7 +564,7 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     if isinstance(source, dict):
         return source
     try:
-        doc = json.loads(source, parse_constant=_reject_constant, object_pairs_hook=_pairs)
+        doc, twice_seen = _loads_marking_twice(source, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScenarioError([FieldError(path="", message=f"not a JSON document: {exc}")]) from None
     except RecursionError:  # nesting deeper than the parser goes (the service says the same)
@@ -572,9 +573,8 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
         ) from None
     if not isinstance(doc, dict):
         raise ScenarioError([FieldError(path="", message="the document must be a JSON object")])
-    twice = _keys_given_twice(doc)
-    if twice:
-        raise ScenarioError(twice)
+    if twice_seen:
+        raise ScenarioError(_keys_given_twice(doc))
     return doc
 
 
@@ -589,36 +589,86 @@ class _Twice(dict[str, Any]):
     keys_twice: list[str]
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)  # the last value of a key, as json itself keeps
-    if len(obj) == len(pairs):
-        return obj
-    counts = Counter(key for key, _ in pairs)
-    marked = _Twice(obj)
-    marked.keys_twice = [key for key, n in counts.items() if n > 1]
-    return marked
+def _loads_marking_twice(source: str | bytes, **kw: Any) -> tuple[Any, bool]:
+    """``json.loads`` with each object that gives a key twice as :class:`_Twice`, and whether
+    there was one (so that a document without any is not walked)."""
+    seen: list[bool] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)  # the last value of a key, as json itself keeps
+        if len(obj) == len(items):
+            return obj
+        counts = Counter(key for key, _ in items)
+        marked = _Twice(obj)
+        marked.keys_twice = [key for key, n in counts.items() if n > 1]
+        seen.append(True)
+        return marked
+
+    doc = json.loads(source, object_pairs_hook=pairs, **kw)
+    return doc, bool(seen)
+
+
+class JsonFieldErrors(ValueError):
+    """JSON that reads, but not as its author meant, named at the paths at fault: a key given
+    twice in one object, an integer longer than Python converts."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+class _Digits(int):
+    """An integer too long for ``int()`` (``sys.get_int_max_str_digits()``), in its place."""
+
+
+def read_json(source: str | bytes) -> Any:
+    """JSON text as Python's json reads it (the service's request bodies), but a key given
+    twice in one object (FastAPI kept the last value without a word) or an integer of more
+    digits than Python converts (a bare 400) is :class:`JsonFieldErrors` at its path."""
+    try:
+        doc, twice_seen = _loads_marking_twice(source)
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc) or isinstance(exc, json.JSONDecodeError):
+            raise
+        limit = sys.get_int_max_str_digits()
+
+        def parse_int(text: str) -> int:
+            return _Digits(len(text)) if len(text) > limit else int(text)
+
+        doc = json.loads(source, parse_int=parse_int)
+        where = next((loc for loc, value in _walk(doc) if isinstance(value, _Digits)), ())
+        message = f"a number of more than {limit:,} digits: far out of any range here"
+        raise JsonFieldErrors([FieldError(path=format_path(where), message=message)]) from None
+    if twice_seen:
+        raise JsonFieldErrors(_keys_given_twice(doc))
+    return doc
+
+
+def _walk(doc: Any) -> Iterable[tuple[tuple[Any, ...], Any]]:
+    """Every value of a JSON document with its path, parents first."""
+    todo: deque[tuple[tuple[Any, ...], Any]] = deque([((), doc)])
+    while todo:
+        loc, node = todo.popleft()
+        yield loc, node
+        if isinstance(node, dict):
+            todo.extend(((*loc, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            todo.extend(((*loc, i), v) for i, v in enumerate(node))
 
 
 def _keys_given_twice(doc: Any) -> list[FieldError]:
     """Every key a JSON object of ``doc`` gave more than once, at its path: SPEC §2 lets
     nothing be silently ignored, and one of the values would be."""
-    errors: list[FieldError] = []
-    todo: list[tuple[tuple[Any, ...], Any]] = [((), doc)]
-    while todo:
-        loc, node = todo.pop()
-        if isinstance(node, _Twice):
-            errors.extend(
-                FieldError(
-                    path=format_path((*loc, key)),
-                    message="this key is given more than once in its object (JSON keys are"
-                    " unique: the values before the last would be ignored)",
-                )
-                for key in dict.fromkeys(node.keys_twice)
-            )
-        if isinstance(node, dict):
-            todo.extend(((*loc, k), v) for k, v in node.items())
-        elif isinstance(node, list):
-            todo.extend(((*loc, i), v) for i, v in enumerate(node))
+    errors = [
+        FieldError(
+            path=format_path((*loc, key)),
+            message="this key is given more than once in its object (JSON keys are unique:"
+            " the values before the last would be ignored)",
+        )
+        for loc, node in _walk(doc)
+        if isinstance(node, _Twice)
+        for key in node.keys_twice
+    ]
     return sorted(errors, key=lambda e: e.path)
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Response
 from api.deps import (
     NOT_JSON,
     V1_RESPONSES,
+    JsonRoute,
     RunnerDep,
     SettingsDep,
     StorageDep,
@@ -54,6 +55,7 @@ from solver.variants import (
 )
 
 router = APIRouter(
+    route_class=JsonRoute,
     prefix="/v1/batches",
     tags=["batches"],
     dependencies=[Depends(require_api_key)],

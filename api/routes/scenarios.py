@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from api.deps import (
     NOT_JSON,
     V1_RESPONSES,
+    JsonRoute,
     SettingsDep,
     StorageDep,
     require_api_key,
@@ -31,6 +32,7 @@ from solver.scenario import YEAR_MAX, YEAR_MIN, FieldError, Scenario, validate_d
 from solver.variants import merge_patch
 
 router = APIRouter(
+    route_class=JsonRoute,
     prefix="/v1/scenarios",
     tags=["scenarios"],
     dependencies=[Depends(require_api_key)],

@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 from api.deps import (
     NOT_JSON,
     V1_RESPONSES,
+    JsonRoute,
     RunnerDep,
     SettingsDep,
     StorageDep,
@@ -46,6 +47,7 @@ from solver.plan import PLAN_STATUSES
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
 router = APIRouter(
+    route_class=JsonRoute,
     prefix="/v1/solves",
     tags=["solves"],
     dependencies=[Depends(require_api_key)],

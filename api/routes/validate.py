@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends
 from api.deps import (
     NOT_JSON,
     V1_RESPONSES,
+    JsonRoute,
     SettingsDep,
     require_api_key,
     require_json_body,
@@ -23,6 +24,7 @@ from solver.scenario import Scenario, validate_document
 log = logging.getLogger("rdplan.api")
 
 router = APIRouter(
+    route_class=JsonRoute,
     prefix="/v1",
     tags=["scenarios"],
     dependencies=[Depends(require_api_key)],

@@ -236,6 +236,22 @@ def test_odd_json_is_named_at_its_field(client: httpx.Client, tiny_doc: dict[str
         "message": "must be a JSON number (NaN and Infinity are not JSON)",
     } in r.json()["errors"]
 
+    # a key given twice: FastAPI kept the last value without a word (SPEC §2: nothing is
+    # silently ignored); /v1/validate answers it as any JSON body, valid or not
+    text = json.dumps(tiny_doc)
+    twice = text.replace('"sites": [', '"sites": [], "sites": [', 1)
+    said = "this key is given more than once in its object"
+    r = client.post("/v1/scenarios", content=twice, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "sites", r.text
+    assert r.json()["errors"][0]["message"].startswith(said), r.text
+    body = '{"scenario": ' + twice + ', "options": {"seed": 1, "seed": 2}}'
+    r = client.post("/v1/solves", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert [e["path"] for e in r.json()["errors"]] == ["options.seed", "scenario.sites"], r.text
+    r = client.post("/v1/validate", content=twice, headers={"content-type": "application/json"})
+    assert r.status_code == 200 and not r.json()["valid"], r.text
+    assert r.json()["errors"][0]["path"] == "sites", r.text
+
     r = client.post("/v1/scenarios", json={**tiny_doc, "horizon": {"start": 1800, "end": 2031}})
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0] == {
