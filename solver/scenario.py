@@ -566,6 +566,8 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     try:
         doc, twice_seen = _loads_marking_twice(source, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
+        if _too_many_digits(exc):  # JSON, but an integer Python will not convert: its path
+            raise ScenarioError(_digits_errors(source)) from None
         raise ScenarioError([FieldError(path="", message=f"not a JSON document: {exc}")]) from None
     except RecursionError:  # nesting deeper than the parser goes (the service says the same)
         raise ScenarioError(
@@ -628,20 +630,30 @@ def read_json(source: str | bytes) -> Any:
     try:
         doc, twice_seen = _loads_marking_twice(source)
     except ValueError as exc:
-        if "integer string conversion" not in str(exc) or isinstance(exc, json.JSONDecodeError):
+        if not _too_many_digits(exc):
             raise
-        limit = sys.get_int_max_str_digits()
-
-        def parse_int(text: str) -> int:
-            return _Digits(len(text)) if len(text) > limit else int(text)
-
-        doc = json.loads(source, parse_int=parse_int)
-        where = next((loc for loc, value in _walk(doc) if isinstance(value, _Digits)), ())
-        message = f"a number of more than {limit:,} digits: far out of any range here"
-        raise JsonFieldErrors([FieldError(path=format_path(where), message=message)]) from None
+        raise JsonFieldErrors(_digits_errors(source)) from None
     if twice_seen:
         raise JsonFieldErrors(_keys_given_twice(doc))
     return doc
+
+
+def _too_many_digits(exc: BaseException) -> bool:
+    """Whether ``json.loads`` failed on an integer longer than ``int()`` converts."""
+    return "integer string conversion" in str(exc) and not isinstance(exc, json.JSONDecodeError)
+
+
+def _digits_errors(source: str | bytes) -> list[FieldError]:
+    """The path of the first integer in ``source`` longer than ``int()`` converts."""
+    limit = sys.get_int_max_str_digits()
+
+    def parse_int(text: str) -> int:
+        return _Digits(len(text)) if len(text) > limit else int(text)
+
+    doc = json.loads(source, parse_int=parse_int)
+    where = next((loc for loc, value in _walk(doc) if isinstance(value, _Digits)), ())
+    message = f"a number of more than {limit:,} digits: far out of any range here"
+    return [FieldError(path=format_path(where), message=message)]
 
 
 def _walk(doc: Any) -> Iterable[tuple[tuple[Any, ...], Any]]:

@@ -312,3 +312,18 @@ def test_a_key_given_twice_is_an_error_at_its_path() -> None:
             (path, twice)
         ]
     assert validate_document(text)[1] == []
+
+
+def test_an_integer_too_long_to_read_is_named_at_its_path() -> None:
+    """An integer over Python's 4,300 digits is JSON that ``int()`` will not convert: it was
+    "not a JSON document" at the document's root; it is named where it is."""
+    text = (
+        (DATA / "tiny.json")
+        .read_text()
+        .replace('"schema_version": 1', '"schema_version": 1' + "0" * 4400, 1)
+    )
+    scenario, errors = validate_document(text)
+    assert scenario is None
+    assert [(e.path, e.message) for e in errors] == [
+        ("schema_version", "a number of more than 4,300 digits: far out of any range here")
+    ]
