@@ -263,7 +263,10 @@ class Scenario:
             )
         else:
             if isinstance(source, os.PathLike) or (
-                isinstance(source, str) and not source.lstrip().startswith("{")
+                # JSON text starts with "{" (a byte-order mark, "[" or a number is JSON too,
+                # and no file name: validate_document says what is wrong with it)
+                isinstance(source, str)
+                and not source.lstrip("\ufeff \t\r\n").startswith(("{", "[", '"'))
             ):
                 source = Path(source).read_text(encoding="utf-8")
             model, errors = validate_document(source)
@@ -276,6 +279,8 @@ class Scenario:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Scenario:
         """Read and validate a scenario JSON file."""
+        if not isinstance(path, str | os.PathLike):  # a document: Scenario(doc) takes it
+            raise _type_error("path", "a file's path (a document goes to Scenario(doc))", path)
         return cls(Path(path))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -587,8 +592,11 @@ def _timeout(value: Any) -> float | None:
     before a job is submitted, so that a wrong one leaves nothing running."""
     if value is None:
         return None
+    value = _plain(value)  # numpy numbers (read from a DataFrame) as the numbers they are
     if not _is_number(value) or value != value:
         raise _type_error("timeout", "a number of seconds or None", value)
+    if value < 0:  # "still queued after -1 s", the job left running
+        raise ValueError(f"timeout: a number of seconds (0 or more) or None, not {value}")
     return float(value)
 
 
@@ -1326,6 +1334,11 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     from matplotlib.figure import Figure
 
     if ax is not None:
+        from matplotlib.axes import Axes as MplAxes
+
+        if not isinstance(ax, MplAxes):  # plt.subplots(1, 2)'s array, a Figure: named here
+            hint = " (one of plt.subplots(...)'s axes, as axes[0])" if hasattr(ax, "shape") else ""
+            raise _type_error("ax", f"a matplotlib Axes or None{hint}", ax)
         parent = ax.get_figure()
         assert isinstance(parent, Figure)
         return parent, ax

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from api.client import (
@@ -483,6 +484,35 @@ def test_a_timeout_or_worker_count_of_the_wrong_kind_is_named_before_any_job(
         local.solve(tiny, time_limit=5, threads=1, progress=False, timeout="5")
     with pytest.raises(TypeError, match="^timeout: "):
         local.batch({"same": {}}, base=tiny, progress=False, timeout=float("nan"))
+    # a negative one submitted the job, then said "still queued after -1 s"
+    with pytest.raises(ValueError, match="^timeout: a number of seconds \\(0 or more\\)"):
+        local.solve(tiny, time_limit=5, threads=1, progress=False, timeout=-1)
     assert len(jobs) == before, "nothing was submitted"
+    # numpy numbers, as every other argument takes them (np.int64 was refused)
+    plan = local.solve(tiny, time_limit=5, threads=1, progress=False, timeout=np.int64(60))
+    assert plan.status == "optimal"
     with pytest.raises(ValueError, match="^workers: .*>= 1, got 0"):
         Planner.local(workers=0)
+
+
+def test_a_plot_or_a_scenario_given_the_wrong_thing_says_so(local: Planner, tiny: Scenario) -> None:
+    """``plot_*(ax=axes)`` with plt.subplots(1, 2)'s array, or a Figure, failed deep inside
+    matplotlib ("'numpy.ndarray' object has no attribute 'get_figure'"); ``Scenario("[1,2]")``
+    looked for a file of that name; ``Scenario.load(doc)`` was pathlib's TypeError."""
+    import matplotlib.pyplot as plt
+
+    plan = local.solve(tiny, time_limit=5, threads=1, progress=False)
+    fig, axes = plt.subplots(1, 2)
+    try:
+        for draw in (plan.plot_timeline, plan.plot_map, plan.plot_served_share):
+            with pytest.raises(TypeError, match=r"^ax: give a matplotlib Axes or None \(one of"):
+                draw(ax=axes)
+        with pytest.raises(TypeError, match="^ax: give a matplotlib Axes or None, not Figure"):
+            plan.plot_timeline(ax=fig)
+        assert plan.plot_timeline(ax=axes[0]) is fig
+    finally:
+        plt.close(fig)
+    with pytest.raises(InvalidScenarioError, match="the document must be a JSON object"):
+        Scenario("[1, 2]")
+    with pytest.raises(TypeError, match=r"^path: give a file's path \(a document goes to"):
+        Scenario.load(tiny.doc)  # type: ignore[arg-type]
