@@ -129,14 +129,13 @@ def _key_error(settings: Settings, given: str | None) -> ApiError | None:
     )
 
 
-def unauthorised(request: Request) -> ApiError | None:
+async def unauthorised(request: Request) -> ApiError | None:
     """The 401 a ``/v1`` request without a valid key gets, for the error handlers: FastAPI
     reads the body before it runs :func:`require_api_key`, so a body it cannot read would
-    otherwise be answered (422) to a caller without a key."""
+    otherwise be answered (422) to a caller without a key. The key is read by the same
+    security schemes as there."""
     if not request.url.path.startswith("/v1"):
         return None
-    given = request.headers.get("x-api-key")
-    if given is None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    bearer = await _bearer(request)
+    given = await _api_key_header(request) or (bearer.credentials if bearer else None)
     return _key_error(get_settings(request), given)

@@ -86,17 +86,17 @@ def install(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status_code, exc.detail, exc.errors, exc.headers)
 
-    def _refused(request: Request) -> JSONResponse | None:
+    async def _refused(request: Request) -> JSONResponse | None:
         from api.deps import unauthorised  # api.deps raises this module's ApiError
 
-        error = unauthorised(request)
+        error = await unauthorised(request)
         if error is None:
             return None
         return error_response(error.status_code, error.detail, error.errors, error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        refused = _refused(request)
+        refused = await _refused(request)
         if refused is not None:  # no key: not a word about the body
             return refused
         errors = [_request_error(e) for e in exc.errors()]
@@ -105,7 +105,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:
-            refused = _refused(request)
+            refused = await _refused(request)
             if refused is not None:
                 return refused
         unread = _unreadable_json(exc)

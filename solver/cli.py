@@ -659,8 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (``rdplan diff A B | head``): stop quietly, as Unix tools do.
         # Python would report the pipe again while flushing stdout at exit, so point it at
         # /dev/null first (the Python docs' recipe for SIGPIPE).
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _stdout_to_devnull()
         return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by it
     except OSError as exc:
         # An output that cannot be written (a full disk, /dev/full, a folder gone), where the
@@ -669,9 +668,14 @@ def main(argv: list[str] | None = None) -> int:
         where = exc.filename or getattr(args, "out", None) or "stdout"
         with contextlib.suppress(OSError):
             print(f"rdplan: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # what is left in stdout's buffer is lost
+        _stdout_to_devnull()  # what is left in stdout's buffer is lost
         return 1
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail on it again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -564,10 +564,10 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     if isinstance(source, dict):
         return source
     try:
-        doc, twice_seen = _loads_marking_twice(source, parse_constant=_reject_constant)
+        doc = read_json(source, parse_constant=_reject_constant)
+    except JsonFieldErrors as exc:  # JSON, with a key given twice or an integer too long
+        raise ScenarioError(exc.errors) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        if _too_many_digits(exc):  # JSON, but an integer Python will not convert: its path
-            raise ScenarioError(_digits_errors(source)) from None
         raise ScenarioError([FieldError(path="", message=f"not a JSON document: {exc}")]) from None
     except RecursionError:  # nesting deeper than the parser goes (the service says the same)
         raise ScenarioError(
@@ -575,8 +575,6 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
         ) from None
     if not isinstance(doc, dict):
         raise ScenarioError([FieldError(path="", message="the document must be a JSON object")])
-    if twice_seen:
-        raise ScenarioError(_keys_given_twice(doc))
     return doc
 
 
@@ -623,24 +621,21 @@ class _Digits(int):
     """An integer too long for ``int()`` (``sys.get_int_max_str_digits()``), in its place."""
 
 
-def read_json(source: str | bytes) -> Any:
-    """JSON text as Python's json reads it (the service's request bodies), but a key given
-    twice in one object (FastAPI kept the last value without a word) or an integer of more
-    digits than Python converts (a bare 400) is :class:`JsonFieldErrors` at its path."""
+def read_json(source: str | bytes, **kw: Any) -> Any:
+    """JSON text as Python's json reads it (``kw``: ``json.loads``'s own), but a key given
+    twice in one object (kept its last value without a word) or an integer of more digits
+    than Python converts (the service: a bare 400) is :class:`JsonFieldErrors` at its path;
+    a scenario file's reading (:func:`load_document`) and the service's request bodies."""
     try:
-        doc, twice_seen = _loads_marking_twice(source)
+        doc, twice_seen = _loads_marking_twice(source, **kw)
     except ValueError as exc:
-        if not _too_many_digits(exc):
+        # int()'s digit limit (a JSON syntax error is a JSONDecodeError, which says so)
+        if "integer string conversion" not in str(exc) or isinstance(exc, json.JSONDecodeError):
             raise
         raise JsonFieldErrors(_digits_errors(source)) from None
     if twice_seen:
         raise JsonFieldErrors(_keys_given_twice(doc))
     return doc
-
-
-def _too_many_digits(exc: BaseException) -> bool:
-    """Whether ``json.loads`` failed on an integer longer than ``int()`` converts."""
-    return "integer string conversion" in str(exc) and not isinstance(exc, json.JSONDecodeError)
 
 
 def _digits_errors(source: str | bytes) -> list[FieldError]:
