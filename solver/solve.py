@@ -223,6 +223,17 @@ def solve(
     empty = model.violated_empty_rows()
     if len(empty):
         raw = RawResult(Status.INFEASIBLE, None, None, 0.0, threads, "an empty row excludes 0")
+    elif model.num_cols == 0:
+        # No site can be built in the horizon and nothing else is decided: the empty plan is
+        # the only one, and optimal (HiGHS calls such a model "Empty", not solved).
+        raw = RawResult(
+            Status.OPTIMAL,
+            np.zeros(0),
+            float(model.obj_const),
+            0.0,
+            threads,
+            "no decisions: no site can be built in the horizon",
+        )
     else:
         start_value = warm["objective"] if warm is not None and warm["holds"] else None
         raw = _run(

@@ -81,6 +81,19 @@ def test_window_and_fixed(backend: str) -> None:
     }
 
 
+def test_no_site_can_be_built_in_the_horizon(backend: str) -> None:
+    # The only site opens after the horizon: nothing is decided, and the empty plan is optimal
+    # (HiGHS calls a model without columns "Empty"; it was reported unknown).
+    doc = scenario(
+        [site("a", 38, required=False, earliest=2032, latest=2032)],
+        options=[{"id": "o", "crews": 1}],
+        crews=[{"id": "k", "count": 2, "lat": 40.0, "lon": 127.0}],
+    )
+    for route in (backend, "portfolio", "lpguided"):
+        plan = run(doc, route)
+        assert (plan.status, plan.objective, plan.bound, plan.unbuilt) == ("optimal", 0, 0, ["a"])
+
+
 def test_crews_one_pool(backend: str) -> None:
     # One crew a year serves two sites 111 and 222 km away (one degree of latitude is 111 km):
     # benefit 100 x 2 + 100 x 1 = 300, mobilization 111 + 222 = 333 whatever the order: Z = -33.
