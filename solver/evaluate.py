@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from solver.plan import Build, Plan, Terms, TrainingRow, plan_rows
+from solver.plan import PLAN_STATUSES, Build, Plan, Terms, TrainingRow, plan_rows
 from solver.problem import UNBOUNDED, ProblemData, build_problem
 from solver.scenario import Scenario
 
@@ -238,6 +238,15 @@ def evaluate(
     ev.breakdown = _breakdown(data, builds, built, trained)
 
     if doc and check_reported:
+        if doc.get("status") in PLAN_STATUSES:
+            # A plan document with a plan reports what it is worth (SPEC §4); builds alone
+            # (no status) are checked against the rules only.
+            missing = [k for k in ("objective", "terms", "unbuilt") if doc.get(k) is None]
+            if missing:
+                bad(
+                    f"a plan with status '{doc['status']}' reports no {', no '.join(missing)}"
+                    " (SPEC §4): its worth cannot be checked"
+                )
         reported_terms = doc.get("terms")
         if isinstance(reported_terms, dict) and reported_terms != ev.terms.model_dump():
             bad(

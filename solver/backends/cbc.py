@@ -11,6 +11,7 @@ and, where ``Z`` is negative, prunes the optimum and calls what is left "Optimal
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -81,6 +82,36 @@ def to_pulp(
     return prob, cols
 
 
+#: PuLP writes every number of the MPS file CBC reads as ``% .12e``: 13 significant digits.
+MPS_FORMAT = "% .12e"
+
+
+def _as_written(values: np.ndarray) -> np.ndarray:
+    """``values`` as CBC reads them back from PuLP's MPS file (:data:`MPS_FORMAT`)."""
+    written = values.astype(np.float64, copy=True)
+    # Integers below 10^12 survive 13 significant digits; only the others need formatting.
+    odd = np.flatnonzero(
+        np.isfinite(written) & ((written != np.round(written)) | (np.abs(written) >= 1e12))
+    )
+    written[odd] = [float(MPS_FORMAT % v) for v in written[odd].tolist()]
+    return written
+
+
+def mps_rounding(model: MatrixModel) -> tuple[float, bool]:
+    """What PuLP's MPS file changes in ``model``: the most the objective of any plan can move
+    (``Σ |c - c'| · max |v|``, 0 when every cost survives), and whether the rows and column
+    bounds survive exactly (when not, CBC solved another feasible region)."""
+    obj = model.obj.astype(np.float64)
+    reach = np.maximum(np.abs(model.col_lb), np.abs(model.col_ub))
+    error = float(np.sum(np.abs(obj - _as_written(obj)) * reach))
+    error += abs(float(model.obj_const) - float(MPS_FORMAT % float(model.obj_const)))
+    exact_rows = all(
+        np.array_equal(a, _as_written(a), equal_nan=True)
+        for a in (model.row_value, model.row_lb, model.row_ub, model.col_lb, model.col_ub)
+    )
+    return error, exact_rows
+
+
 def _cbc_command(**kwargs: object) -> pulp.LpSolver_CMD:
     """PuLP's bundled CBC, or a CBC on the PATH where a PuLP release ships none."""
     cmd = pulp.PULP_CBC_CMD(**kwargs)
@@ -108,8 +139,25 @@ def _cbc_children(path: str) -> list[int]:
     return pids
 
 
-def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
-    """Solve the matrix model with CBC (via PuLP)."""
+#: Objective coefficients from this magnitude on: CBC 2.10 has called such feasible models
+#: infeasible (9e15, with its random seed set); its infeasibility is then checked without them.
+LARGE_COST = 1e12
+
+
+@dataclasses.dataclass
+class _Run:
+    """One CBC run through PuLP: its problem, columns, log and how it ended."""
+
+    prob: pulp.LpProblem
+    cols: list[pulp.LpVariable]
+    text: str
+    seconds: float
+    bound: float | None
+    status: Status
+    failure: str | None  # "cancelled" or PuLP's error
+
+
+def _run(model: MatrixModel, options: SolveOptions, progress: ProgressThrottle) -> _Run:
     prob, cols = to_pulp(model, options.continuous_flows)
     if options.hint:
         for col, value in options.hint.items():
@@ -141,7 +189,6 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             except pulp.PulpSolverError as exc:
                 outcome["error"] = exc
 
-        progress = ProgressThrottle(options.on_progress)
         started = time.perf_counter()
         worker = threading.Thread(target=run, daemon=True)
         worker.start()
@@ -158,41 +205,79 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         _, bound = _tail(log_path, offset, progress, bound)
         seconds = time.perf_counter() - started
         text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    if cancelled or "error" in outcome:
-        return RawResult(
-            Status.UNKNOWN,
-            None,
-            None,
-            seconds,
-            options.threads,
-            "cancelled" if cancelled else str(outcome.get("error")),
-        )
+    failure = "cancelled" if cancelled else str(outcome["error"]) if "error" in outcome else None
     status = SOL_STATUS.get(prob.sol_status, Status.UNKNOWN)
     if status is Status.UNKNOWN and prob.status == pulp.LpStatusInfeasible:
         # After a proof of infeasibility PuLP leaves sol_status at "no solution found".
         # CBC 2.10 also says "infeasible" when its time limit cuts preprocessing short
         # (seen on a feasible national scenario): only a run that ended early is a proof.
         status = Status.INFEASIBLE if seconds < 0.9 * options.time_limit else Status.UNKNOWN
+    return _Run(prob, cols, text, seconds, bound, status, failure)
+
+
+def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
+    """Solve the matrix model with CBC (via PuLP)."""
+    progress = ProgressThrottle(options.on_progress)
+    started = time.perf_counter()
+    run = _run(model, options, progress)
+    if run.failure is not None:
+        return RawResult(Status.UNKNOWN, None, None, run.seconds, options.threads, run.failure)
+    status, bound = run.status, run.bound
+    detail = pulp.LpStatus[run.prob.status]
+    # Past 13 significant digits CBC solved a rounded model (MPS_FORMAT): its proofs are of
+    # that model. A bound moved by the most the rounding can move a plan's Z still holds
+    # when the rows are exact; nothing CBC proves holds when they are not.
+    error, exact_rows = mps_rounding(model)
+    if error or not exact_rows:
+        detail += " (PuLP's MPS file rounds this model to 13 significant digits: " + (
+            f"CBC's bound widened by {0.99 + 2 * error:.3g}, the most the rounding moves)"
+            if exact_rows
+            else "its rows too, so CBC proves nothing of it; use highs or cpsat)"
+        )
+    large = bool(len(model.obj)) and float(np.max(np.abs(model.obj))) >= LARGE_COST
+    if status is Status.INFEASIBLE and (large or error or not exact_rows):
+        # Not a proof at this scale: CBC is asked again for any plan, without the objective.
+        left = options.time_limit - (time.perf_counter() - started)
+        again = None
+        if left >= 1:
+            flat = dataclasses.replace(model, obj=np.zeros_like(model.obj), obj_const=0)
+            plain = dataclasses.replace(options, time_limit=left, hint=None, gap=0.0)
+            again = _run(flat, plain, ProgressThrottle(None))
+        if again is not None and again.failure is None and again.status.has_plan:
+            run, status, bound = again, Status.FEASIBLE, None
+            detail += (
+                f" (CBC called the model infeasible, with costs of {LARGE_COST:.0e} or more;"
+                " without them it found this plan: a plan, not an optimum)"
+            )
+        elif again is None or again.status is not Status.INFEASIBLE or not exact_rows:
+            status = Status.UNKNOWN
+            detail += " (CBC's infeasibility at this scale is not a proof)"
     values = None
     if status.has_plan:
         values = np.array(
-            [v.varValue if v.varValue is not None else 0.0 for v in cols], dtype=np.float64
+            [v.varValue if v.varValue is not None else 0.0 for v in run.cols], dtype=np.float64
         )
         objective = model.objective_of(values)
-        if status is Status.OPTIMAL and "within gap tolerance" in text:
+        if status is Status.OPTIMAL and "within gap tolerance" in run.text:
             # PuLP says "Optimal" when CBC stops at its gapRel too: only its bound tells.
             status = Status.FEASIBLE
-            bound = _final_bound(text, bound)
-        else:
-            bound = objective if status is Status.OPTIMAL else _final_bound(text, bound)
+            bound = _final_bound(run.text, bound)
+        elif bound is not None or status is Status.OPTIMAL:
+            bound = objective if status is Status.OPTIMAL else _final_bound(run.text, bound)
+        if bound is not None and (error or not exact_rows):
+            # CBC's bound and its stop (gapAbs 0.99) are of the rounded Z', which need not be
+            # an integer: max Z <= max Z' + error <= Z'(plan) + 0.99 + error <= Z(plan) + 0.99
+            # + 2 error. The dispatcher proves the plan from that bound if it can.
+            status = Status.FEASIBLE
+            bound = bound + 0.99 + 2 * error if exact_rows else None
         progress(incumbent=objective, bound=bound, force=True)
     return RawResult(
         status,
         values,
         bound,
-        seconds,
+        time.perf_counter() - started,
         options.threads,
-        pulp.LpStatus[prob.status],
+        detail,
         continuous_flows=options.continuous_flows,
     )
 

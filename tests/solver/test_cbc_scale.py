@@ -1,0 +1,69 @@
+"""CBC reads PuLP's MPS file, 13 significant digits a number: past them its answers are of
+another model, and at large costs it has called feasible models infeasible (a QA pass)."""
+
+from typing import Any
+
+from solver.backends.cbc import mps_rounding
+from solver.model import build_model
+from solver.problem import build_problem
+from solver.scenario import parse_scenario
+from solver.solve import solve
+from tests.factory import scenario, site
+
+# A (323 crews at 3,093 km) is worth 999,040 x 900,000,001 - 323 x 3,093 = 899,136,000,000,001,
+# B one less; the year's quota builds one. A's cost, 8.99e14, needs 15 digits.
+ROUNDED = scenario(
+    [
+        site("A", {"heavy": 900_000_001}, required=False, lat=0.0, lon=27.816),
+        site("B", {"light": 900_000_000}, required=False, lat=0.0, lon=0.0),
+    ],
+    end=2030,
+    options=[{"id": "heavy", "crews": 323}, {"id": "light", "crews": 0}],
+    crews=[{"id": "k", "count": 323, "lat": 0.0, "lon": 0.0}],
+    quotas={"year": {"max": 1}},
+    objective={"benefit": 999_040, "mobilization": 1},
+)
+ROUNDED_OPTIMUM = 899_136_000_000_001
+
+# Costs of 3e15, exact in 13 digits, which CBC 2.10 (random seed set) called infeasible:
+# a in 2030 (3 years) and b in 2031 (2 years), Z = 10^6 x (3 x 10^9 + 2 x 500,000,001).
+LARGE = scenario(
+    [site("a", 1_000_000_000), site("b", 500_000_001)],
+    end=2032,
+    quotas={"year": {"max": 1}},
+    objective={"benefit": 1_000_000},
+)
+LARGE_OPTIMUM = 4_000_000_002_000_000
+
+
+def run(doc: dict[str, Any], backend: str) -> Any:
+    return solve(doc, backend=backend, time_limit=20, threads=1)
+
+
+def test_cbc_claims_no_proof_of_a_model_its_file_rounds() -> None:
+    error, exact_rows = mps_rounding(build_model(build_problem(parse_scenario(ROUNDED))))
+    assert error > 0 and exact_rows
+    plan = run(ROUNDED, "cbc")
+    # Before: "optimal" 899,136,000,000,000 with that as its bound, one below the optimum.
+    assert plan.status == "feasible"
+    assert plan.objective <= ROUNDED_OPTIMUM <= plan.bound
+    assert "13 significant digits" in plan.solver.detail
+    for backend in ("highs", "cpsat"):
+        exact = run(ROUNDED, backend)
+        assert (exact.status, exact.objective) == ("optimal", ROUNDED_OPTIMUM)
+
+
+def test_cbc_at_large_costs_gives_a_plan_not_a_false_infeasibility() -> None:
+    assert mps_rounding(build_model(build_problem(parse_scenario(LARGE)))) == (0.0, True)
+    plan = run(LARGE, "cbc")  # before: SolverBugError, "cbc reported infeasible"
+    assert plan.status in ("feasible", "optimal")
+    assert 0 < plan.objective <= LARGE_OPTIMUM
+    exact = run(LARGE, "highs")
+    assert (exact.status, exact.objective) == ("optimal", LARGE_OPTIMUM)
+
+
+def test_an_ordinary_model_survives_the_file() -> None:
+    doc = scenario([site("a", 10), site("b", 7)], quotas={"year": {"max": 1}})
+    assert mps_rounding(build_model(build_problem(parse_scenario(doc)))) == (0.0, True)
+    plan = run(doc, "cbc")
+    assert (plan.status, plan.objective) == ("optimal", 20 + 7)
