@@ -27,7 +27,10 @@ V1_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 #: The 415 answer of every route that reads a JSON body (:func:`require_json_body`).
 NOT_JSON: dict[int | str, dict[str, Any]] = {
-    415: {"model": ErrorBody, "description": "the body is not sent as JSON (its Content-Type)"}
+    415: {
+        "model": ErrorBody,
+        "description": "the body is not sent as JSON (its Content-Type) or is compressed",
+    }
 }
 
 
@@ -51,6 +54,19 @@ def require_json_body(request: Request) -> None:
             "the body must be JSON",
             [{"path": "", "message": "send the body as JSON: Content-Type: application/json"}],
         )
+
+
+def compressed(request: Request) -> ApiError | None:
+    """415 for a body sent compressed (``Content-Encoding: gzip``): it was read as the bytes of
+    the compressed body, "not UTF-8 text" (a QA pass)."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    return ApiError(
+        415,
+        f"unsupported content encoding {encoding!r}: the body must be sent uncompressed",
+        [{"path": "", "message": "send the JSON uncompressed, without Content-Encoding"}],
+    )
 
 
 class _JsonRequest(Request):

@@ -108,6 +108,11 @@ def install(app: FastAPI) -> None:
             refused = await _refused(request)
             if refused is not None:
                 return refused
+            from api.deps import compressed
+
+            packed = compressed(request)
+            if packed is not None:
+                return error_response(packed.status_code, packed.detail, packed.errors)
         unread = _unreadable_json(exc)
         if isinstance(exc.__cause__, JsonFieldErrors) and request.url.path == "/v1/validate":
             # it answers any JSON body, valid or not, and a key given twice is JSON

@@ -31,7 +31,7 @@ from api.states import (
     start_outcome,
     worker_id,
 )
-from api.storage import ProgressPoint, Storage
+from api.storage import ProgressPoint, Storage, shown_url
 from solver.evaluate import evaluate
 from solver.scenario import parse_scenario
 from solver.solve import DEFAULT_BACKEND, Progress, SolverBugError, solve
@@ -176,7 +176,17 @@ def execute_job(
     try:
         claim = storage.claim(job_id, runner=runner, worker=worker)
         if claim is None:
-            log.info("job %s: not queued any more; skipped", job_id)
+            state = storage.job_state(job_id)
+            if state is None:  # a worker on another database than the server's
+                log.error(
+                    "job %s: no such job in the database %s: is this worker's"
+                    " RDPLAN_DATABASE_URL the server's? (a relative sqlite:/// path is a"
+                    " file of each process's own directory)",
+                    job_id,
+                    shown_url(settings.database_url),
+                )
+                return None
+            log.info("job %s: not queued any more (%s); skipped", job_id, state[0])
             return None
         return _run_claimed(
             storage, claim.job_id, claim.document, claim.options, settings, worker, watch_parent

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from solver.backends import base
@@ -75,6 +75,19 @@ class Settings(BaseSettings):
         description="resident MB a solve may add to its process before its HiGHS MIP run stops "
         "with its best plan so far (soft: checked at HiGHS's callbacks); 0 = none",
     )
+
+    @field_validator("heartbeat_timeout")
+    @classmethod
+    def _outlasts_the_beats(cls, value: float, info: ValidationInfo) -> float:
+        """A running job beats every progress interval: a timeout not twice as long fails
+        healthy jobs ("no heartbeat ... for 2 s", a QA pass)."""
+        interval = info.data.get("progress_interval")
+        if interval is not None and value < 2 * interval:
+            raise ValueError(
+                f"must be at least twice RDPLAN_PROGRESS_INTERVAL ({interval:g} s), the time"
+                " between a running job's heartbeats"
+            )
+        return value
 
     @field_validator("api_keys")
     @classmethod

@@ -110,20 +110,61 @@ def _why(exc: BaseException) -> str:
     return " ".join(ln for ln in lines if ln and not ln.startswith("(Background on this error"))
 
 
+def _in_memory(url: str) -> bool:
+    """An SQLite URL of a database in memory: each connection would see its own, empty."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False
+    database = parsed.database or ""
+    return parsed.get_backend_name() == "sqlite" and (
+        database in ("", ":memory:") or parsed.query.get("mode") == "memory"
+    )
+
+
+@contextmanager
+def _sqlite_migration_lock(url: str) -> Iterator[None]:
+    """Servers started at once on a new SQLite file migrate it one after the other (SQLite has
+    no advisory lock as PostgreSQL's, env.py): a lock file beside the database."""
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    path = Path(make_url(url).database or "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".migrate-lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def migrate(url: str) -> None:
     """Bring the database at ``url`` to the newest schema (``alembic upgrade head``);
     :class:`DatabaseUnavailable` when the URL is not one, or the database cannot be reached,
     opened or migrated."""
     from alembic import command
     from alembic.config import Config
+    from alembic.util.exc import CommandError
 
     url = normalize_url(url)
+    if _in_memory(url):
+        raise DatabaseUnavailable(
+            f"{url} is an SQLite database in memory, which each connection sees"
+            " empty: give a file (sqlite:///path/rdplan.db) or a PostgreSQL URL"
+        )
     try:
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        config = Config(str(Path(__file__).with_name("alembic.ini")))
-        config.attributes["url"] = url
-        command.upgrade(config, "head")
+        with _sqlite_migration_lock(url):
+            config = Config(str(Path(__file__).with_name("alembic.ini")))
+            config.attributes["url"] = url
+            command.upgrade(config, "head")
+    except CommandError as exc:  # e.g. a revision of a newer rdplan, after a roll-back
+        raise DatabaseUnavailable(
+            f"cannot migrate the database {shown_url(url)}: {exc} (a newer rdplan's schema?"
+            " run that rdplan, or its `alembic downgrade`, before this one)"
+        ) from exc
     except (SQLAlchemyError, ImportError, OSError) as exc:
         raise DatabaseUnavailable(
             f"cannot open the database {shown_url(url)}: {_why(exc)}"

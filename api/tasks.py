@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from pathlib import Path
 
 from celery import Celery, Task
 from celery.signals import worker_ready
 
 from api.settings import Settings
-from api.states import worker_id, worker_prefix
+from api.states import worker_id, worker_of, worker_prefix
 
 SOLVE_TASK = "rdplan.solve"
 log = logging.getLogger("rdplan.worker")
@@ -48,16 +50,52 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-def _fail_jobs_of_restarted_worker(settings: Settings, nodename: str) -> None:
-    """A worker that starts again under its node name finds the jobs it was running failed."""
+def _another_live_process(worker: str) -> bool:
+    """Whether ``worker``'s process is alive on this machine and not this worker's own: then
+    another live worker has this node name (a name given twice, api.worker checks at start)."""
+    _, pid = worker_of(worker)
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return True
+    return parent != os.getpid()  # this worker's own pool children: a pid reused
+
+
+def _fail_jobs_of_restarted_worker(settings: Settings, nodename: str, again: bool = True) -> None:
+    """A worker that starts again under its node name finds the jobs it was running failed.
+
+    Not those of a process still alive here: another worker's with the same name, or the
+    killed worker's orphaned pool child, which leaves within a progress interval
+    (``api.execution.Monitor``); so those are looked at once more after that (``again``)."""
     from api.storage import Storage
 
     storage = Storage(settings.database_url)
     try:
+        prefix = worker_prefix(nodename)
+        owners = {worker for _, worker in storage.running("celery") if worker}
+        ours = [w for w in owners if w.startswith(prefix)]
+        dead = [w for w in ours if not _another_live_process(w)]
+        if again and len(dead) < len(ours):
+            later = threading.Timer(
+                2 * settings.progress_interval + 1.0,
+                _fail_jobs_of_restarted_worker,
+                args=(settings, nodename, False),
+            )
+            later.daemon = True
+            later.start()
         ids = storage.fail_running(
             f"worker {nodename} restarted while the job was running",
             runner="celery",
-            worker_prefix=worker_prefix(nodename),
+            workers=dead,
         )
         for job_id in ids:
             log.warning("job %s: worker %s restarted while it was running", job_id, nodename)

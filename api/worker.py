@@ -2,9 +2,52 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
+from celery import Celery
+from celery.utils.nodenames import host_format
+
 from api.settings import get_settings
+
+log = logging.getLogger("rdplan.worker")
+
+#: How long the start waits for live workers to answer the name check.
+PING_SECONDS = 1.0
+
+
+def transport_problem(url: str) -> str | None:
+    """Why ``url`` names no broker transport kombu knows (``notabroker://``), or None. The
+    server started with such a URL and answered 503 to every solve (a QA pass)."""
+    from kombu.connection import Connection
+
+    try:
+        Connection(url).get_transport_cls()  # type: ignore[no-untyped-call]
+    except (KeyError, ImportError, ValueError) as exc:
+        return f"RDPLAN_BROKER_URL: {str(exc).strip(chr(39))}"
+    return None
+
+
+def _broker_problem(app: Celery, nodename: str) -> str | None:
+    """Why this worker must not start, or None: a broker URL of no known transport, or a live
+    worker with the same node name (its restart would fail that worker's running jobs; Celery's
+    own check is off with gossip and mingle). An unreachable broker is waited for, as before."""
+    bad_url = transport_problem(str(app.conf.broker_url))
+    if bad_url is not None:
+        return bad_url
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            answers = app.control.ping(timeout=PING_SECONDS, connection=conn)
+    except Exception as exc:  # unreachable: the worker retries, as it always has
+        log.warning("broker not reachable yet (%s); no check for a worker named %s", exc, nodename)
+        return None
+    if any(nodename in answer for answer in answers):
+        return (
+            f"a worker named {nodename} is already running (it answered a ping): give each"
+            " worker its own RDPLAN_WORKER_NAME, e.g. rdplan2@%h"
+        )
+    return None
 
 
 def run_worker(concurrency: int = 1) -> int:
@@ -25,6 +68,10 @@ def run_worker(concurrency: int = 1) -> int:
         return 2
     connect_recovery(settings)
     app = make_celery(settings)
+    problem = _broker_problem(app, host_format(settings.worker_name))
+    if problem is not None:
+        print(f"rdplan worker: {problem}", file=sys.stderr)
+        return 2
     argv = [
         "worker",
         f"--concurrency={max(1, concurrency)}",

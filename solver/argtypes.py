@@ -109,3 +109,11 @@ def seed(text: str) -> int:
     if not 0 <= value < 2**31:
         raise argparse.ArgumentTypeError("must lie in 0..2147483647")
     return value
+
+
+def port(text: str) -> int:
+    """``serve --port``: a TCP port (0: any free one); 99999 ended in an OverflowError."""
+    value = _whole(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port lies in 0..65535, not {text}")
+    return value

@@ -21,6 +21,7 @@ from typing import Any
 from solver.argtypes import (
     clashing_outputs,
     gap_fraction,
+    port,
     positive_float,
     positive_int,
     read_input,
@@ -466,6 +467,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not _settings_hold() or not _database_holds():
         return 2
+    from api.settings import get_settings
+    from api.worker import transport_problem
+
+    broker = get_settings().broker_url
+    problem = transport_problem(broker) if broker else None
+    if problem is not None:
+        print(f"rdplan: {problem}", file=sys.stderr)
+        return 2
     run_server(host=args.host, port=args.port, migrated=True)
     return 0
 
@@ -612,7 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="start the HTTP service on the embedded defaults")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=port, default=8000)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="run a Celery worker (RDPLAN_BROKER_URL)")

@@ -170,6 +170,10 @@ class Worker(Process):
             "worker.log",
         )
 
+    def start_process(self) -> None:
+        """Start the process without waiting for it to be ready (it may refuse to start)."""
+        super().start()
+
     def start(self, timeout: float = 60.0) -> None:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         super().start()

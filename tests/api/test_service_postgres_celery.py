@@ -156,6 +156,30 @@ def test_worker_killed_mid_solve(
     )
 
 
+def test_a_second_worker_with_the_same_name_does_not_start(
+    worker: Worker, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two workers under one node name: restarting either failed the other's running jobs and
+    dropped their plans (a QA pass). The second one now says so and exits 2; the first goes on."""
+    second = Worker(tmp_path, env)
+    second.start_process()
+    assert second.proc is not None
+    assert second.proc.wait(timeout=60) == 2, second.log_tail()
+    assert "is already running" in second.log_tail()
+    assert "RDPLAN_WORKER_NAME" in second.log_tail()
+    assert worker.proc is not None and worker.proc.poll() is None
+
+
+def test_a_malformed_broker_url_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    bad = Worker(tmp_path, {**env, "RDPLAN_BROKER_URL": "notabroker://x"})
+    bad.start_process()
+    assert bad.proc is not None
+    assert bad.proc.wait(timeout=60) == 2
+    assert bad.log_tail().strip().splitlines()[-1] == (
+        "rdplan worker: RDPLAN_BROKER_URL: No such transport: notabroker"
+    )
+
+
 def test_server_killed_mid_solve(
     server: Server, worker: Worker, tiny_doc: dict[str, Any], long_doc: dict[str, Any]
 ) -> None:

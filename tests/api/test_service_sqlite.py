@@ -4,6 +4,7 @@ uvicorn process (``rdplan serve``), driven over HTTP."""
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,21 @@ def test_a_body_not_sent_as_json_gets_415(client: httpx.Client, tiny_variant: An
     assert r.status_code == 200 and r.json()["valid"] is True, r.text
     r = client.post("/v1/validate", headers={"content-type": "text/plain"})
     assert r.status_code == 200 and r.json()["valid"] is False
+    # A compressed body: "the body is not UTF-8 text" before (a QA pass); now 415, and why.
+    r = client.post(
+        "/v1/scenarios",
+        content=gzip.compress(body),
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
+    assert r.status_code == 415, r.text
+    assert "content encoding 'gzip'" in r.json()["detail"], r.text
+    r = client.post(
+        "/v1/validate",
+        content=body,
+        headers={"content-type": "application/json", "content-encoding": "identity"},
+    )
+    assert r.status_code == 200 and r.json()["valid"] is True, r.text
+    assert client.get("/v1/scenarios").json()["total"] == before
     spec = client.get("/openapi.json").json()
     assert "415" in spec["paths"]["/v1/solves"]["post"]["responses"]
 

@@ -115,3 +115,36 @@ def test_an_api_key_no_header_can_carry_is_refused_without_showing_the_keys(
     assert "Traceback" not in r.stderr and "sécret" not in r.stderr and "abc" not in r.stderr
     assert "RDPLAN_API_KEYS: every key must be visible ASCII characters" in r.stderr, r.stderr
     assert not (tmp_path / "rdplan.db").exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_heartbeat_timeout_shorter_than_two_beats_is_refused(
+    command: str, broker_url: str, tmp_path: Path
+) -> None:
+    """A job beats every progress interval: with a timeout of 0.3 s and an interval of 2 s every
+    solve longer than 2 s failed with "no heartbeat" (a QA pass). Refused at start, by name."""
+    r = rdplan(
+        command,
+        tmp_path,
+        database_url="sqlite:///./rdplan.db",
+        broker_url=broker_url,
+        heartbeat_timeout="0.3",
+        progress_interval="2",
+    )
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+    assert (
+        "RDPLAN_HEARTBEAT_TIMEOUT='0.3': must be at least twice RDPLAN_PROGRESS_INTERVAL (2 s)"
+        in r.stderr
+    ), r.stderr
+    assert not (tmp_path / "rdplan.db").exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_broker_url_of_no_transport_is_refused_at_start(command: str, tmp_path: Path) -> None:
+    """``notabroker://x``: the worker printed a 73-line traceback; the server started, said
+    ``ok`` on /healthz and answered 503 to every solve (a QA pass)."""
+    r = rdplan(command, tmp_path, database_url="sqlite:///./rdplan.db", broker_url="notabroker://x")
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+    assert "RDPLAN_BROKER_URL: No such transport: notabroker" in r.stderr, r.stderr

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +18,14 @@ import pytest
 import sqlalchemy as sa
 
 from api.settings import Settings
-from api.storage import ProgressPoint, Storage, migrate, normalize_url, scenario_id
+from api.storage import (
+    DatabaseUnavailable,
+    ProgressPoint,
+    Storage,
+    migrate,
+    normalize_url,
+    scenario_id,
+)
 from solver.scenario import parse_scenario
 
 
@@ -210,7 +220,7 @@ def test_a_job_waits_for_its_start_job(storage: Storage, tiny_doc: dict[str, Any
     why) when it ends without one, stays queued past its patience, or the waiter is cancelled."""
     from api.execution import start_plan
 
-    settings = Settings(heartbeat_timeout=0.5, cancel_grace=0.5)
+    settings = Settings(heartbeat_timeout=0.5, progress_interval=0.1, cancel_grace=0.5)
     sc, _ = storage.add_scenario(parse_scenario(tiny_doc))
     options = {"backend": "highs", "time_limit": 0.5, "threads": 1, "seed": 0}
     plan = {"status": "optimal", "builds": [{"site": "n1", "year": 2030, "option": "basic"}]}
@@ -349,3 +359,69 @@ def test_migrating_an_older_database_names_its_re_plans_base_scenario(
         assert rows[0].base_scenario_id == base
     finally:
         storage.dispose()
+
+
+def test_a_restarted_worker_fails_only_the_jobs_of_its_dead_processes(
+    storage: Storage, tmp_path: Path, tiny_doc: dict[str, Any]
+) -> None:
+    """A worker that starts again under its node name fails its running jobs; not one whose
+    process is alive (another worker given the same name: failing it dropped its plan, a QA
+    pass), until that process is gone."""
+    from api.tasks import _fail_jobs_of_restarted_worker
+
+    sc, _ = storage.add_scenario(parse_scenario(tiny_doc))
+    # A live process that is not this one's child: another worker's pool process.
+    shell = subprocess.Popen(
+        ["sh", "-c", "sleep 60 & echo $!; wait"], stdout=subprocess.PIPE, text=True
+    )
+    assert shell.stdout is not None
+    live = int(shell.stdout.readline())
+    done = subprocess.Popen(["true"])
+    done.wait()
+    try:
+        jobs = {}
+        for name, pid in (("live", live), ("dead", done.pid)):
+            jobs[name] = storage.create_job(sc.id, {}).id
+            assert storage.claim(jobs[name], runner="celery", worker=f"node@h/{pid}")
+        settings = Settings(database_url=storage.url)
+        _fail_jobs_of_restarted_worker(settings, "node@h", again=False)
+        states = storage.job_statuses(list(jobs.values()))
+        assert states == {jobs["live"]: "running", jobs["dead"]: "failed"}
+        os.kill(live, signal.SIGKILL)
+        for _ in range(100):  # reaped by its shell
+            if shell.poll() is not None:
+                break
+            time.sleep(0.05)
+        _fail_jobs_of_restarted_worker(settings, "node@h", again=False)
+        assert storage.job_statuses([jobs["live"]]) == {jobs["live"]: "failed"}
+    finally:
+        shell.kill()
+        shell.wait()
+
+
+def test_servers_started_at_once_migrate_a_new_sqlite_file_in_turn(tmp_path: Path) -> None:
+    """Three servers at once on a new SQLite file: two of them exited with "table scenarios
+    already exists" (a QA pass, 3 runs in 5). The migrations now take a lock file in turn."""
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: migrate(url), range(4)))
+    assert outcomes == [None] * 4
+    s = Storage(url)
+    try:
+        assert s.counts_by_status()["queued"] == 0
+    finally:
+        s.dispose()
+
+
+def test_databases_that_cannot_serve_are_one_line(tmp_path: Path) -> None:
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(DatabaseUnavailable, match="in memory, which each connection sees"):
+            migrate(url)
+    url = f"sqlite:///{tmp_path / 'rolled-back.db'}"
+    migrate(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # as a newer rdplan would leave it
+        conn.execute(sa.text("update alembic_version set version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(DatabaseUnavailable, match="Can't locate revision .*'0099'.*newer rdplan"):
+        migrate(url)
