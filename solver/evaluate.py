@@ -177,7 +177,7 @@ def evaluate(
         supply = int(data.trained_stock[r])
         demand = 0
         for y in range(start, end + 1):
-            supply += trained[(r, y - data.lead_time)] if y - data.lead_time >= start else 0
+            supply += trained.get((r, y - data.lead_time), 0) if y - data.lead_time >= start else 0
             demand += staff[(r, y)]
             if supply < demand:
                 bad(

@@ -540,7 +540,7 @@ def _semantic_errors(doc: dict[str, Any]) -> list[FieldError]:
             elif isinstance(entry.get("option"), str) and entry["option"] not in site_options.get(
                 s, set()
             ):
-                err(f"{path}.option", f"'{entry['option']}' is not among site '{s}''s options")
+                err(f"{path}.option", f"'{entry['option']}' is not among the options of site '{s}'")
             if s in seen_b:
                 err(
                     f"{path}.site",

@@ -6,6 +6,7 @@ from solver.evaluate import evaluate
 from solver.scenario import parse_scenario
 from solver.solve import solve
 from tests.conftest import load
+from tests.factory import scenario, site
 
 
 def _plan() -> tuple[dict, dict]:
@@ -70,6 +71,14 @@ def test_breakdown_adds_up_to_the_terms() -> None:
     assert sum(c["trainees"] for c in cells) == plan["terms"]["training"]
     assert sum(c["builds"] for c in cells) == len(plan["builds"]) == len(sites)
     assert cells == sorted(cells, key=lambda c: (c["region"], c["year"]))
+
+
+def test_breakdown_has_no_empty_region_years() -> None:
+    """Everything built in the first of three years: the technicians' check read its trainees
+    from a defaultdict and left an all-zero row for 2031 (lead time 1), none for 2032."""
+    doc = scenario([site("a", 10), site("b", 5)], end=2032)
+    plan = solve(doc, backend="highs", time_limit=10, threads=1).to_document()
+    assert [(c["region"], c["year"]) for c in plan["breakdown"]["by_region_year"]] == [("r", 2030)]
 
 
 def test_zero_rows_hold_and_negative_counts_do_not() -> None:
