@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import signal
 import threading
 import time
 from collections import Counter
@@ -147,6 +149,29 @@ def test_worker_killed_for_good_fails_the_job_on_heartbeat_timeout(
     again = list(sse_events(client, f"/v1/solves/{running['id']}/events", timeout=30))
     assert again[-1][0] == "status" and again[-1][2]["status"] == "failed"
     assert again[-1][2]["reason"] == reason
+
+
+def test_a_pool_process_killed_fails_its_job_at_once(
+    server: Server, worker: Worker, long_doc: dict[str, Any], tiny_doc: dict[str, Any]
+) -> None:
+    """SIGKILL the pool process only (as the kernel's OOM killer would): Celery's main process
+    sees it at once, and the job is failed then with that reason, not a heartbeat timeout later
+    (a QA pass); the worker goes on and runs the next job."""
+    worker.start()
+    client = server.client()
+    running = flows.submit(client, long_doc, time_limit=300, seed=17)
+    flows.wait_running_with_progress(client, running["id"])
+    pool_pid = int(flows.job(client, running["id"])["worker"].rsplit("/", 1)[1])
+    os.kill(pool_pid, signal.SIGKILL)
+    killed = time.monotonic()
+    failed = flows.wait_status(client, running["id"], flows.TERMINAL, timeout=60)
+    after = time.monotonic() - killed
+    assert failed["status"] == "failed", failed
+    assert failed["reason"].startswith("the worker's process running the job died"), failed
+    assert "SIGKILL" in failed["reason"], failed
+    assert after < HEARTBEAT_TIMEOUT, f"failed {after:.1f} s after the kill"
+    nxt = flows.submit(client, tiny_doc, time_limit=10)
+    assert flows.wait_status(client, nxt["id"], flows.TERMINAL, timeout=60)["status"] == "done"
 
 
 def test_lost_messages_are_sent_again_and_a_duplicate_runs_once(
