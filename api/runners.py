@@ -19,6 +19,7 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
 import os
+import signal
 import socket
 import threading
 import time
@@ -32,7 +33,11 @@ from api.storage import Storage
 log = logging.getLogger("rdplan.runner")
 
 SERVER_RESTARTED = "server restarted while the job was running"
-SERVER_STOPPED = "server shut down while the job was running"
+#: Exit codes of a worker process stopped from outside, whose job runs again: SIGTERM, and
+#: 255, multiprocessing's code for a process whose forkserver was stopped (SIGTERM to the
+#: group). A crash (SIGSEGV) or the OOM killer (SIGKILL) fails the job.
+STOPPED_CODES = frozenset({-signal.SIGTERM, 255})
+SERVER_STOPPED = "server shut down while the job was running: queued again, to run from the start"
 
 
 def pid_alive(pid: int) -> bool:
@@ -158,9 +163,11 @@ class LocalRunner(_Maintenance):
             if proc.is_alive():
                 proc.kill()
                 proc.join(timeout=5)
-            self.storage.fail_running(
-                SERVER_STOPPED, job_ids=[job_id], workers=[self._worker(proc)]
-            )
+            # A redeploy (SIGTERM) must not cost the job: it runs again from the start once a
+            # server runs (this one restarted, or another on the database). A crash (SIGKILL)
+            # fails it instead, when a server restarts here (SERVER_RESTARTED).
+            if self.storage.requeue_running(job_id, self._worker(proc), SERVER_STOPPED):
+                log.warning("job %s: queued again, the server shut down while it ran", job_id)
         self.procs.clear()
         os.close(self._wake_r)
         os.close(self._wake_w)
@@ -191,6 +198,16 @@ class LocalRunner(_Maintenance):
             proc.join()
             del self.procs[job_id]
             code = proc.exitcode
+            if code in STOPPED_CODES and self.storage.requeue_running(
+                job_id,
+                self._worker(proc),
+                f"the worker process was stopped (exit code {code}): queued again, to run from"
+                " the start",
+            ):
+                # SIGTERM, to the process or to its forkserver (255): a service being stopped
+                # (systemd signals the whole group), not a job that crashed.
+                log.warning("job %s: worker process stopped (%s); queued again", job_id, code)
+                continue
             # Only when the job is this process's: a job another server claimed first is not.
             failed = self.storage.fail_running(
                 f"the worker process exited unexpectedly (exit code {code})",

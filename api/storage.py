@@ -539,6 +539,25 @@ class Storage:
                     failed.append(job_id)
             return failed
 
+    def requeue_running(self, job_id: str, worker: str, note: str) -> bool:
+        """Put a running job of ``worker`` back in the queue (a server shutting down): it runs
+        again from the start, here after a restart or on another server; ``note`` is its reason
+        until then. False when it is not that worker's running job any more."""
+        with self.writing() as s:
+            res = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == RUNNING, JobRow.worker == worker)
+                .values(
+                    status=QUEUED,
+                    reason=note,
+                    runner=None,
+                    worker=None,
+                    started_at=None,
+                    heartbeat_at=None,
+                )
+            )
+            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
     def running(self, runner: str) -> list[tuple[str, str | None]]:
         """The running jobs of ``runner``: (id, worker)."""
         with self.reading() as s:

@@ -319,6 +319,32 @@ def test_server_killed_mid_solve(
         server.stop()
 
 
+def test_a_server_shut_down_mid_solve_runs_the_job_again_after_its_restart(
+    tmp_path: Path, tiny_doc: dict[str, Any], long_doc: dict[str, Any]
+) -> None:
+    """A redeploy (SIGTERM to the server and its worker processes, as systemd stops a unit)
+    failed every running job (a QA pass: "every redeploy loses in-flight solves"). The job is
+    queued again instead, and runs from the start once the server is back."""
+    server = Server(tmp_path, service_env(workers=1, progress_interval=0.25))
+    server.start()
+    try:
+        with server.client() as client:
+            running = flows.submit(client, long_doc, time_limit=60)
+            first = flows.wait_running_with_progress(client, running["id"])
+        server.stop()  # SIGTERM to the process group, then a wait
+        server.start()
+        with server.client() as client:
+            again = flows.wait_running_with_progress(client, running["id"])
+            assert again["worker"] != first["worker"], again
+            assert again["started_at"] > first["started_at"], again
+            r = client.delete(f"/v1/solves/{running['id']}")
+            assert r.status_code == 202, r.text
+            ended = flows.wait_status(client, running["id"], flows.TERMINAL, timeout=60)
+            assert ended["status"] == "cancelled", ended
+    finally:
+        server.stop()
+
+
 def test_two_servers_on_one_database_leave_each_others_jobs_alone(
     tmp_path: Path, tiny_variant: Any, long_doc: dict[str, Any]
 ) -> None:
