@@ -37,9 +37,11 @@ SOL_STATUS = {
 }
 
 # CBC minimises -Z: its values are negated in the log and in its summary.
-_INCUMBENT = re.compile(r"Integer solution of (-?[\d.eE+]+)")
-_PROGRESS = re.compile(r"(-?[\d.eE+]+) best solution, best possible (-?[\d.eE+]+)")
-_FINAL_BOUND = re.compile(r"(?:Lower bound|best possible):?\s*(-?[\d.eE+]+)")
+#: A number as CBC prints it: 1855, -1855.5, 2.9802322e-08 (the sign of an exponent too).
+_NUMBER = r"(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+_INCUMBENT = re.compile(rf"Integer solution of {_NUMBER}")
+_PROGRESS = re.compile(rf"{_NUMBER} best solution, best possible {_NUMBER}")
+_FINAL_BOUND = re.compile(rf"(?:Lower bound|best possible):?\s*{_NUMBER}")
 
 
 def to_pulp(

@@ -489,6 +489,11 @@ class _Race:
             plans.append((float(info.objective_function_value), values, i))
             if math.isfinite(info.mip_dual_bound):
                 bounds[i] = min(bounds[i], float(info.mip_dual_bound))
+            if model_status == MS.kOptimal:
+                # Optimal at mip_abs_gap 1e-6 (``solve``): its bound is within that of its value.
+                # HiGHS 1.16 gave a mip_dual_bound of 0 without the objective's offset (-100)
+                # where presolve left nothing to solve (a fuzz test).
+                bounds[i] = min(bounds[i], float(info.objective_function_value) + 1e-6)
         bound = min(bounds)
         if not plans:  # a bound without a plan: a caller may have one (``give_up``)
             return Status.UNKNOWN, None, None, bound if math.isfinite(bound) else None, None

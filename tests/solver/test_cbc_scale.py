@@ -3,7 +3,7 @@ another model, and at large costs it has called feasible models infeasible (a QA
 
 from typing import Any
 
-from solver.backends.cbc import mps_rounding
+from solver.backends.cbc import _FINAL_BOUND, _INCUMBENT, _PROGRESS, mps_rounding
 from solver.model import build_model
 from solver.problem import build_problem
 from solver.scenario import parse_scenario
@@ -67,3 +67,29 @@ def test_an_ordinary_model_survives_the_file() -> None:
     assert mps_rounding(build_model(build_problem(parse_scenario(doc)))) == (0.0, True)
     plan = run(doc, "cbc")
     assert (plan.status, plan.objective) == ("optimal", 20 + 7)
+
+
+def test_cbc_log_numbers_with_a_negative_exponent() -> None:
+    """CBC logs "Integer solution of 2.9802322e-08": the pattern stopped at the "e" and the
+    solve died (ValueError) on a scenario whose optimum is 0 (a fuzz test)."""
+    found = _INCUMBENT.search("Cbc0012I Integer solution of 2.9802322e-08 found by DiveCoefficient")
+    assert found is not None and float(found.group(1)) == 2.9802322e-08
+    line = "Cbc0010I After 0 nodes, 1 on tree, -1855 best solution, best possible -1.5e+03 (0.01)"
+    progress = _PROGRESS.search(line)
+    assert progress is not None and [float(g) for g in progress.groups()] == [-1855.0, -1500.0]
+    final = _FINAL_BOUND.search("Lower bound:                    -.5")
+    assert final is not None and float(final.group(1)) == -0.5
+    doc = scenario(
+        [
+            site("s0", {"o0": 0, "o1": 0}, population=2500, lat=40.904, lon=125.149),
+            site("s2", {"o0": 0, "o1": 0}, population=0, lat=40.078, lon=127.618),
+        ],
+        options=[{"id": "o0", "crews": 2}, {"id": "o1", "crews": 0}],
+        crews=[
+            {"id": "k0", "count": 1, "lat": 38.792, "lon": 125.797},
+            {"id": "k1", "count": 3, "lat": 40.14, "lon": 126.124},
+        ],
+        objective={"mobilization": 980_359},
+    )
+    plan = run(doc, "cbc")
+    assert (plan.status, plan.objective) == ("optimal", 0)

@@ -94,6 +94,20 @@ def test_no_site_can_be_built_in_the_horizon(backend: str) -> None:
         assert (plan.status, plan.objective, plan.bound, plan.unbuilt) == ("optimal", 0, 0, ["a"])
 
 
+def test_a_constant_objective_is_proved(backend: str) -> None:
+    # The baseline's site cannot be built in the horizon: stability costs 100 whatever is done,
+    # and the trainees' column is all there is. HiGHS gave a bound of 0 without the offset.
+    doc = scenario(
+        [site("a", 5, required=False, earliest=2034, latest=2034)],
+        options=[{"id": "o", "crews": 0, "technicians": 3}],
+        objective={"training": 1, "stability": 100},
+        baseline=[{"site": "a", "year": 2030, "option": "o"}],
+    )
+    for route in (backend, "portfolio"):
+        plan = run(doc, route)
+        assert (plan.status, plan.objective, plan.bound) == ("optimal", -100, -100)
+
+
 def test_crews_one_pool(backend: str) -> None:
     # One crew a year serves two sites 111 and 222 km away (one degree of latitude is 111 km):
     # benefit 100 x 2 + 100 x 1 = 300, mobilization 111 + 222 = 333 whatever the order: Z = -33.
