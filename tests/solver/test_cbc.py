@@ -1,5 +1,7 @@
-"""CBC reads PuLP's MPS file, 13 significant digits a number: past them its answers are of
-another model, and at large costs it has called feasible models infeasible (a QA pass)."""
+"""CBC 2.10 through PuLP, where its answers were wrong (QA passes, a differential fuzz):
+PuLP's MPS file holds 13 significant digits a number, past which CBC solves another model;
+at large costs it called feasible models infeasible; its preprocessing proved wrong optima;
+its relative gap is not SPEC §4's; its log prints exponents PuLP's patterns must read."""
 
 from typing import Any
 
@@ -93,3 +95,78 @@ def test_cbc_log_numbers_with_a_negative_exponent() -> None:
     )
     plan = run(doc, "cbc")
     assert (plan.status, plan.objective) == ("optimal", 0)
+
+
+def test_cbc_preprocessing_proved_wrong_optima() -> None:
+    """Two fuzz scenarios where CBC 2.10's preprocessing called a worse plan optimal: 80
+    against 148, and -230 (building an optional site at a loss) against 0."""
+    resources = scenario(
+        [
+            site("s0", {"o0": 70, "o1": 0}, population=4500),
+            site("s1", {"o0": 40, "o1": 4}, population=500),
+        ],
+        start=2031,
+        end=2033,
+        regions=[{"id": "r", "trained_stock": 7}],
+        options=[
+            {"id": "o0", "crews": 0, "resources": {"q0": 3}},
+            {"id": "o1", "crews": 0, "technicians": 11},
+        ],
+        resources=[{"id": "q0", "limit": {"2031": 2, "2032": 5, "2033": 2}}],
+    )
+    crews = scenario(
+        [site("s0", 196, population=500, required=False, lat=38.412, lon=126.762)],
+        end=2030,
+        options=[{"id": "o", "crews": 2}],
+        crews=[
+            {"id": "k0", "count": 3, "lat": 40.514, "lon": 126.533, "available": {"2030": 1}},
+            {"id": "k1", "count": 3, "lat": 39.069, "lon": 127.001, "available": 1},
+        ],
+        objective={"benefit": 2, "mobilization": 2},
+    )
+    for doc, optimum in ((resources, 148), (crews, 0)):
+        for seed in (0, 1):
+            plan = solve(doc, backend="cbc", time_limit=20, threads=1, seed=seed)
+            assert (plan.status, plan.objective) == ("optimal", optimum)
+        assert (run(doc, "highs").status, run(doc, "highs").objective) == ("optimal", optimum)
+
+
+def test_cbc_stops_at_specs_gap_not_its_own() -> None:
+    """A negative optimum: CBC stopped "within gap tolerance" of 0.5 at a plan whose SPEC gap
+    was 3.86 (objective -20, bound 7). It goes on from that plan now."""
+    doc = {
+        "schema_version": 1,
+        "horizon": {"start": 2030, "end": 2031},
+        "regions": [
+            {"id": "r0", "trained_stock": 0},
+            {"id": "r1", "training_capacity": {"2030": 0, "2031": 28}, "trained_stock": 18},
+        ],
+        "options": [
+            {"id": "o0", "crews": 2, "technicians": 5},
+            {"id": "o1", "crews": 2, "technicians": 0, "resources": {"q0": 3}},
+        ],
+        "sites": [
+            site("s0", {"o0": 0, "o1": 0}, "r0", 38.222, 125.601, 499, required=False),
+            site("s1", {"o0": 188, "o1": 0}, "r0", 39.198, 127.044, 400, required=False),
+            site("s2", {"o0": 7, "o1": 128}, "r1", 38.383, 128.836, 500),
+            site("s3", {"o0": 135, "o1": 179}, "r1", 40.76, 128.139, 0, required=False),
+            site("s4", {"o0": 110, "o1": 0}, "r1", 40.721, 128.282, 45318, latest=2031),
+        ],
+        "crews": [
+            {"id": "k0", "count": 2, "lat": 38.463, "lon": 125.735, "available": 2},
+            {"id": "k1", "count": 1, "lat": 39.608, "lon": 128.901, "max_distance_km": 334},
+        ],
+        "resources": [{"id": "q0", "limit": 6}],
+        "training": {"lead_time": 0},
+        "objective": {"benefit": 0, "mobilization": 0, "training": 3, "stability": 5},
+        "baseline": [
+            {"site": "s0", "year": 2030, "option": "o0"},
+            {"site": "s3", "year": 2030, "option": "o0"},
+            {"site": "s4", "year": 2030, "option": "o0"},
+        ],
+    }
+    plan = solve(doc, backend="cbc", time_limit=20, threads=1, gap=0.5)
+    assert plan.status in ("optimal", "feasible")
+    assert plan.gap is not None and plan.gap <= 0.5, (plan.objective, plan.bound)
+    exact = run(doc, "highs")
+    assert exact.status == "optimal" and plan.objective <= exact.objective <= plan.bound
