@@ -32,6 +32,8 @@ from api.storage import Storage
 
 log = logging.getLogger("rdplan.runner")
 
+#: How long ``/healthz`` waits for the broker.
+BROKER_CHECK_SECONDS = 1.0
 SERVER_RESTARTED = "server restarted while the job was running"
 #: Exit codes of a worker process stopped from outside, whose job runs again: SIGTERM, and
 #: 255, multiprocessing's code for a process whose forkserver was stopped (SIGTERM to the
@@ -72,6 +74,7 @@ class Runner(Protocol):
     def stop(self) -> None: ...
     def submit(self, job_id: str) -> None: ...
     def cancelled(self, job_id: str) -> None: ...
+    def broker_state(self) -> str | None: ...
 
 
 class _Maintenance:
@@ -150,6 +153,9 @@ class LocalRunner(_Maintenance):
 
     def cancelled(self, job_id: str) -> None:
         self._wake()
+
+    def broker_state(self) -> str | None:
+        return None  # no broker: the server's own worker processes
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):  # a full pipe wakes the loop anyway
@@ -275,6 +281,15 @@ class CeleryRunner(_Maintenance):
 
     def cancelled(self, job_id: str) -> None:
         pass  # the task polls the cancel flag
+
+    def broker_state(self) -> str | None:
+        """``ok``, or why the broker does not answer (every submission is then a 503)."""
+        try:
+            with self.app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=0, timeout=BROKER_CHECK_SECONDS)
+        except Exception as exc:
+            return f"unavailable: {type(exc).__name__}"
+        return "ok"
 
     def requeue_lost(self) -> list[str]:
         """Send again the jobs queued for ``requeue_after`` s: their message may be lost (a

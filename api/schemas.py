@@ -496,4 +496,7 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
     runner: str
+    #: Celery: ``ok`` or why the broker does not answer (submissions are then 503; the status
+    #: stays the server's and its database's, so a container is not restarted for a broker).
+    broker: str | None = None
     version: str

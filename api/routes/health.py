@@ -32,7 +32,13 @@ def healthz(storage: StorageDep, runner: RunnerDep) -> Response:
         database, status, code = "ok", "ok", 200
     except Exception as exc:
         database, status, code = f"unavailable: {type(exc).__name__}", "degraded", 503
-    body = Health(status=status, database=database, runner=runner.name, version=VERSION)  # type: ignore[arg-type]
+    body = Health(
+        status=status,  # type: ignore[arg-type]
+        database=database,
+        runner=runner.name,
+        broker=runner.broker_state(),
+        version=VERSION,
+    )
     return JSONResponse(body.model_dump(), status_code=code)
 
 

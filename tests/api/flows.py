@@ -237,6 +237,7 @@ def listing_filters_and_pages(client: httpx.Client, sid: str) -> None:
 def metrics_and_health(client: httpx.Client, runner: str) -> None:
     h = client.get("/healthz").json()
     assert h["status"] == "ok" and h["runner"] == runner
+    assert h["broker"] == ("ok" if runner == "celery" else None), h
     text = client.get("/metrics").text
     assert 'rdplan_jobs{status="done"}' in text
     assert "rdplan_solve_seconds_count" in text

@@ -377,3 +377,17 @@ def test_two_servers_on_one_database_leave_each_others_jobs_alone(
     finally:
         second.stop()
         first.stop()
+
+
+def test_health_says_when_the_broker_does_not_answer(tmp_path: Path) -> None:
+    """A server whose broker is down answered every solve 503 while /healthz said only "ok"
+    (a QA pass). It says so now, and stays 200: the server and its database are up."""
+    env = service_env(
+        database_url=f"sqlite:///{tmp_path / 'b.db'}", broker_url="redis://127.0.0.1:1/0"
+    )
+    with Server(tmp_path, env).running() as server, server.client() as client:
+        r = client.get("/healthz")
+        assert r.status_code == 200, r.text
+        h = r.json()
+        assert (h["status"], h["runner"]) == ("ok", "celery"), h
+        assert h["broker"].startswith("unavailable: "), h
