@@ -248,7 +248,7 @@ def apply_baseline(
             errors += exc.errors
         if trained is not None:
             _cap_frozen_training(doc, trained, freeze_through)
-        if not baseline:
+        if not baseline and plan is None:  # a plan that builds nothing freezes empty years
             message = (
                 "freezing years needs a baseline: a plan to re-plan from, or the scenario's own"
             )

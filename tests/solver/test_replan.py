@@ -647,3 +647,18 @@ def test_a_plan_keeps_the_crews_it_is_given_where_they_are_as_cheap(backend: str
         # A what-if solved from the plan (its hint) keeps its crews the same way.
         again = solve(doc, backend="highs", time_limit=30, threads=2, hint=given).to_document()
         assert diff_plans(given, again)["crews_reassigned"] == []
+
+
+def test_a_plan_that_builds_nothing_freezes_empty_years() -> None:
+    """A baseline plan with no builds is a baseline: freezing 2030 keeps 2030 empty. It was
+    refused as "freezing years needs a baseline" (a fuzz test)."""
+    doc = factory.scenario(
+        [factory.site("a", 10, required=False), factory.site("b", 7, required=False)]
+    )
+    empty = {"status": "optimal", "builds": [], "training": []}
+    frozen = apply_baseline(parse_scenario(doc), empty, freeze_through=2030)
+    plan = solve(frozen, backend="highs", time_limit=10, threads=1)
+    assert (plan.status, plan.objective) == ("optimal", 10 + 7)  # both in 2031, one year each
+    assert {b.year for b in plan.builds} == {2031}
+    with pytest.raises(ScenarioError, match="freezing years needs a baseline"):
+        apply_baseline(parse_scenario(doc), None, freeze_through=2030)
