@@ -232,20 +232,28 @@ def _run(
     return _Run(prob, cols, text, seconds, bound, status, failure)
 
 
+def _run_safely(
+    model: MatrixModel, options: SolveOptions, progress: ProgressThrottle
+) -> tuple[_Run, bool]:
+    """A CBC run without its preprocessing, and whether its bound may be trusted: where CBC
+    2.10 crashes so (SIGSEGV, seen on a one-site model whose cement cannot suffice), a run with
+    it, whose plan is kept and its infeasibility too (checked by the conflict finder,
+    solver.solve), not its bound (its preprocessing proved worse plans optimal)."""
+    started = time.perf_counter()
+    run = _run(model, options, progress)
+    if run.failure is None or not run.failure.startswith(CRASHED):
+        return run, True
+    left = options.time_limit - (time.perf_counter() - started)
+    if left < 1:
+        return run, True
+    return _run(model, dataclasses.replace(options, time_limit=left), progress, True), False
+
+
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     """Solve the matrix model with CBC (via PuLP)."""
     progress = ProgressThrottle(options.on_progress)
     started = time.perf_counter()
-    run = _run(model, options, progress)
-    trusted = True
-    if run.failure is not None and run.failure.startswith(CRASHED):
-        # Without its preprocessing CBC 2.10 crashed (SIGSEGV) on a one-site model whose
-        # cement cannot suffice. With it, it may call a worse plan optimal: its plan is kept,
-        # its infeasibility (checked by the conflict finder, solver.solve) too, its bound not.
-        left = options.time_limit - (time.perf_counter() - started)
-        if left >= 1:
-            rest = dataclasses.replace(options, time_limit=left)
-            run, trusted = _run(model, rest, progress, preprocess=True), False
+    run, trusted = _run_safely(model, options, progress)
     if options.gap > 0 and run.status is Status.OPTIMAL and "within gap tolerance" in run.text:
         # CBC's relative gap is not SPEC §4's: with a negative Z it stopped at a plan 3.9x its
         # bound's size away (a fuzz test). Then it goes on from that plan, to the time limit.
@@ -258,11 +266,11 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             and not close_enough(final, model.objective_of(first), options.gap)
         ):
             hint = {int(j): 1 for j in np.flatnonzero(first[: model.num_x] > 0.5)}
-            again = _run(
+            again, sure = _run_safely(
                 model, dataclasses.replace(options, time_limit=left, gap=0.0, hint=hint), progress
             )
             if again.failure is None and again.status.has_plan:
-                run = again
+                run, trusted = again, trusted and sure
     if run.failure is not None:
         return RawResult(Status.UNKNOWN, None, None, run.seconds, options.threads, run.failure)
     status, bound = run.status, run.bound
@@ -285,7 +293,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         if left >= 1:
             flat = dataclasses.replace(model, obj=np.zeros_like(model.obj), obj_const=0)
             plain = dataclasses.replace(options, time_limit=left, hint=None, gap=0.0)
-            retry = _run(flat, plain, ProgressThrottle(None))
+            retry, _ = _run_safely(flat, plain, ProgressThrottle(None))
         if retry is not None and retry.failure is None and retry.status.has_plan:
             run, status, bound = retry, Status.FEASIBLE, None
             detail += (

@@ -170,3 +170,48 @@ def test_cbc_stops_at_specs_gap_not_its_own() -> None:
     assert plan.gap is not None and plan.gap <= 0.5, (plan.objective, plan.bound)
     exact = run(doc, "highs")
     assert exact.status == "optimal" and plan.objective <= exact.objective <= plan.bound
+
+
+def test_cbc_proves_an_infeasibility_at_large_costs() -> None:
+    """Costs of 9e13: CBC's infeasibility is checked by a run without the objective, which
+    crashed without preprocessing (SIGSEGV); the scenario came out ``unknown`` (a re-fuzz).
+    The check runs with preprocessing where that crashes, and the proof stands."""
+    doc = {
+        "schema_version": 1,
+        "horizon": {"start": 2030, "end": 2031},
+        "regions": [
+            {"id": "r0"},
+            {"id": "r1"},
+            {"id": "r2", "training_capacity": {"2030": 10, "2031": 0}},
+        ],
+        "options": [
+            {"id": "o0", "crews": 2, "technicians": 0, "resources": {"q0": 3}},
+            {"id": "o1", "crews": 1, "technicians": 6, "resources": {"q0": 0}},
+        ],
+        "sites": [
+            site("s0", {"o1": 0}, "r2", 39.492, 125.611, 1500, latest=2032),
+            site("s1", {"o0": 93118184, "o1": 0}, "r0", 38.002, 125.848, 1500, latest=2030)
+            | {"required": False},
+        ],
+        "crews": [
+            {
+                "id": "k0",
+                "count": 3,
+                "lat": 40.703,
+                "lon": 127.72,
+                "available": {"2030": 1, "2031": 3},
+            },
+            {"id": "k1", "count": 2, "lat": 40.214, "lon": 127.443},
+        ],
+        "resources": [{"id": "q0", "limit": 6}],
+        "training": {"lead_time": 1},
+        "balance": {"tolerance_pct": 38},
+        "objective": {"benefit": 1000000, "mobilization": 0, "training": 2, "stability": 2},
+        "baseline": [
+            {"site": "s0", "year": 2031, "option": "o1"},
+            {"site": "s1", "year": 2030, "option": "o1"},
+        ],
+    }
+    plan = run(doc, "cbc")
+    assert plan.status == "infeasible" and plan.conflicts
+    assert run(doc, "cpsat").status == "infeasible"
