@@ -214,12 +214,12 @@ def _run(
         bound: float | None = None
         while worker.is_alive():
             worker.join(0.2)
-            offset, bound = _tail(log_path, offset, progress, bound)
+            offset, bound = _tail(log_path, offset, progress, bound, model.obj_const)
             if options.cancel is not None and options.cancel.is_set() and not cancelled:
                 cancelled = True
                 for pid in _cbc_children(cmd.path):
                     os.kill(pid, signal.SIGTERM)
-        _, bound = _tail(log_path, offset, progress, bound)
+        _, bound = _tail(log_path, offset, progress, bound, model.obj_const)
         seconds = time.perf_counter() - started
         text = log_path.read_text(errors="replace") if log_path.exists() else ""
     failure = "cancelled" if cancelled else str(outcome["error"]) if "error" in outcome else None
@@ -258,7 +258,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         # CBC's relative gap is not SPEC §4's: with a negative Z it stopped at a plan 3.9x its
         # bound's size away (a fuzz test). Then it goes on from that plan, to the time limit.
         first = np.array([v.varValue or 0.0 for v in run.cols], dtype=np.float64)
-        final = _final_bound(run.text, run.bound)
+        final = _final_bound(run.text, run.bound, model.obj_const)
         left = options.time_limit - (time.perf_counter() - started)
         if (
             final is not None
@@ -312,9 +312,13 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
         if status is Status.OPTIMAL and "within gap tolerance" in run.text:
             # PuLP says "Optimal" when CBC stops at its gapRel too: only its bound tells.
             status = Status.FEASIBLE
-            bound = _final_bound(run.text, bound)
+            bound = _final_bound(run.text, bound, model.obj_const)
         elif bound is not None or status is Status.OPTIMAL:
-            bound = objective if status is Status.OPTIMAL else _final_bound(run.text, bound)
+            bound = (
+                objective
+                if status is Status.OPTIMAL
+                else _final_bound(run.text, bound, model.obj_const)
+            )
         if not trusted:
             status, bound = Status.FEASIBLE, None
             detail += " (CBC crashed without its preprocessing; with it, its bound is not trusted)"
@@ -337,8 +341,10 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
 
 
 def _tail(
-    path: Path, offset: int, progress: ProgressThrottle, bound: float | None
+    path: Path, offset: int, progress: ProgressThrottle, bound: float | None, constant: float
 ) -> tuple[int, float | None]:
+    """Progress from CBC's log since ``offset``: its values are of ``-Z`` without the model's
+    ``constant`` (``obj_const``: a re-fuzz found bounds too high by the stability term)."""
     if not path.exists():
         return offset, bound
     with path.open(errors="replace") as fh:
@@ -347,15 +353,16 @@ def _tail(
         offset = fh.tell()
     for line in chunk.splitlines():
         if m := _PROGRESS.search(line):
-            bound = -float(m.group(2))
-            progress(incumbent=-float(m.group(1)), bound=bound)
+            bound = constant - float(m.group(2))
+            progress(incumbent=constant - float(m.group(1)), bound=bound)
         elif m := _INCUMBENT.search(line):
-            progress(incumbent=-float(m.group(1)))
+            progress(incumbent=constant - float(m.group(1)))
     return offset, bound
 
 
-def _final_bound(text: str, bound: float | None) -> float | None:
+def _final_bound(text: str, bound: float | None, constant: float) -> float | None:
+    """CBC's last bound in its log, on ``Z`` (``constant`` added, as in :func:`_tail`)."""
     found = _FINAL_BOUND.findall(text)
     if found:
-        return -float(found[-1])
+        return constant - float(found[-1])
     return bound

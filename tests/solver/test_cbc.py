@@ -215,3 +215,36 @@ def test_cbc_proves_an_infeasibility_at_large_costs() -> None:
     plan = run(doc, "cbc")
     assert plan.status == "infeasible" and plan.conflicts
     assert run(doc, "cpsat").status == "infeasible"
+
+
+def test_cbc_log_bounds_carry_the_objectives_constant() -> None:
+    """CBC's log prints ``-Z`` without the model's constant (here -1: a baseline build outside
+    the site's window, always a change): its bound read from the log, at a stop "within gap
+    tolerance", was one above the optimum, and the proof lost (a re-fuzz)."""
+    doc = {
+        "schema_version": 1,
+        "horizon": {"start": 2030, "end": 2032},
+        "regions": [
+            {"id": "r0", "training_capacity": 16, "trained_stock": 4},
+            {
+                "id": "r1",
+                "training_capacity": {"2030": 16, "2031": 5, "2032": 13},
+                "trained_stock": 35,
+            },
+        ],
+        "options": [{"id": "o0", "crews": 1, "technicians": 3}],
+        "sites": [
+            site("s0", {"o0": 808226}, "r0", 38.722, 127.566, 4500, latest=2030)
+            | {"required": False}
+        ],
+        "crews": [
+            {"id": "k0", "count": 1, "lat": 40.995, "lon": 125.881},
+            {"id": "k1", "count": 2, "lat": 40.36, "lon": 127.731, "max_distance_km": 181},
+        ],
+        "balance": {"tolerance_pct": 0},
+        "objective": {"benefit": 398866, "mobilization": 864584, "training": 1, "stability": 1},
+        "baseline": [{"site": "s0", "year": 2032, "option": "o0"}],
+    }
+    plan = run(doc, "cbc")
+    assert (plan.status, plan.objective, plan.bound) == ("optimal", 966870021203, 966870021203)
+    assert run(doc, "highs").objective == 966870021203
