@@ -27,7 +27,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
 from api.settings import Settings
-from api.states import CANCELLED, worker_id, worker_of
+from api.states import CANCELLED, pid_alive, worker_id, worker_of
 from api.storage import Storage
 
 log = logging.getLogger("rdplan.runner")
@@ -40,19 +40,6 @@ SERVER_RESTARTED = "server restarted while the job was running"
 #: group). A crash (SIGSEGV) or the OOM killer (SIGKILL) fails the job.
 STOPPED_CODES = frozenset({-signal.SIGTERM, 255})
 SERVER_STOPPED = "server shut down while the job was running: queued again, to run from the start"
-
-
-def pid_alive(pid: int) -> bool:
-    """True for a live process on this machine; a zombie (dead, not yet reaped) counts as dead."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError), open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    return True
 
 
 def orphaned_here(worker: str | None, host: str) -> bool:

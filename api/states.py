@@ -4,6 +4,7 @@ imports it without SQLAlchemy."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from typing import Any
 
@@ -28,6 +29,33 @@ def worker_of(worker: str) -> tuple[str, int | None]:
     """``(host, pid)`` of a :func:`worker_id` (pid None when it does not end in one)."""
     host, _, pid = worker.rpartition("/")
     return host, int(pid) if pid.isdigit() else None
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, parent, ...)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True for a live process on this machine; a zombie (dead, not yet reaped) counts as dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    fields = _proc_stat(pid)
+    return fields is None or fields[0] not in ("Z", "X")
+
+
+def parent_pid(pid: int) -> int | None:
+    """The parent of process ``pid`` on this machine (None when it cannot be read)."""
+    fields = _proc_stat(pid)
+    return int(fields[1]) if fields is not None and len(fields) > 1 else None
 
 
 def start_note(start_id: str, waited: float, used: bool, why_not: str | None) -> dict[str, Any]:

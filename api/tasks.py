@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from pathlib import Path
 
 from billiard.exceptions import WorkerLostError
 from celery import Celery, Task
 from celery.signals import task_failure, worker_ready
 
 from api.settings import Settings
-from api.states import worker_id, worker_of, worker_prefix
+from api.states import parent_pid, pid_alive, worker_id, worker_of, worker_prefix
 
 SOLVE_TASK = "rdplan.solve"
 log = logging.getLogger("rdplan.worker")
@@ -55,20 +54,10 @@ def _another_live_process(worker: str) -> bool:
     """Whether ``worker``'s process is alive on this machine and not this worker's own: then
     another live worker has this node name (a name given twice, api.worker checks at start)."""
     _, pid = worker_of(worker)
-    if pid is None or pid == os.getpid():
+    if pid is None or pid == os.getpid() or not pid_alive(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return True
-    return parent != os.getpid()  # this worker's own pool children: a pid reused
+    parent = parent_pid(pid)
+    return parent is None or parent != os.getpid()  # else a pid reused by this worker's pool
 
 
 def _fail_jobs_of_restarted_worker(settings: Settings, nodename: str, again: bool = True) -> None:

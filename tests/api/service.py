@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from api.runners import pid_alive  # noqa: F401  (re-exported for the tests)
+from api.states import pid_alive  # noqa: F401  (re-exported for the tests)
 
 T = TypeVar("T")
 
