@@ -161,6 +161,12 @@ class _Run:
     status: Status
     failure: str | None  # "cancelled" or PuLP's error
 
+    def values(self) -> np.ndarray:
+        """The columns' values CBC returned (0 where PuLP read none)."""
+        return np.array(
+            [v.varValue if v.varValue is not None else 0.0 for v in self.cols], dtype=np.float64
+        )
+
 
 def _run(
     model: MatrixModel, options: SolveOptions, progress: ProgressThrottle, preprocess: bool = False
@@ -257,7 +263,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     if options.gap > 0 and run.status is Status.OPTIMAL and "within gap tolerance" in run.text:
         # CBC's relative gap is not SPEC §4's: with a negative Z it stopped at a plan 3.9x its
         # bound's size away (a fuzz test). Then it goes on from that plan, to the time limit.
-        first = np.array([v.varValue or 0.0 for v in run.cols], dtype=np.float64)
+        first = run.values()
         final = _final_bound(run.text, run.bound, model.obj_const)
         left = options.time_limit - (time.perf_counter() - started)
         if (
@@ -285,6 +291,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             if exact_rows
             else "its rows too, so CBC proves nothing of it; use highs or cpsat)"
         )
+    bounded = True  # False: the plan is of the run without the objective, its log no bound
     large = bool(len(model.obj)) and float(np.max(np.abs(model.obj))) >= LARGE_COST
     if status is Status.INFEASIBLE and (large or error or not exact_rows):
         # Not a proof at this scale: CBC is asked again for any plan, without the objective.
@@ -295,7 +302,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             plain = dataclasses.replace(options, time_limit=left, hint=None, gap=0.0)
             retry, _ = _run_safely(flat, plain, ProgressThrottle(None))
         if retry is not None and retry.failure is None and retry.status.has_plan:
-            run, status, bound = retry, Status.FEASIBLE, None
+            run, status, bound, bounded = retry, Status.FEASIBLE, None, False
             detail += (
                 f" (CBC called the model infeasible, with costs of {LARGE_COST:.0e} or more;"
                 " without them it found this plan: a plan, not an optimum)"
@@ -305,20 +312,16 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             detail += " (CBC's infeasibility at this scale is not a proof)"
     values = None
     if status.has_plan:
-        values = np.array(
-            [v.varValue if v.varValue is not None else 0.0 for v in run.cols], dtype=np.float64
-        )
+        values = run.values()
         objective = model.objective_of(values)
         if status is Status.OPTIMAL and "within gap tolerance" in run.text:
             # PuLP says "Optimal" when CBC stops at its gapRel too: only its bound tells.
             status = Status.FEASIBLE
             bound = _final_bound(run.text, bound, model.obj_const)
-        elif bound is not None or status is Status.OPTIMAL:
-            bound = (
-                objective
-                if status is Status.OPTIMAL
-                else _final_bound(run.text, bound, model.obj_const)
-            )
+        elif status is Status.OPTIMAL:
+            bound = objective
+        elif bounded:
+            bound = _final_bound(run.text, bound, model.obj_const)
         if not trusted:
             status, bound = Status.FEASIBLE, None
             detail += " (CBC crashed without its preprocessing; with it, its bound is not trusted)"
