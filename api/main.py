@@ -48,7 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await to_thread.run_sync(runner.start)
     app.state.storage = storage
     app.state.runner = runner
-    app.state.registry = make_registry(storage)
+    app.state.registry = make_registry(storage, runner)
     log.info("rdplan service ready: %s runner, database %s", runner.name, storage.dialect)
     try:
         yield

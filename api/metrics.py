@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.runners import Runner
 from api.storage import Storage
 
 log = logging.getLogger("rdplan.api")
@@ -55,9 +56,29 @@ class JobCollector(Collector):
         yield hist
 
 
-def make_registry(storage: Storage) -> CollectorRegistry:
+class WorkerCollector(Collector):
+    """``rdplan_workers``: the Celery workers that answered the server's last ping (none
+    before the first ping, while the broker does not answer, or without Celery)."""
+
+    def __init__(self, runner: Runner):
+        self.runner = runner
+
+    def collect(self) -> Iterator[Metric]:
+        seen = self.runner.workers_seen()
+        if seen is None:
+            return
+        workers = GaugeMetricFamily(
+            "rdplan_workers", "Celery workers that answered the server's last ping"
+        )
+        workers.add_metric([], len(seen[0]))
+        yield workers
+
+
+def make_registry(storage: Storage, runner: Runner | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(JobCollector(storage))
+    if runner is not None:
+        registry.register(WorkerCollector(runner))
     return registry
 
 

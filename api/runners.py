@@ -34,6 +34,10 @@ log = logging.getLogger("rdplan.runner")
 
 #: How long ``/healthz`` waits for the broker.
 BROKER_CHECK_SECONDS = 1.0
+#: How often a server with Celery pings its workers (``/healthz``'s ``workers``), and how long
+#: it waits for their answers (a worker's main process answers while its pool solves).
+WORKER_PING_EVERY = 10.0
+WORKER_PING_SECONDS = 1.0
 SERVER_RESTARTED = "server restarted while the job was running"
 #: Exit codes of a worker process stopped from outside, whose job runs again: SIGTERM, and
 #: 255, multiprocessing's code for a process whose forkserver was stopped (SIGTERM to the
@@ -62,6 +66,7 @@ class Runner(Protocol):
     def submit(self, job_id: str) -> None: ...
     def cancelled(self, job_id: str) -> None: ...
     def broker_state(self) -> str | None: ...
+    def workers_seen(self) -> tuple[list[str], dt.datetime] | None: ...
 
 
 class _Maintenance:
@@ -143,6 +148,9 @@ class LocalRunner(_Maintenance):
 
     def broker_state(self) -> str | None:
         return None  # no broker: the server's own worker processes
+
+    def workers_seen(self) -> tuple[list[str], dt.datetime] | None:
+        return None  # they start with each job
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):  # a full pipe wakes the loop anyway
@@ -252,6 +260,7 @@ class CeleryRunner(_Maintenance):
 
         self.app = make_celery(settings)
         self._stopping = threading.Event()
+        self._workers: tuple[list[str], dt.datetime] | None = None
         self._thread = threading.Thread(target=self._loop, name="rdplan-celery-watch", daemon=True)
 
     def start(self) -> None:
@@ -277,6 +286,35 @@ class CeleryRunner(_Maintenance):
         except Exception as exc:
             return f"unavailable: {type(exc).__name__}"
         return "ok"
+
+    def workers_seen(self) -> tuple[list[str], dt.datetime] | None:
+        """The node names that answered the last ping and when, or None: no ping yet, or the
+        broker did not answer it."""
+        return self._workers
+
+    def ping_workers(self) -> None:
+        """Ping the workers (:data:`WORKER_PING_SECONDS`), for :meth:`workers_seen`; say in the
+        log when none answers any more, and when one does again."""
+        try:
+            with self.app.connection_for_write() as conn:
+                # no retries: a broker that is down must not hold up the watch loop
+                conn.ensure_connection(max_retries=0, timeout=BROKER_CHECK_SECONDS)
+                answers = self.app.control.ping(timeout=WORKER_PING_SECONDS, connection=conn)
+        except Exception as exc:  # the broker is down: broker_state says so
+            log.debug("worker ping failed: %s", exc)
+            self._workers = None
+            return
+        names = sorted({name for answer in answers for name in answer})
+        before = self._workers
+        self._workers = (names, dt.datetime.now(dt.UTC))
+        if not names and (before is None or before[0]):
+            log.warning(
+                "no Celery worker answers on %s: jobs stay queued until one runs"
+                " (rdplan worker, with this server's RDPLAN_DATABASE_URL and RDPLAN_BROKER_URL)",
+                self.settings.broker_url,
+            )
+        elif names and before is not None and not before[0]:
+            log.warning("Celery workers answer again: %s", ", ".join(names))
 
     def requeue_lost(self) -> list[str]:
         """Send again the jobs queued for ``requeue_after`` s: their message may be lost (a
@@ -308,7 +346,7 @@ class CeleryRunner(_Maintenance):
         return max(1.0, min(5.0, min(spans) / 4))
 
     def _loop(self) -> None:
-        next_sweep = 0.0
+        next_sweep = next_ping = 0.0
         while not self._stopping.wait(1.0):
             try:
                 for job_id, _runner, _worker in self.overdue_cancels():
@@ -322,6 +360,9 @@ class CeleryRunner(_Maintenance):
                     next_sweep = time.monotonic() + self.sweep_interval
                     self.reap_stale()
                     self.requeue_lost()
+                if time.monotonic() >= next_ping:
+                    next_ping = time.monotonic() + WORKER_PING_EVERY
+                    self.ping_workers()
             except Exception:
                 log.exception("celery watch step failed")
 

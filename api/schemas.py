@@ -492,6 +492,14 @@ class BatchPage(BaseModel):
     offset: int
 
 
+class Workers(BaseModel):
+    """The Celery workers that answered the server's last ping."""
+
+    #: Their node names (``RDPLAN_WORKER_NAME``); empty: no worker runs, queued jobs wait.
+    names: list[str]
+    checked_at: dt.datetime
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
@@ -499,4 +507,8 @@ class Health(BaseModel):
     #: Celery: ``ok`` or why the broker does not answer (submissions are then 503; the status
     #: stays the server's and its database's, so a container is not restarted for a broker).
     broker: str | None = None
+    #: Celery: the workers that answered the server's last ping (every
+    #: ``api.runners.WORKER_PING_EVERY`` s; null before the first, or while the broker does not
+    #: answer). Like ``broker``, it does not change the status.
+    workers: Workers | None = None
     version: str

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import RunnerDep, StorageDep
 from api.metrics import render
-from api.schemas import Health
+from api.schemas import Health, Workers
 
 router = APIRouter(tags=["service"])
 
@@ -37,9 +37,12 @@ def healthz(storage: StorageDep, runner: RunnerDep) -> Response:
         database=database,
         runner=runner.name,
         broker=runner.broker_state(),
+        workers=None
+        if (seen := runner.workers_seen()) is None
+        else Workers(names=seen[0], checked_at=seen[1]),
         version=VERSION,
     )
-    return JSONResponse(body.model_dump(), status_code=code)
+    return JSONResponse(body.model_dump(mode="json"), status_code=code)
 
 
 @router.get(

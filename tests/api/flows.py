@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from api.runners import WORKER_PING_EVERY
 from solver.evaluate import evaluate
 from solver.scenario import parse_scenario
 from tests.api.service import sse_events, wait_for
@@ -238,6 +239,17 @@ def metrics_and_health(client: httpx.Client, runner: str) -> None:
     h = client.get("/healthz").json()
     assert h["status"] == "ok" and h["runner"] == runner
     assert h["broker"] == ("ok" if runner == "celery" else None), h
+    if runner == "local":
+        assert h["workers"] is None, h  # they start with each job
+    else:  # the worker answers the server's pings (every WORKER_PING_EVERY s)
+
+        def answered() -> list[str] | None:
+            seen = client.get("/healthz").json()["workers"]
+            return seen and seen["names"]
+
+        names = wait_for(answered, WORKER_PING_EVERY + 15, "a worker's name on /healthz")
+        assert all("@" in name for name in names), names
+        assert f"rdplan_workers {float(len(names))}" in client.get("/metrics").text
     text = client.get("/metrics").text
     assert 'rdplan_jobs{status="done"}' in text
     assert "rdplan_solve_seconds_count" in text

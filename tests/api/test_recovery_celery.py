@@ -24,11 +24,19 @@ from typing import Any
 
 import pytest
 
+from api.runners import WORKER_PING_EVERY
 from tests.api import flows
 from tests.api.conftest import API_KEY, service_env
 from tests.api.service import Server, Worker, pid_alive, sse_events, wait_for
 
 pytestmark = [pytest.mark.service, pytest.mark.timeout(300)]
+
+
+def workers_seen(client: Any) -> list[str] | None:
+    """The node names of the workers that answered the server's last ping (``/healthz``)."""
+    seen = client.get("/healthz").json()["workers"]
+    return None if seen is None else seen["names"]
+
 
 HEARTBEAT_TIMEOUT = 5
 REQUEUE_AFTER = 3
@@ -113,6 +121,9 @@ def test_worker_killed_for_good_fails_the_job_on_heartbeat_timeout(
     node_pid = flows.job(client, running["id"])["worker"]
     pool_pid = int(node_pid.rsplit("/", 1)[1])
     assert pid_alive(pool_pid)
+    node = node_pid.rsplit("/", 1)[0]
+    # /healthz names the worker: it answers the server's pings while its pool solves
+    wait_for(lambda: node in workers_seen(client), WORKER_PING_EVERY + 15, f"{node} on /healthz")
     worker.kill_group()  # SIGKILL, main process and pool process at once; never restarted
     killed = time.monotonic()
     wait_for(lambda: not pid_alive(pool_pid), 10, f"pool process {pool_pid} to die")
@@ -149,6 +160,10 @@ def test_worker_killed_for_good_fails_the_job_on_heartbeat_timeout(
     again = list(sse_events(client, f"/v1/solves/{running['id']}/events", timeout=30))
     assert again[-1][0] == "status" and again[-1][2]["status"] == "failed"
     assert again[-1][2]["reason"] == reason
+    # /healthz and /metrics say that no worker answers any more, and so does the server's log
+    wait_for(lambda: workers_seen(client) == [], WORKER_PING_EVERY + 15, "no worker on /healthz")
+    assert "rdplan_workers 0.0" in client.get("/metrics").text
+    assert "no Celery worker answers on" in server.log_tail(200)
 
 
 def test_a_pool_process_killed_fails_its_job_at_once(

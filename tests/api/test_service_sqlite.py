@@ -391,3 +391,4 @@ def test_health_says_when_the_broker_does_not_answer(tmp_path: Path) -> None:
         h = r.json()
         assert (h["status"], h["runner"]) == ("ok", "celery"), h
         assert h["broker"].startswith("unavailable: "), h
+        assert h["workers"] is None, h  # no ping answered, not "no worker"
