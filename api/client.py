@@ -323,9 +323,12 @@ class Scenario:
     # -- tables
     @property
     def regions(self) -> pd.DataFrame:
-        """One row per region: name, sites, population, training capacity and stock."""
+        """One row per region: name, sites, population, training capacity (technicians a year;
+        where it is given per year, its smallest year: :attr:`training_capacity` has every
+        year; NA: unlimited) and stock."""
         m = self._model
         rows = []
+        capacity = self.training_capacity
         for r in m.regions:
             sites = [s for s in m.sites if s.region == r.id]
             rows.append(
@@ -334,14 +337,35 @@ class Scenario:
                     "name": r.name or r.id,
                     "sites": len(sites),
                     "population": sum(s.population for s in sites),
-                    "training_capacity": r.training_capacity,
+                    "training_capacity": capacity.loc[r.id].min(),
                     "trained_stock": r.trained_stock,
                 }
             )
-        return pd.DataFrame(
+        out = pd.DataFrame(
             rows,
             columns=["region", "name", "sites", "population", "training_capacity", "trained_stock"],
         ).set_index("region")
+        out["training_capacity"] = out["training_capacity"].astype("Int64")
+        return out
+
+    @property
+    def training_capacity(self) -> pd.DataFrame:
+        """Technicians that can finish training per region (rows) and year (columns); NA:
+        unlimited."""
+        m = self._model
+        out = pd.DataFrame(
+            [
+                [
+                    pd.NA if r.training_capacity is None else _per_year(r.training_capacity, y, 0)
+                    for y in m.years
+                ]
+                for r in m.regions
+            ],
+            index=pd.Index([r.id for r in m.regions], name="region"),
+            columns=pd.Index(list(m.years), name="year"),
+            dtype="Int64",
+        )
+        return out
 
     @property
     def sites(self) -> pd.DataFrame:
@@ -1352,7 +1376,13 @@ def _option_colours(options: list[str]) -> dict[str, Any]:
 
     palette = mpl.colormaps["tab10"]
     preferred = {"basic": 0, "standard": 1, "large": 2}
-    return {o: palette(preferred.get(o, i) % 10) for i, o in enumerate(options)}
+    # the other options take the palette's other slots in turn (past seven of them, again)
+    others = [i for i in range(10) if i not in preferred.values()]
+    rest = [o for o in options if o not in preferred]
+    return {
+        o: palette(preferred[o] if o in preferred else others[rest.index(o) % len(others)])
+        for o in options
+    }
 
 
 def _region_colours(regions: list[str]) -> dict[str, Any]:
@@ -1672,8 +1702,9 @@ class Batch:
     ``table`` has one row per plan (the base first): status, objective, bound, gap,
     the terms, the objective change against the base and the proved range of the
     optimum's change (``change_low``, ``change_high``), and how many sites moved,
-    were redesigned, dropped or added. A variant that could not be solved (invalid,
-    failed) has its reason in ``errors`` and ``status`` ``invalid``/``failed``.
+    were redesigned, dropped or added. A variant that could not be solved has its reason in
+    ``errors`` and ``status`` ``invalid`` (also over the service's limits), ``failed`` or
+    ``cancelled``; so has the base, and then nothing is compared.
     """
 
     base: str
@@ -1692,12 +1723,15 @@ class Batch:
 
     @property
     def diffs(self) -> dict[str, PlanDiff]:
-        """Each solved variant's diff from the base plan."""
-        base = self.plans[self.base]
+        """Each solved variant's diff from the base plan (none when the base has no plan: it
+        was invalid, failed or cancelled, and ``errors`` says why)."""
+        base = self.plans.get(self.base)
+        if base is None or not base.has_plan:
+            return {}
         return {
             name: PlanDiff(base, plan)
             for name, plan in self.plans.items()
-            if name != self.base and plan.has_plan and base.has_plan
+            if name != self.base and plan.has_plan
         }
 
     @property
@@ -1710,7 +1744,9 @@ class Batch:
             plan = self.plans.get(name)
             row: dict[str, Any] = {
                 "variant": name,
-                "status": plan.status if plan else ("failed" if name in self.jobs else "invalid"),
+                "status": plan.status
+                if plan
+                else (self.jobs[name].status if name in self.jobs else "invalid"),
             }
             if plan is not None:
                 row.update({"objective": plan.objective, "bound": plan.bound, "gap": plan.gap})
@@ -1857,6 +1893,18 @@ def _job_id(job: JobRef) -> str:
     if not isinstance(job, str):
         raise _type_error("job", "a Job or a job id (str)", job)
     return job
+
+
+def _start_id(start: Any) -> str:
+    """``start_solve_id``: a job, a plan of a job, or a job id, as the id the service takes."""
+    if isinstance(start, Plan) and start.job_id is not None:
+        return start.job_id
+    if isinstance(start, Job | str):
+        return _job_id(start)
+    expected = "a Job, a job id (str) or a Plan of a solve job"
+    if isinstance(start, Plan):
+        expected += " (this Plan was not solved by a job: Plan.load'ed, or made locally)"
+    raise _type_error("start_solve_id", expected, start)
 
 
 class _HttpBackend:
@@ -2344,6 +2392,8 @@ class Planner:
         opts = {k: _plain(v) for k, v in options.items() if v is not None}
         if "baseline" in opts:
             opts["baseline"] = self._plan_document(opts["baseline"])
+        if "start_solve_id" in opts:
+            opts["start_solve_id"] = _start_id(opts["start_solve_id"])
         replan = "baseline" in opts or "freeze_through" in opts
         info = self._backend.submit(sc, opts)
         shown = {k: v for k, v in opts.items() if k != "baseline"}
@@ -2366,11 +2416,23 @@ class Planner:
             return baseline.doc
         if isinstance(baseline, Mapping):
             return dict(baseline)
-        if isinstance(baseline, list):
-            return {"builds": baseline}
+        if isinstance(baseline, pd.DataFrame):  # plan.builds
+            baseline = _plain(baseline.to_dict("records"))
+        if isinstance(baseline, list | tuple):
+            # rows of plan.builds keep only what a build is (their crews are a table's
+            # columns, not a plan document's); anything else goes as given, to be refused at
+            # its path
+            return {
+                "builds": [
+                    {k: b[k] for k in ("site", "year", "option")}
+                    if isinstance(b, Mapping) and {"site", "year", "option"} <= set(b)
+                    else b
+                    for b in baseline
+                ]
+            }
         raise TypeError(
-            f"baseline must be a Plan, a Job, a plan document or a list of builds, not "
-            f"{type(baseline).__name__}"
+            f"baseline must be a Plan, a Job, a plan document, plan.builds or a list of builds,"
+            f" not {type(baseline).__name__}"
         )
 
     def job(self, job_id: str) -> Job:
@@ -2570,6 +2632,16 @@ class Planner:
                 except InvalidScenarioError as exc:
                     errors[name] = "; ".join(
                         f"{e.path or '<document>'}: {e.message}" for e in exc.errors
+                    )
+                    continue
+                except ApiError as exc:
+                    if exc.status_code != 413:
+                        raise
+                    # over the service's limits: an invalid document there (SPEC §4), as the
+                    # service's own batches list it
+                    errors[name] = "; ".join(
+                        [f"{e.get('path') or '<document>'}: {e.get('message')}" for e in exc.errors]
+                        or [exc.detail]
                     )
                     continue
                 if start_from_base and name == base_name:

@@ -16,6 +16,7 @@ import pytest
 
 from api.client import (
     ApiError,
+    Batch,
     BatchTimeoutError,
     InvalidScenarioError,
     Job,
@@ -516,3 +517,78 @@ def test_a_plot_or_a_scenario_given_the_wrong_thing_says_so(local: Planner, tiny
         Scenario("[1, 2]")
     with pytest.raises(TypeError, match=r"^path: give a file's path \(a document goes to"):
         Scenario.load(tiny.doc)  # type: ignore[arg-type]
+
+
+def test_a_batch_whose_base_has_no_plan_tabulates_it(local: Planner, pilot: Scenario) -> None:
+    """An invalid base (or one failed or cancelled) made ``table``, ``diffs``, ``plot`` and the
+    notebook's display raise KeyError (a QA pass); the batch lists it with its reason now and
+    compares nothing."""
+    result = local.batch(
+        [("first", {"schema_version": 1, "bad": 1}), ("second", pilot)],
+        time_limit=10,
+        threads=1,
+        backend="cpsat",
+        progress=False,
+    )
+    assert result.base == "first" and "first" in result.errors
+    table = result.table
+    assert table.loc["first", "status"] == "invalid"
+    assert table.loc["second", "status"] == "optimal"
+    assert table["objective_change"].isna().all()
+    assert result.diffs == {}
+    assert "first" in result._repr_html_()
+    texts = [t.get_text() for t in result.plot().axes[0].texts]
+    assert texts and texts[0].startswith("no plan to compare"), texts
+
+
+def test_a_cancelled_variant_is_tabulated_as_cancelled(
+    local: Planner, national: Scenario, tiny: Scenario
+) -> None:
+    """A variant whose job was cancelled before it found a plan read ``failed`` in the table."""
+    blocker = local.submit(national, time_limit=30, threads=1, backend="cpsat")
+    other = local.submit(national, time_limit=30, threads=1, backend="cpsat", seed=1)
+    queued = local.submit(tiny, time_limit=5, threads=1)  # two workers busy: still queued
+    local.cancel(queued)
+    assert local.status(queued)["status"] == "cancelled"
+    for job in (blocker, other):
+        local.cancel(job)
+    batch = Batch(base="base", plans={}, errors={"cut": "cancelled"}, jobs={"cut": queued})
+    assert batch.table.loc["cut", "status"] == "cancelled"
+
+
+def test_a_replan_takes_plan_builds_as_its_baseline(local: Planner, pilot: Scenario) -> None:
+    """``baseline=plan.builds`` (the table ``with_`` takes) was refused as a DataFrame, and its
+    rows as records failed at ``crews``, a column the user never set (a QA pass)."""
+    base = local.solve(pilot, time_limit=20, threads=1, progress=False)
+    first = min(pilot.years)
+    kept = sorted(base.builds.loc[base.builds["year"] == first, "site"])
+    for baseline in (base.builds, base.builds.to_dict("records")):
+        plan = local.solve(
+            pilot, baseline=baseline, freeze_through=first, time_limit=20, threads=1, progress=False
+        )
+        assert plan.status == "optimal"
+        assert sorted(plan.builds.loc[plan.builds["year"] == first, "site"]) == kept
+    with pytest.raises(TypeError, match="plan.builds"):
+        local.submit(pilot, baseline=42, freeze_through=first)
+
+
+def test_option_colours_are_distinct() -> None:
+    """An option list mixing the usual names with others gave two designs one colour."""
+    from api.client import _option_colours
+
+    for options in (["basic", "large", "xl"], ["a", "b", "c", "basic", "standard", "large"]):
+        colours = _option_colours(options)
+        assert len(set(colours.values())) == len(options), colours
+
+
+def test_regions_table_has_a_number_per_region(tiny: Scenario) -> None:
+    """A per-year training capacity showed as a dict in ``regions`` (object dtype)."""
+    doc = tiny.doc
+    doc["regions"][0]["training_capacity"] = {"2030": 32, "2031": 30}
+    scenario = Scenario(doc)
+    regions = scenario.regions
+    assert str(regions["training_capacity"].dtype) == "Int64"
+    assert regions.loc["north", "training_capacity"] == 30  # its smallest year
+    assert regions["training_capacity"].isna().tolist() == [False, True]  # south: unlimited
+    capacity = scenario.training_capacity
+    assert capacity.loc["north"].tolist() == [32, 30] and capacity.loc["south"].isna().all()

@@ -16,7 +16,7 @@ from api.client import ApiError, Batch, JobCancelledError, Plan, Planner, Scenar
 from solver.diff import diff_plans
 from solver.evaluate import evaluate
 from tests.api.service import Server, wait_for
-from tests.client.conftest import API_KEY
+from tests.client.conftest import API_KEY, SERVER_SETTINGS, service_env
 from tests.conftest import load
 
 pytestmark = pytest.mark.service
@@ -437,3 +437,42 @@ def test_a_closed_planner_says_so(server: Server, tiny: Scenario) -> None:
     for call in (lambda: planner.submit(tiny, time_limit=5), planner.health):
         with pytest.raises(RuntimeError, match=rf"^this Planner of {server.url} is closed"):
             call()
+
+
+def test_a_start_is_given_as_a_job_or_its_plan(planner: Planner, tiny: Scenario) -> None:
+    """``start_solve_id=job`` raised a JSON TypeError from inside httpx over HTTP (a QA pass):
+    a Job, its id or its Plan are taken, alike on the service and locally."""
+    with Planner.local(workers=1) as local:
+        for p in (planner, local):
+            first = p.submit(tiny, time_limit=5, threads=1)
+            plan = p.wait(first, progress=False)
+            for start in (first, first.id, plan):
+                job = p.submit(tiny, start_solve_id=start, time_limit=5, threads=1)
+                started = p.wait(job, progress=False).doc["solver"]["start_solve"]
+                assert started["id"] == first.id and started["used"] is True, started
+            with pytest.raises(TypeError, match="start_solve_id"):
+                p.submit(tiny, start_solve_id=42)
+
+
+def test_a_batch_variant_over_the_service_limits_is_listed_not_raised(
+    tmp_path: Any, tiny: Scenario
+) -> None:
+    """One variant over the service's size limits (413) aborted the whole client batch and
+    cancelled the jobs already submitted (a QA pass); the service's own batches list it."""
+    small = Server(tmp_path, service_env(**{**SERVER_SETTINGS, "max_sites": 4}), api_key=API_KEY)
+    with small.running(), Planner(small.url, api_key=API_KEY) as p:
+        doc = tiny.doc
+        doc["sites"] = doc["sites"] + [
+            {**doc["sites"][0], "id": f"extra{i}", "name": f"extra {i}"} for i in range(2)
+        ]
+        result = p.batch(
+            [("big", Scenario(doc)), ("cheaper crews", {"objective": {"mobilization": 0}})],
+            base=tiny,
+            time_limit=5,
+            threads=1,
+            progress=False,
+        )
+        assert "4" in result.errors["big"] and "big" not in result.jobs, result.errors
+        assert result.table.loc["big", "status"] == "invalid"
+        assert result.table.loc["cheaper crews", "status"] == "optimal"
+        assert {p.status(j)["status"] for j in result.jobs.values()} == {"done"}
