@@ -33,6 +33,7 @@ from api.states import (
 )
 from api.storage import ProgressPoint, Storage, shown_url
 from solver.evaluate import evaluate
+from solver.plan import Status
 from solver.scenario import parse_scenario
 from solver.solve import DEFAULT_BACKEND, Progress, SolverBugError, solve
 
@@ -250,7 +251,13 @@ def _run_claimed(
         recorder.final(plan_doc, time.perf_counter() - started)
         if monitor.cancel_requested or (cancel.is_set() and not monitor.lost):
             status = CANCELLED
-            kept = "; the best plan found so far is kept" if plan.status.has_plan else ""
+            kept = (
+                "; the best plan found so far is kept"
+                if plan.status.has_plan
+                else "; its proof of infeasibility is kept"
+                if plan.status is Status.INFEASIBLE
+                else ""
+            )
             reason = f"cancelled on request after {time.perf_counter() - started:.1f} s{kept}"
         else:
             status = DONE

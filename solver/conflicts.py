@@ -30,6 +30,7 @@ planner asked for (decided by CP-SAT, or by the LP where it refutes a set).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,9 @@ class ConflictResult:
     feasible: bool = False
     seconds: float = 0.0
     checks: int = 0
+    #: Stopped by the caller's ``cancel``: ``conflicts`` is the set so far (still infeasible,
+    #: not shown irreducible), or none when no check had refuted one yet.
+    cancelled: bool = False
 
 
 def _cp_solver(time_limit: float, threads: int, probing: bool = True) -> cp_model.CpSolver:
@@ -68,13 +72,43 @@ def _cp_solver(time_limit: float, threads: int, probing: bool = True) -> cp_mode
     return solver
 
 
+def _solve(solver: cp_model.CpSolver, cp: cp_model.CpModel, cancel: threading.Event | None) -> int:
+    """``solver.solve(cp)``, stopped (``UNKNOWN``) within ~0.1 s once ``cancel`` is set."""
+    if cancel is None:
+        return int(solver.solve(cp))
+    if cancel.is_set():
+        return int(cp_model.UNKNOWN)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.05):
+            if cancel.is_set():
+                solver.stop_search()
+                return
+
+    watcher = threading.Thread(target=watch, name="rdplan-conflicts-cancel", daemon=True)
+    watcher.start()
+    try:
+        code = int(solver.solve(cp))
+    finally:
+        done.set()
+        watcher.join()
+    # a search stopped on request decided nothing, whatever it had reached
+    return int(cp_model.UNKNOWN) if cancel.is_set() and code != cp_model.INFEASIBLE else code
+
+
 def _check(
-    cp: cp_model.CpModel, literals: list[int], active: list[int], time_limit: float, threads: int
+    cp: cp_model.CpModel,
+    literals: list[int],
+    active: list[int],
+    time_limit: float,
+    threads: int,
+    cancel: threading.Event | None = None,
 ) -> tuple[int, list[int]]:
     cp.clear_assumptions()
     cp.proto.assumptions.extend([literals[g] for g in active])
     solver = _cp_solver(time_limit, threads)
-    code = solver.solve(cp)
+    code = _solve(solver, cp, cancel)
     core: list[int] = []
     if code == cp_model.INFEASIBLE:
         index_of = {lit: g for g, lit in enumerate(literals)}
@@ -220,7 +254,12 @@ class _Relaxation:
 
 
 def _check_fixed(
-    cp: cp_model.CpModel, literals: list[int], active: list[int], time_limit: float, threads: int
+    cp: cp_model.CpModel,
+    literals: list[int],
+    active: list[int],
+    time_limit: float,
+    threads: int,
+    cancel: threading.Event | None = None,
 ) -> int:
     """:func:`_check` with the literals fixed instead of assumed: no core, but CP-SAT's
     presolve then drops every relaxed row, and a check that finds a plan takes about a
@@ -236,7 +275,7 @@ def _check_fixed(
     for lit, value in zip(literals, on.tolist(), strict=True):
         domain = fixed.proto.variables[lit].domain
         domain[0] = domain[1] = int(value)
-    return int(_cp_solver(time_limit, threads, probing=False).solve(fixed))
+    return _solve(_cp_solver(time_limit, threads, probing=False), fixed, cancel)
 
 
 def _nothing_built_holds(model: MatrixModel, active: list[int]) -> bool:
@@ -257,7 +296,12 @@ def _year_of(key: GroupKey) -> int | None:
 
 
 def _earliest_years(
-    cp: cp_model.CpModel, literals: list[int], model: MatrixModel, budget: float, threads: int
+    cp: cp_model.CpModel,
+    literals: list[int],
+    model: MatrixModel,
+    budget: float,
+    threads: int,
+    cancel: threading.Event | None = None,
 ) -> tuple[int, list[int], int]:
     """CP-SAT's core of the yearly rules (quotas, crews, resources, balance) of the horizon's
     first years, one more year a check, until a check refutes them (``INFEASIBLE``, the core)
@@ -270,18 +314,26 @@ def _earliest_years(
     checks = 0
     for last in sorted({y for y in years if y is not None}):
         left = end - time.perf_counter()
-        if left <= 0:
+        if left <= 0 or cancel is not None and cancel.is_set():
             break
         active = [g for g, y in enumerate(years) if y is not None and y <= last]
-        code, core = _check(cp, literals, active, min(YEAR_CHECK_S, left), threads)
+        code, core = _check(cp, literals, active, min(YEAR_CHECK_S, left), threads, cancel)
         checks += 1
         if code == cp_model.INFEASIBLE:
             return code, core or active, checks
     return int(cp_model.UNKNOWN), [], checks
 
 
-def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1) -> ConflictResult:
-    """An irreducible infeasible set of group instances of ``data``, with messages."""
+def find_conflicts(
+    data: ProblemData,
+    time_limit: float = 60.0,
+    threads: int = 1,
+    cancel: threading.Event | None = None,
+) -> ConflictResult:
+    """An irreducible infeasible set of group instances of ``data``, with messages.
+
+    ``cancel`` stops the search within ~0.1 s: the set refuted so far is returned
+    (``cancelled``, not shown irreducible)."""
     started = time.perf_counter()
     model = build_model(data, relaxed=True, balance_form="regions")
     cp, literals = to_cpsat(model, group_literals=True)
@@ -292,6 +344,10 @@ def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1
     def remaining() -> float:
         return time_limit - (time.perf_counter() - started)
 
+    def cancelled() -> bool:
+        result.cancelled = cancel is not None and cancel.is_set()
+        return result.cancelled
+
     # The LP's refutation of the rules a planner changes first, where the LP is infeasible:
     # the start when it names two rules or fewer (a year's crews against its quota), when
     # CP-SAT's check of every rule cannot decide, or when CP-SAT's core is larger.
@@ -299,20 +355,24 @@ def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1
     if seed is not None and len(seed) <= SMALL_SEED:
         code, core = int(cp_model.INFEASIBLE), seed
     else:
-        code, core = _check(cp, literals, everything, min(FIRST_CHECK_S, remaining()), threads)
+        code, core = _check(
+            cp, literals, everything, min(FIRST_CHECK_S, remaining()), threads, cancel
+        )
         result.checks += 1
         decided = code in (cp_model.INFEASIBLE, cp_model.FEASIBLE, cp_model.OPTIMAL)
         if seed is not None and (
             not decided or code == cp_model.INFEASIBLE and len(seed) < len(core)
         ):
             code, core = int(cp_model.INFEASIBLE), seed
-        elif not decided and remaining() > 0:
+        elif not decided and remaining() > 0 and not cancelled():
             # A conflict that rests on integrality alone (the balance at 0 points): CP-SAT
             # refutes the rules of the first years where it cannot refute every rule.
-            code, core, checks = _earliest_years(cp, literals, model, remaining() / 2, threads)
+            code, core, checks = _earliest_years(
+                cp, literals, model, remaining() / 2, threads, cancel
+            )
             result.checks += checks
-            if code != cp_model.INFEASIBLE and remaining() > 0:
-                code, core = _check(cp, literals, everything, remaining(), threads)
+            if code != cp_model.INFEASIBLE and remaining() > 0 and not cancelled():
+                code, core = _check(cp, literals, everything, remaining(), threads, cancel)
                 result.checks += 1
     if code == cp_model.FEASIBLE or code == cp_model.OPTIMAL:
         result.feasible = True
@@ -320,12 +380,13 @@ def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1
         return result
     if code != cp_model.INFEASIBLE:
         result.irreducible = False
+        cancelled()
         result.seconds = time.perf_counter() - started
         return result
     members = sorted(core or everything, key=lambda g: model.groups[g].sort_key())
     i = 0
     while i < len(members):
-        if remaining() <= 0:
+        if remaining() <= 0 or cancelled():
             result.irreducible = False
             break
         trial = members[:i] + members[i + 1 :]
@@ -339,7 +400,7 @@ def find_conflicts(data: ProblemData, time_limit: float = 60.0, threads: int = 1
             continue
         # The LP holds without members[i]: a plan is likely, which the fixed check finds
         # sooner; no core to shrink by then, as the LP's refutations shrink the set already.
-        code, core = _check_fixed(cp, literals, trial, remaining(), threads), []
+        code, core = _check_fixed(cp, literals, trial, remaining(), threads, cancel), []
         result.checks += 1
         if code == cp_model.INFEASIBLE:
             keep = set(core) if core else set(trial)

@@ -267,7 +267,7 @@ def solve(
         from solver.conflicts import find_conflicts
 
         remaining = max(5.0, time_limit - (time.perf_counter() - started))
-        found = find_conflicts(data, time_limit=remaining, threads=threads)
+        found = find_conflicts(data, time_limit=remaining, threads=threads, cancel=cancel)
         if found.feasible:
             # The backend's infeasibility claim was wrong: CP-SAT found a solution.
             raise SolverBugError(f"{backend} reported infeasible, but the scenario has a solution")
@@ -275,6 +275,15 @@ def solve(
         info.conflict_seconds = round(found.seconds, 3)  # type: ignore[attr-defined]
         if not found.irreducible:
             info.conflicts_irreducible = False  # type: ignore[attr-defined]
+        if found.cancelled:
+            info.detail += (  # type: ignore[attr-defined]
+                " (the conflict search was cancelled: "
+                + (
+                    "its set so far, not shown irreducible)"
+                    if found.conflicts
+                    else "no set had been refuted yet)"
+                )
+            )
     return plan
 
 

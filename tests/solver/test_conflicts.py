@@ -5,12 +5,14 @@ without any one member the rest admits a solution (SPEC §4).
 """
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from solver.conflicts import subset_feasible
+from solver.conflicts import find_conflicts, subset_feasible
 from solver.problem import build_problem
 from solver.replan import apply_baseline
 from solver.scenario import parse_scenario
@@ -195,3 +197,30 @@ def test_a_national_balance_at_zero_points_names_the_first_years_rules() -> None
     # Without the quota nothing need be built; without one province's row it may trail.
     assert subset_feasible(data, balance) is True
     assert subset_feasible(data, balance[1:] + rest) is True
+
+
+def test_a_cancel_stops_the_conflict_search() -> None:
+    """A cancel during the conflict search (national at 0 points of balance: ~20 s of it) was
+    not seen: the service killed the job after its grace and the proved infeasibility was lost
+    (a QA pass). The search stops within a fraction of a second now, and says so."""
+    doc = json.loads((DATA / "national-20x10.json").read_text())
+    doc["balance"]["tolerance_pct"] = 0
+    data = build_problem(parse_scenario(doc))
+    cancel = threading.Event()
+    threading.Timer(1.5, cancel.set).start()
+    started = time.perf_counter()
+    found = find_conflicts(data, time_limit=60, threads=1, cancel=cancel)
+    assert time.perf_counter() - started < 1.5 + 3.0  # without the cancel: ~20 s, or 60
+    assert found.cancelled and not found.irreducible and not found.feasible
+    assert found.conflicts == []  # nothing refuted in 1.5 s
+
+    # through solve(): the proof of infeasibility stands, the search's cancel is said
+    cancel = threading.Event()
+    threading.Timer(12.0, cancel.set).start()  # the proof takes ~2-5 s on 2 cores
+    started = time.perf_counter()
+    plan = solve(doc, backend="highs", time_limit=60, threads=1, cancel=cancel)
+    assert time.perf_counter() - started < 12.0 + 3.0
+    solver = plan.to_document()["solver"]
+    assert plan.status == "infeasible", solver
+    assert solver["conflicts_irreducible"] is False
+    assert "the conflict search was cancelled" in solver["detail"]
