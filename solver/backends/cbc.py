@@ -11,6 +11,7 @@ and, where ``Z`` is negative, prunes the optimum and calls what is left "Optimal
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -147,6 +148,9 @@ CRASHED = "Pulp: Error while trying to execute"
 #: Objective coefficients from this magnitude on: CBC 2.10 has called such feasible models
 #: infeasible (9e15, with its random seed set); its infeasibility is then checked without them.
 LARGE_COST = 1e12
+#: Seconds CBC may take to stop after a cancel's SIGINT (it stops at its next check, as at its
+#: time limit, and writes its best plan) before it is killed, without a plan then.
+CANCEL_GRACE = 3.0
 
 
 @dataclasses.dataclass
@@ -159,7 +163,8 @@ class _Run:
     seconds: float
     bound: float | None
     status: Status
-    failure: str | None  # "cancelled" or PuLP's error
+    failure: str | None  # "cancelled" (without a plan) or PuLP's error
+    cancelled: bool = False  # stopped by the caller's cancel (its plan, if any, kept)
 
     def values(self) -> np.ndarray:
         """The columns' values CBC returned (0 where PuLP read none)."""
@@ -215,27 +220,46 @@ def _run(
         started = time.perf_counter()
         worker = threading.Thread(target=run, daemon=True)
         worker.start()
-        cancelled = False
+        cancelled: float | None = None  # when
         offset = 0
         bound: float | None = None
         while worker.is_alive():
             worker.join(0.2)
             offset, bound = _tail(log_path, offset, progress, bound, model.obj_const)
-            if options.cancel is not None and options.cancel.is_set() and not cancelled:
-                cancelled = True
-                for pid in _cbc_children(cmd.path):
-                    os.kill(pid, signal.SIGTERM)
+            if options.cancel is not None and options.cancel.is_set() and cancelled is None:
+                # CBC stops on SIGINT as at its time limit and writes its best plan
+                cancelled = time.perf_counter()
+                _signal(_cbc_children(cmd.path), signal.SIGINT)
+            elif cancelled is not None and time.perf_counter() - cancelled > CANCEL_GRACE:
+                _signal(_cbc_children(cmd.path), signal.SIGKILL)  # not stopping: no plan then
         _, bound = _tail(log_path, offset, progress, bound, model.obj_const)
         seconds = time.perf_counter() - started
         text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    failure = "cancelled" if cancelled else str(outcome["error"]) if "error" in outcome else None
     status = SOL_STATUS.get(prob.sol_status, Status.UNKNOWN)
+    if cancelled is not None and status is Status.OPTIMAL:
+        status = Status.FEASIBLE  # stopped: PuLP reads CBC's "Stopped on ctrl-c" as solved
+    # A run cancelled with a plan keeps it (CBC writes it on SIGINT), as every backend does.
+    failure = (
+        "cancelled"
+        if cancelled is not None and not status.has_plan
+        else str(outcome["error"])
+        if "error" in outcome
+        else None
+    )
     if status is Status.UNKNOWN and prob.status == pulp.LpStatusInfeasible:
         # After a proof of infeasibility PuLP leaves sol_status at "no solution found".
         # CBC 2.10 also says "infeasible" when its time limit cuts preprocessing short
         # (seen on a feasible national scenario): only a run that ended early is a proof.
-        status = Status.INFEASIBLE if seconds < 0.9 * options.time_limit else Status.UNKNOWN
-    return _Run(prob, cols, text, seconds, bound, status, failure)
+        # A cancelled run is not one either.
+        ended_early = seconds < 0.9 * options.time_limit and cancelled is None
+        status = Status.INFEASIBLE if ended_early else Status.UNKNOWN
+    return _Run(prob, cols, text, seconds, bound, status, failure, cancelled is not None)
+
+
+def _signal(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # ended in between
+            os.kill(pid, signum)
 
 
 def _run_safely(
@@ -280,7 +304,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     if run.failure is not None:
         return RawResult(Status.UNKNOWN, None, None, run.seconds, options.threads, run.failure)
     status, bound = run.status, run.bound
-    detail = pulp.LpStatus[run.prob.status]
+    detail = "cancelled: its best plan so far" if run.cancelled else pulp.LpStatus[run.prob.status]
     # Past 13 significant digits CBC solved a rounded model (MPS_FORMAT): its proofs are of
     # that model. A bound moved by the most the rounding can move a plan's Z still holds
     # when the rows are exact; nothing CBC proves holds when they are not.

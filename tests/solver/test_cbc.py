@@ -3,13 +3,17 @@ PuLP's MPS file holds 13 significant digits a number, past which CBC solves anot
 at large costs it called feasible models infeasible; its preprocessing proved wrong optima;
 its relative gap is not SPEC §4's; its log prints exponents PuLP's patterns must read."""
 
+import threading
+import time
 from typing import Any
 
+from instances.generate import generate
 from solver.backends.cbc import _FINAL_BOUND, _INCUMBENT, _PROGRESS, mps_rounding
+from solver.evaluate import evaluate
 from solver.model import build_model
 from solver.problem import build_problem
 from solver.scenario import parse_scenario
-from solver.solve import solve
+from solver.solve import Progress, solve
 from tests.factory import scenario, site
 
 # A (323 crews at 3,093 km) is worth 999,040 x 900,000,001 - 323 x 3,093 = 899,136,000,000,001,
@@ -248,3 +252,28 @@ def test_cbc_log_bounds_carry_the_objectives_constant() -> None:
     plan = run(doc, "cbc")
     assert (plan.status, plan.objective, plan.bound) == ("optimal", 966870021203, 966870021203)
     assert run(doc, "highs").objective == 966870021203
+
+
+def test_a_cancelled_cbc_keeps_its_best_plan() -> None:
+    """A cancel sent CBC SIGTERM, which writes no solution: the plan it had was lost
+    (``unknown``) where every other backend keeps its best plan (a QA pass). CBC is stopped
+    by SIGINT now, as at its time limit, and its plan is read."""
+    doc = generate(regions=6, sites_per_region=15, years=8, crew_pools=6, seed=3)
+    seen: list[float] = []
+    cancel = threading.Event()
+
+    def on_progress(p: Progress) -> None:
+        if p.incumbent is not None:
+            seen.append(p.incumbent)
+            cancel.set()  # as soon as CBC has a plan
+
+    started = time.perf_counter()
+    plan = solve(
+        doc, backend="cbc", time_limit=60, threads=1, cancel=cancel, on_progress=on_progress
+    )
+    assert time.perf_counter() - started < 30  # stopped, not run to the limit
+    document = plan.to_document()
+    assert seen and plan.status == "feasible", document["solver"]
+    assert document["objective"] >= seen[0]
+    assert document["solver"]["detail"].startswith("cancelled: its best plan so far")
+    assert evaluate(parse_scenario(doc), document).holds
