@@ -4,6 +4,7 @@ the plan, compare two plans, cancel."""
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -367,8 +368,8 @@ def get_solve(job_id: uuid.UUID, storage: StorageDep) -> JobOut:
         200: {
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "`status` events on every change of status, `progress` events "
-            "(id = sequence number) with incumbent/bound/gap; ends after the final status "
-            f"(id `{FINAL_EVENT}`)",
+            "(id = `<run>-<sequence number>`) with incumbent/bound/gap; ends after the final "
+            f"status (id `{FINAL_EVENT}`)",
         },
         204: {
             "description": f"`Last-Event-ID: {FINAL_EVENT}` for a job that has ended: the "
@@ -389,28 +390,33 @@ async def solve_events(
     """Streams ``status`` and ``progress`` events until the job ends; the last event is the
     final ``status``, with id ``final``. Reconnecting with ``Last-Event-ID`` skips progress
     already seen; after the final status, 204 (a browser's EventSource reconnects after every
-    stream that ends, and read the final status again for ever)."""
+    stream that ends, and read the final status again for ever).
+
+    A progress event's id names the job's run and the point's number in it: a job queued
+    again (a redeploy) runs from the start, numbering from 1, and a stream — or a
+    ``Last-Event-ID`` — of the run before then sends the new run's points from its first."""
     job = await to_thread.run_sync(_job, storage, job_id)
     if last_event_id == FINAL_EVENT and job.status in TERMINAL:
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
-    after = (
-        int(last_event_id)
-        if last_event_id and last_event_id.isdigit() and len(last_event_id) < 10
-        else 0
-    )
+    run, after = _resume_point(last_event_id, _run_of(job))
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        seq, last_status = after, None
+        seq, last_status, seen_run = after, None, run
         while True:
             job = await to_thread.run_sync(storage.get_job, str(job_id))
             if job is None:
                 return
-            # status first, then progress: a job's last progress rows are written before its end
-            for p in await to_thread.run_sync(storage.progress, job.id, seq):
+            current = _run_of(job)
+            if current != seen_run and current:  # a new run: its points from the first
+                seq, seen_run = 0, current
+            # status first, then progress: a job's last progress rows are written before its
+            # end; none while queued (a job queued again keeps its last run's until it starts)
+            points = await to_thread.run_sync(storage.progress, job.id, seq) if current else []
+            for p in points:
                 seq = p.seq
                 yield {
                     "event": "progress",
-                    "id": str(p.seq),
+                    "id": f"{current}-{p.seq}",
                     "data": ProgressOut.of(p).model_dump_json(),
                 }
             if job.status != last_status:
@@ -424,6 +430,25 @@ async def solve_events(
             await sleep(settings.sse_poll_interval)
 
     return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})
+
+
+def _run_of(job: JobRow) -> str:
+    """A token of the job's current run (its start), or "" while it is queued."""
+    if job.started_at is None:
+        return ""
+    return f"{zlib.crc32(job.started_at.isoformat().encode()):08x}"
+
+
+def _resume_point(last_event_id: str | None, run: str) -> tuple[str, int]:
+    """Where a stream resumes: the run the client's last event was of, and the last point it
+    saw there (0: from the first). A bare number (the ids before runs were named) is a point
+    of the current run."""
+    if not last_event_id:
+        return run, 0
+    seen_run, _, seq = last_event_id.rpartition("-")
+    if not (seq.isdigit() and len(seq) < 10) or seen_run and seen_run != run:
+        return run, 0
+    return run, int(seq)
 
 
 @router.get(

@@ -81,8 +81,10 @@ def submit_watch_and_check(client: httpx.Client, doc: dict[str, Any], optimum: i
     kinds = [e for e, _, _ in events]
     assert kinds[-1] == "status" and events[-1][2]["status"] == "done", events
     assert "progress" in kinds, "the solver reported no incumbent or bound"
-    seqs = [int(i) for e, i, _ in events if e == "progress"]
-    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    ids = [i for e, i, _ in events if e == "progress"]
+    assert len({i.rsplit("-", 1)[0] for i in ids}) == 1, ids  # one run: "<run>-<seq>"
+    seqs = [int(i.rsplit("-", 1)[1]) for i in ids]
+    assert seqs == list(range(1, len(seqs) + 1)), ids
     last_progress = [d for e, _, d in events if e == "progress"][-1]
     assert last_progress["incumbent"] == optimum and last_progress["bound"] == optimum
 
@@ -109,10 +111,26 @@ def submit_watch_and_check(client: httpx.Client, doc: dict[str, Any], optimum: i
     # a resumed stream skips the progress already seen and still ends with the status
     again = list(
         sse_events(
+            client, f"/v1/solves/{submitted['id']}/events", headers={"Last-Event-ID": ids[-1]}
+        )
+    )
+    assert [e for e, _, _ in again] == ["status"]
+    # so does one resumed with a bare number (the ids before runs were named)
+    again = list(
+        sse_events(
             client, f"/v1/solves/{submitted['id']}/events", headers={"Last-Event-ID": str(seqs[-1])}
         )
     )
     assert [e for e, _, _ in again] == ["status"]
+    # and one resumed with an id of another run (a job queued again) sends this run's points
+    again = list(
+        sse_events(
+            client,
+            f"/v1/solves/{submitted['id']}/events",
+            headers={"Last-Event-ID": f"00000000-{seqs[-1]}"},
+        )
+    )
+    assert [i for e, i, _ in again if e == "progress"] == ids
     # the final status has the id that ends a browser's reconnects: after it, 204 (EventSource
     # reconnects after every stream that ends, and read the final status again for ever)
     assert again[-1][1] == "final"

@@ -14,7 +14,7 @@ import pytest
 
 from tests.api import flows
 from tests.api.conftest import API_KEY, service_env
-from tests.api.service import Server, pid_alive, wait_for
+from tests.api.service import Server, pid_alive, sse_events, wait_for
 
 pytestmark = [pytest.mark.service, pytest.mark.timeout(300)]
 
@@ -324,19 +324,39 @@ def test_a_server_shut_down_mid_solve_runs_the_job_again_after_its_restart(
 ) -> None:
     """A redeploy (SIGTERM to the server and its worker processes, as systemd stops a unit)
     failed every running job (a QA pass: "every redeploy loses in-flight solves"). The job is
-    queued again instead, and runs from the start once the server is back."""
+    queued again instead, and runs from the start once the server is back.
+
+    A client following its events resumes with the last id it saw: the new run's points come
+    from its first (they were numbered from 1 again, and a bare number skipped them)."""
     server = Server(tmp_path, service_env(workers=1, progress_interval=0.25))
     server.start()
     try:
         with server.client() as client:
             running = flows.submit(client, long_doc, time_limit=60)
             first = flows.wait_running_with_progress(client, running["id"])
+            path = f"/v1/solves/{running['id']}/events"
+            seen = []
+            for event, event_id, _ in sse_events(client, path, timeout=30):
+                if event == "progress":
+                    seen.append(event_id)
+                if len(seen) >= 2:
+                    break
         server.stop()  # SIGTERM to the process group, then a wait
         server.start()
         with server.client() as client:
             again = flows.wait_running_with_progress(client, running["id"])
             assert again["worker"] != first["worker"], again
             assert again["started_at"] > first["started_at"], again
+            resumed = []
+            for event, event_id, data in sse_events(
+                client, path, timeout=30, headers={"Last-Event-ID": seen[-1]}
+            ):
+                if event == "progress":
+                    resumed.append((event_id, data))
+                    break
+            new_run, seq = resumed[0][0].rsplit("-", 1)
+            assert new_run != seen[-1].rsplit("-", 1)[0] and seq == "1", (seen, resumed)
+            assert resumed[0][1] == again["progress"][0], (resumed, again["progress"][:2])
             r = client.delete(f"/v1/solves/{running['id']}")
             assert r.status_code == 202, r.text
             ended = flows.wait_status(client, running["id"], flows.TERMINAL, timeout=60)
