@@ -41,12 +41,15 @@ def _is_json(content_type: str) -> bool:
 
 
 def require_json_body(request: Request) -> None:
-    """415 for a body sent with another Content-Type than JSON (``curl -d`` sends a form's):
+    """415 for a body sent compressed (:func:`compressed`) or with another Content-Type than
+    JSON (``curl -d`` sends a form's):
     FastAPI would hand such a body on as bytes, and the route answer for them — "not a valid
     dictionary", or ``/v1/validate``'s "not a JSON object" for a valid scenario."""
     has_body = request.headers.get("content-length", "0") != "0" or (
         "transfer-encoding" in request.headers
     )
+    if has_body and (refused := compressed(request)) is not None:
+        raise refused  # whether or not its bytes happen to read as JSON
     if has_body and not _is_json(request.headers.get("content-type", "")):
         raise ApiError(
             415,

@@ -203,6 +203,21 @@ def test_a_body_not_sent_as_json_gets_415(client: httpx.Client, tiny_variant: An
     )
     assert r.status_code == 415, r.text
     assert "content encoding 'gzip'" in r.json()["detail"], r.text
+    # also when the bytes happen to read as JSON (they were taken: a 60-s job was queued)
+    for path, encoding in (
+        ("/v1/scenarios", "gzip"),
+        ("/v1/solves", "gzip"),
+        ("/v1/validate", "br"),
+    ):
+        payload = (
+            body if path != "/v1/solves" else json.dumps({"scenario": json.loads(body)}).encode()
+        )
+        r = client.post(
+            path,
+            content=payload,
+            headers={"content-type": "application/json", "content-encoding": encoding},
+        )
+        assert r.status_code == 415, (path, r.text)
     r = client.post(
         "/v1/validate",
         content=body,
