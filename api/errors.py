@@ -99,7 +99,13 @@ def install(app: FastAPI) -> None:
         refused = await _refused(request)
         if refused is not None:  # no key: not a word about the body
             return refused
-        errors = [_request_error(e) for e in exc.errors()]
+        raw = exc.errors()
+        errors = [_request_error(e) for e in raw]
+        if raw and all(tuple(e.get("loc", ()))[:1] == ("path",) for e in raw):
+            # not an id of the form this service gives (a typo, a truncated copy): no such
+            # job, batch or scenario, as for an unknown id of the right form
+            ids = ", ".join(f"{e['loc'][-1]} {e.get('input')!r}" for e in raw)
+            return error_response(404, f"not found: {ids} is not an id of this service", errors)
         return error_response(422, f"invalid request: {len(errors)} error(s)", errors)
 
     @app.exception_handler(StarletteHTTPException)

@@ -360,7 +360,22 @@ def test_diff_between_two_solves(client: httpx.Client, tiny_variant: Any) -> Non
 
     assert client.get(f"/v1/solves/{UNKNOWN_JOB}/diff/{a['id']}").status_code == 404
     assert client.get(f"/v1/solves/{a['id']}/diff/{UNKNOWN_JOB}").status_code == 404
-    assert client.get(f"/v1/solves/{a['id']}/diff/not-a-uuid").status_code == 422
+    # an id not of the service's form is no such job: 404, as the README says (it was 422)
+    r = client.get(f"/v1/solves/{a['id']}/diff/not-a-uuid")
+    assert r.status_code == 404 and "not-a-uuid" in r.json()["detail"], r.text
+    assert r.json()["errors"][0]["path"] == "path.other_id", r.text
+    for path in (
+        "/v1/solves/xyz",
+        "/v1/solves/xyz/events",
+        "/v1/solves/xyz/plan",
+        "/v1/batches/xyz",
+        "/v1/scenarios/zz",
+        "/v1/scenarios/zz/variants",
+    ):
+        method = "POST" if path.endswith("variants") else "GET"
+        r = client.request(method, path, json={"patch": {}} if method == "POST" else None)
+        assert r.status_code == 404, (path, r.text)
+    assert client.delete("/v1/solves/xyz").status_code == 404
 
 
 def test_diff_of_plans_of_other_sites_draws_each_on_its_own_sites(
