@@ -2104,9 +2104,10 @@ class _LocalBackend:
         options = dict(job.options)
         start_id = options.pop("start_solve_id", None)
         wait = options.pop("start_wait", True) is not False
-        options.update(replan_arguments(options))
+        replan = replan_arguments(options)
         for key in ("freeze_through", "frozen_training", "baseline_crews"):
-            options.pop(key, None)
+            options.pop(key, None)  # the job's options, not the solve's arguments
+        options.update(replan)
         start: dict[str, Any] | None = None
         try:
             if start_id is not None:

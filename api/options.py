@@ -208,4 +208,5 @@ def replan_arguments(options: dict[str, Any]) -> dict[str, Any]:
         else None,
         "held_crews": frozen_of(crews, int(freeze)) if crews and freeze is not None else None,
         "prefer_crews": crews,
+        "freeze_through": None if freeze is None else int(freeze),
     }

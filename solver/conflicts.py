@@ -329,11 +329,13 @@ def find_conflicts(
     time_limit: float = 60.0,
     threads: int = 1,
     cancel: threading.Event | None = None,
+    freeze_through: int | None = None,
 ) -> ConflictResult:
     """An irreducible infeasible set of group instances of ``data``, with messages.
 
     ``cancel`` stops the search within ~0.1 s: the set refuted so far is returned
-    (``cancelled``, not shown irreducible)."""
+    (``cancelled``, not shown irreducible). ``freeze_through``: ``data`` is a re-plan frozen
+    through that year, which the messages say where the freeze made the rule (:func:`describe`)."""
     started = time.perf_counter()
     model = build_model(data, relaxed=True, balance_form="regions")
     cp, literals = to_cpsat(model, group_literals=True)
@@ -411,7 +413,7 @@ def find_conflicts(
             result.irreducible = False
             i += 1
     result.conflicts = sorted(
-        (describe(model, model.groups[g]) for g in members),
+        (describe(model, model.groups[g], freeze_through) for g in members),
         key=lambda c: GroupKey(
             c["group"], tuple((k, v) for k, v in c.items() if k not in ("group", "message"))
         ).sort_key(),
@@ -428,16 +430,28 @@ def _quota_text(lo: int, hi: int) -> str:
     return f"at most {hi}"
 
 
-def describe(model: MatrixModel, key: GroupKey) -> dict[str, Any]:
-    """The conflict entry of a group instance, with a message a planner can act on."""
+def _frozen(d: ProblemData, s: int, freeze_through: int | None) -> bool:
+    """Whether site ``s`` is fixed by a re-plan's freeze: built in a frozen year."""
+    return freeze_through is not None and 0 <= d.fixed_year[s] <= freeze_through
+
+
+def describe(
+    model: MatrixModel, key: GroupKey, freeze_through: int | None = None
+) -> dict[str, Any]:
+    """The conflict entry of a group instance, with a message a planner can act on; of a
+    re-plan frozen through ``freeze_through``, in the words of the freeze where it made the
+    rule (a frozen site's build, a window the freeze closed)."""
     d = model.data
     k = dict(key.key)
     entry: dict[str, Any] = {"group": key.group, **k}
     g = key.group
+    frozen_note = f" (the baseline's build; the years through {freeze_through} are frozen)"
     if g == "build_once":
         s = d.site_index[k["site"]]
         why = (
-            "is fixed"
+            f"is built in {int(d.fixed_year[s])} by the baseline, a frozen year,"
+            if _frozen(d, s, freeze_through)
+            else "is fixed"
             if d.fixed_year[s] >= 0
             else ("is required" if d.required[s] else "is optional")
         )
@@ -457,7 +471,13 @@ def describe(model: MatrixModel, key: GroupKey) -> dict[str, Any]:
                 if d.fixed_option[s] >= 0
                 else ""
             )
-            msg = f"site '{k['site']}' is fixed to {int(d.fixed_year[s])}{opt}: unfix it or move the fixed year"
+            msg = (
+                f"site '{k['site']}' is built in {int(d.fixed_year[s])}{opt}{frozen_note}: freeze fewer years or re-plan from another baseline"
+                if _frozen(d, s, freeze_through)
+                else f"site '{k['site']}' is fixed to {int(d.fixed_year[s])}{opt}: unfix it or move the fixed year"
+            )
+        elif freeze_through is not None and len(years) and years.start == freeze_through + 1:
+            msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1}: the baseline does not build it in the frozen years through {freeze_through}; freeze fewer years, or widen its window"
         elif len(years):
             msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1}: widen its earliest/latest window"
         else:
@@ -466,11 +486,15 @@ def describe(model: MatrixModel, key: GroupKey) -> dict[str, Any]:
         r = d.region_index[k["region"]]
         y = k["year"] - d.start
         lo, hi = (int(v) for v in d.quota_region_year[r, y])
-        n = len(d.region2sites[r])
-        msg = f"region '{k['region']}' must build {_quota_text(lo, hi)} site(s) in {k['year']} ({n} site(s) in the region): change the quota for that year (an override) or the sites' windows"
+        sites = d.region2sites[r]
+        n = f"{len(sites)} site(s) in the region"
+        if freeze_through is not None and k["year"] > freeze_through:
+            built = sum(1 for s in sites if _frozen(d, int(s), freeze_through))
+            n += f", {len(sites) - built} of them not built in the frozen years"
+        msg = f"region '{k['region']}' must build {_quota_text(lo, hi)} site(s) in {k['year']} ({n}): change the quota for that year (an override) or the sites' windows"
     elif g == "quota.year":
         lo, hi = (int(v) for v in d.quota_year[k["year"] - d.start])
-        msg = f"{_quota_text(lo, hi)} site(s) must be built nationally in {k['year']}: change the yearly quota"
+        msg = f"the national quota of {k['year']} is {_quota_text(lo, hi)} site(s): change the yearly quota"
     elif g == "crews":
         y = k["year"] - d.start
         total = int(d.available[:, y].sum()) if d.has_crews else 0

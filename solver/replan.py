@@ -287,16 +287,37 @@ def apply_baseline(
         # baseline[i]; the frozen site's fixed build copied from it is the same error at a
         # field the caller never wrote, so it is left out.
         found = exc.errors
+
+        def copied_to(e: FieldError) -> str | None:
+            return next((c for c in copied if e.path == c or e.path.startswith(c + ".")), None)
+
         if copied and any(e.path.startswith("baseline[") for e in found):
+            found = [e for e in found if copied_to(e) is None]
+        else:
+            # the frozen build clashes with the planner's own rules (a window moved past it):
+            # named at the site, as the freeze, not at a fixed build the planner never wrote
             found = [
-                e
-                for e in found
-                if not any(e.path == c or e.path.startswith(c + ".") for c in copied)
+                _as_frozen(e, c, doc, freeze_through) if (c := copied_to(e)) else e for e in found
             ]
         raise ScenarioError(found + errors) from None
     if errors:
         raise ScenarioError(errors)
     return replanned
+
+
+def _as_frozen(
+    error: FieldError, copied: str, doc: dict[str, Any], freeze_through: int | None
+) -> FieldError:
+    """An error at a frozen site's copied ``sites[i].fixed``, said of the site and the freeze."""
+    site_path = copied.removesuffix(".fixed")
+    site = doc["sites"][int(site_path.removeprefix("sites[").removesuffix("]"))]
+    fixed = site["fixed"]
+    return FieldError(
+        path=site_path,
+        message=f"the baseline builds site '{site['id']}' in {fixed['year']} with option"
+        f" '{fixed['option']}' and the years through {freeze_through} are frozen: "
+        f"{error.message} (freeze fewer years, or change the site)",
+    )
 
 
 def frozen_training(
@@ -346,12 +367,14 @@ def solve_arguments(
     """``solver.solve.solve``'s re-plan arguments for ``scenario`` (one :func:`apply_baseline`
     returned, against ``plan``, frozen through ``freeze_through``): the frozen years' trainees
     to hold (``fixed_training``) and crews to hold (``held_crews``), and the plan's crews to
-    prefer elsewhere (``prefer_crews``); each None when not known or nothing is frozen."""
+    prefer elsewhere (``prefer_crews``); each None when not known or nothing is frozen; and
+    ``freeze_through``, for the words of a conflict set."""
     crews = None if plan is None else baseline_crews(plan)
     return {
         "fixed_training": frozen_training(scenario, plan, freeze_through),
         "held_crews": _held(scenario, crews, freeze_through),
         "prefer_crews": crews,
+        "freeze_through": freeze_through,
     }
 
 

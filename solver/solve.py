@@ -166,6 +166,7 @@ def solve(
     fixed_training: Mapping[tuple[str, int], int] | None = None,
     held_crews: Crews | None = None,
     prefer_crews: Crews | None = None,
+    freeze_through: int | None = None,
 ) -> Plan:
     """Solve a scenario and return its checked plan document (SPEC §4).
 
@@ -187,7 +188,9 @@ def solve(
     ``prefer_crews`` (a baseline plan's crews: ``solver.replan.baseline_crews``; by default
     those of ``hint`` when it is a plan document) are kept wherever they are among the
     cheapest for the plan's builds, so that a plan changes crews only where it must
-    (``solver.flows.crew_preference``).
+    (``solver.flows.crew_preference``). ``freeze_through``: the scenario is a re-plan frozen
+    through that year (``solver.replan.apply_baseline``), which a conflict set's messages say
+    where the freeze made the rule (a frozen site's build, a window the freeze closed).
     """
     _backend(backend)  # reject unknown names before any work
     if not 0 <= gap < 1:  # also refuses NaN
@@ -267,7 +270,13 @@ def solve(
         from solver.conflicts import find_conflicts
 
         remaining = max(5.0, time_limit - (time.perf_counter() - started))
-        found = find_conflicts(data, time_limit=remaining, threads=threads, cancel=cancel)
+        found = find_conflicts(
+            data,
+            time_limit=remaining,
+            threads=threads,
+            cancel=cancel,
+            freeze_through=freeze_through,
+        )
         if found.feasible:
             # The backend's infeasibility claim was wrong: CP-SAT found a solution.
             raise SolverBugError(f"{backend} reported infeasible, but the scenario has a solution")

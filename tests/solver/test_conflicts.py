@@ -14,8 +14,8 @@ import pytest
 
 from solver.conflicts import find_conflicts, subset_feasible
 from solver.problem import build_problem
-from solver.replan import apply_baseline
-from solver.scenario import parse_scenario
+from solver.replan import apply_baseline, solve_arguments
+from solver.scenario import ScenarioError, parse_scenario
 from solver.solve import solve
 from tests.factory import scenario, site
 
@@ -224,3 +224,51 @@ def test_a_cancel_stops_the_conflict_search() -> None:
     assert plan.status == "infeasible", solver
     assert solver["conflicts_irreducible"] is False
     assert "the conflict search was cancelled" in solver["detail"]
+
+
+def test_a_replans_conflicts_speak_of_the_freeze() -> None:
+    """A re-plan's conflict set told the planner to "unfix" sites and "widen windows" that
+    only the freeze had made (a QA pass); it names the freeze now. And a window moved past
+    a frozen build was an error at ``sites[i].fixed.year``, a field the planner never wrote."""
+    doc = json.loads((ROOT / "instances/kimhwa-pilot.json").read_text())
+    base = solve(doc, backend="cpsat", time_limit=20, threads=1).to_document()
+    # crews lost in the frozen year 2025: its frozen builds cannot all be staffed
+    short = json.loads(json.dumps(doc))
+    short["crews"][0]["available"] = {"2024": 5, "2025": 2, "2026": 5, "2027": 5}
+    scenario_ = apply_baseline(parse_scenario(short), base, 2025)
+    plan = solve(
+        scenario_,
+        backend="cpsat",
+        time_limit=30,
+        threads=1,
+        **solve_arguments(scenario_, base, 2025),
+    )
+    assert plan.status == "infeasible"
+    frozen = [c for c in plan.conflicts if c["group"] in ("window", "build_once")]
+    assert frozen and all("frozen" in c["message"] for c in frozen), plan.conflicts
+    assert not any("unfix" in c["message"] for c in plan.conflicts), plan.conflicts
+    # the horizon cut to 2026: the sites left unbuilt by 2025 must all go in 2026
+    shorter = json.loads(json.dumps(doc))
+    shorter["horizon"]["end"] = 2026
+    scenario_ = apply_baseline(parse_scenario(shorter), base, 2025)
+    plan = solve(
+        scenario_,
+        backend="cpsat",
+        time_limit=30,
+        threads=1,
+        **solve_arguments(scenario_, base, 2025),
+    )
+    assert plan.status == "infeasible"
+    windows = [c for c in plan.conflicts if c["group"] == "window"]
+    assert windows and all("frozen years through 2025" in c["message"] for c in windows)
+    quota = [c for c in plan.conflicts if c["group"] == "quota.region_year"]
+    assert all("not built in the frozen years" in c["message"] for c in quota)
+    # a window moved past the site's frozen build: named at the site, as the freeze
+    first = next(b for b in base["builds"] if b["year"] == 2024)
+    i = [s["id"] for s in doc["sites"]].index(first["site"])
+    moved = json.loads(json.dumps(doc))
+    moved["sites"][i]["earliest"] = 2026
+    with pytest.raises(ScenarioError) as info:
+        apply_baseline(parse_scenario(moved), base, 2025)
+    [error] = info.value.errors
+    assert error.path == f"sites[{i}]" and "frozen" in error.message, error
