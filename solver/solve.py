@@ -225,7 +225,14 @@ def solve(
     warm = warm_start_report(model, columns) if columns else None
     empty = model.violated_empty_rows()
     if len(empty):
-        raw = RawResult(Status.INFEASIBLE, None, None, 0.0, threads, "an empty row excludes 0")
+        raw = RawResult(
+            Status.INFEASIBLE,
+            None,
+            None,
+            0.0,
+            threads,
+            "infeasible before any solve: a rule that no decision can meet, as a quota where no site can be built (the conflicts name it)",
+        )
     elif model.num_cols == 0:
         # No site can be built in the horizon and nothing else is decided: the empty plan is
         # the only one, and optimal (HiGHS calls such a model "Empty", not solved).

@@ -515,6 +515,13 @@ class _Race:
         )
 
 
+def _said(h: highspy.Highs, status: highspy.HighsModelStatus) -> str:
+    """A run's model status in a plan's detail: HiGHS's words, but its "Interrupted by user" is
+    rdplan's own stop (the bound proves the plan or meets the gap, a cancel, the clock, the
+    memory limit), which no user asked for."""
+    return "stopped by rdplan" if status == MS.kInterrupt else h.modelStatusToString(status)
+
+
 def every_x(model: MatrixModel, hint: dict[int, int]) -> dict[int, int]:
     """``hint`` with every ``x`` column it leaves out at 0: a start is its builds and nothing
     else (what the evaluator checked of it). Given a start that leaves discrete columns out,
@@ -679,7 +686,7 @@ def solve(
         seconds = time.perf_counter() - started
     if value is not None:
         progress(incumbent=value, bound=bound, force=True)
-    ended = sorted({race.solvers[i].modelStatusToString(s) for i, s in race.statuses.items()})
+    ended = sorted({_said(race.solvers[i], s) for i, s in race.statuses.items()})
     return RawResult(
         status,
         values,

@@ -117,3 +117,14 @@ def test_a_process_exits_cleanly_with_an_interrupted_run_behind_it() -> None:
     assert "0 s after a cancel" in done.stdout
     assert done.returncode == 0, done.stderr
     assert "terminate called" not in done.stderr
+
+
+def test_a_run_rdplan_stopped_does_not_say_interrupted_by_user() -> None:
+    """HiGHS calls a run its callback stopped "Interrupted by user": plans nobody cancelled
+    said so (a QA pass). rdplan's own stop (here: the bound proves the plan) is named as such."""
+    from solver.solve import solve
+
+    plan = solve(load("conformance/generated-b"), backend="highs", time_limit=30, threads=1)
+    detail = plan.to_document()["solver"]["detail"]
+    assert plan.status == "optimal" and "Interrupted by user" not in detail, detail
+    assert detail.startswith("stopped by rdplan; bound proves optimality"), detail
