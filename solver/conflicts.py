@@ -39,7 +39,7 @@ import highspy
 import numpy as np
 from ortools.sat.python import cp_model
 
-from solver.backends.cpsat import to_cpsat
+from solver.backends.cpsat import no_sigint, to_cpsat, watch_cancel
 from solver.backends.highs import new_relaxation
 from solver.model import GroupKey, MatrixModel, build_model
 from solver.problem import UNBOUNDED, ProblemData
@@ -69,30 +69,21 @@ def _cp_solver(time_limit: float, threads: int, probing: bool = True) -> cp_mode
     solver.parameters.linearization_level = 2
     if not probing:
         solver.parameters.cp_model_probing_level = 0
+    no_sigint(solver)
     return solver
 
 
 def _solve(solver: cp_model.CpSolver, cp: cp_model.CpModel, cancel: threading.Event | None) -> int:
     """``solver.solve(cp)``, stopped (``UNKNOWN``) within ~0.1 s once ``cancel`` is set."""
-    if cancel is None:
-        return int(solver.solve(cp))
-    if cancel.is_set():
+    if cancel is not None and cancel.is_set():
         return int(cp_model.UNKNOWN)
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(0.05):
-            if cancel.is_set():
-                solver.stop_search()
-                return
-
-    watcher = threading.Thread(target=watch, name="rdplan-conflicts-cancel", daemon=True)
-    watcher.start()
+    done = watch_cancel(solver, cancel)
     try:
         code = int(solver.solve(cp))
     finally:
         done.set()
-        watcher.join()
+    if cancel is None:
+        return code
     # a search stopped on request decided nothing, whatever it had reached
     return int(cp_model.UNKNOWN) if cancel.is_set() and code != cp_model.INFEASIBLE else code
 

@@ -114,6 +114,14 @@ def _parameters(solver: cp_model.CpSolver, options: SolveOptions) -> None:
     p.num_workers = max(1, options.threads)
     p.random_seed = options.seed
     p.log_search_progress = options.log
+    no_sigint(solver)
+
+
+def no_sigint(solver: cp_model.CpSolver) -> None:
+    """CP-SAT leaves SIGINT to its caller, who stops it through ``cancel``: by default it
+    catches SIGINT itself, and stopped a solve whose caller had SIGINT ignored (a background
+    job of a shell; a QA pass)."""
+    solver.parameters.catch_sigint_signal = False
 
 
 def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
@@ -134,7 +142,7 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             solver.stop_search()
 
     solver.best_bound_callback = on_bound
-    stop = _watch_cancel(solver, options.cancel)
+    stop = watch_cancel(solver, options.cancel)
     started = time.perf_counter()
     try:
         code = solver.solve(cp, callback)
@@ -153,7 +161,9 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     return RawResult(status, values, bound, seconds, options.threads, solver.status_name(code))
 
 
-def _watch_cancel(solver: cp_model.CpSolver, cancel: threading.Event | None) -> threading.Event:
+def watch_cancel(solver: cp_model.CpSolver, cancel: threading.Event | None) -> threading.Event:
+    """Stop ``solver`` within ~0.1 s once ``cancel`` is set; set the returned event once its
+    solve has ended."""
     done = threading.Event()
     if cancel is None:
         return done

@@ -837,6 +837,21 @@ def test_generate_refuses_a_tolerance_or_count_out_of_range() -> None:
     assert f"{drawn} precedence pair(s) of the 1000 asked for" in r.stderr
 
 
+def _interrupted_after_a_plan(argv: list[str]) -> str:
+    """Run ``rdplan solve``, Ctrl-C it once its progress shows a plan; its stderr (exit 0)."""
+    import signal
+
+    p = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    assert p.stderr is not None
+    for line in p.stderr:  # plain progress lines: wait for a plan
+        if line.startswith("incumbent ") and not line.startswith("incumbent -"):
+            break
+    p.send_signal(signal.SIGINT)
+    stderr = p.stderr.read()
+    assert p.wait(timeout=60) == 0, stderr
+    return stderr
+
+
 def test_ctrl_c_stops_the_solve_and_writes_its_best_plan(tmp_path: Path) -> None:
     """Ctrl-C during ``rdplan solve`` ended HiGHS, CBC and portfolio solves in a
     KeyboardInterrupt traceback with nothing written (CP-SAT alone stopped and wrote its plan);
@@ -846,19 +861,10 @@ def test_ctrl_c_stops_the_solve_and_writes_its_best_plan(tmp_path: Path) -> None
 
     gen200 = str(Path(__file__).parents[2] / "instances" / "generated" / "gen-200.json")
     out = tmp_path / "plan.json"
-    p = subprocess.Popen(
+    stderr = _interrupted_after_a_plan(
         [sys.executable, "-m", "solver.cli", "solve", gen200, "--backend", "highs",
-         "--time-limit", "120", "--out", str(out)],
-        stderr=subprocess.PIPE,
-        text=True,
+         "--time-limit", "120", "--out", str(out)]
     )  # fmt: skip
-    assert p.stderr is not None
-    for line in p.stderr:  # plain progress lines: wait for a plan
-        if line.startswith("incumbent ") and not line.startswith("incumbent -"):
-            break
-    p.send_signal(signal.SIGINT)
-    stderr = p.stderr.read()
-    assert p.wait(timeout=60) == 0, stderr
     assert "interrupted: stopping the solver" in stderr and "Traceback" not in stderr
     plan = json.loads(out.read_text())
     assert plan["status"] == "feasible" and plan["solver"]["seconds"] < 100, plan["solver"]
@@ -874,3 +880,32 @@ def test_ctrl_c_stops_the_solve_and_writes_its_best_plan(tmp_path: Path) -> None
     stdout, stderr = p.communicate(timeout=60)
     assert p.returncode == 130, stderr
     assert "rdplan: interrupted" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("backend", ["cpsat", "cbc"])
+def test_ctrl_c_keeps_the_plan_and_an_ignored_sigint_stays_ignored(
+    tmp_path: Path, backend: str
+) -> None:
+    """Ctrl-C during a CBC solve lost the plan CBC had (``unknown``, exit 1; a QA pass); it is
+    written now, ``feasible``. And CP-SAT caught SIGINT itself: a solve run with SIGINT
+    ignored (a background job of a shell) stopped on it all the same."""
+    import signal
+
+    scenario = str(Path(__file__).parents[2] / "instances" / "generated" / "gen-10x12x6.json")
+    out = tmp_path / "plan.json"
+    argv = [sys.executable, "-m", "solver.cli", "solve", scenario, "--backend", backend,
+            "--threads", "1", "--time-limit", "30", "--out", str(out)]  # fmt: skip
+    _interrupted_after_a_plan(argv)
+    plan = json.loads(out.read_text())
+    assert plan["status"] == "feasible" and plan["solver"]["seconds"] < 25, plan["solver"]
+    assert rdplan("check", scenario, str(out)).returncode == 0
+    if backend != "cpsat":
+        return
+    ignored = subprocess.Popen(
+        argv[:-4] + ["--time-limit", "6", "--quiet", "--out", str(out)],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    time.sleep(2.5)
+    ignored.send_signal(signal.SIGINT)
+    assert ignored.wait(timeout=60) == 0
+    assert json.loads(out.read_text())["solver"]["seconds"] >= 5.5  # ran to its time limit
