@@ -424,7 +424,9 @@ def _precedences(
         by_region.setdefault(sites[index]["region"], []).append(index)
     candidates = [members for members in by_region.values() if len(members) >= 2]
     pairs: dict[tuple[int, int], int] = {}
-    for _ in range(count * 20):
+    # no more draws than the pairs there are allow: a count far past them spun for minutes
+    possible = sum(len(members) * (len(members) - 1) // 2 for members in candidates)
+    for _ in range(min(count, possible) * 20):
         if len(pairs) >= count or not candidates:
             break
         p, s = sorted(rng.sample(rng.choice(candidates), 2), key=year_of.__getitem__)

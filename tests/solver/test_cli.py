@@ -835,6 +835,11 @@ def test_generate_refuses_a_tolerance_or_count_out_of_range() -> None:
     assert r.returncode == 0, r.stderr
     drawn = len(json.loads(r.stdout)["precedences"])
     assert f"{drawn} precedence pair(s) of the 1000 asked for" in r.stderr
+    # a count far past the pairs there are spun for minutes (a QA pass): drawn at once now
+    started = time.perf_counter()
+    r = rdplan("generate", *size, "--seed", "1", "--precedences", str(10**9))
+    assert r.returncode == 0 and time.perf_counter() - started < 20, r.stderr
+    assert f"precedence pair(s) of the {10**9} asked for" in r.stderr
 
 
 def _interrupted_after_a_plan(argv: list[str]) -> str:
