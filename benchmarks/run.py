@@ -425,7 +425,16 @@ def _backend_list(text: str) -> list[str]:
     if not backends or unknown:
         what = f"unknown backend(s) {', '.join(unknown)}" if unknown else "no backend"
         raise argparse.ArgumentTypeError(f"{what}; choose from {', '.join(RDPLAN_BACKENDS)}")
+    _once(backends, "backend")
     return backends
+
+
+def _once(items: list[Any], what: str) -> None:
+    """Refuse a list that names an item twice: its runs would be one run twice in a results
+    file, which ``--targets-of`` and ``--compare`` then refuse or pair blindly."""
+    twice = sorted({str(i) for i in items if items.count(i) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"{what} {', '.join(twice)} given twice: give each once")
 
 
 def _seed_list(text: str) -> list[int]:
@@ -435,6 +444,7 @@ def _seed_list(text: str) -> list[int]:
     seeds = [seed(item) for item in _parse_list(text)]
     if not seeds:
         raise argparse.ArgumentTypeError(f"no seed in {text!r}")
+    _once(seeds, "seed")
     return seeds
 
 

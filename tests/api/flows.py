@@ -263,7 +263,7 @@ def metrics_and_health(client: httpx.Client, runner: str) -> None:
 
         def answered() -> list[str] | None:
             seen = client.get("/healthz").json()["workers"]
-            return seen and seen["names"]
+            return None if not seen else list(seen["names"]) or None
 
         names = wait_for(answered, WORKER_PING_EVERY + 15, "a worker's name on /healthz")
         assert all("@" in name for name in names), names

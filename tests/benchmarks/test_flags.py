@@ -16,7 +16,7 @@ def _exit(argv: list[str]) -> int:
         return int(exc.code or 0)
 
 
-@pytest.mark.parametrize("seeds", ["a,b", ",", "-1"])
+@pytest.mark.parametrize("seeds", ["a,b", ",", "-1", "0,0"])
 def test_bad_seeds_exit_2(seeds: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _exit(["--seeds", seeds, "--out", str(tmp_path)]) == 2
     assert "--seeds" in capsys.readouterr().err
@@ -39,8 +39,13 @@ def test_only_matching_nothing_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert "matches no scenario" in capsys.readouterr().err
 
 
-def test_empty_backends_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _exit(["--backends", ",", "--out", str(tmp_path)]) == 2
+@pytest.mark.parametrize("backends", [",", "cpsat,cpsat"])
+def test_empty_or_repeated_backends_exit_2(
+    backends: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A backend (or a seed) given twice ran one run twice, into a results file that
+    ``--targets-of`` then refused (a QA pass)."""
+    assert _exit(["--backends", backends, "--out", str(tmp_path)]) == 2
     assert "backend" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
