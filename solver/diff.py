@@ -129,13 +129,25 @@ def diff_plans(
             for side, plan, on in (("a", a, own), ("b", b, scenario))
             if any(not on.horizon.start <= int(x["year"]) <= on.horizon.end for x in plan["builds"])
         ]
-        if outside:
-            # Builds outside the horizon would be left out of the curves without a word (another
-            # scenario's plan against this one): no curves, and why.
+        unknown = [
+            side
+            for side, plan, on in (("a", a, own), ("b", b, scenario))
+            if any(x["site"] not in {site.id for site in on.sites} for x in plan["builds"])
+        ]
+        if outside or unknown:
+            # Builds outside the horizon or of sites the scenario does not have would be left
+            # out of the curves without a word (another scenario's plan against this one): no
+            # curves, and why.
+            why = []
+            if outside:
+                why.append(
+                    f"plan {' and '.join(outside)} builds in years outside the scenario's"
+                    f" horizon {scenario.horizon.start}..{scenario.horizon.end}"
+                )
+            if unknown:
+                why.append(f"plan {' and '.join(unknown)} builds sites the scenario does not have")
             out["served_population_note"] = (
-                f"no served-population curves: plan {' and '.join(outside)} builds in years"
-                f" outside the scenario's horizon {scenario.horizon.start}..{scenario.horizon.end}"
-                " (a plan of another scenario?)"
+                f"no served-population curves: {'; '.join(why)} (a plan of another scenario?)"
             )
             return out
         out["served_population"] = {

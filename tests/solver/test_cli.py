@@ -673,6 +673,15 @@ def test_diff_draws_no_curves_for_a_plan_outside_the_scenarios_horizon(tmp_path:
     assert "served_population" not in diff and "plan b" in diff["served_population_note"]
     r = rdplan("diff", str(a), str(a), "--scenario", TINY, "--json")
     assert "served_population" in json.loads(r.stdout)
+    # nor for one of other sites in the horizon's years: its curves read 0 (a QA pass)
+    renamed = json.loads(a.read_text())
+    for build in renamed["builds"]:
+        build["site"] = "elsewhere-" + build["site"]
+    b.write_text(json.dumps(renamed))
+    r = rdplan("diff", str(a), str(b), "--scenario", TINY, "--json")
+    diff = json.loads(r.stdout)
+    assert "served_population" not in diff, diff
+    assert "plan b builds sites the scenario does not have" in diff["served_population_note"]
 
 
 def test_diff_out_without_json_writes_the_report(tmp_path: Path) -> None:
