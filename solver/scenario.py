@@ -116,7 +116,8 @@ class Site(_Model):
     population: Count
     lat: OptLat = None
     lon: OptLon = None
-    benefit: dict[str, Count]
+    # the schema says what the semantic pass checks (validate: "must name at least one option")
+    benefit: Annotated[dict[str, Count], Field(json_schema_extra={"minProperties": 1})]
     earliest: OptYear = None
     latest: OptYear = None
     required: Annotated[bool, Field(strict=True), NotNull] = True
@@ -130,7 +131,11 @@ class CrewPool(_Model):
     lat: Lat
     lon: Lon
     available: OptPerYear = None
-    regions: Annotated[list[Id] | None, NotNull] = None
+    regions: Annotated[
+        list[Id] | None,
+        NotNull,
+        Field(json_schema_extra={"minItems": 1, "uniqueItems": True}),  # as validate checks
+    ] = None
     max_distance_km: OptCount = None
 
 

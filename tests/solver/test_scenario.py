@@ -248,8 +248,11 @@ def test_json_schema_holds_what_validate_holds() -> None:
     validator = jsonschema.Draft202012Validator(schema)
     for name in ("conformance/tiny", "conformance/generated-b", "national-20x10"):
         assert not list(validator.iter_errors(load(name))), name
+    # and an empty benefit, an empty or repeated pool region list (a QA pass)
     for path, value in ((("sites", 0, "lat"), 91), (("sites", 0, "name"), None),
-                        (("sites", 0, "earliest"), None), (("balance",), None)):  # fmt: skip
+                        (("sites", 0, "earliest"), None), (("balance",), None),
+                        (("sites", 0, "benefit"), {}), (("crews", 0, "regions"), []),
+                        (("crews", 0, "regions"), ["north", "north"])):  # fmt: skip
         doc = load("conformance/tiny")
         node = doc
         for key in path[:-1]:
