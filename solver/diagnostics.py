@@ -86,6 +86,19 @@ def diagnose(scenario: Scenario | ProblemData) -> list[Warning_]:
                 message=f"the yearly minimums add up to {total_min} builds but there are {d.num_sites} sites",
             )
         )
+    # The required sites that can be built against the national maximums (as per region).
+    national_max = d.quota_year[:, 1]
+    if not (national_max == UNBOUNDED).any():
+        required = int((d.required & buildable.any(axis=1)).sum())
+        cap = int(national_max.sum())
+        if required > cap:
+            out.append(
+                Warning_(
+                    check="quota.year",
+                    path="quotas.year",
+                    message=f"{required} required sites must be built but the yearly maximums allow at most {cap} builds: raise the yearly quota or make sites optional",
+                )
+            )
     for y in range(num_y):
         lo = d.quota_year[y, 0]
         avail = int(buildable[:, y].sum())

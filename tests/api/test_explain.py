@@ -51,6 +51,12 @@ def test_validate_reports_errors_and_counting_checks(
     assert body["valid"] is True and body["errors"] == []
     assert [(w["check"], w["path"]) for w in body["warnings"]] == [("quota.year", "quotas.year")]
     assert "4 sites" in body["warnings"][0]["message"]
+    # more required sites than the yearly maximums allow: said nationally too, as per region
+    capped = {**tiny_doc, "quotas": {"year": {"max": 1}}}
+    body = client.post("/v1/validate", json=capped).json()
+    assert [(w["check"], w["path"]) for w in body["warnings"]] == [("quota.year", "quotas.year")]
+    assert "3 required sites" in body["warnings"][0]["message"], body
+    assert "at most 2 builds" in body["warnings"][0]["message"], body
 
     bad = copy.deepcopy(tiny_doc)
     bad["sites"][0]["region"] = "nowhere"
