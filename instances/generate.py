@@ -440,6 +440,13 @@ def _precedences(
     ]
 
 
+def _out_path(text: str) -> Path:
+    """argparse type of ``--out``: a file (its folder made if missing), not stdin's ``-``."""
+    if text == "-":  # it wrote a file named "-"
+        raise argparse.ArgumentTypeError("'-' is not a file: leave --out out for stdout")
+    return Path(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``rdplan generate`` / ``python -m instances.generate``: write one scenario."""
     parser = argparse.ArgumentParser(
@@ -468,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         "two sites its witness plan builds in different years, so there may be fewer",
     )
     parser.add_argument("--name", default=None, help="scenario name (default gen-R-N-Y-K-sS)")
-    parser.add_argument("--out", type=Path, default=None, help="output file (default stdout)")
+    parser.add_argument("--out", type=_out_path, default=None, help="output file (default stdout)")
     args = parser.parse_args(argv)
     try:
         doc = generate(

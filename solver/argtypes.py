@@ -71,6 +71,8 @@ def writable_file(text: str) -> str:
     """argparse type of a file a command writes (``--out``, ``--csv``): refused at once when it
     names a folder, or its folder is missing or read-only, so that a solve does not run for
     minutes only to fail at its end."""
+    if text == "-":  # stdin's name among inputs; it wrote a file named "-"
+        raise argparse.ArgumentTypeError("'-' is not a file: leave the option out for stdout")
     path = Path(text)
     folder = path.parent
     if path.is_dir():
@@ -84,8 +86,12 @@ def writable_file(text: str) -> str:
 
 def clashing_outputs(inputs: dict[str, str | None], outputs: dict[str, str | None]) -> str | None:
     """Why an output file (``{"--out": path}``) would overwrite an input (``{"scenario": path}``,
-    stdin's ``-`` aside) or another output, or None: a command run so would replace what it
-    read, or one output by the other."""
+    stdin's ``-`` aside) or another output, or why two inputs are both stdin (``-``: the second
+    read an empty document), or None: a command run so would replace what it read, or one
+    output by the other."""
+    stdin = [name for name, value in inputs.items() if value == "-"]
+    if len(stdin) > 1:
+        return f"{' and '.join(stdin)} are both '-': stdin can be read once, give a file for all but one"
     files = {k: Path(v).resolve() for k, v in {**inputs, **outputs}.items() if v and v != "-"}
     for out, path in outputs.items():
         for other, where in files.items():

@@ -376,6 +376,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from solver.evaluate import evaluate
     from solver.plan import PLAN_STATUSES
 
+    clash = clashing_outputs(
+        {"scenario": args.scenario, "plan": args.plan, "--baseline": args.baseline}, {}
+    )
+    if clash is not None:
+        print(f"rdplan check: {clash}", file=sys.stderr)
+        return 2
     try:
         scenario, errors = validate_document(read_input(args.scenario))
     except OSError as exc:

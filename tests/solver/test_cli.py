@@ -16,13 +16,16 @@ TINY = str(DATA / "conformance" / "tiny.json")
 INFEASIBLE = str(DATA / "conformance" / "infeasible-technicians.json")
 
 
-def rdplan(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def rdplan(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "solver.cli", *args],
         capture_output=True,
         text=True,
         input=stdin,
         timeout=300,
+        cwd=cwd,
     )
 
 
@@ -923,3 +926,19 @@ def test_ctrl_c_keeps_the_plan_and_an_ignored_sigint_stays_ignored(
     ignored.send_signal(signal.SIGINT)
     assert ignored.wait(timeout=60) == 0
     assert json.loads(out.read_text())["solver"]["seconds"] >= 5.5  # ran to its time limit
+
+
+def test_stdin_is_read_once_and_an_output_is_never_named_dash(tmp_path: Path) -> None:
+    """``--out -`` wrote a file named ``-`` (stdin's name among inputs); two inputs given as
+    ``-`` read an empty second document, "not a JSON document" (a QA pass)."""
+    tiny = Path(TINY).read_text()
+    for argv in (["check", "-", "-"], ["diff", "-", "-"], ["solve", "-", "--baseline", "-"]):
+        r = rdplan(*argv, stdin=tiny, cwd=tmp_path)
+        assert r.returncode == 2 and "stdin can be read once" in r.stderr, (argv, r.stderr)
+    for argv in (["schema", "--out", "-"], ["solve", TINY, "--out", "-"],
+                 ["solve", TINY, "--csv", "-"], ["diff", TINY, TINY, "--out", "-"],
+                 ["generate", "--regions", "1", "--sites-per-region", "2", "--years", "2",
+                  "--crew-pools", "1", "--seed", "1", "--out", "-"]):  # fmt: skip
+        r = rdplan(*argv, cwd=tmp_path)
+        assert r.returncode == 2 and "'-' is not a file" in r.stderr, (argv, r.stderr)
+    assert not (tmp_path / "-").exists()
