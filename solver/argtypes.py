@@ -72,7 +72,10 @@ def writable_file(text: str) -> str:
     names a folder, or its folder is missing or read-only, so that a solve does not run for
     minutes only to fail at its end."""
     if text == "-":  # stdin's name among inputs; it wrote a file named "-"
-        raise argparse.ArgumentTypeError("'-' is not a file: leave the option out for stdout")
+        raise argparse.ArgumentTypeError(
+            "'-' is not a file: give a file name (a plan, a diff or the schema goes to stdout"
+            " when --out is left out)"
+        )
     path = Path(text)
     folder = path.parent
     if path.is_dir():
@@ -96,7 +99,7 @@ def clashing_outputs(inputs: dict[str, str | None], outputs: dict[str, str | Non
     for out, path in outputs.items():
         for other, where in files.items():
             if path and other != out and _same_file(Path(path).resolve(), where):
-                return f"{out} {path} is also the {other} file: it would be overwritten"
+                return f"{out} {path} is also the {other} file: it would be overwritten; choose another file"
     return None
 
 

@@ -190,7 +190,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         {"--out": args.out, "--csv": args.csv},
     )
     if clash is not None:
-        print(f"rdplan solve: {clash}; choose another file", file=sys.stderr)
+        print(f"rdplan solve: {clash}", file=sys.stderr)
         return 2
     try:
         text = read_input(args.scenario)
@@ -526,7 +526,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         {"plan a": args.a, "plan b": args.b, "--scenario": args.scenario}, {"--out": args.out}
     )
     if clash is not None:
-        print(f"rdplan diff: {clash}; choose another file", file=sys.stderr)
+        print(f"rdplan diff: {clash}", file=sys.stderr)
         return 2
     a = _read_plan(args.a)
     b = _read_plan(args.b) if a is not None else None

@@ -419,7 +419,7 @@ def batch_main(argv: list[str] | None = None) -> int:
         {"scenario": args.scenario, "--variants": args.variants}, {"--out": args.out}
     )
     if clash is not None:
-        print(f"rdplan batch: {clash}; choose another file", file=sys.stderr)
+        print(f"rdplan batch: {clash}", file=sys.stderr)
         return 2
     try:
         text = read_input(args.scenario)

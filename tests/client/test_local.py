@@ -592,3 +592,18 @@ def test_regions_table_has_a_number_per_region(tiny: Scenario) -> None:
     assert regions["training_capacity"].isna().tolist() == [False, True]  # south: unlimited
     capacity = scenario.training_capacity
     assert capacity.loc["north"].tolist() == [32, 30] and capacity.loc["south"].isna().all()
+
+
+def test_highs_solves_overlap_in_one_process(local: Planner) -> None:
+    """``Planner.local(workers=2)`` runs two solves in threads of one process, and HiGHS's
+    scheduler is process-global: each solve resets it first. Solves of one and two threads,
+    each reset while another runs, all end with their optimum."""
+    longer = Scenario(load("conformance/generated-b"))
+    jobs = [local.submit(longer, backend="highs", threads=2, time_limit=30)]
+    jobs += [
+        local.submit(longer, backend="highs", threads=1 + i % 2, seed=i, time_limit=30)
+        for i in range(5)
+    ]
+    for job in jobs:
+        plan = local.wait(job, progress=False)
+        assert (plan.status, plan.objective) == ("optimal", 143310), plan.solver
