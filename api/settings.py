@@ -94,12 +94,19 @@ class Settings(BaseSettings):
     def _keys_fit_a_header(cls, value: str) -> str:
         """A key travels in an HTTP header, which carries visible ASCII: a key with any other
         character could never be matched (the server reads header bytes as Latin-1)."""
-        for key in (k.strip() for k in value.split(",")):
+        keys = [k.strip() for k in value.split(",")]
+        for key in keys:
             if key and not all("!" <= c <= "~" for c in key):
                 raise ValueError(
                     "every key must be visible ASCII characters (no spaces or accented letters): "
                     "it travels in an HTTP header"
                 )
+        if value and not any(keys):
+            # "," or " ": meant as keys, it named none, and the service would run open
+            raise ValueError(
+                "names no key (only commas or spaces): give keys, or leave it empty for no"
+                " authentication"
+            )
         return value
 
     @property

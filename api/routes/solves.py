@@ -446,7 +446,8 @@ def _resume_point(last_event_id: str | None, run: str) -> tuple[str, int]:
     if not last_event_id:
         return run, 0
     seen_run, _, seq = last_event_id.rpartition("-")
-    if not (seq.isdigit() and len(seq) < 10) or seen_run and seen_run != run:
+    # ASCII digits only: str.isdigit() takes '²', which int() refuses (a 500; a QA pass)
+    if not (seq.isascii() and seq.isdigit() and len(seq) < 10) or seen_run and seen_run != run:
         return run, 0
     return run, int(seq)
 

@@ -131,6 +131,16 @@ def submit_watch_and_check(client: httpx.Client, doc: dict[str, Any], optimum: i
         )
     )
     assert [i for e, i, _ in again if e == "progress"] == ids
+    # and one of digits that are not ASCII ones ('²': a 500 before) from the first event too
+    for odd in ("\u00b2", f"{ids[0].rsplit('-', 1)[0]}-\u00b9\u00b2"):
+        again = list(
+            sse_events(
+                client,
+                f"/v1/solves/{submitted['id']}/events",
+                headers={b"Last-Event-ID": odd.encode("latin-1")},
+            )
+        )
+        assert [i for e, i, _ in again if e == "progress"] == ids, odd
     # the final status has the id that ends a browser's reconnects: after it, 204 (EventSource
     # reconnects after every stream that ends, and read the final status again for ever)
     assert again[-1][1] == "final"

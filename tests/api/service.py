@@ -192,7 +192,10 @@ class Worker(Process):
 
 
 def sse_events(
-    client: httpx.Client, path: str, timeout: float = 60.0, headers: dict[str, str] | None = None
+    client: httpx.Client,
+    path: str,
+    timeout: float = 60.0,
+    headers: dict[str, str] | dict[bytes, bytes] | None = None,
 ) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """``(event, id, data)`` of a server-sent event stream until the server closes it."""
     event, event_id = "message", ""

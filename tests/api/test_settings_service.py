@@ -115,6 +115,18 @@ def test_an_api_key_no_header_can_carry_is_refused_without_showing_the_keys(
     assert "Traceback" not in r.stderr and "sécret" not in r.stderr and "abc" not in r.stderr
     assert "RDPLAN_API_KEYS: every key must be visible ASCII characters" in r.stderr, r.stderr
     assert not (tmp_path / "rdplan.db").exists()
+    # keys of commas or spaces alone named none, and the service ran open (a QA pass)
+    for keys in (",", " ", " , "):
+        r = rdplan(
+            command,
+            tmp_path,
+            database_url="sqlite:///./rdplan.db",
+            broker_url=broker_url,
+            api_keys=keys,
+        )
+        assert r.returncode == 2, r.stderr
+        assert "RDPLAN_API_KEYS: names no key" in r.stderr, r.stderr
+    assert not (tmp_path / "rdplan.db").exists()
 
 
 @pytest.mark.parametrize("command", COMMANDS)
