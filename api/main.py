@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.metrics import make_registry
-from api.middleware import BodySizeLimit
+from api.middleware import BodySizeLimit, HeadAsGet
 from api.routes import batches, health, scenarios, solves, validate
 from api.runners import make_runner
 from api.settings import Settings, get_settings
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, *, migrate_database: bool = Tru
     app.state.migrate_database = migrate_database
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     app.include_router(scenarios.router)
     app.include_router(validate.router)
     app.include_router(solves.router)

@@ -1,4 +1,5 @@
-"""ASGI middleware: the request body size limit (413 before the app reads too much)."""
+"""ASGI middleware: the request body size limit (413 before the app reads too much), and HEAD
+answered as GET."""
 
 from __future__ import annotations
 
@@ -77,3 +78,21 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class HeadAsGet:
+    """HEAD answered wherever GET is (RFC 9110 §9.3.2), where it was 405 but on ``/healthz``:
+    the app sees a GET, and the server (uvicorn) sends the answer's headers without its body.
+    Not on event streams, which never end."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "HEAD"
+            and not scope["path"].endswith("/events")
+        ):
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)

@@ -20,9 +20,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     VERSION = "0+unknown"
 
 
-@router.api_route(
-    "/healthz",
-    methods=["GET", "HEAD"],  # HEAD: load balancers and uptime probes that ask for no body
+@router.get(
+    "/healthz",  # HEAD too (api.middleware.HeadAsGet): probes that ask for no body
     response_model=Health,
     responses={503: {"model": Health, "description": "the database does not answer"}},
 )

@@ -120,6 +120,10 @@ def test_api_keys(sqlite_server: Server, tiny_doc: dict[str, Any]) -> None:
         assert bearer.get("/v1/solves").status_code == 200
     with sqlite_server.client(api_key=API_KEY) as keyed:
         assert keyed.get("/v1/scenarios").status_code == 200
+        # HEAD wherever GET is, without a body (it was 405 but on /healthz; RFC 9110)
+        for path in ("/v1/scenarios", "/v1/solves", "/metrics", "/openapi.json"):
+            head = keyed.head(path)
+            assert head.status_code == 200 and head.content == b"", (path, head)
 
 
 def test_openapi_documents_every_endpoint(client: httpx.Client) -> None:
@@ -138,6 +142,9 @@ def test_openapi_documents_every_endpoint(client: httpx.Client) -> None:
         assert methods <= set(paths[path]), path
     post = paths["/v1/solves"]["post"]
     assert {"202", "413", "422"} <= set(post["responses"])
+    # every operation's id its own: /healthz's GET and HEAD shared one (generated clients)
+    ids = [op["operationId"] for methods in paths.values() for op in methods.values()]
+    assert len(ids) == len(set(ids)), ids
     assert json.dumps(spec["components"]["schemas"]["SolveRequest"]).count("examples") >= 1
 
 
