@@ -51,6 +51,12 @@ def test_scenarios_are_content_hashed(storage: Storage, tiny_doc: dict[str, Any]
     assert created and c.id != a.id
     rows, total = storage.list_scenarios(10, 0)
     assert total == 2 and {r.id for r in rows} == {a.id, c.id}
+    # a list is of summaries: the documents are not read (30 lists of 50 documents of 1 MB
+    # held the server ~30 s; a QA pass)
+    assert {r.num_sites for r in rows} == {len(tiny_doc["sites"])}
+    with pytest.raises(sa.exc.SQLAlchemyError):  # not loaded, and not loadable later
+        _ = rows[0].document
+    assert storage.get_scenario(a.id).document  # type: ignore[union-attr]
 
 
 def test_job_life_cycle_is_guarded(storage: Storage, tiny_doc: dict[str, Any]) -> None:
