@@ -160,6 +160,8 @@ def test_batch_compares_variants_with_the_base(
     broken = table["broken"]
     assert broken["status"] == "invalid" and broken["job_id"] is None
     assert broken["objective"] is None and broken["moved"] is None
+    # an ended batch's table, kept once built, is the same on every poll
+    assert [done() for _ in range(3)] == [final] * 3
 
     listed = client.get("/v1/batches", params={"limit": 100}).json()
     assert batch["id"] in [b["id"] for b in listed["items"]] and listed["total"] >= 1
