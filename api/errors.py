@@ -54,6 +54,8 @@ def _request_error(err: dict[str, Any]) -> dict[str, str]:
     where, rest = (loc[0], loc[1:]) if loc else ("body", ())
     if err.get("type") == "json_invalid":
         reason = (err.get("ctx") or {}).get("error", "invalid JSON")
+        if len(loc) > 1 and isinstance(loc[1], int):  # the parser's position (a character)
+            reason += f" {'' if reason.endswith(' at') else 'at '}character {loc[1]}"
         return {"path": "", "message": f"not a JSON document: {reason}"}
     message = error_message(err)
     if rest and rest[-1] == "[key]":  # pydantic's mark of an object's key, not its value

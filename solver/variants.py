@@ -319,7 +319,17 @@ class BatchVariant(BaseModel):
 
 def named_variants(variants: list[BatchVariant]) -> list[tuple[str, dict[str, Any]]]:
     """``(name, patch)`` of each variant, a name left out ``variant-<index>``."""
-    return [(f"variant-{i}" if v.name is None else v.name, v.patch) for i, v in enumerate(variants)]
+    given = {v.name for v in variants if v.name is not None}
+
+    def unused(i: int) -> str:
+        # not a name given to another variant ([{"name": "variant-1"}, {}, {}] clashed)
+        name, n = f"variant-{i}", 1
+        while name in given:
+            n += 1
+            name = f"variant-{i}-{n}"
+        return name
+
+    return [(unused(i) if v.name is None else v.name, v.patch) for i, v in enumerate(variants)]
 
 
 class _VariantsFile(BaseModel):

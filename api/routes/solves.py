@@ -552,7 +552,8 @@ def _stored_scenario(storage: Storage, scenario_id: str) -> Scenario | None:
 def cancel_solve(job_id: uuid.UUID, storage: StorageDep, runner: RunnerDep) -> JobOut:
     """A queued job is cancelled at once; a running one is asked to stop — its solver stops
     within about a second (killed after RDPLAN_CANCEL_GRACE seconds) and the job ends
-    ``cancelled``, keeping the best plan found so far. Watch it with GET or the events."""
+    ``cancelled``, keeping the best plan found so far — or ``done``, when its solver ended on
+    its own before it saw the request. Watch it with GET or the events."""
     job = cancel_job(storage, runner, str(job_id))
     if job is None:
         raise ApiError(404, f"no solve job {job_id}")

@@ -715,3 +715,28 @@ def test_openapi_documents_the_new_endpoints(client: httpx.Client) -> None:
     options = spec["components"]["schemas"]["SolveOptions"]["properties"]
     assert {"baseline_solve_id", "baseline", "freeze_through", "start_solve_id"} <= set(options)
     assert "start_from_base" in spec["components"]["schemas"]["BatchRequest"]["properties"]
+
+
+def test_a_batch_names_variants_left_unnamed_apart_from_the_named(
+    client: httpx.Client, tiny_doc: dict[str, Any]
+) -> None:
+    """An unnamed variant's default name clashed with a name given to another (a 422 at a
+    variant the user never named; a QA pass)."""
+    r = client.post(
+        "/v1/batches",
+        json={
+            "scenario": tiny_doc,
+            "variants": [{"name": "variant-1", "patch": {}}, {"patch": {}}, {"patch": {}}],
+            "options": {"time_limit": 5},
+        },
+    )
+    assert r.status_code == 202, r.text
+    assert list(r.json()["jobs"]) == ["base", "variant-1", "variant-1-2", "variant-2"]
+
+
+def test_a_json_syntax_error_says_where(client: httpx.Client) -> None:
+    r = client.post(
+        "/v1/solves", content=b'{"scenario": ', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["message"].endswith("at character 13"), r.text
