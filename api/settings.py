@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     max_sites: int = Field(default=5_000, ge=1)
     max_years: int = Field(default=50, ge=1)
     max_crew_pools: int = Field(default=1_000, ge=0)
+    max_columns: int = Field(
+        default=5_000_000,
+        ge=1,
+        description="largest model (columns) a solve may build (413 above); gen-3000 has 1.6 M",
+    )
     max_time_limit: float = Field(
         default=3600.0, gt=0, description="largest time_limit a solve may ask for, seconds"
     )

@@ -24,7 +24,7 @@ from api.deps import (
 from api.errors import ApiError
 from api.models import BatchRow, JobRow, ScenarioRow
 from api.options import SolveOptions
-from api.routes.scenarios import Limit, Offset, limit_errors
+from api.routes.scenarios import Limit, Offset, limit_errors, model_size_errors
 from api.routes.solves import (
     baseline_plan,
     cancel_job,
@@ -132,7 +132,7 @@ def _prepare(
             variant = make_variant(base if isinstance(base, Scenario) else base.document, patch)
             over = limit_errors(
                 settings, len(variant.sites), len(variant.years), len(variant.crews)
-            )
+            ) or model_size_errors(settings, variant)
             if over:
                 raise ScenarioError(over)
             jobs[name] = planned_job(storage, variant, plan, opts, options)

@@ -72,6 +72,7 @@ SQLITE_SETTINGS: dict[str, Any] = {
     "api_keys": f"{API_KEY},second-key",
     "max_body_bytes": 400_000,
     "max_sites": 200,
+    "max_columns": 20_000,  # national-20x10: 9,756 at most
     "max_time_limit": 60,
     "default_time_limit": 5,
     "progress_interval": 0.25,

@@ -12,6 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from solver.model import column_bound
+from solver.problem import build_problem
+from solver.scenario import parse_scenario
 from tests.api import flows
 from tests.api.conftest import API_KEY, service_env
 from tests.api.service import Server, pid_alive, sse_events, wait_for
@@ -85,6 +88,25 @@ def test_too_large_gets_413(
             "message": "201 sites; this service accepts at most 200 (RDPLAN_MAX_SITES)",
         }
     ]
+
+    # within every count, a model larger than RDPLAN_MAX_COLUMNS (20,000 here): 5,000 sites x
+    # 50 years x 1,000 pools built 12.7 M columns, 15 s and 4 GB before any limit applied
+    wide = copy.deepcopy(tiny_doc)
+    wide["horizon"] = {"start": 2030, "end": 2079}
+    wide["sites"] = [{**tiny_doc["sites"][0], "id": f"site{i}"} for i in range(200)]
+    columns = column_bound(build_problem(parse_scenario(wide)))
+    assert columns > 20_000
+    for path, body in (("/v1/scenarios", wide), ("/v1/solves", {"scenario": wide})):
+        r = client.post(path, json=body)
+        assert r.status_code == 413, r.text
+        assert r.json()["errors"] == [
+            {
+                "path": "",
+                "message": f"its model would have {columns:,} columns; this service builds at most"
+                " 20,000 (RDPLAN_MAX_COLUMNS): fewer sites, years or pools, narrower windows or"
+                " a shorter reach",
+            }
+        ]
 
 
 def test_api_keys(sqlite_server: Server, tiny_doc: dict[str, Any]) -> None:

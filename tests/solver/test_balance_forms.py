@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solver.model import MatrixModel, ModelBuilder, build_model
+from solver.model import MatrixModel, ModelBuilder, build_model, column_bound
 from solver.problem import build_problem
 from solver.scenario import parse_scenario
+from tests.conftest import load
 from tests.factory import highs_optimum
 
 
@@ -157,3 +159,12 @@ def test_region_counts_match_a_real_plan() -> None:
     quota = [g for g, k in enumerate(model.groups) if k.group == "quota.region_year"]
     on_n = np.isin(model.row_group[entry_row], quota) & (model.row_index >= n_offset)
     assert len(np.unique(entry_row[on_n])) == data.num_regions * data.num_years
+
+
+@pytest.mark.parametrize("name", ["conformance/tiny", "conformance/generated-b", "national-20x10"])
+def test_the_column_bound_bounds_the_model_without_building_it(name: str) -> None:
+    """``column_bound`` (a service refuses a model past RDPLAN_MAX_COLUMNS with it) is at
+    least the columns built, and close: every x and a column exactly."""
+    data = build_problem(parse_scenario(load(name)))
+    built = build_model(data).num_cols
+    assert built <= column_bound(data) <= built + data.num_sites + data.num_regions * data.num_years
