@@ -226,6 +226,18 @@ def test_a_cancel_stops_the_conflict_search() -> None:
     assert "the conflict search was cancelled" in solver["detail"]
 
 
+def _replanned(doc: dict[str, Any], base: dict[str, Any], freeze_through: int) -> Any:
+    """``doc`` re-planned against ``base`` frozen through a year, solved as the CLI does."""
+    scenario_ = apply_baseline(parse_scenario(doc), base, freeze_through)
+    return solve(
+        scenario_,
+        backend="cpsat",
+        time_limit=30,
+        threads=1,
+        **solve_arguments(scenario_, base, freeze_through),
+    )
+
+
 def test_a_replans_conflicts_speak_of_the_freeze() -> None:
     """A re-plan's conflict set told the planner to "unfix" sites and "widen windows" that
     only the freeze had made (a QA pass); it names the freeze now. And a window moved past
@@ -235,14 +247,7 @@ def test_a_replans_conflicts_speak_of_the_freeze() -> None:
     # crews lost in the frozen year 2025: its frozen builds cannot all be staffed
     short = json.loads(json.dumps(doc))
     short["crews"][0]["available"] = {"2024": 5, "2025": 2, "2026": 5, "2027": 5}
-    scenario_ = apply_baseline(parse_scenario(short), base, 2025)
-    plan = solve(
-        scenario_,
-        backend="cpsat",
-        time_limit=30,
-        threads=1,
-        **solve_arguments(scenario_, base, 2025),
-    )
+    plan = _replanned(short, base, 2025)
     assert plan.status == "infeasible"
     frozen = [c for c in plan.conflicts if c["group"] in ("window", "build_once")]
     assert frozen and all("frozen" in c["message"] for c in frozen), plan.conflicts
@@ -250,14 +255,7 @@ def test_a_replans_conflicts_speak_of_the_freeze() -> None:
     # the horizon cut to 2026: the sites left unbuilt by 2025 must all go in 2026
     shorter = json.loads(json.dumps(doc))
     shorter["horizon"]["end"] = 2026
-    scenario_ = apply_baseline(parse_scenario(shorter), base, 2025)
-    plan = solve(
-        scenario_,
-        backend="cpsat",
-        time_limit=30,
-        threads=1,
-        **solve_arguments(scenario_, base, 2025),
-    )
+    plan = _replanned(shorter, base, 2025)
     assert plan.status == "infeasible"
     windows = [c for c in plan.conflicts if c["group"] == "window"]
     assert windows and all("frozen years through 2025" in c["message"] for c in windows)
