@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from api.settings import Settings
 from api.states import CANCELLED, pid_alive, worker_id, worker_of
-from api.storage import Storage
+from api.storage import Storage, shown_url
 
 log = logging.getLogger("rdplan.runner")
 
@@ -311,7 +311,7 @@ class CeleryRunner(_Maintenance):
             log.warning(
                 "no Celery worker answers on %s: jobs stay queued until one runs"
                 " (rdplan worker, with this server's RDPLAN_DATABASE_URL and RDPLAN_BROKER_URL)",
-                self.settings.broker_url,
+                shown_url(self.settings.broker_url or ""),
             )
         elif names and before is not None and not before[0]:
             log.warning("Celery workers answer again: %s", ", ".join(names))

@@ -468,7 +468,7 @@ def describe(
                 else f"site '{k['site']}' is fixed to {int(d.fixed_year[s])}{opt}: unfix it or move the fixed year"
             )
         elif freeze_through is not None and len(years) and years.start == freeze_through + 1:
-            msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1}: the baseline does not build it in the frozen years through {freeze_through}; freeze fewer years, or widen its window"
+            msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1} (the years through {freeze_through} are frozen, and the baseline does not build it there): widen its earliest/latest window, or freeze fewer years where the freeze closed it"
         elif len(years):
             msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1}: widen its earliest/latest window"
         else:

@@ -132,7 +132,7 @@ def diff_plans(
         unknown = [
             side
             for side, plan, on in (("a", a, own), ("b", b, scenario))
-            if any(x["site"] not in {site.id for site in on.sites} for x in plan["builds"])
+            if not {x["site"] for x in plan["builds"]} <= {site.id for site in on.sites}
         ]
         if outside or unknown:
             # Builds outside the horizon or of sites the scenario does not have would be left

@@ -1210,17 +1210,22 @@ def _ragged_arange(counts: np.ndarray) -> np.ndarray:
     return np.asarray(np.arange(total, dtype=np.int64) - starts)
 
 
-def column_bound(data: ProblemData) -> int:
-    """An upper bound on the columns of :func:`build_model`'s model of ``data``, counted without
-    building it (a service refuses a model past its size before spending the build's seconds
-    and memory on it): every ``x`` and ``a`` column exactly, ``t`` and the balance's auxiliaries
-    at their most."""
+def column_bound(data: ProblemData, relaxed: bool = False) -> int:
+    """An upper bound on the columns of :func:`build_model`'s model of ``data`` (``relaxed``:
+    the conflict finder's, every option of a site in every year), counted without building it
+    (a service refuses a model past its size before spending the build's seconds and memory
+    on it): every ``x`` and ``a`` column exactly, ``t`` and the balance's auxiliaries at their
+    most in the form :func:`build_model` chooses by itself."""
     d = data
     num_y = d.num_years
     site_year = np.zeros((d.num_sites, num_y), dtype=bool)  # a year an option needing crews is
     num_x = 0
     for s in range(d.num_sites):
-        options, years = d.site_options[s], d.build_years[s]
+        if relaxed:
+            options = [int(o) for o in np.flatnonzero(d.benefit[s] >= 0)]
+            years = range(d.start, d.end + 1)
+        else:
+            options, years = d.site_options[s], d.build_years[s]
         num_x += len(options) * len(years)
         if len(years) and any(d.option_crews[o] > 0 for o in options):
             site_year[s, years.start - d.start : years.stop - d.start] = True
@@ -1229,7 +1234,10 @@ def column_bound(data: ProblemData) -> int:
         per_pool_year = d.reach.astype(np.int64) @ site_year.astype(np.int64)  # (K, Y)
         num_a = int(per_pool_year[d.class_available > 0].sum())
     num_t = d.num_regions * num_y
-    num_aux = 0 if d.balance_pct is None else (d.num_sites + d.num_regions) * num_y
+    num_aux = 0
+    if d.balance_pct is not None:
+        sites_form = d.num_regions * d.num_sites * num_y <= SITES_BALANCE_MAX_TERMS
+        num_aux = (d.num_sites * sites_form + d.num_regions) * num_y
     return num_x + num_a + num_t + num_aux
 
 

@@ -65,17 +65,29 @@ def limit_errors(settings: Settings, sites: int, years: int, crew_pools: int) ->
     return out
 
 
+def rough_columns(sites: int, years: int, options: int, pools: int, regions: int) -> int:
+    """A bound on any model of a scenario of these counts (the conflict finder's included)."""
+    return sites * years * (options + pools + 1) + 2 * regions * years
+
+
 def model_size_errors(settings: Settings, scenario: Scenario) -> list[FieldError]:
     """The error of a scenario whose model is larger than the service builds
     (``RDPLAN_MAX_COLUMNS``): within the other limits, 5,000 sites × 50 years × 1,000 pools
     made 12.7 M columns, whose build took 15 s and 4 GB before any time or memory limit
-    applied (a QA pass). Counted without building it, and only when a rough bound says it
-    may be."""
-    sites, years, pools = len(scenario.sites), len(scenario.years), len(scenario.crews)
-    rough = sites * years * (len(scenario.options) + pools + 1) + 2 * len(scenario.regions) * years
+    applied (a QA pass). Counted without building them — the solve's model and, should the
+    scenario be infeasible, the conflict finder's, which opens every window — and only when
+    a rough bound says they may be."""
+    rough = rough_columns(
+        len(scenario.sites),
+        len(scenario.years),
+        len(scenario.options),
+        len(scenario.crews),
+        len(scenario.regions),
+    )
     if rough <= settings.max_columns:
         return []
-    columns = column_bound(build_problem(scenario))
+    data = build_problem(scenario)
+    columns = max(column_bound(data), column_bound(data, relaxed=True))
     if columns <= settings.max_columns:
         return []
     return [
@@ -86,6 +98,13 @@ def model_size_errors(settings: Settings, scenario: Scenario) -> list[FieldError
             " narrower windows or a shorter reach",
         )
     ]
+
+
+def check_model_size(settings: Settings, scenario: Scenario) -> None:
+    """413 for a scenario whose model is larger than the service builds."""
+    too_big = model_size_errors(settings, scenario)
+    if too_big:
+        raise ApiError(413, "the scenario is larger than this service accepts", too_big)
 
 
 def check_limits(settings: Settings, sites: int, years: int, crew_pools: int) -> None:
@@ -124,9 +143,7 @@ async def validated(document: dict[str, Any], settings: Settings) -> Scenario:
     scenario, errors = await to_thread.run_sync(_validate, document)
     if scenario is None:
         raise ApiError(422, f"invalid scenario: {len(errors)} error(s)", errors)
-    too_big = await to_thread.run_sync(model_size_errors, settings, scenario)
-    if too_big:
-        raise ApiError(413, "the scenario is larger than this service accepts", too_big)
+    await to_thread.run_sync(check_model_size, settings, scenario)
     return scenario
 
 

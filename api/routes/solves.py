@@ -27,7 +27,14 @@ from api.errors import ApiError
 from api.models import JobRow, ScenarioRow
 from api.options import OVER_LIMITS, ReplanError, SolveOptions, over_limits, replan_options
 from api.options import replanned as options_replanned
-from api.routes.scenarios import Limit, Offset, check_limits, validated
+from api.routes.scenarios import (
+    Limit,
+    Offset,
+    check_limits,
+    check_model_size,
+    rough_columns,
+    validated,
+)
 from api.runners import Runner
 from api.schemas import (
     SCENARIO_ID_PATTERN,
@@ -265,6 +272,18 @@ async def requested_base(
     if found is None:
         raise _unprocessable("unknown scenario_id", "scenario_id", f"no stored scenario {sid}")
     check_limits(settings, found.num_sites, found.num_years, found.num_crew_pools)
+    doc = found.document
+    if (
+        rough_columns(
+            found.num_sites,
+            found.num_years,
+            len(doc.get("options", [])),
+            found.num_crew_pools,
+            found.num_regions,
+        )
+        > settings.max_columns
+    ):  # stored under a larger limit, or before there was one
+        await to_thread.run_sync(check_model_size, settings, parse_scenario(doc))
     return found
 
 

@@ -16,7 +16,7 @@ from api.deps import (
     require_api_key,
     require_json_body,
 )
-from api.routes.scenarios import check_document_limits
+from api.routes.scenarios import check_document_limits, check_model_size
 from api.schemas import TINY_SCENARIO, DiagnosticItem, ErrorBody, ErrorItem, ValidationOut
 from solver.diagnostics import diagnose
 from solver.scenario import Scenario, validate_document
@@ -86,5 +86,6 @@ async def validate(
             errors=[ErrorItem(path=e.path, message=e.message) for e in errors],
             warnings=[],
         )
+    await to_thread.run_sync(check_model_size, settings, scenario)  # 413, as a submission
     warnings = await to_thread.run_sync(_diagnostics, scenario)
     return ValidationOut(valid=True, errors=[], warnings=warnings)

@@ -94,9 +94,14 @@ def test_too_large_gets_413(
     wide = copy.deepcopy(tiny_doc)
     wide["horizon"] = {"start": 2030, "end": 2079}
     wide["sites"] = [{**tiny_doc["sites"][0], "id": f"site{i}"} for i in range(200)]
-    columns = column_bound(build_problem(parse_scenario(wide)))
+    data = build_problem(parse_scenario(wide))
+    columns = max(column_bound(data), column_bound(data, relaxed=True))
     assert columns > 20_000
-    for path, body in (("/v1/scenarios", wide), ("/v1/solves", {"scenario": wide})):
+    for path, body in (
+        ("/v1/scenarios", wide),
+        ("/v1/solves", {"scenario": wide}),
+        ("/v1/validate", wide),
+    ):
         r = client.post(path, json=body)
         assert r.status_code == 413, r.text
         assert r.json()["errors"] == [
@@ -456,3 +461,24 @@ def test_health_says_when_the_broker_does_not_answer(tmp_path: Path) -> None:
         assert (h["status"], h["runner"]) == ("ok", "celery"), h
         assert h["broker"].startswith("unavailable: "), h
         assert h["workers"] is None, h  # no ping answered, not "no worker"
+
+
+def test_a_stored_scenario_over_a_lower_column_limit_is_refused_by_id(
+    tmp_path: Path, tiny_doc: dict[str, Any]
+) -> None:
+    """A scenario stored under a larger RDPLAN_MAX_COLUMNS (or before there was one) was
+    solved by id past the limit, while the same document inline got 413 (a review)."""
+    gen200 = json.loads(
+        (Path(__file__).parents[2] / "instances/generated/gen-200.json").read_text()
+    )
+    url = f"sqlite:///{tmp_path / 'limits.db'}"
+    lax = Server(tmp_path, service_env(database_url=url, workers=1))
+    with lax.running() as server, server.client() as client:
+        sid = client.post("/v1/scenarios", json=gen200).json()["id"]
+    strict = service_env(database_url=url, workers=1, max_columns=2_000)
+    with Server(tmp_path, strict).running() as server, server.client() as client:
+        for body in ({"scenario_id": sid}, {"scenario": gen200}):
+            r = client.post("/v1/solves", json=body)
+            assert r.status_code == 413, r.text
+            assert "RDPLAN_MAX_COLUMNS" in r.json()["errors"][0]["message"], r.text
+        assert client.get("/v1/solves").json()["total"] == 0

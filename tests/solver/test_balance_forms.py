@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from instances.generate import generate
 from solver.model import MatrixModel, ModelBuilder, build_model, column_bound
 from solver.problem import build_problem
 from solver.scenario import parse_scenario
@@ -168,3 +169,18 @@ def test_the_column_bound_bounds_the_model_without_building_it(name: str) -> Non
     data = build_problem(parse_scenario(load(name)))
     built = build_model(data).num_cols
     assert built <= column_bound(data) <= built + data.num_sites + data.num_regions * data.num_years
+    # and the conflict finder's, every window open
+    relaxed = build_model(data, relaxed=True, balance_form="regions").num_cols
+    assert (
+        relaxed <= column_bound(data, relaxed=True) <= relaxed + 2 * data.num_sites * data.num_years
+    )
+
+
+def test_the_column_bound_counts_the_balance_form_the_model_takes() -> None:
+    """Past SITES_BALANCE_MAX_TERMS the model's balance has a region's auxiliaries only: the
+    bound counted a site's too, 26 % over, and a service refused a model within its limit."""
+    doc = generate(regions=20, sites_per_region=100, years=30, crew_pools=4, seed=1)
+    doc["balance"] = {"tolerance_pct": 15}
+    data = build_problem(parse_scenario(doc))
+    built = build_model(data).num_cols
+    assert built <= column_bound(data) <= built + data.num_regions * data.num_years

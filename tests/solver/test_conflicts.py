@@ -258,7 +258,7 @@ def test_a_replans_conflicts_speak_of_the_freeze() -> None:
     plan = _replanned(shorter, base, 2025)
     assert plan.status == "infeasible"
     windows = [c for c in plan.conflicts if c["group"] == "window"]
-    assert windows and all("frozen years through 2025" in c["message"] for c in windows)
+    assert windows and all("the years through 2025 are frozen" in c["message"] for c in windows)
     quota = [c for c in plan.conflicts if c["group"] == "quota.region_year"]
     assert all("not built in the frozen years" in c["message"] for c in quota)
     # a window moved past the site's frozen build: named at the site, as the freeze
