@@ -436,7 +436,6 @@ def describe(
     k = dict(key.key)
     entry: dict[str, Any] = {"group": key.group, **k}
     g = key.group
-    frozen_note = f" (the baseline's build; the years through {freeze_through} are frozen)"
     if g == "build_once":
         s = d.site_index[k["site"]]
         why = (
@@ -463,7 +462,7 @@ def describe(
                 else ""
             )
             msg = (
-                f"site '{k['site']}' is built in {int(d.fixed_year[s])}{opt}{frozen_note}: freeze fewer years or re-plan from another baseline"
+                f"site '{k['site']}' is built in {int(d.fixed_year[s])}{opt} (the baseline's build; the years through {freeze_through} are frozen): freeze fewer years or re-plan from another baseline"
                 if _frozen(d, s, freeze_through)
                 else f"site '{k['site']}' is fixed to {int(d.fixed_year[s])}{opt}: unfix it or move the fixed year"
             )

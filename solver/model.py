@@ -440,12 +440,8 @@ class ModelBuilder:
         num_y = d.num_years
         sites, opts, years = [], [], []
         for s in range(d.num_sites):
-            if self.relaxed:
-                options = np.flatnonzero(d.benefit[s] >= 0)
-                yrs = np.arange(num_y)
-            else:
-                options = np.asarray(d.site_options[s])
-                yrs = np.arange(d.build_years[s].start, d.build_years[s].stop) - d.start
+            options, window = _choices(d, s, self.relaxed)
+            yrs = np.arange(window.start, window.stop) - d.start
             if len(options) == 0 or len(yrs) == 0:
                 continue
             oo, yy = np.meshgrid(options, yrs, indexing="ij")
@@ -484,8 +480,7 @@ class ModelBuilder:
         if d.balance_pct is None:
             self.balance_form = None
         elif self.balance_form is None:
-            terms = d.num_regions * d.num_sites * num_y
-            self.balance_form = "sites" if terms <= SITES_BALANCE_MAX_TERMS else "regions"
+            self.balance_form = _balance_form(d)
         # B[s,y] (form "sites"): every year from the site's first x column on.
         first = np.full(d.num_sites, num_y)
         np.minimum.at(first, self.x_site, self.x_year)
@@ -1221,13 +1216,9 @@ def column_bound(data: ProblemData, relaxed: bool = False) -> int:
     site_year = np.zeros((d.num_sites, num_y), dtype=bool)  # a year an option needing crews is
     num_x = 0
     for s in range(d.num_sites):
-        if relaxed:
-            options = [int(o) for o in np.flatnonzero(d.benefit[s] >= 0)]
-            years = range(d.start, d.end + 1)
-        else:
-            options, years = d.site_options[s], d.build_years[s]
+        options, years = _choices(d, s, relaxed)
         num_x += len(options) * len(years)
-        if len(years) and any(d.option_crews[o] > 0 for o in options):
+        if len(years) and (d.option_crews[options] > 0).any():
             site_year[s, years.start - d.start : years.stop - d.start] = True
     num_a = 0
     if d.has_crews and d.num_sites:
@@ -1236,9 +1227,22 @@ def column_bound(data: ProblemData, relaxed: bool = False) -> int:
     num_t = d.num_regions * num_y
     num_aux = 0
     if d.balance_pct is not None:
-        sites_form = d.num_regions * d.num_sites * num_y <= SITES_BALANCE_MAX_TERMS
-        num_aux = (d.num_sites * sites_form + d.num_regions) * num_y
+        num_aux = (d.num_sites * (_balance_form(d) == "sites") + d.num_regions) * num_y
     return num_x + num_a + num_t + num_aux
+
+
+def _choices(d: ProblemData, s: int, relaxed: bool) -> tuple[np.ndarray, range]:
+    """Site ``s``'s options and build years (``relaxed``: the conflict finder's, every option
+    it has a benefit for in every year of the horizon)."""
+    if relaxed:
+        return np.flatnonzero(d.benefit[s] >= 0), range(d.start, d.end + 1)
+    return np.asarray(d.site_options[s], dtype=np.int64), d.build_years[s]
+
+
+def _balance_form(d: ProblemData) -> str:
+    """The balance's form when the caller names none: per site while it stays small."""
+    terms = d.num_regions * d.num_sites * d.num_years
+    return "sites" if terms <= SITES_BALANCE_MAX_TERMS else "regions"
 
 
 def build_model(
