@@ -639,7 +639,6 @@ def _baseline_rows(baseline: Any, errors: list[FieldError]) -> list[dict[str, An
     not a plan with builds: a verdict has nothing to keep, and reading it as an empty list
     would silently remove the scenario's baseline."""
     path = "with_.baseline"
-    rows: Any
     if isinstance(baseline, Plan):
         baseline = baseline._doc
     if isinstance(baseline, Mapping):  # a plan document, read as every re-plan reads it
@@ -648,11 +647,8 @@ def _baseline_rows(baseline: Any, errors: list[FieldError]) -> list[dict[str, An
         except ScenarioError as exc:
             errors.extend(FieldError(path=f"with_.{e.path}", message=e.message) for e in exc.errors)
             return None
-    if isinstance(baseline, pd.DataFrame):
-        rows = _plain(baseline.to_dict("records"))
-    elif isinstance(baseline, list | tuple):
-        rows = baseline
-    else:
+    rows = _build_rows(baseline)
+    if rows is None:
         expected = "a Plan, a Job, a plan document (dict), plan.builds or a list of builds"
         if isinstance(baseline, str | os.PathLike):  # a file name: say how to read it
             expected = f"Plan.load(path, scenario) for a plan file, or {expected}"
@@ -660,8 +656,8 @@ def _baseline_rows(baseline: Any, errors: list[FieldError]) -> list[dict[str, An
         return None
     builds, bad = [], False
     for i, b in enumerate(rows):
-        if isinstance(b, Mapping) and {"site", "year", "option"} <= set(b):
-            builds.append({k: b[k] for k in ("site", "year", "option")})
+        if (build := _build_of(b)) is not None:
+            builds.append(build)
         else:
             bad = True
             errors.append(
@@ -672,6 +668,23 @@ def _baseline_rows(baseline: Any, errors: list[FieldError]) -> list[dict[str, An
                 )
             )
     return None if bad else builds
+
+
+def _build_rows(value: Any) -> list[Any] | None:
+    """The rows of ``plan.builds`` (a DataFrame) or of a list of builds; None for anything else."""
+    if isinstance(value, pd.DataFrame):
+        return list(_plain(value.to_dict("records")))
+    if isinstance(value, list | tuple):
+        return list(value)
+    return None
+
+
+def _build_of(row: Any) -> dict[str, Any] | None:
+    """A row's build, ``{site, year, option}`` (a row of ``plan.builds`` has crews and more as
+    a table's columns, not a plan document's); None when it is no build."""
+    if isinstance(row, Mapping) and {"site", "year", "option"} <= set(row):
+        return {k: row[k] for k in ("site", "year", "option")}
+    return None
 
 
 def _scale_crews(
@@ -2417,20 +2430,10 @@ class Planner:
             return baseline.doc
         if isinstance(baseline, Mapping):
             return dict(baseline)
-        if isinstance(baseline, pd.DataFrame):  # plan.builds
-            baseline = _plain(baseline.to_dict("records"))
-        if isinstance(baseline, list | tuple):
-            # rows of plan.builds keep only what a build is (their crews are a table's
-            # columns, not a plan document's); anything else goes as given, to be refused at
-            # its path
-            return {
-                "builds": [
-                    {k: b[k] for k in ("site", "year", "option")}
-                    if isinstance(b, Mapping) and {"site", "year", "option"} <= set(b)
-                    else b
-                    for b in baseline
-                ]
-            }
+        rows = _build_rows(baseline)  # plan.builds, or a list of builds
+        if rows is not None:
+            # a row that is no build goes as given, to be refused at its path
+            return {"builds": [_build_of(b) or b for b in rows]}
         raise TypeError(
             f"baseline must be a Plan, a Job, a plan document, plan.builds or a list of builds,"
             f" not {type(baseline).__name__}"

@@ -74,11 +74,10 @@ class WorkerCollector(Collector):
         yield workers
 
 
-def make_registry(storage: Storage, runner: Runner | None = None) -> CollectorRegistry:
+def make_registry(storage: Storage, runner: Runner) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(JobCollector(storage))
-    if runner is not None:
-        registry.register(WorkerCollector(runner))
+    registry.register(WorkerCollector(runner))
     return registry
 
 

@@ -23,6 +23,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
@@ -278,11 +279,19 @@ class CeleryRunner(_Maintenance):
     def cancelled(self, job_id: str) -> None:
         pass  # the task polls the cancel flag
 
+    @contextlib.contextmanager
+    def _broker(self) -> Iterator[Any]:
+        """A connection to the broker, tried once (:data:`BROKER_CHECK_SECONDS`): a broker
+        that is down must hold up neither ``/healthz`` nor the watch loop."""
+        with self.app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=0, timeout=BROKER_CHECK_SECONDS)
+            yield conn
+
     def broker_state(self) -> str | None:
         """``ok``, or why the broker does not answer (every submission is then a 503)."""
         try:
-            with self.app.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=0, timeout=BROKER_CHECK_SECONDS)
+            with self._broker():
+                pass
         except Exception as exc:
             return f"unavailable: {type(exc).__name__}"
         return "ok"
@@ -296,9 +305,7 @@ class CeleryRunner(_Maintenance):
         """Ping the workers (:data:`WORKER_PING_SECONDS`), for :meth:`workers_seen`; say in the
         log when none answers any more, and when one does again."""
         try:
-            with self.app.connection_for_write() as conn:
-                # no retries: a broker that is down must not hold up the watch loop
-                conn.ensure_connection(max_retries=0, timeout=BROKER_CHECK_SECONDS)
+            with self._broker() as conn:
                 answers = self.app.control.ping(timeout=WORKER_PING_SECONDS, connection=conn)
         except Exception as exc:  # the broker is down: broker_state says so
             log.debug("worker ping failed: %s", exc)

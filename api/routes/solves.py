@@ -417,7 +417,8 @@ async def solve_events(
     job = await to_thread.run_sync(_job, storage, job_id)
     if last_event_id == FINAL_EVENT and job.status in TERMINAL:
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
-    run, after = _resume_point(last_event_id, _run_of(job))
+    run = _run_of(job)
+    after = _resume_point(last_event_id, run)
 
     async def events() -> AsyncIterator[dict[str, str]]:
         seq, last_status, seen_run = after, None, run
@@ -458,17 +459,17 @@ def _run_of(job: JobRow) -> str:
     return f"{zlib.crc32(job.started_at.isoformat().encode()):08x}"
 
 
-def _resume_point(last_event_id: str | None, run: str) -> tuple[str, int]:
-    """Where a stream resumes: the run the client's last event was of, and the last point it
-    saw there (0: from the first). A bare number (the ids before runs were named) is a point
-    of the current run."""
+def _resume_point(last_event_id: str | None, run: str) -> int:
+    """The last point of ``run`` (the job's current run) the client saw, by its last event's
+    id; 0 (from the first) for an id of another run or none. A bare number (the ids before
+    runs were named) is a point of the current run."""
     if not last_event_id:
-        return run, 0
+        return 0
     seen_run, _, seq = last_event_id.rpartition("-")
     # ASCII digits only: str.isdigit() takes '²', which int() refuses (a 500; a QA pass)
     if not (seq.isascii() and seq.isdigit() and len(seq) < 10) or seen_run and seen_run != run:
-        return run, 0
-    return run, int(seq)
+        return 0
+    return int(seq)
 
 
 @router.get(
