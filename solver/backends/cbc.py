@@ -23,6 +23,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pulp
 
 from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
@@ -124,21 +125,12 @@ def _cbc_command(**kwargs: object) -> pulp.LpSolver_CMD:
 
 
 def _cbc_children(path: str) -> list[int]:
-    me = str(os.getpid())
+    """This process's children running the CBC binary at ``path`` (psutil: also off Linux)."""
     pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            ppid = stat.rsplit(")", 1)[1].split()[1]
-            if (
-                ppid == me
-                and Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0].decode() == path
-            ):
-                pids.append(int(entry))
-        except (OSError, IndexError):
-            continue
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error, IndexError):  # ended, or not readable
+            if child.cmdline()[0] == path:
+                pids.append(child.pid)
     return pids
 
 
@@ -209,6 +201,9 @@ def _run(
                 ],
                 keepFiles=False,
             )
+            # PuLP's MPS and solution files in this run's directory, which goes with it:
+            # PuLP deletes them itself only when CBC writes a solution (not once it is killed).
+            cmd.tmpDir = tmp
         outcome: dict[str, object] = {}
 
         def run() -> None:

@@ -3,11 +3,17 @@ PuLP's MPS file holds 13 significant digits a number, past which CBC solves anot
 at large costs it called feasible models infeasible; its preprocessing proved wrong optima;
 its relative gap is not SPEC §4's; its log prints exponents PuLP's patterns must read."""
 
+import signal
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from instances.generate import generate
+from solver.backends import cbc
 from solver.backends.cbc import _FINAL_BOUND, _INCUMBENT, _PROGRESS, mps_rounding
 from solver.evaluate import evaluate
 from solver.model import build_model
@@ -277,3 +283,23 @@ def test_a_cancelled_cbc_keeps_its_best_plan() -> None:
     assert document["objective"] >= seen[0]
     assert document["solver"]["detail"].startswith("cancelled: its best plan so far")
     assert evaluate(parse_scenario(doc), document).holds
+
+
+def test_a_killed_cbc_leaves_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CBC that does not stop within CANCEL_GRACE of a cancel's SIGINT is killed, and PuLP,
+    which deletes its MPS and solution files only after a solution is written, left them in
+    the temporary directory (a QA pass): they live in the run's own directory now."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(cbc, "CANCEL_GRACE", 0.5)
+    real = cbc._signal
+    # CBC deaf to SIGINT, as one stuck outside its checks: only the SIGKILL reaches it
+    monkeypatch.setattr(
+        cbc, "_signal", lambda pids, signum: signum == signal.SIGINT or real(pids, signum)
+    )
+    doc = generate(regions=6, sites_per_region=15, years=8, crew_pools=6, seed=3)
+    cancel = threading.Event()
+    cancel.set()
+    plan = solve(doc, backend="cbc", time_limit=60, threads=1, cancel=cancel)
+    assert plan.status == "unknown"
+    assert list(tmp_path.iterdir()) == []
