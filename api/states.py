@@ -4,9 +4,10 @@ imports it without SQLAlchemy."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 from typing import Any
+
+import psutil
 
 from solver.plan import PLAN_STATUSES
 
@@ -31,31 +32,22 @@ def worker_of(worker: str) -> tuple[str, int | None]:
     return host, int(pid) if pid.isdigit() else None
 
 
-def _proc_stat(pid: int) -> list[str] | None:
-    """The fields of ``/proc/<pid>/stat`` after the command name (state, parent, ...)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
 def pid_alive(pid: int) -> bool:
     """True for a live process on this machine; a zombie (dead, not yet reaped) counts as dead."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.Error:  # there, but not ours to read
         return True
-    fields = _proc_stat(pid)
-    return fields is None or fields[0] not in ("Z", "X")
 
 
 def parent_pid(pid: int) -> int | None:
     """The parent of process ``pid`` on this machine (None when it cannot be read)."""
-    fields = _proc_stat(pid)
-    return int(fields[1]) if fields is not None and len(fields) > 1 else None
+    try:
+        return int(psutil.Process(pid).ppid())
+    except psutil.Error:
+        return None
 
 
 def start_note(start_id: str, waited: float, used: bool, why_not: str | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import psutil
 
 from solver.plan import Status
 
@@ -73,13 +74,11 @@ def memory_ceiling_mb(limit: float | None | Literal["env"] = "env") -> float | N
 
 
 def resident_mb() -> float | None:
-    """This process's resident memory now, in MB (Linux's ``/proc``; None elsewhere)."""
+    """This process's resident memory now, in MB (None where it cannot be read)."""
     try:
-        with open("/proc/self/statm", "rb") as statm:
-            pages = int(statm.read().split()[1])
-    except (OSError, ValueError, IndexError):
+        return float(psutil.Process().memory_info().rss) / 2**20
+    except psutil.Error:
         return None
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 @dataclass
