@@ -13,8 +13,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from solver.scenario import FieldError, JsonFieldErrors, error_message, format_path
 
@@ -83,6 +84,29 @@ def _unreadable_json(exc: StarletteHTTPException) -> list[dict[str, str]] | None
     return None
 
 
+#: The methods a path may take here (what :func:`allowed_methods` asks every route about).
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method ``request``'s path takes, over all the routes of that path (Starlette's
+    405 names the first route's alone: ``GET`` for a path that also takes ``DELETE``); with
+    HEAD wherever GET is but on event streams (:class:`api.middleware.HeadAsGet`), and OPTIONS.
+    Each route is asked through its ``matches`` alone, which reaches into included routers."""
+    methods = {
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    }
+    if "GET" in methods and not request.url.path.endswith("/events"):
+        methods.add("HEAD")
+    methods.add("OPTIONS")
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -111,7 +135,7 @@ def install(app: FastAPI) -> None:
         return error_response(422, f"invalid request: {len(errors)} error(s)", errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400:
             refused = await _refused(request)
             if refused is not None:
@@ -127,6 +151,15 @@ def install(app: FastAPI) -> None:
             return JSONResponse({"valid": False, "errors": unread, "warnings": []})
         if unread is not None:
             return error_response(422, f"invalid request: {len(unread)} error(s)", unread)
+        if exc.status_code == 405:
+            allow = ", ".join(allowed_methods(request))
+            if request.method == "OPTIONS":  # what the path takes (RFC 9110 §9.3.7)
+                return Response(status_code=204, headers={"Allow": allow})
+            return error_response(
+                405,
+                f"{request.method} is not a method of {request.url.path}: it takes {allow}",
+                headers={"Allow": allow},
+            )
         return error_response(
             exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)
         )

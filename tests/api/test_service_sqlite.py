@@ -175,6 +175,26 @@ def test_openapi_documents_every_endpoint(client: httpx.Client) -> None:
     assert json.dumps(spec["components"]["schemas"]["SolveRequest"]).count("examples") >= 1
 
 
+def test_a_method_a_path_does_not_take_gets_405_with_all_it_takes(client: httpx.Client) -> None:
+    """Allow named the first route's methods alone (``POST`` for /v1/scenarios, which lists
+    too; ``GET`` for a job, which is also cancelled by DELETE), and OPTIONS was a 405 (a QA
+    pass); OPTIONS says what a path takes now."""
+    for method, path, takes in (
+        ("PUT", "/v1/scenarios", "GET, HEAD, OPTIONS, POST"),
+        ("PATCH", "/v1/solves/j-0123456789abcdef", "DELETE, GET, HEAD, OPTIONS"),
+        ("POST", "/v1/solves/j-0123456789abcdef/events", "GET, OPTIONS"),
+        ("GET", "/v1/validate", "OPTIONS, POST"),
+        ("DELETE", "/healthz", "GET, HEAD, OPTIONS"),
+    ):
+        r = client.request(method, path)
+        assert r.status_code == 405 and r.headers["allow"] == takes, (method, path, r.text)
+        assert r.json()["detail"] == f"{method} is not a method of {path}: it takes {takes}"
+        options = client.options(path)
+        assert options.status_code == 204 and options.headers["allow"] == takes, path
+        assert options.content == b""
+    assert client.options("/v1/nothing-here").status_code == 404
+
+
 def test_openapi_documents_the_422_body_the_service_sends(client: httpx.Client) -> None:
     """Every 422 the OpenAPI document announces is the one error shape the service sends
     (``{"detail": str, "errors": [{"path", "message"}]}``), not FastAPI's default
