@@ -73,16 +73,20 @@ class SolveOptions(BaseModel):
     )
     start_wait: bool = Field(
         default=True,
+        strict=True,
         description="with start_solve_id: wait for that job when it has not ended yet; false: "
         "start from its plan only if it has ended when this job starts, else from scratch",
     )
 
     @field_validator("time_limit", "threads", "seed", "gap", "freeze_through", mode="before")
     @classmethod
-    def _not_a_bool(cls, value: Any) -> Any:
-        # pydantic takes true as 1: a JSON boolean here is a mistake, not a number
+    def _a_number(cls, value: Any) -> Any:
+        # pydantic takes true as 1 and "5" as 5: a JSON boolean or string here is a mistake,
+        # not a number (the scenario document is strict in the same way)
         if isinstance(value, bool):
             raise ValueError("a number, not true or false")
+        if isinstance(value, str):
+            raise ValueError(f"a number, not a string ({value!r})")
         return value
 
 
