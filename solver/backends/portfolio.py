@@ -31,7 +31,8 @@ model:
   with a time limit under ``LARGE_MIN_LIMIT``.
 * **Otherwise** (gen-200, where the LP violates only technicians' rows; gen-1000; small
   models): ``lpguided`` without its neighbourhood phase, for a share of the time limit
-  (``PRIMAL_SHARE``, 2-15 s) and, up to ``LARGE_COLUMNS`` columns, no longer than
+  (``PRIMAL_SHARE``, 2-15 s; without a plan by then, on to its first one, up to
+  ``FIRST_PLAN_SHARE`` of the limit) and, up to ``LARGE_COLUMNS`` columns, no longer than
   ``PATIENCE`` seconds after its last better plan; then HiGHS on the whole model (with the
   implied rows) warm-started from that plan (builds, crews, trainees) for the rest of the
   time; the bound returned is the better of the two. On gen-200 at 60 s the start is worth
@@ -69,6 +70,12 @@ PRIMAL_MAX = 15.0
 #: written over B[s,y] HiGHS finds national plans within a second itself, and the phase's
 #: remaining seconds went to proving the support MILP, which the proof does not need.
 PATIENCE = 2.0
+#: ... and while it has no plan at the end of its share, it goes on until its first one, up
+#: to this share of the time limit: national-20x10 at 15 s on one thread (a QA pass) gave its
+#: start 3.8 s, stopped it ~1.5 s before its first plan, and HiGHS found none in the 11 s left
+#: (``unknown``; ``lpguided`` alone: a plan within 0.7 % at 5.2 s). A plan at the limit is
+#: what a short solve is for; HiGHS keeps the rest, warm-started from it.
+FIRST_PLAN_SHARE = 0.75
 #: Above this many columns the LP-guided phase keeps its whole share: HiGHS's own plans on
 #: gen-1000 (217 k) come from a sub-MIP after its root, ~50 s in, and are no better than the
 #: start's (run 9: with ``PATIENCE`` the start stopped at ~5 s and the gaps were 0.18-0.31 %,
@@ -182,12 +189,14 @@ class _Patience(threading.Event):
         patience: float,
         after: float = 0.0,
         gap: float | None = None,
+        share: float | None = None,
     ) -> None:
         super().__init__()
         self.user = user
         self.patience = patience
         self.after = time.perf_counter() + after
         self.gap = gap
+        self.share_ends = None if share is None else time.perf_counter() + share
         self.best: float | None = None
         self.bound: float | None = None
         self.since: float | None = None
@@ -210,6 +219,8 @@ class _Patience(threading.Event):
         )
         if close and now >= self.after:
             return True
+        if self.share_ends is not None and self.best is not None and now >= self.share_ends:
+            return True  # past its share with a plan (FIRST_PLAN_SHARE)
         return self.since is not None and now - self.since > self.patience
 
 
@@ -266,7 +277,9 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
             return _rescue(model, options, started, result)
     share = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)
     if not large:
-        head, patience = share, _Patience(options.cancel, PATIENCE)
+        # its share, or on to its first plan (FIRST_PLAN_SHARE)
+        head = max(share, min(FIRST_PLAN_SHARE * options.time_limit, _left(options, started)))
+        patience = _Patience(options.cancel, PATIENCE, share=share)
     else:
         # The whole share, and on until the plan is within START_GAP of the LP bound (module
         # docstring): from a poor plan HiGHS found no better one in the time left.
