@@ -971,7 +971,10 @@ class Plan:
     @property
     def conflicts(self) -> pd.DataFrame:
         """An infeasible scenario's irreducible set of constraint groups, one row each."""
-        out = pd.DataFrame(self._doc.get("conflicts", []))
+        conflicts = self._doc.get("conflicts", [])
+        if not conflicts:  # every key column, typed, as a table of the set would have
+            return _empty(CONFLICT_DTYPES)
+        out = pd.DataFrame(conflicts)
         if "year" in out:
             out["year"] = out["year"].astype("Int64")  # a year, or <NA>: a group without one
         return out
@@ -1055,21 +1058,9 @@ class Plan:
                         "pools": ", ".join(f"{c['pool']}×{c['count']}" for c in crews),
                     }
                 )
-            cols = [
-                "site",
-                "name",
-                "region",
-                "year",
-                "option",
-                "population",
-                "lat",
-                "lon",
-                "annual_benefit",
-                "crews",
-                "crew_km",
-                "pools",
-            ]
-            self._cache["builds"] = pd.DataFrame(rows, columns=cols)
+            self._cache["builds"] = (
+                pd.DataFrame(rows, columns=list(BUILDS_DTYPES)) if rows else _empty(BUILDS_DTYPES)
+            )
         return self._cache["builds"].copy()
 
     @property
@@ -1080,14 +1071,17 @@ class Plan:
             for b in self._doc.get("builds", [])
             for c in b.get("crews", [])
         ]
-        return pd.DataFrame(
-            rows, columns=["site", "region", "year", "pool", "count", "distance_km"]
-        )
+        if not rows:
+            return _empty(CREWS_DTYPES)
+        return pd.DataFrame(rows, columns=list(CREWS_DTYPES))
 
     @property
     def training(self) -> pd.DataFrame:
         """Technicians finishing training: one row per region and year (region, year, trainees)."""
-        return pd.DataFrame(self._doc.get("training", []), columns=["region", "year", "trainees"])
+        rows = self._doc.get("training", [])
+        return (
+            pd.DataFrame(rows, columns=list(TRAINING_DTYPES)) if rows else _empty(TRAINING_DTYPES)
+        )
 
     @property
     def by_region_year(self) -> pd.DataFrame:
@@ -1382,6 +1376,50 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     fig, new = plt.subplots(figsize=size)
     plt.close(fig)  # returned, not shown twice: Jupyter displays the returned Figure
     return fig, new
+
+
+#: The columns of a plan's tables and their dtypes as pandas reads them from a plan that has
+#: rows; an empty table (a plan that builds nothing, a verdict) has the same ones, not
+#: ``object`` throughout, so that tables of a batch concatenate alike.
+BUILDS_DTYPES = {
+    "site": "str",
+    "name": "str",
+    "region": "str",
+    "year": "int64",
+    "option": "str",
+    "population": "int64",
+    "lat": "float64",
+    "lon": "float64",
+    "annual_benefit": "int64",
+    "crews": "int64",
+    "crew_km": "int64",
+    "pools": "str",
+}
+CREWS_DTYPES = {
+    "site": "str",
+    "region": "str",
+    "year": "int64",
+    "pool": "str",
+    "count": "int64",
+    "distance_km": "int64",
+}
+TRAINING_DTYPES = {"region": "str", "year": "int64", "trainees": "int64"}
+#: A conflict's group, its key columns (SPEC §4: site; region, year; resource; before, after)
+#: and message.
+CONFLICT_DTYPES = {
+    "group": "str",
+    "site": "str",
+    "region": "str",
+    "year": "Int64",
+    "resource": "str",
+    "before": "str",
+    "after": "str",
+    "message": "str",
+}
+
+
+def _empty(dtypes: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
 
 
 def _option_colours(options: list[str]) -> dict[str, Any]:
@@ -1726,7 +1764,17 @@ class Batch:
     jobs: dict[str, Job] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Plan:
-        return self.plans[name]
+        """The plan of variant ``name`` (or of the base); a variant without one (invalid, failed,
+        cancelled) is a KeyError that says so and why (``errors``)."""
+        try:
+            return self.plans[name]
+        except KeyError:
+            if name in self.errors:
+                raise KeyError(
+                    f"variant {name!r} has no plan: {self.errors[name]} (batch.errors)"
+                ) from None
+            known = ", ".join(repr(n) for n in [*self.plans, *self.errors])
+            raise KeyError(f"no variant {name!r} in this batch; it has {known}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.plans)

@@ -216,6 +216,29 @@ def test_conflicts_table_keeps_years_integral(local: Planner) -> None:
     assert "2035.0" not in plan._repr_html_()
 
 
+def test_empty_tables_have_the_columns_and_dtypes_of_full_ones(
+    local: Planner, tiny: Scenario
+) -> None:
+    """A plan's tables without rows were ``object`` throughout, and an empty conflict set (an
+    infeasibility proved, its set not found in the time) had no columns at all, so the
+    notebook's ``plan.conflicts.message`` raised AttributeError (a QA pass)."""
+    full = local.solve(tiny, progress=False)
+    assert full.status == "optimal" and len(full.builds) and len(full.training)
+    infeasible = local.solve(
+        load("conformance/infeasible-technicians"), time_limit=20, threads=1, progress=False
+    )
+    assert infeasible.status == "infeasible"
+    for table in ("builds", "crew_assignments", "training"):
+        empty = getattr(infeasible, table)
+        assert empty.empty
+        assert empty.dtypes.to_dict() == getattr(full, table).dtypes.to_dict(), table
+    doc = {**infeasible.doc, "conflicts": []}
+    none = Plan(doc, infeasible.scenario).conflicts
+    assert none.empty and list(none.columns[[0, -1]]) == ["group", "message"]
+    assert str(none["year"].dtype) == "Int64" and none.message.tolist() == []
+    assert infeasible.conflicts.dtypes["group"] == none.dtypes["group"]
+
+
 def test_diff_with_an_infeasible_plan_names_it_instead_of_dropping_every_site(
     local: Planner, tiny: Scenario
 ) -> None:
@@ -539,6 +562,14 @@ def test_a_batch_whose_base_has_no_plan_tabulates_it(local: Planner, pilot: Scen
     assert "first" in result._repr_html_()
     texts = [t.get_text() for t in result.plot().axes[0].texts]
     assert texts and texts[0].startswith("no plan to compare"), texts
+    # its plan asked for: why there is none, not a bare KeyError: 'first'
+    with pytest.raises(KeyError, match=r"variant 'first' has no plan: .*\(batch.errors\)"):
+        result["first"]
+    with pytest.raises(
+        KeyError, match=r"no variant 'third' in this batch; it has 'second', 'first'"
+    ):
+        result["third"]
+    assert result["second"].status == "optimal"
 
 
 def test_a_cancelled_variant_is_tabulated_as_cancelled(
