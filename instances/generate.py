@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from instances.serialize import dumps, write_json
+from solver import argtypes
 from solver.scenario import haversine_km
 
 OPTIONS: list[dict[str, Any]] = [
@@ -457,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sites-per-region", type=int, required=True)
     parser.add_argument("--years", type=int, required=True)
     parser.add_argument("--crew-pools", type=int, required=True)
-    parser.add_argument("--seed", type=int, required=True)
+    # the range of every other rdplan seed (solve, batch, bench): -1 was taken here
+    parser.add_argument("--seed", type=argtypes.seed, required=True)
     parser.add_argument("--start", type=int, default=2030, help="first horizon year (default 2030)")
     parser.add_argument(
         "--balance",

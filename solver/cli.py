@@ -347,14 +347,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
         message = f"cannot read {args.scenario}: {exc.strerror}"
         print(f"invalid: {message}", file=sys.stderr)
         if args.json:  # what a reader of --json parses, whatever the error (solve's path "")
-            _write_json({"valid": False, "errors": [{"path": "", "message": message}]}, None)
+            _write_json(
+                {"valid": False, "errors": [{"path": "", "message": message}], "warnings": []},
+                None,
+            )
         return 2
     scenario, errors = validate_document(text)
     if scenario is None:
         print(f"invalid: {len(errors)} error(s)", file=sys.stderr)
         _print_errors(errors)
         if args.json:
-            _write_json({"valid": False, "errors": [e.model_dump() for e in errors]}, None)
+            # one shape, valid or not (as POST /v1/validate answers)
+            _write_json(
+                {"valid": False, "errors": [e.model_dump() for e in errors], "warnings": []}, None
+            )
         return 2
     from solver.diagnostics import diagnose
 

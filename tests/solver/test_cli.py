@@ -147,6 +147,10 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
     assert "horizon: required field is missing" in r.stderr
     r = rdplan("validate", TINY, "--json")
     assert json.loads(r.stdout)["valid"] is True
+    # one shape, valid or not: the warnings key was left out of an invalid one's (a QA pass)
+    r = rdplan("validate", "-", "--json", stdin='{"schema_version": 1}')
+    answer = json.loads(r.stdout)
+    assert list(answer) == ["valid", "errors", "warnings"] and answer["warnings"] == []
 
 
 def test_check_broken_plan_exit_1(tmp_path: Path) -> None:
@@ -754,7 +758,7 @@ def test_validate_json_answers_for_a_file_it_cannot_read(tmp_path: Path) -> None
     assert r.returncode == 2
     answer = json.loads(r.stdout)
     assert answer["valid"] is False and answer["errors"][0]["path"] == ""
-    assert "cannot read" in answer["errors"][0]["message"]
+    assert "cannot read" in answer["errors"][0]["message"] and answer["warnings"] == []
 
 
 def test_csv_of_a_solve_without_a_plan_has_no_builds(tmp_path: Path) -> None:
@@ -838,6 +842,9 @@ def test_generate_refuses_a_tolerance_or_count_out_of_range() -> None:
         r = rdplan("generate", *size, "--seed", "1", flag, value)
         assert r.returncode == 2 and r.stdout == "", r.stderr
         assert f"not {value}" in r.stderr and "Traceback" not in r.stderr
+    for value in ("-1", str(10**20)):  # taken here, refused by solve's --seed (a QA pass)
+        r = rdplan("generate", *size, "--seed", value)
+        assert r.returncode == 2 and "--seed: must lie in 0..2147483647" in r.stderr, r.stderr
     r = rdplan("generate", *size, "--seed", "1", "--name", "x" * 201)  # SPEC §1: at most 200
     assert r.returncode == 2 and r.stdout == "", r.stderr
     assert "a name has at most 200 characters, not 201" in r.stderr
