@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -84,6 +85,18 @@ def writable_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"cannot write {text}: there is no folder {folder}")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise argparse.ArgumentTypeError(f"cannot write {text}: permission denied")
+    # Permissions do not say it all (root passes every check, /proc takes no new file): the
+    # file opened for writing as the command will, left as it was (created and removed when
+    # new, opened to append nothing when there).
+    existed = path.exists()
+    try:
+        with open(path, "a" if existed else "x", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {exc.strerror or exc}") from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            path.unlink()
     return text
 
 

@@ -741,6 +741,23 @@ def test_diff_text_shows_served_population_with_the_scenario(tmp_path: Path) -> 
     assert "served" not in rdplan("diff", str(a), str(b)).stdout  # not without the scenario
 
 
+def test_an_output_no_file_can_be_made_at_is_refused_before_the_solve(tmp_path: Path) -> None:
+    """``--out /proc/x.json`` passed the permission check (root passes every one), the solve
+    ran, and its optimal plan ended with exit 1 and the plan on stdout (a QA pass): such an
+    output is refused at once now, with exit 2, and nothing is left where it was tried."""
+    for flag in ("--out", "--csv"):
+        r = rdplan("solve", TINY, "--quiet", flag, "/proc/rdplan-x")
+        assert r.returncode == 2 and r.stdout == "", r.stderr
+        assert f"argument {flag}: cannot write /proc/rdplan-x:" in r.stderr
+    kept = tmp_path / "kept.json"
+    kept.write_text("earlier")
+    # a new file is made and removed again, one there is left as it was, until the plan
+    r = rdplan("solve", TINY, "--quiet", "--out", str(kept), "--csv", str(tmp_path / "b.csv"))
+    assert r.returncode == 0 and json.loads(kept.read_text())["status"] == "optimal"
+    r = rdplan("schema", "--out", str(tmp_path / "s.json"))
+    assert r.returncode == 0 and json.loads((tmp_path / "s.json").read_text())
+
+
 def test_generate_to_an_unwritable_out_exit_2(tmp_path: Path) -> None:
     """``rdplan generate ... --out DIR`` (or a read-only place) crashed with a traceback."""
     size = ["--regions", "2", "--sites-per-region", "2", "--years", "2", "--crew-pools", "2"]
