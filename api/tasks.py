@@ -9,13 +9,15 @@ solve starts with a fresh solver state; the pool (:mod:`api.pool`) replaces it a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import threading
 
 from billiard.exceptions import WorkerLostError
 from celery import Celery, Task
-from celery.signals import task_failure, worker_ready
+from celery.signals import task_failure, worker_ready, worker_shutting_down
 
 from api.settings import Settings
 from api.states import parent_pid, pid_alive, worker_id, worker_of, worker_prefix
@@ -111,7 +113,56 @@ def _fail_job_of_lost_process(settings: Settings, job_id: str, exc: BaseExceptio
         storage.dispose()
 
 
-def connect_recovery(settings: Settings) -> None:
+#: The reason a job carries once a SIGTERM to its worker put it back in the queue.
+WORKER_STOPPED = (
+    "the worker process was stopped (SIGTERM, a redeploy): queued again, to run from the start"
+)
+
+
+def _stopped_by_sigterm(exc: BaseException) -> bool:
+    """Whether billiard's WorkerLostError says its process ended by SIGTERM ("Worker exited
+    prematurely: signal 15 (SIGTERM) Job: 0."): a worker stopped on purpose, not a crash."""
+    return f"signal {int(signal.SIGTERM)} (SIGTERM)" in str(exc)
+
+
+def _requeue_job_of_stopped_process(settings: Settings, app: Celery, job_id: str) -> bool:
+    """A pool process stopped by SIGTERM mid-job (a redeploy: systemd signals the worker's
+    whole group, or :func:`_stop_pool_on_sigterm` did): its job goes back in the queue and to
+    the broker, to run from the start on a worker (this one restarted, or another), as the
+    server's own worker processes do (README, *Nothing is lost*). False when the job is not a
+    running job of a process gone from this machine (another claimed it since)."""
+    from api.storage import Storage
+
+    storage = Storage(settings.database_url)
+    try:
+        job = storage.get_job(job_id)
+        worker = None if job is None else job.worker
+        if worker is None or _another_live_process(worker) or worker_of(worker)[1] is None:
+            return False
+        if not storage.requeue_running(job_id, worker, WORKER_STOPPED):
+            return False
+    finally:
+        storage.dispose()
+    app.send_task(SOLVE_TASK, args=[job_id], task_id=job_id)
+    log.warning("job %s: its worker process was stopped (SIGTERM); queued again", job_id)
+    return True
+
+
+def _stop_pool_on_sigterm(sig: str) -> None:
+    """The worker's main process alone got SIGTERM: Celery's warm shutdown would wait for the
+    running solves (up to their time limits, an hour by default) before it exits. Its pool
+    processes get the SIGTERM too, as when systemd signals the whole group, so that their jobs
+    are queued again at once (:func:`_requeue_job_of_stopped_process`)."""
+    if sig != "SIGTERM":
+        return
+    import psutil
+
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+
+
+def connect_recovery(settings: Settings, app: Celery) -> None:
     @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _on_ready(sender: object = None, **kwargs: object) -> None:
         nodename = str(getattr(sender, "hostname", "") or "")
@@ -127,4 +178,12 @@ def connect_recovery(settings: Settings) -> None:
         **kwargs: object,
     ) -> None:
         if isinstance(exception, WorkerLostError) and args and isinstance(args[0], str):
+            if _stopped_by_sigterm(exception) and _requeue_job_of_stopped_process(
+                settings, app, args[0]
+            ):
+                return
             _fail_job_of_lost_process(settings, args[0], exception)
+
+    @worker_shutting_down.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _on_shutdown(sig: str = "", **kwargs: object) -> None:
+        _stop_pool_on_sigterm(sig)

@@ -66,8 +66,8 @@ def run_worker(concurrency: int = 1) -> int:
     except DatabaseUnavailable as exc:
         print(f"rdplan worker: RDPLAN_DATABASE_URL: {exc}", file=sys.stderr)
         return 2
-    connect_recovery(settings)
     app = make_celery(settings)
+    connect_recovery(settings, app)
     problem = _broker_problem(app, host_format(settings.worker_name))
     if problem is not None:
         print(f"rdplan worker: {problem}", file=sys.stderr)

@@ -189,6 +189,41 @@ def test_a_pool_process_killed_fails_its_job_at_once(
     assert flows.wait_status(client, nxt["id"], flows.TERMINAL, timeout=60)["status"] == "done"
 
 
+@pytest.mark.parametrize("whole_group", [True, False])
+def test_a_worker_stopped_by_sigterm_queues_its_job_again(
+    server: Server, worker: Worker, long_doc: dict[str, Any], whole_group: bool
+) -> None:
+    """A redeploy stops ``rdplan worker`` with SIGTERM: to its whole group (systemd), or to
+    its main process alone. The job was failed ("Worker exited prematurely: signal 15"), or
+    Celery's warm shutdown waited for the solve to end, up to its time limit (a QA pass). It
+    goes back in the queue now, as with the server's own worker processes, and runs again
+    from the start on the next worker."""
+    worker.start()
+    client = server.client()
+    running = flows.submit(client, long_doc, time_limit=300, seed=19)
+    flows.wait_running_with_progress(client, running["id"])
+    first = flows.job(client, running["id"])["worker"]
+    assert worker.proc is not None
+    stopped = time.monotonic()
+    if whole_group:
+        os.killpg(worker.proc.pid, signal.SIGTERM)
+    else:
+        os.kill(worker.proc.pid, signal.SIGTERM)
+    worker.proc.wait(timeout=30)  # not the solve's 300 s
+    assert time.monotonic() - stopped < 30
+    queued = flows.wait_status(client, running["id"], {"queued"}, timeout=30)
+    assert queued["reason"].startswith("the worker process was stopped (SIGTERM"), queued
+    worker.start()
+    again = flows.wait_running_with_progress(client, running["id"])
+    assert again["worker"] != first  # run from the start, by the new worker's process
+    r = client.delete(f"/v1/solves/{running['id']}")
+    assert r.status_code in (200, 202), r.text
+    assert flows.wait_status(client, running["id"], flows.TERMINAL, timeout=60)["status"] in (
+        "cancelled",
+        "done",
+    )
+
+
 def test_lost_messages_are_sent_again_and_a_duplicate_runs_once(
     server: Server, worker: Worker, broker: Any, tiny_variant: Any
 ) -> None:
