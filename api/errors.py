@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -162,6 +163,21 @@ def install(app: FastAPI) -> None:
             )
         return error_response(
             exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        # The database does not answer (a server down, a file gone or locked): every data
+        # endpoint was a 500 with a traceback in the log per request (a QA pass); /healthz
+        # says degraded meanwhile.
+        from api.storage import why
+
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, why(exc))
+        return error_response(
+            503,
+            "the database is unavailable: try again later (GET /healthz says when it answers)",
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

@@ -31,7 +31,7 @@ from api.states import (
     start_outcome,
     worker_id,
 )
-from api.storage import ProgressPoint, Storage, shown_url
+from api.storage import ProgressPoint, Storage, log_failure, shown_url
 from solver.evaluate import evaluate
 from solver.plan import Status
 from solver.scenario import parse_scenario
@@ -119,7 +119,7 @@ class Monitor(threading.Thread):
         try:
             asked = self.storage.heartbeat(self.job_id, self.worker, points)
         except Exception:  # a database hiccup must not kill the solve; retry next beat
-            log.exception("job %s: heartbeat failed", self.job_id)
+            log_failure(log, f"job {self.job_id}: heartbeat failed")
             return
         if asked is None:
             self.lost = True

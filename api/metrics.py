@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.registry import Collector
 
 from api.runners import Runner
-from api.storage import Storage
+from api.storage import Storage, log_failure
 
 log = logging.getLogger("rdplan.api")
 
@@ -32,7 +32,7 @@ class JobCollector(Collector):
             counts = self.storage.counts_by_status()
             buckets, count, total = self.storage.seconds_histogram(SOLVE_SECONDS_BUCKETS)
         except Exception:
-            log.exception("metrics: the database did not answer")
+            log_failure(log, "metrics: the database did not answer")
             up = GaugeMetricFamily("rdplan_database_up", "1 when the job store answered the scrape")
             up.add_metric([], 0)
             yield up

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from api.settings import Settings
 from api.states import CANCELLED, pid_alive, worker_id, worker_of
-from api.storage import Storage, shown_url
+from api.storage import Storage, log_failure, shown_url
 
 log = logging.getLogger("rdplan.runner")
 
@@ -185,7 +185,7 @@ class LocalRunner(_Maintenance):
             try:
                 self._step(housekeeping=ticks % 10 == 0)
             except Exception:  # the dispatcher must survive a database outage
-                log.exception("dispatcher step failed")
+                log_failure(log, "dispatcher step failed")
             ticks += 1
             sentinels: list[Any] = [p.sentinel for p in self.procs.values()]
             ready = multiprocessing.connection.wait([self._wake_r, *sentinels], timeout=0.5)
@@ -371,7 +371,7 @@ class CeleryRunner(_Maintenance):
                     next_ping = time.monotonic() + WORKER_PING_EVERY
                     self.ping_workers()
             except Exception:
-                log.exception("celery watch step failed")
+                log_failure(log, "celery watch step failed")
 
 
 def make_runner(settings: Settings, storage: Storage) -> Runner:

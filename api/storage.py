@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
+import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,7 +24,13 @@ from typing import Any
 
 from sqlalchemy import Engine, case, create_engine, delete, event, func, or_, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from api.models import BatchRow, JobRow, ProgressRow, ScenarioRow, utcnow
@@ -101,13 +109,24 @@ def shown_url(url: str) -> str:
         return url
 
 
-def _why(exc: BaseException) -> str:
+def why(exc: BaseException) -> str:
     """One line on what went wrong: the driver's own message when there is one."""
     if isinstance(exc, ImportError):
         return f"its database driver is not installed ({exc})"
     detail = getattr(exc, "orig", None) or exc
     lines = [ln.strip() for ln in str(detail).splitlines()]
     return " ".join(ln for ln in lines if ln and not ln.startswith("(Background on this error"))
+
+
+def log_failure(logger: logging.Logger, what: str) -> None:
+    """Log the exception being handled: a database that does not answer (a server down, a file
+    gone or locked) in one line, as it repeats every step until it answers; anything else with
+    its traceback."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("%s: the database is unavailable (%s)", what, why(exc))
+    else:
+        logger.exception("%s", what)
 
 
 def _in_memory(url: str) -> bool:
@@ -166,9 +185,7 @@ def migrate(url: str) -> None:
             " run that rdplan, or its `alembic downgrade`, before this one)"
         ) from exc
     except (SQLAlchemyError, ImportError, OSError) as exc:
-        raise DatabaseUnavailable(
-            f"cannot open the database {shown_url(url)}: {_why(exc)}"
-        ) from exc
+        raise DatabaseUnavailable(f"cannot open the database {shown_url(url)}: {why(exc)}") from exc
 
 
 class Storage:

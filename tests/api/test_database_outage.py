@@ -1,0 +1,77 @@
+"""The database going away under a running service, for real: ``rdplan serve`` on a
+PostgreSQL database of its own, whose connections are cut and refused for a while (no mocks).
+
+Every data endpoint answered 500, with a traceback in the log per request (a QA pass). It is
+a 503 that says the database is unavailable now, /healthz says ``degraded``, and once the
+database answers again the service goes on with everything it had stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api import flows
+from tests.api.conftest import API_KEY, PG_ADMIN_URL, service_env
+from tests.api.service import Server, wait_for
+
+pytestmark = [pytest.mark.service, pytest.mark.timeout(180)]
+
+
+def _connections(database: str, allowed: bool) -> None:
+    """Refuse (or allow again) new connections to ``database``, and cut those it has."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+        if not allowed:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+
+
+@pytest.fixture
+def server(pg_url: str, tmp_path: Path) -> Iterator[Server]:
+    env = service_env(database_url=pg_url, api_keys=API_KEY, workers=1)
+    with Server(tmp_path, env, api_key=API_KEY).running() as s:
+        yield s
+
+
+def test_a_database_that_stops_answering_gets_503_and_nothing_is_lost(
+    server: Server, pg_url: str, tiny_doc: dict[str, Any]
+) -> None:
+    database = pg_url.rsplit("/", 1)[1]
+    client = server.client()
+    done = flows.submit(client, tiny_doc, time_limit=10)
+    assert flows.wait_status(client, done["id"], flows.TERMINAL)["status"] == "done"
+    _connections(database, allowed=False)
+    try:
+        for method, path, body in (
+            ("GET", "/v1/solves", None),
+            ("GET", "/v1/scenarios", None),
+            ("GET", f"/v1/solves/{done['id']}", None),
+            ("GET", f"/v1/solves/{done['id']}/plan", None),
+            ("POST", "/v1/solves", {"scenario": tiny_doc}),
+            ("DELETE", f"/v1/solves/{done['id']}", None),
+        ):
+            r = client.request(method, path, json=body)
+            assert r.status_code == 503, (method, path, r.text)
+            assert r.json()["detail"].startswith("the database is unavailable"), r.text
+            assert r.headers["retry-after"] == "5"
+        assert client.get("/healthz").status_code == 503
+        time.sleep(2)  # the dispatcher's steps meet the outage too: a line each, no traceback
+    finally:
+        _connections(database, allowed=True)
+    # back: what was stored before is all there, and the service takes new jobs again
+    wait_for(lambda: client.get("/healthz").status_code == 200, 30, "/healthz ok")
+    assert flows.job(client, done["id"])["status"] == "done"
+    assert client.get(f"/v1/solves/{done['id']}/plan").json()["objective"] == 1855
+    again = flows.submit(client, tiny_doc, time_limit=10)
+    assert flows.wait_status(client, again["id"], flows.TERMINAL)["status"] == "done"
+    assert "Traceback" not in server.log_tail(400)
