@@ -69,9 +69,13 @@ BASE = "base"
 
 def _variants(req: BatchRequest) -> list[tuple[str, dict[str, Any]]]:
     """``(name, patch)`` of every listed variant, then of every grid combination; 422 for
-    clashing names, overlapping grid paths or too many variants."""
+    clashing names, overlapping grid paths or too many variants; with them, a base missing or
+    given twice (every error of the request's form in one answer, not one per attempt)."""
     out = named_variants(req.variants)
     errors: list[dict[str, str]] = []
+    if (req.scenario is None) == (req.scenario_id is None):
+        message = "exactly one of 'scenario' and 'scenario_id' is required"
+        errors.append({"path": "scenario", "message": message})
     seen = {BASE}
     for i, (name, _) in enumerate(out):
         if name in seen:
@@ -103,7 +107,7 @@ def _variants(req: BatchRequest) -> list[tuple[str, dict[str, Any]]]:
                     errors.append({"path": "grid", "message": f"'{name}' is also a variant's name"})
                 seen.add(name)
                 out.append((name, patch))
-    if not out and not errors:
+    if not out and not any(e["path"] != "scenario" for e in errors):
         errors.append(
             {"path": "variants", "message": "a batch needs at least one variant (variants or grid)"}
         )
