@@ -357,6 +357,17 @@ class Storage:
             )
             return bool(res.rowcount)  # type: ignore[attr-defined]
 
+    def discard_unsent(self, job_ids: Sequence[str], batch_id: str | None = None) -> int:
+        """Delete jobs just created whose queue refused them (nothing ran them, nobody was told
+        their ids: the submission answers 503), and their batch; only while still queued."""
+        with self.writing() as s:
+            if batch_id is not None:
+                s.execute(delete(BatchRow).where(BatchRow.id == batch_id))
+            res = s.execute(
+                delete(JobRow).where(JobRow.id.in_(list(job_ids)), JobRow.status == QUEUED)
+            )
+            return int(res.rowcount)  # type: ignore[attr-defined]
+
     def jobs(self, job_ids: Sequence[str]) -> dict[str, JobRow]:
         """The jobs of ``job_ids`` that exist, by id (with their plans)."""
         with self.reading() as s:

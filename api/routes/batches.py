@@ -218,7 +218,7 @@ async def submit_batch(
     from_base = req.start_from_base and req.options.start_solve_id is None
     batch = await to_thread.run_sync(storage.create_batch, jobs, errors, from_base)
     job_ids = _job_ids(batch)
-    await enqueue(runner, storage, job_ids)
+    await enqueue(runner, storage, job_ids, batch.id)
     response.headers["Location"] = f"/v1/batches/{batch.id}"
     return BatchOut.of(batch, dict.fromkeys(job_ids, QUEUED))
 

@@ -287,17 +287,33 @@ async def requested_base(
     return found
 
 
-async def enqueue(runner: Runner, storage: Storage, job_ids: list[str]) -> None:
-    """Hand queued jobs to the runner; 503 (and those jobs failed) when the queue is down."""
+async def enqueue(
+    runner: Runner, storage: Storage, job_ids: list[str], batch_id: str | None = None
+) -> None:
+    """Hand queued jobs to the runner; 503 when the queue is down. When it took none of them
+    the submission is undone (the jobs and their batch deleted: they were stored as failed
+    under ids the 503 never gave, a QA pass); when it took some of a batch's, the batch stays,
+    the rest failed, and the 503 names it."""
     for i, job_id in enumerate(job_ids):
         try:
             await to_thread.run_sync(runner.submit, job_id)
         except Exception as exc:
+            if i == 0:
+                await to_thread.run_sync(storage.discard_unsent, job_ids, batch_id)
+                raise ApiError(
+                    503,
+                    f"the job queue is unavailable: {exc}; nothing was submitted, try again"
+                    " later (GET /healthz says when it answers)",
+                ) from None
             for left in job_ids[i:]:
                 await to_thread.run_sync(
                     storage.set_failed, left, f"could not queue the job: {exc}"
                 )
-            raise ApiError(503, f"the job queue is unavailable: {exc}") from None
+            raise ApiError(
+                503,
+                f"the job queue is unavailable: {exc}; batch {batch_id} is stored, its first"
+                f" {i} job(s) queued and the other {len(job_ids) - i} failed",
+            ) from None
 
 
 @router.post(

@@ -483,6 +483,28 @@ def test_health_says_when_the_broker_does_not_answer(tmp_path: Path) -> None:
         assert h["workers"] is None, h  # no ping answered, not "no worker"
 
 
+def test_a_submission_the_queue_refuses_stores_nothing(
+    tmp_path: Path, tiny_doc: dict[str, Any]
+) -> None:
+    """A solve or a batch that the broker refused answered 503 without an id, and yet its
+    jobs (and the batch, ``done``) were stored as failed, listed to every client (a QA pass):
+    nothing is stored now, and the 503 says so."""
+    env = service_env(
+        database_url=f"sqlite:///{tmp_path / 'q.db'}", broker_url="redis://127.0.0.1:1/0"
+    )
+    with Server(tmp_path, env).running() as server, server.client() as client:
+        for path, body in (
+            ("/v1/solves", {"scenario": tiny_doc}),
+            ("/v1/batches", {"scenario": tiny_doc, "grid": {"objective.training": [0, 2]}}),
+        ):
+            r = client.post(path, json=body)
+            assert r.status_code == 503, r.text
+            assert r.json()["detail"].startswith("the job queue is unavailable: "), r.text
+            assert "nothing was submitted" in r.json()["detail"]
+        assert client.get("/v1/solves").json()["items"] == []
+        assert client.get("/v1/batches").json()["items"] == []
+
+
 def test_a_stored_scenario_over_a_lower_column_limit_is_refused_by_id(
     tmp_path: Path, tiny_doc: dict[str, Any]
 ) -> None:
