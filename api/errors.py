@@ -59,6 +59,8 @@ def _request_error(err: dict[str, Any]) -> dict[str, str]:
         if len(loc) > 1 and isinstance(loc[1], int):  # the parser's position (a character)
             reason += f" {'' if reason.endswith(' at') else 'at '}character {loc[1]}"
         return {"path": "", "message": f"not a JSON document: {reason}"}
+    if err.get("type") == "missing" and loc == ("body",):  # pydantic's "Field required"
+        return {"path": "", "message": "the body is empty: send a JSON document"}
     message = error_message(err)
     if rest and rest[-1] == "[key]":  # pydantic's mark of an object's key, not its value
         rest = rest[:-1]

@@ -507,7 +507,10 @@ def describe(
     elif g == "precedence":
         p, q = d.site_index[k["before"]], d.site_index[k["after"]]
         gap = next(gap for a, b, gap in d.precedences if a == p and b == q)
-        msg = f"'{k['before']}' must be built at least {gap} year(s) before '{k['after']}': drop or shorten this precedence"
+        when = f"at least {gap} year(s) before" if gap else "no later than"  # gap 0: that year or before
+        msg = (
+            f"'{k['before']}' must be built {when} '{k['after']}': drop or shorten this precedence"
+        )
     elif g == "balance":
         msg = f"region '{k['region']}' may trail the national served-population share by at most {d.balance_pct} points in {k['year']}: raise balance.tolerance_pct"
     else:  # pragma: no cover - every group of SPEC §4 is handled above

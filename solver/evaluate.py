@@ -203,7 +203,7 @@ def evaluate(
                 bad(f"'{after}' is built but '{before}', which must come first, is not (§3.6)")
             elif built[p][1] + gap > built[q][1]:
                 bad(
-                    f"'{before}' ({built[p][1]}) must come at least {gap} year(s) before '{after}' ({built[q][1]}) (§3.6)"
+                    f"'{before}' ({built[p][1]}) must come {f'at least {gap} year(s) before' if gap else 'no later than'} '{after}' ({built[q][1]}) (§3.6)"
                 )
 
     # §3.7 balance, in exact integers.

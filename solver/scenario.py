@@ -52,8 +52,14 @@ def _number(value: Any) -> Any:
         number = float(value)
     except OverflowError:  # an integer of hundreds of digits: beyond any range here
         raise ValueError("a number far out of range (too large for a float)") from None
-    if not math.isfinite(number):  # Python's json reads NaN and Infinity; JSON has neither
-        raise ValueError("must be a JSON number (NaN and Infinity are not JSON)")
+    if not math.isfinite(number):
+        # Python's json reads NaN and Infinity, which JSON has not, and a literal past a
+        # double's range (1e400) as Infinity: the message fits both (the latter was told it
+        # was not JSON, a QA pass)
+        raise ValueError(
+            "must be a finite JSON number: NaN and Infinity are not JSON, and a number past"
+            " 1.8e308 is out of range"
+        )
     return number
 
 

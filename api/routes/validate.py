@@ -67,7 +67,7 @@ async def validate(
                 "tiny": {"summary": "the SPEC's tiny example", "value": TINY_SCENARIO}
             },
         ),
-    ] = None,
+    ],
 ) -> ValidationOut:
     """200 with ``valid`` and every SPEC error with its path — the list ``rdplan validate``
     prints — for any JSON body. A valid scenario also gets ``warnings``: counting checks

@@ -287,10 +287,12 @@ def test_a_json_body_that_cannot_be_read_gets_422_at_the_document(client: httpx.
     """Bytes that are not UTF-8, or JSON nested deeper than the parser goes, are no JSON
     document, like a syntax error: 422 at path "", not FastAPI's bare 400 "There was an error
     parsing the body" (with no errors, and a status the OpenAPI document does not list)."""
-    for path in ("/v1/solves", "/v1/scenarios", "/v1/validate"):
+    for path in ("/v1/solves", "/v1/scenarios", "/v1/validate", "/v1/batches"):
         for body, message in (
             (b'{"scenario": "\xff\xfe"}', "not a JSON document: the body is not UTF-8 text"),
             (b"[" * 100_000 + b"]" * 100_000, "not a JSON document: it is nested too deeply"),
+            # "Field required" at path "", and /v1/validate's 200 "must be a JSON object"
+            (b"", "the body is empty: send a JSON document"),
         ):
             r = client.post(path, content=body, headers={"content-type": "application/json"})
             assert r.status_code == 422, (path, r.text)
@@ -313,13 +315,17 @@ def test_odd_json_is_named_at_its_field(client: httpx.Client, tiny_doc: dict[str
         assert error["path"] == where and "4,300 digits" in error["message"], r.text
 
     doc = copy.deepcopy(tiny_doc)
-    body = json.dumps(doc).replace(f'"lat": {json.dumps(doc["sites"][0]["lat"])}', '"lat": NaN', 1)
-    r = client.post("/v1/validate", content=body, headers={"content-type": "application/json"})
-    assert r.status_code == 200 and not r.json()["valid"], r.text
-    assert {
-        "path": "sites[0].lat",
-        "message": "must be a JSON number (NaN and Infinity are not JSON)",
-    } in r.json()["errors"]
+    # a literal past a double's range reads as Infinity: it was told it was not JSON
+    for literal in ("NaN", "1" + "0" * 400 + ".5"):
+        lat = f'"lat": {json.dumps(doc["sites"][0]["lat"])}'
+        body = json.dumps(doc).replace(lat, f'"lat": {literal}', 1)
+        r = client.post("/v1/validate", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 200 and not r.json()["valid"], r.text
+        assert {
+            "path": "sites[0].lat",
+            "message": "must be a finite JSON number: NaN and Infinity are not JSON, and a number"
+            " past 1.8e308 is out of range",
+        } in r.json()["errors"]
 
     # a key given twice: FastAPI kept the last value without a word (SPEC §2: nothing is
     # silently ignored); /v1/validate answers it as any JSON body, valid or not

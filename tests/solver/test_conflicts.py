@@ -270,3 +270,20 @@ def test_a_replans_conflicts_speak_of_the_freeze() -> None:
         apply_baseline(parse_scenario(moved), base, 2025)
     [error] = info.value.errors
     assert error.path == f"sites[{i}]" and "frozen" in error.message, error
+
+
+def test_a_precedence_of_gap_zero_says_no_later_than() -> None:
+    """A cycle of two precedences, one of gap 0: its message said "'n2' must be built at least
+    0 year(s) before 'n1'" (a QA pass); the evaluator said "at least 0 year(s)" too."""
+    doc = json.loads((Path(__file__).parents[1] / "data" / "tiny.json").read_text())
+    doc["precedences"] = [
+        {"before": "n1", "after": "n2", "gap": 1},
+        {"before": "n2", "after": "n1", "gap": 0},
+    ]
+    plan = solve(doc, backend="highs", time_limit=20, threads=1)
+    assert plan.status == "infeasible"
+    said = {c["message"] for c in plan.conflicts if c["group"] == "precedence"}
+    assert said == {
+        "'n1' must be built at least 1 year(s) before 'n2': drop or shorten this precedence",
+        "'n2' must be built no later than 'n1': drop or shorten this precedence",
+    }
