@@ -487,8 +487,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"rdplan: {problem}", file=sys.stderr)
         return 2
+    taken = _address_problem(args.host, args.port)
+    if taken is not None:  # uvicorn said so in its log and exited 3
+        print(f"rdplan: cannot listen on {args.host}:{args.port}: {taken}", file=sys.stderr)
+        return 2
     run_server(host=args.host, port=args.port, migrated=True)
     return 0
+
+
+def _address_problem(host: str, port: int) -> str | None:
+    """Why ``serve`` cannot listen on ``host:port`` (a port taken, an address not of this
+    machine), or None: bound and let go again, as uvicorn binds it (SO_REUSEADDR)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

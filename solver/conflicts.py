@@ -507,7 +507,9 @@ def describe(
     elif g == "precedence":
         p, q = d.site_index[k["before"]], d.site_index[k["after"]]
         gap = next(gap for a, b, gap in d.precedences if a == p and b == q)
-        when = f"at least {gap} year(s) before" if gap else "no later than"  # gap 0: that year or before
+        when = (
+            f"at least {gap} year(s) before" if gap else "no later than"
+        )  # gap 0: that year or before
         msg = (
             f"'{k['before']}' must be built {when} '{k['after']}': drop or shorten this precedence"
         )

@@ -160,3 +160,34 @@ def test_a_broker_url_of_no_transport_is_refused_at_start(command: str, tmp_path
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr, r.stderr
     assert "RDPLAN_BROKER_URL: No such transport: notabroker" in r.stderr, r.stderr
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """uvicorn logged the bind error and exited 3, which the README's table does not list (a
+    QA pass): ``serve`` names the address and exits 2, as for any setting it cannot use."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "solver.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=tmp_path,
+            env=service_env(database_url=f"sqlite:///{tmp_path / 'p.db'}"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == f"rdplan: cannot listen on 127.0.0.1:{port}: Address already in use"
