@@ -966,3 +966,27 @@ def test_stdin_is_read_once_and_an_output_is_never_named_dash(tmp_path: Path) ->
         r = rdplan(*argv, cwd=tmp_path)
         assert r.returncode == 2 and "'-' is not a file" in r.stderr, (argv, r.stderr)
     assert not (tmp_path / "-").exists()
+
+
+def test_a_ctrl_c_while_the_command_is_imported_is_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C in the first ~0.4 s of any command, while solver.cli and its modules are
+    imported, printed a traceback (a QA pass); the console script's entry answers it as the
+    commands do once they run."""
+    import importlib.abc
+    import signal
+    import sys
+
+    from solver import entry
+
+    class Interrupted(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, *args: object) -> None:
+            if name == "solver.cli":  # a Ctrl-C as it is imported; the import goes on
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.delitem(sys.modules, "solver.cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    assert entry.main() == 130
+    assert capsys.readouterr().err == "rdplan: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
