@@ -31,8 +31,8 @@ model:
   with a time limit under ``LARGE_MIN_LIMIT``.
 * **Otherwise** (gen-200, where the LP violates only technicians' rows; gen-1000; small
   models): ``lpguided`` without its neighbourhood phase, for a share of the time limit
-  (``PRIMAL_SHARE``, 2-15 s; without a plan by then, on to its first one, up to
-  ``FIRST_PLAN_SHARE`` of the limit) and, up to ``LARGE_COLUMNS`` columns, no longer than
+  (``PRIMAL_SHARE``, 2-15 s; without a plan within ``FIRST_PLAN_GAP`` of its bound by then,
+  on until it has one, up to ``FIRST_PLAN_SHARE`` of the limit and ``FIRST_PLAN_MAX``) and, up to ``LARGE_COLUMNS`` columns, no longer than
   ``PATIENCE`` seconds after its last better plan; then HiGHS on the whole model (with the
   implied rows) warm-started from that plan (builds, crews, trainees) for the rest of the
   time; the bound returned is the better of the two. On gen-200 at 60 s the start is worth
@@ -76,6 +76,15 @@ PATIENCE = 2.0
 #: (``unknown``; ``lpguided`` alone: a plan within 0.7 % at 5.2 s). A plan at the limit is
 #: what a short solve is for; HiGHS keeps the rest, warm-started from it.
 FIRST_PLAN_SHARE = 0.75
+#: ... and the same while its plan is not within this of its bound (relative): a first plan
+#: far off (a generated scenario of 200 sites at 10 s: 914,451 against an LP bound of
+#: 1,534,022, 40 % off) stopped the start at its share, or by ``PATIENCE``, and HiGHS found
+#: nothing better in the rest (a QA pass; ``lpguided`` alone: 1,509,483, 1.6 %). National's
+#: start has a plan within ~0.7 % at ~4-5 s, gen-200's within ~1.6 %: those stop as before.
+FIRST_PLAN_GAP = 0.02
+#: ... for no longer than this many seconds in all, whatever the time limit: HiGHS keeps the
+#: rest of a long solve.
+FIRST_PLAN_MAX = 60.0
 #: Above this many columns the LP-guided phase keeps its whole share: HiGHS's own plans on
 #: gen-1000 (217 k) come from a sub-MIP after its root, ~50 s in, and are no better than the
 #: start's (run 9: with ``PATIENCE`` the start stopped at ~5 s and the gaps were 0.18-0.31 %,
@@ -181,7 +190,9 @@ def _least(a: float | None, b: float | None) -> float | None:
 class _Patience(threading.Event):
     """The LP-guided start's cancel flag: set with the caller's, or ``patience`` seconds after
     the start's last better plan, or — given ``gap`` — once ``after`` seconds have passed and
-    its plan is within ``gap`` (relative) of its bound."""
+    its plan is within ``gap`` (relative) of its bound; given ``share``, once those seconds
+    have passed with a plan. Given ``good``, the last two and ``patience`` wait for a plan
+    within ``good`` of the bound (``FIRST_PLAN_GAP``)."""
 
     def __init__(
         self,
@@ -190,6 +201,7 @@ class _Patience(threading.Event):
         after: float = 0.0,
         gap: float | None = None,
         share: float | None = None,
+        good: float | None = None,
     ) -> None:
         super().__init__()
         self.user = user
@@ -197,6 +209,7 @@ class _Patience(threading.Event):
         self.after = time.perf_counter() + after
         self.gap = gap
         self.share_ends = None if share is None else time.perf_counter() + share
+        self.good = good
         self.best: float | None = None
         self.bound: float | None = None
         self.since: float | None = None
@@ -211,17 +224,22 @@ class _Patience(threading.Event):
         if super().is_set() or (self.user is not None and self.user.is_set()):
             return True
         now = time.perf_counter()
-        close = (
-            self.gap is not None
+        if self._within(self.gap) and now >= self.after:
+            return True
+        if self.good is not None and not self._within(self.good):
+            return False  # no plan yet, or one far off: on (FIRST_PLAN_SHARE, FIRST_PLAN_GAP)
+        if self.share_ends is not None and self.best is not None and now >= self.share_ends:
+            return True  # past its share with a plan
+        return self.since is not None and now - self.since > self.patience
+
+    def _within(self, gap: float | None) -> bool:
+        """Whether the start's plan is within ``gap`` (relative) of its bound."""
+        return (
+            gap is not None
             and self.best is not None
             and self.bound is not None
-            and self.bound - self.best <= self.gap * abs(self.bound)
+            and self.bound - self.best <= gap * abs(self.bound)
         )
-        if close and now >= self.after:
-            return True
-        if self.share_ends is not None and self.best is not None and now >= self.share_ends:
-            return True  # past its share with a plan (FIRST_PLAN_SHARE)
-        return self.since is not None and now - self.since > self.patience
 
 
 def _left(options: SolveOptions, started: float) -> float:
@@ -278,8 +296,11 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     share = min(PRIMAL_MAX, max(PRIMAL_MIN, PRIMAL_SHARE * options.time_limit), options.time_limit)
     if not large:
         # its share, or on to its first plan (FIRST_PLAN_SHARE)
-        head = max(share, min(FIRST_PLAN_SHARE * options.time_limit, _left(options, started)))
-        patience = _Patience(options.cancel, PATIENCE, share=share)
+        head = max(
+            share,
+            min(FIRST_PLAN_SHARE * options.time_limit, FIRST_PLAN_MAX, _left(options, started)),
+        )
+        patience = _Patience(options.cancel, PATIENCE, share=share, good=FIRST_PLAN_GAP)
     else:
         # The whole share, and on until the plan is within START_GAP of the LP bound (module
         # docstring): from a poor plan HiGHS found no better one in the time left.

@@ -108,6 +108,21 @@ def test_without_a_plan_at_its_share_the_start_goes_on_to_its_first() -> None:
     assert not flag.is_set()
     flag.plan(95.0, 100.0)
     assert flag.is_set()  # its first plan, past its share
+    far = portfolio._Patience(None, 0.0, share=0.0, good=portfolio.FIRST_PLAN_GAP)
+    far.plan(60.0, 100.0)
+    time.sleep(0.01)
+    assert not far.is_set()  # past its share and its patience, but 40 % off: on
+    far.plan(99.0, 100.0)
+    assert far.is_set()
+
+
+def test_a_short_solve_goes_on_past_a_first_plan_far_off() -> None:
+    """A generated scenario of 200 sites at 10 s: the start stopped at its share with a plan
+    40 % below its bound, and HiGHS found nothing better in the rest (914,451; ``lpguided``
+    alone 1,509,483; a QA pass)."""
+    doc = generate(regions=10, sites_per_region=20, years=10, crew_pools=12, seed=3)
+    plan = solve(doc, backend="portfolio", time_limit=10, threads=2)
+    assert plan.status == "feasible" and plan.gap is not None and plan.gap < 0.05, plan.solver
 
 
 def test_a_short_national_solve_on_one_thread_has_a_plan() -> None:
