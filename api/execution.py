@@ -10,6 +10,7 @@ the job: HiGHS' ``threads`` setting is process-global (SOLVER-NOTES.md).
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -19,6 +20,8 @@ import traceback
 from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.options import replan_arguments
 from api.settings import Settings
@@ -31,7 +34,7 @@ from api.states import (
     start_outcome,
     worker_id,
 )
-from api.storage import ProgressPoint, Storage, log_failure, shown_url
+from api.storage import ProgressPoint, Storage, log_failure, shown_url, why
 from solver.evaluate import evaluate
 from solver.plan import Status
 from solver.scenario import parse_scenario
@@ -271,9 +274,8 @@ def _run_claimed(
         monitor.stop.set()
         monitor.join()
     monitor.beat()  # the last progress rows
-    if not storage.finish(
-        job_id, worker, status, reason, plan_doc, checked, time.perf_counter() - started
-    ):
+    seconds = time.perf_counter() - started
+    if not _finish(storage, job_id, worker, status, reason, plan_doc, checked, seconds):
         log.warning(
             "job %s: finished as %s but no longer owned by %s; result dropped",
             job_id,
@@ -293,3 +295,48 @@ def run_in_process(job_id: str, settings_data: dict[str, Any], host: str) -> Non
     execute_job(
         job_id, settings, runner="local", worker=worker_id(host, os.getpid()), watch_parent=True
     )
+
+
+#: How long a finished job's result is written again while the database does not answer
+#: (seconds), and how often: a solve that ended during an outage lost its plan, the worker
+#: process died with a traceback, and the job read ``running`` until the heartbeat rule
+#: failed it (a QA pass).
+FINISH_RETRY_SECONDS = 600.0
+FINISH_RETRY_EVERY = 0.5
+
+
+def _finish(
+    storage: Storage,
+    job_id: str,
+    worker: str,
+    status: str,
+    reason: str | None,
+    plan_doc: dict[str, Any] | None,
+    checked: bool | None,
+    seconds: float,
+) -> bool:
+    """``storage.finish``, tried again while the database does not answer, each time after a
+    heartbeat, so that the server's heartbeat rule does not fail the job as the database comes
+    back; False when the job is not this worker's any more (or the database never answered)."""
+    given_up = time.monotonic() + FINISH_RETRY_SECONDS
+    said = -math.inf
+    while True:
+        try:
+            storage.heartbeat(job_id, worker, [])
+            return storage.finish(job_id, worker, status, reason, plan_doc, checked, seconds)
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() >= given_up:
+                log.error(
+                    "job %s: its result (%s) could not be written in %.0f s: %s",
+                    job_id,
+                    status,
+                    FINISH_RETRY_SECONDS,
+                    why(exc),
+                )
+                return False
+            if time.monotonic() - said >= 30:  # a line now and then, not one a try
+                said = time.monotonic()
+                log.warning(
+                    "job %s: the database is unavailable, its result waits: %s", job_id, why(exc)
+                )
+            time.sleep(FINISH_RETRY_EVERY)

@@ -8,6 +8,7 @@ PostgreSQL, ``RDPLAN_BROKER_URL`` sends jobs to Celery workers instead.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,9 +16,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from solver.backends import base
 from solver.backends.base import MEMORY_LIMIT_MB
 
+#: The longest time any setting in seconds may name (a year).
+MAX_SECONDS = 365 * 24 * 3600.0
+
 
 class Settings(BaseSettings):
     """Every knob of the service; each field is ``RDPLAN_<NAME>`` in the environment."""
+
+    # Seconds at most (a year): 1e11 passed and broke the dispatcher's timedelta every step,
+    # so no job ran while /healthz said ok (a QA pass); inf was refused already.
 
     # inf passes every bound here and then breaks the service (timedelta and wait overflow)
     model_config = SettingsConfigDict(env_prefix="RDPLAN_", extra="ignore", allow_inf_nan=False)
@@ -50,36 +57,55 @@ class Settings(BaseSettings):
         description="largest model (columns) a solve may build (413 above); gen-3000 has 1.6 M",
     )
     max_time_limit: float = Field(
-        default=3600.0, gt=0, description="largest time_limit a solve may ask for, seconds"
+        default=3600.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="largest time_limit a solve may ask for, seconds",
     )
-    default_time_limit: float = Field(default=60.0, gt=0)
+    default_time_limit: float = Field(default=60.0, gt=0, le=MAX_SECONDS)
     default_threads: int = Field(
         default=1, ge=1, description="solver threads of a job that names none"
     )
     max_threads: int = Field(default_factory=base.default_threads, ge=1)  # the cores
 
     progress_interval: float = Field(
-        default=0.5, gt=0, description="seconds between progress/heartbeat writes of a job"
+        default=0.5,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds between progress/heartbeat writes of a job",
     )
     heartbeat_timeout: float = Field(
-        default=60.0, gt=0, description="a running job silent this long is marked failed"
+        default=60.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="a running job silent this long is marked failed",
     )
     requeue_after: float = Field(
         default=300.0,
         ge=0,
+        le=MAX_SECONDS,
         description="Celery: a job still queued this long is sent to the broker again, then at "
         "doubling intervals (a lost message); 0 = never",
     )
     cancel_grace: float = Field(
-        default=10.0, ge=0, description="seconds a cancelled solver gets before it is killed"
+        default=10.0,
+        ge=0,
+        le=MAX_SECONDS,
+        description="seconds a cancelled solver gets before it is killed",
     )
-    sse_poll_interval: float = Field(default=0.25, gt=0)
+    sse_poll_interval: float = Field(default=0.25, gt=0, le=MAX_SECONDS)
     memory_limit_mb: float = Field(
         default=MEMORY_LIMIT_MB,
         ge=0,
         description="resident MB a solve may add to its process before its HiGHS MIP run stops "
         "with its best plan so far (soft: checked at HiGHS's callbacks); 0 = none",
     )
+
+    @field_validator("broker_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        # " " switched the service to Celery on amqp://localhost (a QA pass): blank is unset
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("heartbeat_timeout")
     @classmethod

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -102,11 +103,12 @@ class DatabaseUnavailable(Exception):
 
 
 def shown_url(url: str) -> str:
-    """``url`` with its password hidden (as given when it is not a URL at all)."""
+    """``url`` with its password hidden, also where SQLAlchemy cannot read it (a port not a
+    number showed the password whole; a QA-pass test)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):  # ValueError: a port not a number
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 def why(exc: BaseException) -> str:
@@ -133,7 +135,7 @@ def _in_memory(url: str) -> bool:
     """An SQLite URL of a database in memory: each connection would see its own, empty."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port not a number
         return False
     database = parsed.database or ""
     return parsed.get_backend_name() == "sqlite" and (
@@ -150,7 +152,7 @@ def _sqlite_migration_lock(url: str) -> Iterator[None]:
         return
     import fcntl
 
-    path = Path(make_url(url).database or "")
+    path = Path((make_url(url).database or "").removeprefix("file:"))  # a URI's file
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".migrate-lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -179,13 +181,33 @@ def migrate(url: str) -> None:
             config = Config(str(Path(__file__).with_name("alembic.ini")))
             config.attributes["url"] = url
             command.upgrade(config, "head")
+        _can_write(url)
     except CommandError as exc:  # e.g. a revision of a newer rdplan, after a roll-back
         raise DatabaseUnavailable(
             f"cannot migrate the database {shown_url(url)}: {exc} (a newer rdplan's schema?"
             " run that rdplan, or its `alembic downgrade`, before this one)"
         ) from exc
-    except (SQLAlchemyError, ImportError, OSError) as exc:
+    except (SQLAlchemyError, ImportError, OSError, ValueError, TypeError) as exc:
+        # ValueError, TypeError: a URL's port or query the driver cannot read (notaport,
+        # ?timeout=abc), a traceback at start (a QA pass)
         raise DatabaseUnavailable(f"cannot open the database {shown_url(url)}: {why(exc)}") from exc
+
+
+def _can_write(url: str) -> None:
+    """A write that changes nothing, rolled back: a database the service can read and not
+    write (a read-only SQLite file, a role without rights) started, said ok, and answered
+    every submission 500 (a QA pass)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            conn.rollback()
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(
+            f"cannot write to the database {shown_url(url)}: {why(exc)}"
+        ) from exc
+    finally:
+        engine.dispose()
 
 
 class Storage:
@@ -232,8 +254,16 @@ class Storage:
             yield session
 
     def ping(self) -> None:
+        """Raise unless the job store answers: its schema read (``SELECT 1`` answered over a
+        pooled connection to an SQLite file deleted under the server, whose new connections
+        found no tables, a QA pass), and an SQLite file still there."""
+        if self.dialect == "sqlite":
+            database = make_url(self.url).database or ""
+            path = database.removeprefix("file:").split("?", 1)[0]
+            if path and path != ":memory:" and not Path(path).exists():
+                raise FileNotFoundError(f"the SQLite file {path} is gone")
         with self.reading() as s:
-            s.execute(text("SELECT 1"))
+            s.execute(text("SELECT version_num FROM alembic_version"))
 
     # -- scenarios ---------------------------------------------------------
 
@@ -573,8 +603,26 @@ class Storage:
     def requeue_running(self, job_id: str, worker: str, note: str) -> bool:
         """Put a running job of ``worker`` back in the queue (a server shutting down): it runs
         again from the start, here after a restart or on another server; ``note`` is its reason
-        until then. False when it is not that worker's running job any more."""
+        until then. False when it is not that worker's running job any more, or when its cancel
+        was asked for: it ends ``cancelled`` then."""
         with self.writing() as s:
+            # A cancel asked for and not yet seen by the solver ends the job: it ran again from
+            # the start after a restart, then "did not stop within" its grace (a QA pass).
+            s.execute(
+                update(JobRow)
+                .where(
+                    JobRow.id == job_id,
+                    JobRow.status == RUNNING,
+                    JobRow.worker == worker,
+                    JobRow.cancel_requested_at.is_not(None),
+                )
+                .values(
+                    status=CANCELLED,
+                    reason="cancelled on request; stopped (SIGTERM) before the solver saw it,"
+                    " without a plan",
+                    finished_at=utcnow(),
+                )
+            )
             res = s.execute(
                 update(JobRow)
                 .where(JobRow.id == job_id, JobRow.status == RUNNING, JobRow.worker == worker)

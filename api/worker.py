@@ -22,9 +22,22 @@ def transport_problem(url: str) -> str | None:
     from kombu.connection import Connection
 
     try:
-        Connection(url).get_transport_cls()  # type: ignore[no-untyped-call]
-    except (KeyError, ImportError, ValueError) as exc:
-        return f"RDPLAN_BROKER_URL: {str(exc).strip(chr(39))}"
+        # built inside: a query kombu does not take (?socket_timeout=5) raised TypeError here,
+        # a traceback at start (a QA pass)
+        connection = Connection(url)  # type: ignore[no-untyped-call]
+        transport = connection.get_transport_cls()  # type: ignore[no-untyped-call]
+    except TypeError as exc:  # kombu passes the query on as keyword arguments
+        return f"RDPLAN_BROKER_URL: its query names an option the connection does not take ({exc})"
+    except Exception as exc:  # KeyError's str() quotes its message
+        said = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        return f"RDPLAN_BROKER_URL: {said}"
+    name = str(getattr(transport, "driver_type", "") or connection.transport_cls).lower()
+    if name == "memory":  # the server's own memory: a worker in another process never reads it
+        return "RDPLAN_BROKER_URL: memory:// lives in one process, and workers run in others"
+    vhost = str(connection.virtual_host or "").strip("/")
+    if name == "redis" and vhost and not vhost.isdigit():
+        # the worker printed three tracebacks and exited 0 on redis://host:6379/abc
+        return f"RDPLAN_BROKER_URL: a Redis database is a number (0-15 by default), not {vhost!r}"
     return None
 
 

@@ -477,7 +477,15 @@ def _database_holds() -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import run_server
 
-    if not _settings_hold() or not _database_holds():
+    if not _settings_hold():
+        return 2
+    # before the database is migrated and a dispatcher might start on it: uvicorn said so in
+    # its log after start-up, and exited 3
+    taken = _address_problem(args.host, args.port)
+    if taken is not None:
+        print(f"rdplan: cannot listen on {args.host}:{args.port}: {taken}", file=sys.stderr)
+        return 2
+    if not _database_holds():
         return 2
     from api.settings import get_settings
     from api.worker import transport_problem
@@ -486,10 +494,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     problem = transport_problem(broker) if broker else None
     if problem is not None:
         print(f"rdplan: {problem}", file=sys.stderr)
-        return 2
-    taken = _address_problem(args.host, args.port)
-    if taken is not None:  # uvicorn said so in its log and exited 3
-        print(f"rdplan: cannot listen on {args.host}:{args.port}: {taken}", file=sys.stderr)
         return 2
     run_server(host=args.host, port=args.port, migrated=True)
     return 0

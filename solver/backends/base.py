@@ -45,22 +45,25 @@ def default_threads() -> int:
 
 
 def memory_limit_mb() -> float | None:
-    """The memory a solve may add: ``RDPLAN_MEMORY_LIMIT_MB`` (0 or less: none) or
-    :data:`MEMORY_LIMIT_MB`. A value that is not a number is reported and ignored."""
+    """The memory a solve may add: ``RDPLAN_MEMORY_LIMIT_MB`` (0: none) or
+    :data:`MEMORY_LIMIT_MB`. A value that is not a number, or is negative (which the service
+    refuses at start), is reported and ignored: the default applies."""
     raw = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
     if not raw:
         return MEMORY_LIMIT_MB
     try:
         value = float(raw)
+        if value < 0 or value != value:  # negative, or NaN
+            raise ValueError(raw)
     except ValueError:
         logger.warning(
-            "%s=%r is not a number of megabytes; the default %g MB applies",
+            "%s=%r is not a number of megabytes (0 or more); the default %g MB applies",
             MEMORY_LIMIT_ENV,
             raw,
             MEMORY_LIMIT_MB,
         )
         return MEMORY_LIMIT_MB
-    return value if value > 0 else None
+    return value if value > 0 else None  # 0: none
 
 
 def memory_ceiling_mb(limit: float | None | Literal["env"] = "env") -> float | None:

@@ -80,8 +80,9 @@ FIRST_PLAN_SHARE = 0.75
 #: far off (a generated scenario of 200 sites at 10 s: 914,451 against an LP bound of
 #: 1,534,022, 40 % off) stopped the start at its share, or by ``PATIENCE``, and HiGHS found
 #: nothing better in the rest (a QA pass; ``lpguided`` alone: 1,509,483, 1.6 %). National's
-#: start has a plan within ~0.7 % at ~4-5 s, gen-200's within ~1.6 %: those stop as before.
-FIRST_PLAN_GAP = 0.02
+#: start has a plan within ~0.7 % at ~4-5 s and stops as before; gen-200's LP bound is looser,
+#: and at 2 % its start ran 46 s of 60 (a gap of 0.49 % at 60 s, against ~0.3 % before).
+FIRST_PLAN_GAP = 0.10
 #: ... for no longer than this many seconds in all, whatever the time limit: HiGHS keeps the
 #: rest of a long solve.
 FIRST_PLAN_MAX = 60.0

@@ -40,6 +40,9 @@ def rdplan(command: str, workdir: Path, **settings: str) -> subprocess.Completed
         ("not a url", "Could not parse SQLAlchemy URL"),
         ("mysql://rdplan@127.0.0.1/rdplan", "its database driver is not installed"),
         ("postgresql://rdplan:s3cret@127.0.0.1:1/rdplan", "port 1 failed"),
+        # a port or a query the driver cannot read: tracebacks, exit 1 (a QA pass)
+        ("postgresql://rdplan:s3cret@127.0.0.1:notaport/x", "invalid literal for int()"),
+        ("sqlite:///./q.db?timeout=abc", "could not convert string to float: 'abc'"),
     ],
 )
 def test_a_database_url_it_cannot_use_is_named_without_a_traceback(
@@ -153,13 +156,56 @@ def test_a_heartbeat_timeout_shorter_than_two_beats_is_refused(
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_a_broker_url_of_no_transport_is_refused_at_start(command: str, tmp_path: Path) -> None:
-    """``notabroker://x``: the worker printed a 73-line traceback; the server started, said
-    ``ok`` on /healthz and answered 503 to every solve (a QA pass)."""
-    r = rdplan(command, tmp_path, database_url="sqlite:///./rdplan.db", broker_url="notabroker://x")
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        # the worker printed a 73-line traceback; the server started, said ok on /healthz and
+        # answered 503 to every solve (a QA pass)
+        ("notabroker://x", "No such transport: notabroker"),
+        # the same for these three (later QA passes): a traceback at start, or the worker's
+        # three and exit 0, or jobs accepted that no worker could ever read
+        (
+            "redis://127.0.0.1:6379/13?socket_timeout=5",
+            "its query names an option the connection does not take",
+        ),
+        ("redis://127.0.0.1:6379/abc", "a Redis database is a number (0-15 by default), not 'abc'"),
+        ("memory://", "memory:// lives in one process, and workers run in others"),
+    ],
+)
+def test_a_broker_url_that_cannot_work_is_refused_at_start(
+    command: str, url: str, says: str, tmp_path: Path
+) -> None:
+    r = rdplan(command, tmp_path, database_url="sqlite:///./rdplan.db", broker_url=url)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr, r.stderr
-    assert "RDPLAN_BROKER_URL: No such transport: notabroker" in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"RDPLAN_BROKER_URL: {says}" in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_seconds_past_a_year_are_refused_by_name(
+    command: str, broker_url: str, tmp_path: Path
+) -> None:
+    """``RDPLAN_CANCEL_GRACE=1e11`` passed, and the dispatcher's every step then failed
+    (timedelta out of range): no job ran while /healthz said ok (a QA pass)."""
+    settings = dict.fromkeys(FLOAT_SETTINGS[:-1], "1e11")  # memory_limit_mb is not seconds
+    r = rdplan(
+        command, tmp_path, database_url="sqlite:///./rdplan.db", broker_url=broker_url, **settings
+    )
+    assert r.returncode == 2, r.stderr
+    for name in FLOAT_SETTINGS[:-1]:
+        assert f"RDPLAN_{name.upper()}=" in r.stderr, r.stderr
+    assert "less than or equal to 31536000" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "rdplan.db").exists()
+
+
+def test_a_blank_broker_url_is_none() -> None:
+    """``RDPLAN_BROKER_URL=' '`` switched the service to Celery on amqp://localhost, and
+    every solve was a 503 (a QA pass): blank is unset, the in-process workers."""
+    from api.settings import Settings
+
+    assert Settings(broker_url=" ").runner == "local"
+    assert Settings(broker_url="redis://127.0.0.1:6379/0").runner == "celery"
 
 
 def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:

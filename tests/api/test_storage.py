@@ -431,3 +431,23 @@ def test_databases_that_cannot_serve_are_one_line(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(DatabaseUnavailable, match="Can't locate revision .*'0099'.*newer rdplan"):
         migrate(url)
+
+
+def test_a_job_stopped_with_its_cancel_asked_for_ends_cancelled(
+    storage: Storage, tiny_doc: dict[str, Any]
+) -> None:
+    """A server stopped (SIGTERM) after a cancel was asked for and before the solver saw it
+    put the job back in the queue; it ran again from the start after a restart, then "did not
+    stop within" its grace (a QA pass). It ends cancelled; one not cancelled is queued again."""
+    sc, _ = storage.add_scenario(parse_scenario(tiny_doc))
+    opts = {"backend": "cpsat", "time_limit": 1.0, "threads": 1, "seed": 0}
+    asked, other = storage.create_job(sc.id, opts), storage.create_job(sc.id, opts)
+    for job in (asked, other):
+        assert storage.claim(job.id, runner="local", worker="host/1") is not None
+    assert storage.request_cancel(asked.id) is not None
+    assert not storage.requeue_running(asked.id, "host/1", "queued again")
+    row = storage.get_job(asked.id)
+    assert row is not None and row.status == "cancelled" and row.finished_at is not None
+    assert row.reason is not None and row.reason.startswith("cancelled on request")
+    assert storage.requeue_running(other.id, "host/1", "queued again")
+    assert storage.get_job(other.id).status == "queued"  # type: ignore[union-attr]

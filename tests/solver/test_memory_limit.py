@@ -54,6 +54,11 @@ def test_the_limit_comes_from_the_environment(
     with caplog.at_level(logging.WARNING):
         assert memory_limit_mb() == base.MEMORY_LIMIT_MB
     assert base.MEMORY_LIMIT_ENV in caplog.text and "'lots'" in caplog.text
+    # -5 was no limit here and refused by the service at start (a QA pass): the default, said
+    monkeypatch.setenv(base.MEMORY_LIMIT_ENV, "-5")
+    with caplog.at_level(logging.WARNING):
+        assert memory_limit_mb() == base.MEMORY_LIMIT_MB
+    assert "'-5'" in caplog.text
 
 
 def test_resident_memory_is_read() -> None:
