@@ -404,7 +404,6 @@ class BatchRequest(BaseModel):
     variants: list[BatchVariant] = Field(default_factory=list, max_length=MAX_BATCH_VARIANTS)
     start_from_base: bool = Field(
         default=True,
-        strict=True,  # "no" was taken as false
         description="a variant whose job starts after the base job has ended starts from the "
         "base plan (a what-if the base plan survives is proved sooner); no job waits for "
         "another. false: every variant from scratch. With options.start_solve_id every job, "

@@ -334,8 +334,6 @@ def test_invalid_batches(client: httpx.Client, tiny_doc: dict[str, Any]) -> None
     # every error of the request's form at once: {} named the variants, then the scenario
     r = client.post("/v1/batches", json={})
     assert r.status_code == 422 and paths(r.json()) == ["scenario", "variants"], r.text
-    r = client.post("/v1/batches", json={"variants": [patch], "start_from_base": "no"})
-    assert r.status_code == 422 and "start_from_base" in paths(r.json()), r.text
     r = client.post("/v1/batches", json={"scenario": tiny_doc, "grid": {"sites.0.x": [1]}})
     [error] = r.json()["errors"]  # the key at fault, without pydantic's "[key]" mark
     assert error["path"] == "grid.sites.0.x" and error["message"].startswith("the key 'sites.0.x'")
