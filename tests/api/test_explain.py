@@ -4,6 +4,7 @@ and re-planning against a baseline job — on the real uvicorn server (SQLite, w
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import httpx
@@ -68,7 +69,12 @@ def test_validate_reports_errors_and_counting_checks(
 
     # garbage is an answer, not an error
     for garbage in ([1, 2], "text", 3, None, {}):
-        r = client.post("/v1/validate", json=garbage)
+        # JSON's null sent (httpx's json=None sends no body, which is no document: 422)
+        r = client.post(
+            "/v1/validate",
+            content=json.dumps(garbage).encode(),
+            headers={"content-type": "application/json"},
+        )
         assert r.status_code == 200, (garbage, r.text)
         assert r.json()["valid"] is False and r.json()["errors"], garbage
     assert paths(client.post("/v1/validate", json=[1]).json()) == [""]

@@ -248,7 +248,10 @@ def test_a_body_not_sent_as_json_gets_415(client: httpx.Client, tiny_variant: An
     )
     assert r.status_code == 200 and r.json()["valid"] is True, r.text
     r = client.post("/v1/validate", headers={"content-type": "text/plain"})
-    assert r.status_code == 200 and r.json()["valid"] is False
+    assert r.status_code == 422, r.text  # not 415: no body, whatever its type
+    assert r.json()["errors"] == [
+        {"path": "", "message": "the body is empty: send a JSON document"}
+    ]
     # A compressed body: "the body is not UTF-8 text" before (a QA pass); now 415, and why.
     r = client.post(
         "/v1/scenarios",
