@@ -33,7 +33,7 @@ import highspy
 import numpy as np
 
 from solver.backends import highs
-from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
+from solver.backends.base import ProgressThrottle, RawResult, SolveOptions, held_sigint
 from solver.model import MatrixModel
 from solver.plan import Status, close_enough
 
@@ -196,12 +196,18 @@ def _relaxation(
     h.setOptionValue("time_limit", max(0.01, deadline - time.perf_counter()))
     cancel = options.cancel
 
-    def on_interrupt(event: Any) -> None:
-        if (cancel is not None and cancel.is_set()) or time.perf_counter() > deadline:
-            event.data_in.user_interrupt = True
+    with held_sigint() as ctrl_c:
 
-    h.cbSimplexInterrupt.subscribe(on_interrupt)
-    h.run()
+        def on_interrupt(event: Any) -> None:
+            if (
+                ctrl_c.is_set()
+                or (cancel is not None and cancel.is_set())
+                or time.perf_counter() > deadline
+            ):
+                event.data_in.user_interrupt = True
+
+        h.cbSimplexInterrupt.subscribe(on_interrupt)
+        h.run()
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:
         return "infeasible", -math.inf, np.zeros(0), np.zeros(0)
