@@ -172,8 +172,11 @@ def install(app: FastAPI) -> None:
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         # The database does not answer (a server down, a file gone or locked): every data
         # endpoint was a 500 with a traceback in the log per request (a QA pass); /healthz
-        # says degraded meanwhile.
-        from api.storage import why
+        # says degraded meanwhile. A statement that is wrong stays a 500 (api.storage.is_outage).
+        from api.storage import is_outage, why
+
+        if not is_outage(exc):
+            return await _unexpected(request, exc)
 
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, why(exc))
         return error_response(

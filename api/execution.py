@@ -34,7 +34,7 @@ from api.states import (
     start_outcome,
     worker_id,
 )
-from api.storage import ProgressPoint, Storage, log_failure, shown_url, why
+from api.storage import ProgressPoint, Storage, is_outage, log_failure, shown_url, why
 from solver.evaluate import evaluate
 from solver.plan import Status
 from solver.scenario import parse_scenario
@@ -72,6 +72,12 @@ class ProgressRecorder:
         with self._lock:
             out, self._pending = self._pending, []
             return out
+
+    def give_back(self, points: list[ProgressPoint]) -> None:
+        """Points a heartbeat could not write: first in line for the next one (they were lost
+        while the database did not answer, the plan's final point too; a review)."""
+        with self._lock:
+            self._pending = points + self._pending
 
     def final(self, plan: dict[str, Any], seconds: float) -> None:
         """The plan's own incumbent and bound as the last point of the history."""
@@ -123,6 +129,7 @@ class Monitor(threading.Thread):
             asked = self.storage.heartbeat(self.job_id, self.worker, points)
         except Exception:  # a database hiccup must not kill the solve; retry next beat
             log_failure(log, f"job {self.job_id}: heartbeat failed")
+            self.recorder.give_back(points)
             return
         if asked is None:
             self.lost = True
@@ -275,7 +282,7 @@ def _run_claimed(
         monitor.join()
     monitor.beat()  # the last progress rows
     seconds = time.perf_counter() - started
-    if not _finish(storage, job_id, worker, status, reason, plan_doc, checked, seconds):
+    if not _finish(storage, recorder, job_id, worker, status, reason, plan_doc, checked, seconds):
         log.warning(
             "job %s: finished as %s but no longer owned by %s; result dropped",
             job_id,
@@ -307,6 +314,7 @@ FINISH_RETRY_EVERY = 0.5
 
 def _finish(
     storage: Storage,
+    recorder: ProgressRecorder,
     job_id: str,
     worker: str,
     status: str,
@@ -316,15 +324,23 @@ def _finish(
     seconds: float,
 ) -> bool:
     """``storage.finish``, tried again while the database does not answer, each time after a
-    heartbeat, so that the server's heartbeat rule does not fail the job as the database comes
-    back; False when the job is not this worker's any more (or the database never answered)."""
+    heartbeat with the progress points not yet written, so that the server's heartbeat rule
+    does not fail the job as the database comes back and its history is whole; False when the
+    job is not this worker's any more (or the database never answered)."""
     given_up = time.monotonic() + FINISH_RETRY_SECONDS
     said = -math.inf
     while True:
         try:
-            storage.heartbeat(job_id, worker, [])
+            points = recorder.take()
+            try:
+                storage.heartbeat(job_id, worker, points)
+            except BaseException:
+                recorder.give_back(points)
+                raise
             return storage.finish(job_id, worker, status, reason, plan_doc, checked, seconds)
         except (OperationalError, InterfaceError) as exc:
+            if not is_outage(exc):
+                raise
             if time.monotonic() >= given_up:
                 log.error(
                     "job %s: its result (%s) could not be written in %.0f s: %s",

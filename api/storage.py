@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -108,7 +107,13 @@ def shown_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):  # ValueError: a port not a number
-        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+        # what lies between the last ":" of the credentials and the last "@", unless that ":"
+        # is the scheme's ("postgresql:/u:pw@h", "pg://u:pa/ss@h:x" showed it; a review)
+        credentials, at, rest = url.rpartition("@")
+        colon = credentials.rfind(":")
+        if not at or colon < 0 or credentials[colon + 1 :].startswith("//"):
+            return url
+        return f"{credentials[: colon + 1]}***@{rest}"
 
 
 def why(exc: BaseException) -> str:
@@ -120,12 +125,31 @@ def why(exc: BaseException) -> str:
     return " ".join(ln for ln in lines if ln and not ln.startswith("(Background on this error"))
 
 
+#: What SQLite says when its file cannot be used now (locked, full, unreadable, read-only),
+#: unlike "no such column", which a request would meet again and again: a bug, not an outage.
+_SQLITE_OUTAGES = ("locked", "unable to open", "disk i/o", "disk is full", "readonly", "busy")
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the database does not answer now (a connection lost or refused, a
+    server shutting down, an SQLite file locked or full) rather than that a statement is
+    wrong: those are 503s to try again, these stay 500s with their traceback (a review: a
+    column dropped from under the service read as "unavailable", for ever)."""
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    orig = getattr(exc, "orig", None)
+    if type(orig).__module__.startswith("sqlite3"):
+        said = str(orig).lower()
+        return any(word in said for word in _SQLITE_OUTAGES)
+    return True  # PostgreSQL's OperationalError: connections, shutdowns, cancelled statements
+
+
 def log_failure(logger: logging.Logger, what: str) -> None:
     """Log the exception being handled: a database that does not answer (a server down, a file
     gone or locked) in one line, as it repeats every step until it answers; anything else with
     its traceback."""
     exc = sys.exc_info()[1]
-    if isinstance(exc, OperationalError | InterfaceError):
+    if exc is not None and is_outage(exc):
         logger.warning("%s: the database is unavailable (%s)", what, why(exc))
     else:
         logger.exception("%s", what)
@@ -197,10 +221,13 @@ def _can_write(url: str) -> None:
     """A write that changes nothing, rolled back: a database the service can read and not
     write (a read-only SQLite file, a role without rights) started, said ok, and answered
     every submission 500 (a QA pass)."""
-    engine = create_engine(url)
+    # jobs, which the service writes (a role may lack rights on alembic_version, which a DBA
+    # migrates), no row (nothing locked on PostgreSQL); the service's own engine, whose busy
+    # timeout waits out another server's write (a review)
+    engine = _make_engine(url, immediate=False)
     try:
         with engine.connect() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            conn.execute(text("UPDATE jobs SET id = id WHERE 1 = 0"))
             conn.rollback()
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(
@@ -387,16 +414,23 @@ class Storage:
             )
             return bool(res.rowcount)  # type: ignore[attr-defined]
 
-    def discard_unsent(self, job_ids: Sequence[str], batch_id: str | None = None) -> int:
+    def discard_unsent(self, job_ids: Sequence[str], batch_id: str | None = None) -> bool:
         """Delete jobs just created whose queue refused them (nothing ran them, nobody was told
-        their ids: the submission answers 503), and their batch; only while still queued."""
+        their ids: the submission answers 503), and their batch: all of them while every one is
+        still queued (True), else none."""
+        ids = list(set(job_ids))
         with self.writing() as s:
-            if batch_id is not None:
-                s.execute(delete(BatchRow).where(BatchRow.id == batch_id))
-            res = s.execute(
-                delete(JobRow).where(JobRow.id.in_(list(job_ids)), JobRow.status == QUEUED)
+            queued = s.scalar(
+                select(func.count()).where(JobRow.id.in_(ids), JobRow.status == QUEUED)
             )
-            return int(res.rowcount)  # type: ignore[attr-defined]
+            if queued != len(ids):
+                # a worker took one all the same (the broker had the message, its answer was
+                # lost): nothing is undone, the caller says what is stored (a review)
+                return False
+            if batch_id is not None:  # first: it refers to its base job
+                s.execute(delete(BatchRow).where(BatchRow.id == batch_id))
+            s.execute(delete(JobRow).where(JobRow.id.in_(ids)))
+            return True
 
     def jobs(self, job_ids: Sequence[str]) -> dict[str, JobRow]:
         """The jobs of ``job_ids`` that exist, by id (with their plans)."""
@@ -633,6 +667,9 @@ class Storage:
                     worker=None,
                     started_at=None,
                     heartbeat_at=None,
+                    # sent again now (Celery), or claimed from the queue (in-process): the
+                    # server's resend waits its RDPLAN_REQUEUE_AFTER from here
+                    published_at=utcnow(),
                 )
             )
             return bool(res.rowcount == 1)  # type: ignore[attr-defined]

@@ -14,13 +14,17 @@ import logging
 import os
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from billiard.exceptions import WorkerLostError
 from celery import Celery, Task
 from celery.signals import task_failure, worker_ready, worker_shutting_down
 
 from api.settings import Settings
-from api.states import parent_pid, pid_alive, worker_id, worker_of, worker_prefix
+from api.states import RUNNING, parent_pid, pid_alive, worker_id, worker_of, worker_prefix
+
+if TYPE_CHECKING:
+    from api.storage import Storage
 
 SOLVE_TASK = "rdplan.solve"
 log = logging.getLogger("rdplan.worker")
@@ -95,7 +99,22 @@ def _fail_jobs_of_restarted_worker(settings: Settings, nodename: str, again: boo
         storage.dispose()
 
 
-def _fail_job_of_lost_process(settings: Settings, job_id: str, exc: BaseException) -> None:
+def _our_running_job(storage: Storage, job_id: str, nodename: str) -> str | None:
+    """The worker (``node/pid``) running ``job_id`` when it is a process of this node gone
+    from this machine, else None: a duplicate message of a job another worker runs (a
+    re-sent one) must not fail or re-queue that worker's job (a review)."""
+    job = storage.get_job(job_id)
+    worker = None if job is None or job.status != RUNNING else job.worker
+    if worker is None or not worker.startswith(worker_prefix(nodename)):
+        return None
+    if worker_of(worker)[1] is None or _another_live_process(worker):
+        return None
+    return worker
+
+
+def _fail_job_of_lost_process(
+    settings: Settings, job_id: str, exc: BaseException, nodename: str
+) -> None:
     """A pool process that died mid-job (SIGKILL, the kernel's OOM killer): Celery's main
     process says so at once (WorkerLostError); the job is failed with that reason then, not a
     heartbeat timeout later (a QA pass: 31 s with a 30-s timeout)."""
@@ -103,10 +122,14 @@ def _fail_job_of_lost_process(settings: Settings, job_id: str, exc: BaseExceptio
 
     storage = Storage(settings.database_url)
     try:
+        worker = _our_running_job(storage, job_id, nodename)
+        if worker is None:
+            return
         for failed in storage.fail_running(
             f"the worker's process running the job died: {exc}".rstrip(),
             runner="celery",
             job_ids=[job_id],
+            workers=[worker],
         ):
             log.warning("job %s: its process died (%s)", failed, exc)
     finally:
@@ -125,7 +148,9 @@ def _stopped_by_sigterm(exc: BaseException) -> bool:
     return f"signal {int(signal.SIGTERM)} (SIGTERM)" in str(exc)
 
 
-def _requeue_job_of_stopped_process(settings: Settings, app: Celery, job_id: str) -> bool:
+def _requeue_job_of_stopped_process(
+    settings: Settings, app: Celery, job_id: str, nodename: str
+) -> bool:
     """A pool process stopped by SIGTERM mid-job (a redeploy: systemd signals the worker's
     whole group, or :func:`_stop_pool_on_sigterm` did): its job goes back in the queue and to
     the broker, to run from the start on a worker (this one restarted, or another), as the
@@ -135,16 +160,21 @@ def _requeue_job_of_stopped_process(settings: Settings, app: Celery, job_id: str
 
     storage = Storage(settings.database_url)
     try:
-        job = storage.get_job(job_id)
-        worker = None if job is None else job.worker
-        if worker is None or _another_live_process(worker) or worker_of(worker)[1] is None:
-            return False
-        if not storage.requeue_running(job_id, worker, WORKER_STOPPED):
+        worker = _our_running_job(storage, job_id, nodename)
+        if worker is None or not storage.requeue_running(job_id, worker, WORKER_STOPPED):
             return False
     finally:
         storage.dispose()
-    app.send_task(SOLVE_TASK, args=[job_id], task_id=job_id)
-    log.warning("job %s: its worker process was stopped (SIGTERM); queued again", job_id)
+    try:
+        # once, without kombu's retries (seconds each while the broker is down, and the
+        # worker is shutting down): the server sends a queued job again (RDPLAN_REQUEUE_AFTER)
+        app.send_task(SOLVE_TASK, args=[job_id], task_id=job_id, retry=False)
+    except Exception as exc:
+        log.warning(
+            "job %s: queued again, its message not sent (%s): the server resends", job_id, exc
+        )
+    else:
+        log.warning("job %s: its worker process was stopped (SIGTERM); queued again", job_id)
     return True
 
 
@@ -157,12 +187,17 @@ def _stop_pool_on_sigterm(sig: str) -> None:
         return
     import psutil
 
-    for child in psutil.Process().children():
+    # and theirs (CBC's process, which would run on to its time limit with its job re-queued)
+    for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
             child.terminate()
 
 
 def connect_recovery(settings: Settings, app: Celery) -> None:
+    from celery.utils.nodenames import host_format
+
+    nodename = host_format(settings.worker_name)  # this worker's --hostname
+
     @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _on_ready(sender: object = None, **kwargs: object) -> None:
         nodename = str(getattr(sender, "hostname", "") or "")
@@ -179,10 +214,10 @@ def connect_recovery(settings: Settings, app: Celery) -> None:
     ) -> None:
         if isinstance(exception, WorkerLostError) and args and isinstance(args[0], str):
             if _stopped_by_sigterm(exception) and _requeue_job_of_stopped_process(
-                settings, app, args[0]
+                settings, app, args[0], nodename
             ):
                 return
-            _fail_job_of_lost_process(settings, args[0], exception)
+            _fail_job_of_lost_process(settings, args[0], exception, nodename)
 
     @worker_shutting_down.connect(weak=False)  # type: ignore[untyped-decorator]
     def _on_shutdown(sig: str = "", **kwargs: object) -> None:

@@ -89,6 +89,8 @@ def writable_file(text: str) -> str:
     # file opened for writing as the command will, left as it was (created and removed when
     # new, opened to append nothing when there).
     existed = path.exists()
+    if existed and not path.is_file():
+        return text  # a FIFO, /dev/null: opened and closed here, a FIFO's reader would quit
     try:
         with open(path, "a" if existed else "x", encoding="utf-8"):
             pass

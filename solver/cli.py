@@ -501,17 +501,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _address_problem(host: str, port: int) -> str | None:
     """Why ``serve`` cannot listen on ``host:port`` (a port taken, an address not of this
-    machine), or None: bound and let go again, as uvicorn binds it (SO_REUSEADDR)."""
+    machine), or None: every address the name resolves to bound and let go again, as
+    asyncio's ``create_server`` under uvicorn binds them (SO_REUSEADDR, IPv6 sockets IPv6
+    only; a review: ``localhost`` is ::1 and 127.0.0.1, either may be taken)."""
+    import contextlib
     import socket
 
+    probes: list[socket.socket] = []
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, kind, proto, _, address = infos[0]
-        with socket.socket(family, kind, proto) as probe:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            probe = socket.socket(family, kind, proto)
+            probes.append(probe)
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             probe.bind(address)
     except OSError as exc:
         return exc.strerror or str(exc)
+    finally:
+        for probe in probes:
+            with contextlib.suppress(OSError):
+                probe.close()
     return None
 
 

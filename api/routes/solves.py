@@ -298,21 +298,21 @@ async def enqueue(
         try:
             await to_thread.run_sync(runner.submit, job_id)
         except Exception as exc:
-            if i == 0:
-                await to_thread.run_sync(storage.discard_unsent, job_ids, batch_id)
+            if i == 0 and await to_thread.run_sync(storage.discard_unsent, job_ids, batch_id):
                 raise ApiError(
                     503,
                     f"the job queue is unavailable: {exc}; nothing was submitted, try again"
                     " later (GET /healthz says when it answers)",
                 ) from None
-            for left in job_ids[i:]:
+            for left in job_ids[i:]:  # those still queued (a worker may have taken one)
                 await to_thread.run_sync(
                     storage.set_failed, left, f"could not queue the job: {exc}"
                 )
+            stored = f"batch {batch_id}" if batch_id is not None else f"job {job_ids[0]}"
             raise ApiError(
                 503,
-                f"the job queue is unavailable: {exc}; batch {batch_id} is stored, its first"
-                f" {i} job(s) queued and the other {len(job_ids) - i} failed",
+                f"the job queue is unavailable: {exc}; {stored} is stored, its jobs failed"
+                f" from the {i + 1}th on unless a worker had taken them",
             ) from None
 
 

@@ -8,6 +8,7 @@ database answers again the service goes on with everything it had stored.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +113,20 @@ def test_an_sqlite_file_deleted_under_the_server_is_a_degraded_health(tmp_path: 
             path.unlink()
         r = client.get("/healthz")
         assert r.status_code == 503 and r.json()["status"] == "degraded", r.text
+
+
+def test_a_statement_that_is_wrong_is_no_outage(tmp_path: Path) -> None:
+    """SQLite says "no such column" with the OperationalError it uses for a locked file: a
+    column dropped from under the service read as "the database is unavailable", a 503 to
+    retry for ever and no traceback (a review). Only what passes is an outage."""
+    import sqlalchemy as sa
+
+    from api.storage import is_outage
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.connect() as conn, pytest.raises(sa.exc.OperationalError) as wrong:
+        conn.execute(sa.text("SELECT nothing FROM nowhere"))
+    assert not is_outage(wrong.value)
+    locked = sa.exc.OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked"))
+    assert is_outage(locked)
+    engine.dispose()

@@ -237,3 +237,18 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         )
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == f"rdplan: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_a_database_it_cannot_write_is_refused_at_start(tmp_path: Path) -> None:
+    """A database the service can read and not write started, said ok on /healthz, and
+    answered every submission 500 (a QA pass): refused at start now, in one line."""
+    from api.storage import migrate
+
+    db = tmp_path / "ro.db"
+    migrate(f"sqlite:///{db}")
+    read_only = f"sqlite:///file:{db}?mode=ro&uri=true"
+    r = rdplan("serve", tmp_path, database_url=read_only)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "RDPLAN_DATABASE_URL: cannot write to the database" in lines[0]
+    assert "readonly" in lines[0] and not (tmp_path / "file:").exists()  # no stray lock folder

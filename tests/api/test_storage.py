@@ -451,3 +451,61 @@ def test_a_job_stopped_with_its_cancel_asked_for_ends_cancelled(
     assert row.reason is not None and row.reason.startswith("cancelled on request")
     assert storage.requeue_running(other.id, "host/1", "queued again")
     assert storage.get_job(other.id).status == "queued"  # type: ignore[union-attr]
+
+
+def test_a_lost_pool_process_touches_only_its_own_nodes_job(
+    storage: Storage, tiny_doc: dict[str, Any]
+) -> None:
+    """A pool process holding a duplicate message of a job another worker runs, stopped or
+    killed before its claim, re-queued (SIGTERM) or failed (SIGKILL) that worker's job (a
+    review): only a job of this node's processes, gone from this machine, is touched now."""
+    from billiard.exceptions import WorkerLostError
+
+    from api import tasks
+
+    settings = Settings(database_url=storage.url, broker_url="redis://127.0.0.1:1/0")
+    app = tasks.make_celery(settings)
+    sc, _ = storage.add_scenario(parse_scenario(tiny_doc))
+    opts = {"backend": "cpsat", "time_limit": 1.0, "threads": 1, "seed": 0}
+    other, ours = storage.create_job(sc.id, opts), storage.create_job(sc.id, opts)
+    assert storage.claim(other.id, "celery", "rdplan@machine-b/4242") is not None
+    assert storage.claim(ours.id, "celery", "rdplan@here/999999") is not None  # gone here
+    lost = WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL) Job: 0.")
+    assert not tasks._requeue_job_of_stopped_process(settings, app, other.id, "rdplan@here")
+    tasks._fail_job_of_lost_process(settings, other.id, lost, "rdplan@here")
+    assert storage.get_job(other.id).status == "running"  # type: ignore[union-attr]
+    tasks._fail_job_of_lost_process(settings, ours.id, lost, "rdplan@here")
+    assert storage.get_job(ours.id).status == "failed"  # type: ignore[union-attr]
+
+
+def test_a_url_sqlalchemy_cannot_read_keeps_its_password_hidden() -> None:
+    """A port not a number, a slash missing or a slash in the password showed the password in
+    the start-up line (a QA pass, then a review)."""
+    from api.storage import shown_url
+
+    for url in (
+        "postgresql://rdplan:s3cret@127.0.0.1:notaport/x",
+        "postgresql:/rdplan:s3cret@host/db",
+        "postgresql://rdplan:s3/cret@host:notaport/db",
+    ):
+        assert "s3" not in shown_url(url) and "***@" in shown_url(url), url
+    assert (
+        shown_url("postgresql://rdplan@host:notaport/db") == "postgresql://rdplan@host:notaport/db"
+    )
+
+
+def test_a_refused_submission_is_undone_only_while_no_worker_took_it(
+    storage: Storage, tiny_doc: dict[str, Any]
+) -> None:
+    """The broker may have taken a message whose answer was lost: a job a worker claimed is
+    not deleted, nor its batch (a review); one all queued is undone whole."""
+    sc, _ = storage.add_scenario(parse_scenario(tiny_doc))
+    opts = {"backend": "cpsat", "time_limit": 1.0, "threads": 1, "seed": 0}
+    batch = storage.create_batch({"base": (sc.id, opts), "v": (sc.id, opts)}, {})
+    ids = [batch.base_job_id, *(j for j in batch.variants.values() if j)]
+    assert storage.claim(ids[0], "celery", "rdplan@h/1") is not None
+    assert not storage.discard_unsent(ids, batch.id)
+    assert storage.get_job(ids[1]) is not None and storage.get_batch(batch.id) is not None
+    other = storage.create_batch({"base": (sc.id, opts)}, {})
+    assert storage.discard_unsent([other.base_job_id], other.id)
+    assert storage.get_job(other.base_job_id) is None and storage.get_batch(other.id) is None

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -756,6 +757,15 @@ def test_an_output_no_file_can_be_made_at_is_refused_before_the_solve(tmp_path: 
     assert r.returncode == 0 and json.loads(kept.read_text())["status"] == "optimal"
     r = rdplan("schema", "--out", str(tmp_path / "s.json"))
     assert r.returncode == 0 and json.loads((tmp_path / "s.json").read_text())
+    # a FIFO is not opened to be tried: its reader would take that for the end (a review)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    r = rdplan("schema", "--out", str(fifo))
+    reader.join(30)
+    assert r.returncode == 0 and got and json.loads(got[0])["title"].startswith("rdplan")
 
 
 def test_generate_to_an_unwritable_out_exit_2(tmp_path: Path) -> None:
