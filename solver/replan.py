@@ -221,6 +221,9 @@ def _cap_frozen_training(
         else:
             per_year = dict(capacity)
         for y in frozen:
+            # at most the what-if's own bound: unlimited, SPEC §3 bounds t by the region's
+            # largest possible need, which a what-if may lower below what was trained (fewer
+            # technicians a design: 25 trained, 22 held; rdplan check refuses 25 there)
             per_year[str(y)] = min(per_year[str(y)], trained.get((region["id"], y), 0))
         region["training_capacity"] = per_year
 
@@ -257,6 +260,22 @@ def apply_baseline(
         for i, s in enumerate(doc["sites"]):
             if s["id"] in frozen:
                 b = frozen[s["id"]]
+                own = s.get("fixed")
+                if own is not None and (
+                    own["year"] != b["year"] or own.get("option", b["option"]) != b["option"]
+                ):
+                    # the what-if's own fixed build, which the freeze replaced without a word
+                    # while check held the plan to it (a QA pass)
+                    at = f"{own['year']}" + (
+                        f" with option '{own['option']}'" if "option" in own else ""
+                    )
+                    errors.append(
+                        FieldError(
+                            path=f"sites[{i}].fixed",
+                            message=f"site '{s['id']}' is fixed to {at}, and the baseline builds it in {b['year']} with option '{b['option']}', a frozen year: freeze fewer years, or fix it as the baseline builds it",
+                        )
+                    )
+                    continue
                 s["fixed"] = {"year": b["year"], "option": b["option"]}
                 copied.add(f"sites[{i}].fixed")
             elif "fixed" in s and s["fixed"]["year"] <= freeze_through:

@@ -662,3 +662,24 @@ def test_a_plan_that_builds_nothing_freezes_empty_years() -> None:
     assert {b.year for b in plan.builds} == {2031}
     with pytest.raises(ScenarioError, match="freezing years needs a baseline"):
         apply_baseline(parse_scenario(doc), None, freeze_through=2030)
+
+
+def test_a_what_ifs_own_fixed_build_in_a_frozen_year_is_not_replaced() -> None:
+    """A what-if that fixes a site the baseline built in a frozen year (another year, another
+    design) was replaced by the baseline's build without a word: solve said optimal, and
+    rdplan check found the plan breaking six rules of the what-if (a QA pass). It is an error
+    at the site's fixed build now; one the same as the baseline's is taken."""
+    base_doc = load("conformance/generated-b")
+    base = solve(base_doc, backend="highs", time_limit=30, threads=1).to_document()
+    built = {b["site"]: b for b in base["builds"]}
+    frozen_site = next(b for b in base["builds"] if b["year"] <= 2032)
+    i = next(k for k, s in enumerate(base_doc["sites"]) if s["id"] == frozen_site["site"])
+    what_if = json.loads(json.dumps(base_doc))
+    what_if["sites"][i]["fixed"] = {"year": 2034, "option": frozen_site["option"]}
+    with pytest.raises(ScenarioError) as refused:
+        apply_baseline(parse_scenario(what_if), base, 2032)
+    [error] = refused.value.errors
+    assert error.path == f"sites[{i}].fixed" and "a frozen year" in error.message
+    same = json.loads(json.dumps(base_doc))
+    same["sites"][i]["fixed"] = {"year": built[frozen_site["site"]]["year"]}
+    assert apply_baseline(parse_scenario(same), base, 2032) is not None
