@@ -280,8 +280,7 @@ def _run_claimed(
     finally:
         monitor.stop.set()
         monitor.join()
-    monitor.beat()  # the last progress rows
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started  # _finish writes the last progress rows
     if not _finish(storage, recorder, job_id, worker, status, reason, plan_doc, checked, seconds):
         log.warning(
             "job %s: finished as %s but no longer owned by %s; result dropped",

@@ -155,6 +155,16 @@ def log_failure(logger: logging.Logger, what: str) -> None:
         logger.exception("%s", what)
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (a ``file:`` URI's too; its query is the URL's), or None: not
+    SQLite, or in memory."""
+    parsed = make_url(url)
+    database = (parsed.database or "").removeprefix("file:")
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return Path(database)
+
+
 def _in_memory(url: str) -> bool:
     """An SQLite URL of a database in memory: each connection would see its own, empty."""
     try:
@@ -171,12 +181,12 @@ def _in_memory(url: str) -> bool:
 def _sqlite_migration_lock(url: str) -> Iterator[None]:
     """Servers started at once on a new SQLite file migrate it one after the other (SQLite has
     no advisory lock as PostgreSQL's, env.py): a lock file beside the database."""
-    if not url.startswith("sqlite:///"):
+    path = _sqlite_file(url)
+    if path is None:
         yield
         return
     import fcntl
 
-    path = Path((make_url(url).database or "").removeprefix("file:"))  # a URI's file
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".migrate-lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -284,11 +294,9 @@ class Storage:
         """Raise unless the job store answers: its schema read (``SELECT 1`` answered over a
         pooled connection to an SQLite file deleted under the server, whose new connections
         found no tables, a QA pass), and an SQLite file still there."""
-        if self.dialect == "sqlite":
-            database = make_url(self.url).database or ""
-            path = database.removeprefix("file:").split("?", 1)[0]
-            if path and path != ":memory:" and not Path(path).exists():
-                raise FileNotFoundError(f"the SQLite file {path} is gone")
+        path = _sqlite_file(self.url)
+        if path is not None and not path.exists():
+            raise FileNotFoundError(f"the SQLite file {path} is gone")
         with self.reading() as s:
             s.execute(text("SELECT version_num FROM alembic_version"))
 

@@ -193,16 +193,12 @@ def _stop_pool_on_sigterm(sig: str) -> None:
             child.terminate()
 
 
-def connect_recovery(settings: Settings, app: Celery) -> None:
-    from celery.utils.nodenames import host_format
-
-    nodename = host_format(settings.worker_name)  # this worker's --hostname
+def connect_recovery(settings: Settings, app: Celery, nodename: str) -> None:
+    """The worker's signal handlers; ``nodename`` is its ``--hostname``."""
 
     @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _on_ready(sender: object = None, **kwargs: object) -> None:
-        nodename = str(getattr(sender, "hostname", "") or "")
-        if nodename:
-            _fail_jobs_of_restarted_worker(settings, nodename)
+        _fail_jobs_of_restarted_worker(settings, nodename)
 
     @task_failure.connect(weak=False)  # type: ignore[untyped-decorator]
     def _on_failure(

@@ -80,8 +80,9 @@ def run_worker(concurrency: int = 1) -> int:
         print(f"rdplan worker: RDPLAN_DATABASE_URL: {exc}", file=sys.stderr)
         return 2
     app = make_celery(settings)
-    connect_recovery(settings, app)
-    problem = _broker_problem(app, host_format(settings.worker_name))
+    nodename = host_format(settings.worker_name)
+    connect_recovery(settings, app, nodename)
+    problem = _broker_problem(app, nodename)
     if problem is not None:
         print(f"rdplan worker: {problem}", file=sys.stderr)
         return 2

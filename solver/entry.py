@@ -6,20 +6,15 @@ import of ``datetime`` panicked on it). Nothing heavy is imported here before th
 
 from __future__ import annotations
 
-import signal
 import sys
+
+from solver.interrupts import held_sigint
 
 
 def main() -> int:
-    interrupted: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
     try:
-        from solver.cli import main as cli_main
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    try:
-        if interrupted:
-            raise KeyboardInterrupt
+        with held_sigint():
+            from solver.cli import main as cli_main
         return cli_main()
     except KeyboardInterrupt:  # solver.cli answers those while a command runs; this is before
         print("rdplan: interrupted", file=sys.stderr)

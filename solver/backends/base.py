@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -76,27 +74,6 @@ def memory_ceiling_mb(limit: float | None | Literal["env"] = "env") -> float | N
         limit = memory_limit_mb()
     resident = resident_mb()
     return None if not limit or limit < 0 or resident is None else resident + limit
-
-
-@contextmanager
-def held_sigint() -> Iterator[threading.Event]:
-    """A Ctrl-C held as an event while HiGHS runs a Python callback on this thread, then given
-    to the handler it was meant for once HiGHS has returned (a KeyboardInterrupt, or the CLI's
-    stop). Raised inside the callback it was lost in HiGHS, and the solve ran on to its time
-    limit (``rdplan batch`` interrupted in its LP went on for minutes, a CI run). Elsewhere
-    than on the main thread, or with SIGINT ignored, nothing is held."""
-    held = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield held
-        return
-    signal.signal(signal.SIGINT, lambda signum, frame: held.set())
-    try:
-        yield held
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if held.is_set():
-        previous(signal.SIGINT, None)
 
 
 def resident_mb() -> float | None:

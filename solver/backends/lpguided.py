@@ -33,7 +33,8 @@ import highspy
 import numpy as np
 
 from solver.backends import highs
-from solver.backends.base import ProgressThrottle, RawResult, SolveOptions, held_sigint
+from solver.backends.base import ProgressThrottle, RawResult, SolveOptions
+from solver.interrupts import held_sigint
 from solver.model import MatrixModel
 from solver.plan import Status, close_enough
 

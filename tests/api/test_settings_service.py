@@ -18,10 +18,12 @@ pytestmark = [pytest.mark.service, pytest.mark.timeout(300)]
 COMMANDS = ("serve", "worker")
 
 
-def rdplan(command: str, workdir: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+def rdplan(
+    command: str, workdir: Path, port: int = 1, **settings: str
+) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "solver.cli", command]
-    if command == "serve":
-        argv += ["--host", "127.0.0.1", "--port", "1"]  # never bound: it must stop before
+    if command == "serve":  # port 1: never bound, it must stop before
+        argv += ["--host", "127.0.0.1", "--port", str(port)]
     return subprocess.run(
         argv,
         cwd=workdir,
@@ -217,24 +219,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "solver.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=tmp_path,
-            env=service_env(database_url=f"sqlite:///{tmp_path / 'p.db'}"),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
+        r = rdplan("serve", tmp_path, port=port, database_url=f"sqlite:///{tmp_path / 'p.db'}")
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == f"rdplan: cannot listen on 127.0.0.1:{port}: Address already in use"
 

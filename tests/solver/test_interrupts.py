@@ -11,7 +11,8 @@ import threading
 import pytest
 
 from solver.backends import lpguided
-from solver.backends.base import SolveOptions, held_sigint
+from solver.backends.base import SolveOptions
+from solver.interrupts import held_sigint
 from solver.model import build_model
 from solver.problem import build_problem
 from solver.scenario import parse_scenario
