@@ -429,7 +429,10 @@ class ComparisonRow(BaseModel):
     variant: str
     job_id: str | None
     job_status: JobStatus | None = Field(description="null for an invalid variant (no job)")
-    status: str = Field(description="plan status; invalid for an invalid variant")
+    status: str = Field(
+        description="plan status; invalid for an invalid variant, unknown for a job that ended"
+        " without a plan (failed, or cancelled before its first: job_status says which)"
+    )
     objective: int | None
     gap: float | None
     benefit: int | None

@@ -344,21 +344,20 @@ def frozen_training(
 ) -> dict[tuple[str, int], int] | None:
     """``{(region, year): trainees}`` for every region and frozen year of ``scenario`` (one
     :func:`apply_baseline` returned, frozen through ``freeze_through`` against ``plan``): what
-    the plan trained there, as capped in its ``training_capacity``. None when nothing is
-    frozen or the plan's training is not known (no plan, or a list of builds)."""
-    if freeze_through is None or plan is None or baseline_training(plan) is None:
+    the plan trained there (0 where it trained none). :func:`fix_training` holds them within
+    the capacity :func:`apply_baseline` capped, and :func:`unheld_training` says where that
+    held fewer. None when nothing is frozen or the plan's training is not known (no plan, or
+    a list of builds)."""
+    trained = None if freeze_through is None or plan is None else baseline_training(plan)
+    if freeze_through is None or trained is None:
         return None
     years = _frozen_years(scenario.horizon.start, scenario.horizon.end, freeze_through)
     if not len(years):  # frozen through a year before the horizon: nothing is frozen
         return None
-    out: dict[tuple[str, int], int] = {}
-    for region in scenario.regions:
-        capacity = region.training_capacity
-        if not isinstance(capacity, dict):  # apply_baseline wrote every region's per year
+    for region in scenario.regions:  # apply_baseline wrote every region's capacity per year
+        if not isinstance(region.training_capacity, dict):
             raise ValueError(f"region '{region.id}' has no per-year capacity: not frozen")
-        for y in years:
-            out[(region.id, y)] = int(capacity[str(y)])
-    return out
+    return {(r.id, y): trained.get((r.id, y), 0) for r in scenario.regions for y in years}
 
 
 def frozen_crews(
@@ -524,3 +523,36 @@ def fix_training(
     if not count:
         return model, 0
     return replace(model, col_lb=lb, col_ub=ub, lp_bound=None), count
+
+
+def unheld_training(model: MatrixModel, fixed: Mapping[tuple[str, int], int]) -> str:
+    """Where :func:`fix_training` holds fewer of ``fixed``'s trainees than the baseline
+    trained, in words for the plan's ``solver.detail`` ("" where it holds them all): below the
+    what-if's own bound (its capacity, or the technicians its designs could ever need, SPEC
+    §3), or none where no factory built in the horizon could take them (the lead time)."""
+    d = model.data
+    column = {
+        (d.region_ids[r], d.start + y): model.col_ub[model.t_offset + j]
+        for j, (r, y) in enumerate(zip(model.t_region.tolist(), model.t_year.tolist(), strict=True))
+    }
+    lowered, dropped = [], []
+    for (region, year), amount in sorted(fixed.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if amount <= 0:
+            continue
+        if (region, year) not in column:
+            r, y = d.region_ids.index(region), year - d.start
+            if 0 <= y < d.training_capacity.shape[1] and d.training_capacity[r, y] > 0:
+                dropped.append(f"{region} {year} ({amount})")
+            else:
+                lowered.append(f"{region} {year} {amount} → 0")
+        elif column[(region, year)] < amount:
+            lowered.append(f"{region} {year} {amount} → {int(column[(region, year)])}")
+    words = []
+    if lowered:
+        words.append("fewer than the baseline's, at the what-if's own bound: " + ", ".join(lowered))
+    if dropped:
+        words.append(
+            "none held where no factory built in the horizon could take them (the lead time): "
+            + ", ".join(dropped)
+        )
+    return "; ".join(words)

@@ -36,7 +36,7 @@ from solver.plan import (
     sort_builds,
 )
 from solver.problem import build_problem
-from solver.replan import baseline_crews, fix_training, hold_crews
+from solver.replan import baseline_crews, fix_training, hold_crews, unheld_training
 from solver.scenario import Scenario, ScenarioError, parse_scenario
 
 logger = logging.getLogger(__name__)
@@ -206,8 +206,9 @@ def solve(
     # CP-SAT and CBC do better with balance over the regional auxiliaries S[r,y], the HiGHS
     # paths with B[s,y] and tightened rows (solver.model, benchmarks/RESULTS.md).
     model = build_model(data, balance_form="regions" if backend in ("cpsat", "cbc") else None)
-    frozen = 0
+    frozen, unheld = 0, ""
     if fixed_training:
+        unheld = unheld_training(model, fixed_training)
         model, frozen = fix_training(model, fixed_training)
     build_seconds = time.perf_counter() - started
     info = SolverInfo(
@@ -222,7 +223,7 @@ def solve(
     if gap > 0:
         info.gap_limit = gap  # type: ignore[attr-defined]
     columns = hint_columns(model, hint)
-    warm = warm_start_report(model, columns) if columns else None
+    warm, start_value = _warm_start(model, columns, held_crews) if columns else (None, None)
     empty = model.violated_empty_rows()
     if len(empty):
         raw = RawResult(
@@ -245,7 +246,6 @@ def solve(
             "no decisions: no site can be built in the horizon",
         )
     else:
-        start_value = warm["objective"] if warm is not None and warm["holds"] else None
         raw = _run(
             model,
             backend,
@@ -263,7 +263,11 @@ def solve(
     info.seconds = round(raw.seconds, 3)
     info.threads = raw.threads
     if frozen:
-        raw.detail += f" (the frozen years' trainees held at the baseline's: {frozen} columns)"
+        noun = "column" if frozen == 1 else "columns"
+        raw.detail += f" (the frozen years' trainees held at the baseline's: {frozen} {noun}"
+        raw.detail += f"; {unheld})" if unheld else ")"
+    elif unheld:
+        raw.detail += f" (the frozen years' trainees: {unheld})"
     info.detail = raw.detail  # type: ignore[attr-defined]
     if warm is not None:
         info.warm_start = warm  # type: ignore[attr-defined]
@@ -371,15 +375,27 @@ def hint_columns(
     return model.hint_from_builds(triples) or None
 
 
-def warm_start_report(model: MatrixModel, hint: dict[int, int]) -> dict[str, Any]:
+def warm_start_report(
+    model: MatrixModel, hint: dict[int, int], held_crews: Crews | None = None
+) -> dict[str, Any]:
     """Does the warm start hold in this scenario? Its builds, with crews and trainees chosen at
     best for them (``solver.flows``), checked by the evaluator; sites it does not name are left
     unbuilt. A re-plan's baseline can break the changed scenario (crews lost in a year it
-    builds in, say): a solver then discards it, and the planner should know why.
+    builds in, say): a solver then discards it, and the planner should know why. With
+    ``held_crews`` (a re-plan's frozen years, ``solve``'s argument) those years' builds get
+    the held crews, as the plan would.
 
     Returns ``{"builds", "holds", "objective", "violations"}`` (``objective`` of the start when it
     holds; the first violations, in the evaluator's words, when it does not).
     """
+    return _warm_start(model, hint, held_crews)[0]
+
+
+def _warm_start(
+    model: MatrixModel, hint: dict[int, int], held_crews: Crews | None
+) -> tuple[dict[str, Any], float | None]:
+    """:func:`warm_start_report`, and the start's objective in the solver's model (its crews
+    the cheapest, the held ones' extra kilometres not counted; None when it does not hold)."""
     cols = np.fromiter(hint.keys(), dtype=np.int64, count=len(hint))
     vals = np.fromiter(hint.values(), dtype=np.float64, count=len(hint))
     on_x = cols < model.num_x
@@ -391,7 +407,7 @@ def warm_start_report(model: MatrixModel, hint: dict[int, int]) -> dict[str, Any
         values = integral_flows(model, values)
     except FlowRepairError as exc:
         report["violations"] = [str(exc)]
-        return report
+        return report, None
     plan_builds, training = extract_plan(model, values)
     ev = evaluate(
         model.data,
@@ -399,11 +415,17 @@ def warm_start_report(model: MatrixModel, hint: dict[int, int]) -> dict[str, Any
         check_reported=False,
     )
     report["holds"] = ev.holds
-    if ev.holds:
-        report["objective"] = ev.objective
-    else:
+    if not ev.holds:
         report["violations"] = ev.violations[:WARM_START_VIOLATIONS]
-    return report
+        return report, None
+    report["objective"] = ev.objective
+    if held_crews:
+        # the plan's value of these builds: the frozen years' crews held (plan_from_result)
+        held, more_km, _ = hold_crews(model.data, plan_builds, held_crews)
+        if more_km:
+            plan = Plan(status=Status.FEASIBLE, builds=held, training=training)
+            report["objective"] = evaluate(model.data, plan, check_reported=False).objective
+    return report, float(ev.objective)
 
 
 def warm_start_summary(report: dict[str, Any]) -> str:

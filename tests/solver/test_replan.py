@@ -20,6 +20,7 @@ from solver.replan import (
     frozen_crews,
     frozen_training,
     hold_crews,
+    solve_arguments,
 )
 from solver.scenario import ScenarioError, parse_scenario
 from solver.solve import solve
@@ -220,6 +221,56 @@ def test_flows_keep_fixed_trainees_and_train_the_rest_late() -> None:
         later = sum(again.get((r, y), 0) for y in range(2032, 2035))
         assert later <= sum(late.get((r, y), 0) for y in range(2032, 2035))
     assert float(held.obj @ got) <= float(model.obj @ free)  # the extra trainees cost
+
+
+def test_frozen_training_held_fewer_says_where() -> None:
+    """A frozen year's trainees above the what-if's own bound (its large design needs 15
+    technicians, not 25) are held at that bound, and those no factory in the horizon could
+    take (trained in the last year, lead time 1) are not held: the plan's detail says both,
+    where it used to say every one was held at the baseline's."""
+    doc = load("conformance/tiny")  # 2030..2031, lead time 1
+    doc["options"][1]["technicians"] = 15
+    plan = {
+        "builds": [{"site": "n1", "year": 2030, "option": "basic"},
+                   {"site": "s1", "year": 2031, "option": "large"},
+                   {"site": "n2", "year": 2031, "option": "basic"}],
+        "training": [{"region": "south", "year": 2030, "trainees": 35},
+                     {"region": "north", "year": 2031, "trainees": 5}],
+    }  # fmt: skip
+    sc = apply_baseline(parse_scenario(doc), plan, freeze_through=2031)
+    args = solve_arguments(sc, plan, 2031)
+    assert args["fixed_training"][("south", 2030)] == 35  # the baseline's, as it trained
+    out = solve(sc, backend="highs", time_limit=20, threads=1, **args).to_document()
+    assert out["status"] == "optimal" and evaluate(sc, out).holds
+    assert out["training"] == [{"region": "south", "year": 2030, "trainees": 25}]
+    detail = out["solver"]["detail"]
+    assert "at the what-if's own bound: south 2030 35 → 25" in detail
+    assert "could take them (the lead time): north 2031 (5)" in detail
+    # Held in full: nothing more is said.
+    plan["training"] = [{"region": "south", "year": 2030, "trainees": 25}]
+    sc = apply_baseline(parse_scenario(doc), plan, freeze_through=2031)
+    out = solve(sc, backend="highs", time_limit=20, threads=1,
+                **solve_arguments(sc, plan, 2031)).to_document()  # fmt: skip
+    assert out["training"] == [{"region": "south", "year": 2030, "trainees": 25}]
+    assert "what-if's own bound" not in out["solver"]["detail"]
+    assert "lead time" not in out["solver"]["detail"]
+
+
+def test_warm_start_values_the_held_crews() -> None:
+    """A re-plan's warm start is valued as its plan would be: the frozen year's builds with
+    the baseline's crews (swapped here, 25 crew-km dearer), not the cheapest ones (1,855 was
+    reported for a start whose plan is worth 1,830)."""
+    doc = load("conformance/tiny")
+    base = solve(doc, backend="highs", time_limit=20, threads=1).to_document()
+    builds = {b["site"]: b for b in base["builds"]}
+    builds["n1"]["crews"] = [{"pool": "k2", "count": 1, "distance_km": 0}]
+    builds["n2"]["crews"] = [{"pool": "k1", "count": 1, "distance_km": 0}]
+    sc = apply_baseline(parse_scenario(doc), base, freeze_through=2030)
+    plan = solve(sc, backend="highs", time_limit=20, threads=1, hint=base,
+                 **solve_arguments(sc, base, 2030)).to_document()  # fmt: skip
+    assert plan["status"] == "optimal" and plan["objective"] == base["objective"] - 25
+    assert plan["solver"]["warm_start"] == {"builds": 3, "holds": True, "objective": 1830}
+    assert "25 crew-km more than the cheapest" in plan["solver"]["detail"]
 
 
 def test_diff_and_cli(tmp_path: Path) -> None:
