@@ -266,6 +266,7 @@ class Scenario:
                 # JSON text starts with "{" (a byte-order mark, "[" or a number is JSON too,
                 # and no file name: validate_document says what is wrong with it)
                 isinstance(source, str)
+                and source.strip("\ufeff \t\r\n")  # blank: no file's name, an empty document
                 and not source.lstrip("\ufeff \t\r\n").startswith(("{", "[", '"'))
             ):
                 source = Path(source).read_text(encoding="utf-8")
@@ -391,6 +392,7 @@ class Scenario:
             )
         out = pd.DataFrame(rows).set_index("site")
         out["fixed_year"] = out["fixed_year"].astype("Int64")  # a year, or <NA>: not fixed
+        out[["lat", "lon"]] = out[["lat", "lon"]].astype("float64")  # NaN: no coordinates
         return out
 
     @property
@@ -732,6 +734,11 @@ def _scale_crews(
         j = years.index(y)
         base = [a[j] for a in available]
         exact = [f * b for b in base]
+        if not all(math.isfinite(e) for e in exact):  # 1e308 × 2 crews: no count at all
+            at = "with_.crews_scale" + (f".{y}" if isinstance(scale, Mapping) else "")
+            message = f"factor {f!r} gives no finite number of crews in {y}: far too large"
+            errors.append(FieldError(path=at, message=message))
+            return
         new = [math.floor(e + 1e-9) for e in exact]
         target = math.floor(f * sum(base) + 1e-9)
         # largest remainder first; among equal remainders the larger pool, then list order
@@ -975,9 +982,14 @@ class Plan:
         if not conflicts:  # every key column, typed, as a table of the set would have
             return _empty(CONFLICT_DTYPES)
         out = pd.DataFrame(conflicts)
-        if "year" in out:
-            out["year"] = out["year"].astype("Int64")  # a year, or <NA>: a group without one
-        return out
+        # every key column whatever the set's groups (a set of build_once and window rows had
+        # no region, and `plan.conflicts.region` raised on it), missing values where a group
+        # has none of it; then any other key of the document
+        for name, dtype in CONFLICT_DTYPES.items():
+            out[name] = (out[name] if name in out else pd.Series(None, index=out.index)).astype(
+                dtype
+            )
+        return out[[*CONFLICT_DTYPES, *(c for c in out if c not in CONFLICT_DTYPES)]]
 
     @property
     def solver(self) -> dict[str, Any]:
@@ -1058,9 +1070,10 @@ class Plan:
                         "pools": ", ".join(f"{c['pool']}×{c['count']}" for c in crews),
                     }
                 )
-            self._cache["builds"] = (
-                pd.DataFrame(rows, columns=list(BUILDS_DTYPES)) if rows else _empty(BUILDS_DTYPES)
-            )
+            table = pd.DataFrame(rows, columns=list(BUILDS_DTYPES))
+            if rows:  # float coordinates, NaN where a site has none (not object columns)
+                table[["lat", "lon"]] = table[["lat", "lon"]].astype("float64")
+            self._cache["builds"] = table if rows else _empty(BUILDS_DTYPES)
         return self._cache["builds"].copy()
 
     @property
@@ -1849,6 +1862,8 @@ class Batch:
         out = pd.DataFrame(rows, columns=cols).set_index("variant")
         for c in ("objective", "bound", *TERMS, *COMPARISON_COLUMNS):
             out[c] = out[c].astype("Int64")
+        for c in ("gap", "seconds"):  # float, NaN where none: not object when all are None
+            out[c] = out[c].astype("float64")
         return out
 
     def _repr_html_(self) -> str:

@@ -61,6 +61,7 @@ def evaluate(
     num_y = data.num_years
 
     built: dict[int, tuple[int, int]] = {}  # site -> (option, year)
+    refused: set[int] = set()  # sites whose build names an option or year they cannot take
     crew_use: dict[tuple[int, int], int] = defaultdict(int)  # (pool, year) -> crews
     mobilization = 0
     for i, b in enumerate(builds):
@@ -78,11 +79,13 @@ def evaluate(
         o = data.option_index.get(b.option)
         if o is None or o not in data.site_options[s]:
             bad(f"{where}: option '{b.option}' is not allowed at this site")
+            refused.add(s)
             continue
         if b.year not in data.build_years[s]:
             years = data.build_years[s]
             span = f"{years.start}..{years.stop - 1}" if len(years) else "no year of the horizon"
             bad(f"{where}: year {b.year} is outside the site's buildable years ({span})")
+            refused.add(s)
             continue
         built[s] = (o, b.year)
         need = int(data.option_crews[o])
@@ -117,7 +120,8 @@ def evaluate(
 
     # §3.1 build once (each site at most once is checked above).
     for s in range(data.num_sites):
-        if data.required[s] and s not in built:
+        # a build refused above is said there: not "not built" as well (a QA pass)
+        if data.required[s] and s not in built and s not in refused:
             why = "fixed" if data.fixed_year[s] >= 0 else "required"
             bad(f"site '{data.site_ids[s]}' is {why} but not built (§3.1)")
 

@@ -314,7 +314,23 @@ def pydantic_errors(exc: ValidationError) -> list[FieldError]:
             continue
         if path not in seen or kind != "dict_type":
             seen.setdefault(path, FieldError(path=path, message=msg))
-    return list(seen.values())
+    # A per-year object ({"2030": -1}) fails an integer-or-object union as an object, inside
+    # it; the integer member's "must be a JSON integer" at the object itself is no advice.
+    inside = {parent for path in seen for parent in _ancestors(path)}
+    return [
+        e
+        for path, e in seen.items()
+        if not (e.message.startswith("must be a JSON integer") and path in inside)
+    ]
+
+
+def _ancestors(path: str) -> list[str]:
+    """``a[1].b.2030`` → ``a[1].b``, ``a[1]``, ``a``."""
+    out = []
+    while (cut := max(path.rfind("."), path.rfind("["))) > 0:
+        path = path[:cut]
+        out.append(path)
+    return out
 
 
 # -- semantic checks on the raw document -------------------------------------
@@ -574,6 +590,9 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     """Parse JSON text into a document; raise :class:`ScenarioError` if it is not JSON."""
     if isinstance(source, dict):
         return source
+    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+    if not text.strip("\ufeff \t\r\n"):  # "Expecting value: line 1 column 1" named no cause
+        raise ScenarioError([FieldError(path="", message="not a JSON document: it is empty")])
     try:
         doc = read_json(source, parse_constant=_reject_constant)
     except JsonFieldErrors as exc:  # JSON, with a key given twice or an integer too long

@@ -342,17 +342,17 @@ def _read_variants(path: str) -> list[tuple[str, dict[str, Any]]]:
     list of them. A variant is ``{"name"?, "patch"}`` as the service's batches take it: a
     name left out or ``null`` is ``variant-<index>``, any other key is an error."""
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        doc = json.loads(read_input(path))  # '-': stdin (the README's "any one input file")
     except OSError as exc:
-        raise ValueError(f"cannot read --variants {path}: {exc.strerror}") from None
+        raise ValueError(f"cannot read --variants {_shown(path)}: {exc.strerror}") from None
     except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, nested too deeply
-        raise ValueError(f"--variants {path} is not a JSON file: {exc}") from None
+        raise ValueError(f"--variants {_shown(path)} is not a JSON file: {exc}") from None
     if not isinstance(doc, list):
         raise ScenarioError(
             [
                 FieldError(
                     path="variants",
-                    message=f'{path} must hold a JSON list of {{"name", "patch"}} objects',
+                    message=f'{_shown(path)} must hold a JSON list of {{"name", "patch"}} objects',
                 )
             ]
         )

@@ -237,6 +237,31 @@ def test_empty_tables_have_the_columns_and_dtypes_of_full_ones(
     assert none.empty and list(none.columns[[0, -1]]) == ["group", "message"]
     assert str(none["year"].dtype) == "Int64" and none.message.tolist() == []
     assert infeasible.conflicts.dtypes["group"] == none.dtypes["group"]
+    # every key column whatever groups a set has (one of build_once and window had no region)
+    doc["conflicts"] = [
+        {"group": "build_once", "site": "n1", "message": "built once"},
+        {"group": "window", "site": "n1", "year": 2030, "message": "its window"},
+    ]
+    some = Plan(doc, infeasible.scenario).conflicts
+    assert some.dtypes.to_dict() == none.dtypes.to_dict()
+    assert some.region.isna().all() and some.year.tolist()[1] == 2030
+
+
+def test_coordinates_are_floats_where_a_scenario_has_none(local: Planner, tiny: Scenario) -> None:
+    """A scenario without coordinates gave ``object`` columns of None for ``lat``/``lon`` in its
+    sites and its plan's builds, where the tables declare float64 (a QA pass)."""
+    doc = tiny.doc
+    for s in doc["sites"]:
+        s.pop("lat", None), s.pop("lon", None)
+    doc["crews"] = []
+    for o in doc["options"]:
+        o["crews"] = 0
+    bare = Scenario(doc)
+    assert bare.sites[["lat", "lon"]].dtypes.tolist() == ["float64", "float64"]
+    plan = local.solve(bare, time_limit=20, threads=1, progress=False)
+    assert plan.has_plan and len(plan.builds)
+    assert plan.builds[["lat", "lon"]].dtypes.tolist() == ["float64", "float64"]
+    assert plan.builds.lat.isna().all()
 
 
 def test_diff_with_an_infeasible_plan_names_it_instead_of_dropping_every_site(
@@ -300,6 +325,8 @@ def test_a_batch_of_verdicts_tabulates_and_plots_a_note(local: Planner) -> None:
         progress=False,
     )
     assert result.table["status"].tolist() == ["infeasible", "infeasible"]
+    # no plan has a gap: float columns of NaN, as where one has (they were object)
+    assert result.table[["gap", "seconds"]].dtypes.tolist() == ["float64", "float64"]
     assert result.diffs == {}
     texts = [t.get_text() for t in result.plot().axes[0].texts]
     assert texts == ["no plan to compare (base: infeasible, renamed: infeasible)"]

@@ -211,6 +211,22 @@ def test_invalid_edits_name_their_paths(tiny: Scenario) -> None:
     assert "scenario after the what-if edits" in str(info.value)
     with pytest.raises(InvalidScenarioError):
         tiny.with_(crews_scale={2030: -1})
+    # a factor past any count: the field named, not an OverflowError from float('inf')
+    for scale, path in ((1e308, "with_.crews_scale"), ({2030: 1e308}, "with_.crews_scale.2030")):
+        with pytest.raises(InvalidScenarioError) as info:
+            tiny.with_(crews_scale=scale)
+        assert [e.path for e in info.value.errors] == [path]
+        assert "far too large" in info.value.errors[0].message
+
+
+def test_an_empty_text_is_an_empty_document_not_a_path() -> None:
+    """``Scenario("")`` read the current folder as a file (IsADirectoryError)."""
+    for text in ("", "  \n"):
+        with pytest.raises(InvalidScenarioError) as info:
+            Scenario(text)
+        assert [(e.path, e.message) for e in info.value.errors] == [
+            ("", "not a JSON document: it is empty")
+        ]
 
 
 def test_the_client_imports_without_the_service_layers() -> None:

@@ -527,6 +527,20 @@ def test_batch_reads_variants_and_set_paths_as_the_service_does(tmp_path: Path) 
     ]
 
 
+def test_batch_reads_variants_from_stdin() -> None:
+    """``--variants -`` reads stdin, as the README says of any one input file (it was opened as
+    a file named '-': "No such file or directory"); with the scenario on stdin too, refused."""
+    variants = json.dumps([{"name": "cheap", "patch": {"objective": {"training": 2}}}])
+    r = rdplan("batch", TINY, "--variants", "-", "--threads", "1", "--time-limit", "20",
+               stdin=variants)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert [row.split("|")[0].strip() for row in r.stdout.splitlines()[2:]] == ["base", "cheap"]
+    r = rdplan("batch", TINY, "--variants", "-", stdin="not json")
+    assert r.returncode == 2 and "--variants on stdin is not a JSON file" in r.stderr
+    r = rdplan("batch", "-", "--variants", "-", stdin=variants)
+    assert r.returncode == 2 and "stdin can be read once" in r.stderr
+
+
 def test_a_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path) -> None:
     """A UTF-16 or binary file given as a scenario or plan crashed solve, validate, check and
     diff with a UnicodeDecodeError traceback; it is a document that is not JSON."""

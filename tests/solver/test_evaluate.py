@@ -58,6 +58,22 @@ def test_broken_plans_are_caught() -> None:
     assert any("builds[0]" in v for v in broken(lambda p: p["builds"][0].update(year="2030")))
 
 
+def test_a_build_with_an_option_the_site_lacks_is_not_also_unbuilt() -> None:
+    """A required site built with an option it does not offer was reported twice: the option
+    (right) and "required but not built" (it is built, wrongly); now once, as the option."""
+    doc = load("conformance/tiny")
+    plan = solve(doc, time_limit=20, threads=1).to_document()
+    i = next(i for i, b in enumerate(plan["builds"]) if b["site"] == "n2")
+    plan["builds"][i]["option"] = "large"  # n2 offers basic only
+    ev = evaluate(parse_scenario(doc), plan)
+    assert not ev.holds
+    assert any("option 'large' is not allowed at this site" in v for v in ev.violations)
+    assert not any("'n2' is required but not built" in v for v in ev.violations), ev.violations
+    del plan["builds"][i]  # not built at all: said so
+    ev = evaluate(parse_scenario(doc), plan)
+    assert any("'n2' is required but not built" in v for v in ev.violations)
+
+
 def test_breakdown_adds_up_to_the_terms() -> None:
     doc = load("conformance/generated-a")
     plan = solve(doc, backend="cpsat", time_limit=30, threads=2).to_document()

@@ -28,6 +28,26 @@ def test_not_json() -> None:
     assert paths(b"\xff\xfe").keys() == {""}
     assert paths("[1, 2]") == {"": "the document must be a JSON object"}
     assert "" in paths('{"a": NaN}')
+    # an empty document says so (it was "Expecting value: line 1 column 1")
+    for blank in ("", " \n", b"", b"\xef\xbb\xbf\n"):
+        assert paths(blank) == {"": "not a JSON document: it is empty"}
+
+
+def test_a_per_year_object_is_not_also_told_to_be_an_integer() -> None:
+    """An error inside a per-year object (``available.2030`` below 0) also reported
+    ``available: must be a JSON integer`` — the union's other member, and no advice: the
+    object form is valid (SPEC §2). An integer that is no integer is still said so."""
+    doc = load("conformance/tiny")
+    doc["crews"][0]["available"] = {"2030": -1, "2031": 1}
+    doc["regions"][0]["training_capacity"] = {"2030": 1.5, "2031": 1}
+    doc["regions"][1]["training_capacity"] = 1.5
+    found = paths(doc)
+    assert set(found) == {
+        "crews[0].available.2030",
+        "regions[0].training_capacity.2030",
+        "regions[1].training_capacity",
+    }, found
+    assert "integer" in found["regions[1].training_capacity"]
 
 
 @pytest.mark.parametrize(
