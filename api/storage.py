@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import sqlite3
 import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +27,7 @@ from sqlalchemy import Engine, case, create_engine, delete, event, func, or_, se
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DisconnectionError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -75,6 +77,23 @@ def _make_engine(url: str, immediate: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    path = _sqlite_file(url)
+    if path is not None:
+        # The file deleted under the service (a QA pass): a pooled connection wrote on to the
+        # unlinked file, so submissions were taken (202) and lost, and a new connection made an
+        # empty file without tables. Now neither: the pool drops a connection whose file is
+        # gone, and no connection is made to a file that is not there (the service migrates
+        # it into being before any), so each request is an outage, 503 (is_outage).
+        @event.listens_for(engine, "do_connect")
+        def _refuse_a_new_file(dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
+            if not path.exists():
+                raise sqlite3.OperationalError(f"unable to open database file: {path} is gone")
+
+        @event.listens_for(engine, "checkout")
+        def _drop_if_gone(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            if not path.exists():
+                raise DisconnectionError(f"the SQLite file {path} is gone")
 
     return engine
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -404,7 +405,10 @@ def find_conflicts(
             result.irreducible = False
             i += 1
     result.conflicts = sorted(
-        (describe(model, model.groups[g], freeze_through) for g in members),
+        (
+            describe(model, model.groups[g], freeze_through, [model.groups[m] for m in members])
+            for g in members
+        ),
         key=lambda c: GroupKey(
             c["group"], tuple((k, v) for k, v in c.items() if k not in ("group", "message"))
         ).sort_key(),
@@ -421,17 +425,35 @@ def _quota_text(lo: int, hi: int) -> str:
     return f"at most {hi}"
 
 
+def _pinned_sites(d: ProblemData, year: int, members: Sequence[GroupKey]) -> list[int]:
+    """The sites of a conflict set's ``build_once`` members that can only be built in
+    ``year`` (fixed to it, frozen in it, or a window of that year alone)."""
+    out = []
+    for member in members:
+        if member.group != "build_once":
+            continue
+        s = d.site_index[dict(member.key)["site"]]
+        years = d.build_years[s]
+        if len(years) == 1 and years.start == year:
+            out.append(s)
+    return out
+
+
 def _frozen(d: ProblemData, s: int, freeze_through: int | None) -> bool:
     """Whether site ``s`` is fixed by a re-plan's freeze: built in a frozen year."""
     return freeze_through is not None and 0 <= d.fixed_year[s] <= freeze_through
 
 
 def describe(
-    model: MatrixModel, key: GroupKey, freeze_through: int | None = None
+    model: MatrixModel,
+    key: GroupKey,
+    freeze_through: int | None = None,
+    members: Sequence[GroupKey] = (),
 ) -> dict[str, Any]:
     """The conflict entry of a group instance, with a message a planner can act on; of a
     re-plan frozen through ``freeze_through``, in the words of the freeze where it made the
-    rule (a frozen site's build, a window the freeze closed)."""
+    rule (a frozen site's build, a window the freeze closed). ``members``: the whole set, whose
+    sites a year's crews are measured against."""
     d = model.data
     k = dict(key.key)
     entry: dict[str, Any] = {"group": key.group, **k}
@@ -488,7 +510,19 @@ def describe(
     elif g == "crews":
         y = k["year"] - d.start
         total = int(d.available[:, y].sum()) if d.has_crews else 0
-        msg = f"{total} crew(s) can work in {k['year']} and each site needs its option's crews from pools that reach it: add crews, widen pools' regions or distance, or build less that year"
+        pinned = _pinned_sites(d, k["year"], members)
+        if pinned and d.has_crews:
+            # the set's sites that can only be built that year, against the pools that reach
+            # them: "53 crews can work" named every crew of the country, of which the sites
+            # in conflict could have 25 (a QA pass)
+            need = sum(min(int(d.option_crews[o]) for o in d.site_options[s]) for s in pinned)
+            reach = np.flatnonzero(d.reach[:, pinned].any(axis=1))
+            near = int(d.available[reach, y].sum())
+            names = ", ".join(f"'{d.site_ids[s]}'" for s in pinned[:5])
+            names += f" and {len(pinned) - 5} more" if len(pinned) > 5 else ""
+            msg = f"{len(pinned)} site(s) of this set can only be built in {k['year']} ({names}) and need at least {need} crew(s) from pools that reach them, which have {near} that year ({total} in all): add crews to those pools, widen pools' regions or distance, or move those sites' builds"
+        else:
+            msg = f"{total} crew(s) can work in {k['year']} and each site needs its option's crews from pools that reach it: add crews, widen pools' regions or distance, or build less that year"
     elif g == "technicians":
         r = d.region_index[k["region"]]
         cap = (

@@ -237,6 +237,8 @@ def apply_baseline(
         doc["baseline"] = baseline_builds(plan)
         # its crews' errors here, with the rest: every re-plan prefers them (solve_arguments)
         baseline_crews(plan)
+        if freeze_through is None:  # its training's form too, frozen or not (a QA pass: "x"
+            baseline_training(plan)  # was taken without a freeze, refused with one)
     baseline = doc.get("baseline", [])
     copied: set[str] = set()  # the frozen sites' fixed builds, copied from baseline rows
     # Every error at once: a plan of another scenario has unknown sites and unknown regions.

@@ -299,7 +299,15 @@ def solve(model: MatrixModel, options: SolveOptions) -> RawResult:
     if run.failure is not None:
         return RawResult(Status.UNKNOWN, None, None, run.seconds, options.threads, run.failure)
     status, bound = run.status, run.bound
-    detail = "cancelled: its best plan so far" if run.cancelled else pulp.LpStatus[run.prob.status]
+    # CBC's own "Result - Stopped on time limit": PuLP's LpStatus read "Optimal" then (a QA pass)
+    said = re.search(r"^Result - (.+?)\s*$", run.text, re.MULTILINE)
+    detail = (
+        "cancelled: its best plan so far"
+        if run.cancelled
+        else said.group(1)
+        if said
+        else pulp.LpSolution[run.prob.sol_status]
+    )
     # Past 13 significant digits CBC solved a rounded model (MPS_FORMAT): its proofs are of
     # that model. A bound moved by the most the rounding can move a plan's Z still holds
     # when the rows are exact; nothing CBC proves holds when they are not.

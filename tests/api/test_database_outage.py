@@ -104,15 +104,36 @@ def test_a_solve_that_ends_while_the_database_is_down_keeps_its_plan(
 
 def test_an_sqlite_file_deleted_under_the_server_is_a_degraded_health(tmp_path: Path) -> None:
     """/healthz ran ``SELECT 1``, which a pooled connection to the deleted file answered: 200
-    ok while every new connection found no tables and new jobs stayed queued (a QA pass)."""
+    ok while every new connection found no tables and new jobs stayed queued (a QA pass).
+    Submissions were taken too (202), written to the deleted file by a pooled connection and
+    lost, and a worker's new connection made an empty file (a second QA pass): every request
+    is a 503 now, and no file is made."""
     db = tmp_path / "gone.db"
     env = service_env(database_url=f"sqlite:///{db}", workers=1)
     with Server(tmp_path, env).running() as server, server.client() as client:
         assert client.get("/healthz").status_code == 200
-        for path in tmp_path.glob("gone.db*"):
-            path.unlink()
+        done = flows.submit(client, _tiny(), time_limit=10)
+        assert flows.wait_status(client, done["id"], flows.TERMINAL)["status"] == "done"
+        db.unlink()  # the file alone, as `rm rdplan.db` does (its -wal and -shm stay)
         r = client.get("/healthz")
         assert r.status_code == 503 and r.json()["status"] == "degraded", r.text
+        for method, path, body in (
+            ("POST", "/v1/solves", {"scenario": _tiny(), "options": {"time_limit": 5}}),
+            ("GET", "/v1/solves", None),
+            ("GET", f"/v1/solves/{done['id']}", None),
+        ):
+            r = client.request(method, path, json=body)
+            assert r.status_code == 503, (method, path, r.text)
+            assert r.json()["detail"].startswith("the database is unavailable"), r.text
+        time.sleep(1.5)  # the dispatcher and the worker meet it too: no file made
+        assert not db.exists()
+        assert "Traceback" not in server.log_tail(400)
+
+
+def _tiny() -> dict[str, Any]:
+    from tests.conftest import load
+
+    return load("conformance/tiny")
 
 
 def test_a_statement_that_is_wrong_is_no_outage(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ PuLP's MPS file holds 13 significant digits a number, past which CBC solves anot
 at large costs it called feasible models infeasible; its preprocessing proved wrong optima;
 its relative gap is not SPEC §4's; its log prints exponents PuLP's patterns must read."""
 
+import json
 import signal
 import tempfile
 import threading
@@ -21,6 +22,8 @@ from solver.problem import build_problem
 from solver.scenario import parse_scenario
 from solver.solve import Progress, solve
 from tests.factory import scenario, site
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # A (323 crews at 3,093 km) is worth 999,040 x 900,000,001 - 323 x 3,093 = 899,136,000,000,001,
 # B one less; the year's quota builds one. A's cost, 8.99e14, needs 15 digits.
@@ -303,3 +306,17 @@ def test_a_killed_cbc_leaves_no_files(tmp_path: Path, monkeypatch: pytest.Monkey
     plan = solve(doc, backend="cbc", time_limit=60, threads=1, cancel=cancel)
     assert plan.status == "unknown"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_time_limit_is_said_so_not_optimal() -> None:
+    """A CBC run stopped by its time limit with a plan said ``solver.detail: "Optimal"``
+    (PuLP's LpStatus) beside status ``feasible`` and its gap; the detail is CBC's own result
+    line now, as a proof's is."""
+    doc = json.loads((ROOT / "instances/national-20x10.json").read_text())
+    stopped = solve(doc, backend="cbc", time_limit=4, threads=1).to_document()
+    if stopped["status"] == "feasible":  # a plan within 4 s (else unknown, and said so too)
+        assert stopped["solver"]["detail"].startswith("Stopped on time limit"), stopped["solver"]
+    assert "Optimal" not in stopped["solver"]["detail"]
+    proved = solve(scenario([site("a")]), backend="cbc", time_limit=20, threads=1)
+    assert proved.status == "optimal"
+    assert proved.solver.detail.startswith("Optimal solution found")  # type: ignore[attr-defined]

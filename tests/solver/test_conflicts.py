@@ -5,6 +5,7 @@ without any one member the rest admits a solution (SPEC §4).
 """
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -176,6 +177,18 @@ def test_a_frozen_replan_three_crews_short_names_the_frozen_builds() -> None:
     sites = {c["site"] for c in plan.conflicts if c["group"] in ("window", "build_once")}
     assert sites and sites <= built_2027
     assert subset_feasible(build_problem(scenario_), plan.conflicts) is False
+    # The crews' message measures the set's sites against the pools that reach them; it said
+    # "53 crew(s) can work in 2027", every crew in the country (a QA pass).
+    crews = next(c["message"] for c in plan.conflicts if c["group"] == "crews")
+    match = re.search(
+        r"(\d+) site\(s\) of this set can only be built in 2027 .* need at least (\d+) crew\(s\)"
+        r" from pools that reach them, which have (\d+) that year \((\d+) in all\)",
+        crews,
+    )
+    assert match, crews
+    pinned, need, near, total = (int(v) for v in match.groups())
+    once = {c["site"] for c in plan.conflicts if c["group"] == "build_once"}
+    assert pinned == len(once) and need > near and total > near, crews
 
 
 def test_a_national_balance_at_zero_points_names_the_first_years_rules() -> None:

@@ -138,6 +138,11 @@ def test_frozen_training_capacity_and_errors() -> None:
     with pytest.raises(ScenarioError) as info:
         apply_baseline(parse_scenario(doc), bad, freeze_through=2030)
     assert [e.path for e in info.value.errors] == ["baseline.training[0]"]
+    # a training that is no list is refused without a freeze too (it was taken then)
+    for freeze in (2030, None):
+        with pytest.raises(ScenarioError) as info:
+            apply_baseline(parse_scenario(doc), dict(plan, training="x"), freeze_through=freeze)
+        assert [e.path for e in info.value.errors] == ["baseline.training"]
 
 
 def test_bad_baseline_builds_are_named_once_at_the_baseline() -> None:
