@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -425,18 +425,105 @@ def _quota_text(lo: int, hi: int) -> str:
     return f"at most {hi}"
 
 
-def _pinned_sites(d: ProblemData, year: int, members: Sequence[GroupKey]) -> list[int]:
-    """The sites of a conflict set's ``build_once`` members that can only be built in
-    ``year`` (fixed to it, frozen in it, or a window of that year alone)."""
-    out = []
-    for member in members:
-        if member.group != "build_once":
-            continue
-        s = d.site_index[dict(member.key)["site"]]
-        years = d.build_years[s]
-        if len(years) == 1 and years.start == year:
-            out.append(s)
-    return out
+@dataclass
+class _Forced:
+    """What a conflict set forces in one year, for a limit's message: ``need`` (at least, a
+    lower bound: each site at its cheapest design), the ``pinned`` sites (built then and only
+    then), ``more`` builds its minimum quotas ask for besides them, and the ``sites`` that
+    could take those (the pinned ones first)."""
+
+    need: int
+    pinned: list[int]
+    more: int
+    sites: list[int]
+
+    def words(self, d: ProblemData, when: str) -> str:
+        """'3 site(s) that must be built in 2027 ('a', 'b', 'c') and 2 more build(s) its
+        minimum quotas ask for' (``when``: 'in 2027', 'by 2027')."""
+        out = []
+        if self.pinned:
+            out.append(
+                f"{len(self.pinned)} site(s) that must be built {when} ({_names(d, self.pinned)})"
+            )
+        if self.more:
+            out.append(f"{self.more} more build(s) its minimum quotas ask for")
+        return " and ".join(out)
+
+
+class _SetView:
+    """A conflict set read for its messages: the sites it pins to a year (a required or fixed
+    site of its ``build_once`` members whose window is one year), its minimum quotas, the
+    sites of its ``window`` members. A limit's message (crews, resources, technicians) then
+    measures what these force against what that limit allows, where it named a national total
+    or no number at all (a QA pass: "53 crews can work in 2027" of a conflict about 9 sites
+    and the 25 crews that reach them)."""
+
+    def __init__(self, d: ProblemData, members: Sequence[GroupKey]):
+        self.d = d
+        self.pinned: dict[int, list[int]] = {}  # year -> sites
+        self.region_min: dict[tuple[int, int], int] = {}  # (region, year) -> its minimum
+        self.year_min: dict[int, int] = {}
+        self.windows: set[int] = set()
+        self.once: list[int] = []  # the required sites of its build_once members
+        for m in members:
+            k = dict(m.key)
+            if m.group == "build_once":
+                s = d.site_index[k["site"]]
+                years = d.build_years[s]
+                if d.required[s]:
+                    self.once.append(s)
+                if d.required[s] and len(years) == 1:
+                    self.pinned.setdefault(years.start, []).append(s)
+            elif m.group == "window":
+                self.windows.add(d.site_index[k["site"]])
+            elif m.group == "quota.region_year":
+                r, y = d.region_index[k["region"]], k["year"]
+                lo = int(d.quota_region_year[r, y - d.start, 0])
+                if lo > 0:
+                    self.region_min[(r, y)] = lo
+            elif m.group == "quota.year":
+                lo = int(d.quota_year[k["year"] - d.start, 0])
+                if lo > 0:
+                    self.year_min[k["year"]] = lo
+        self.min_quotas = bool(self.region_min or self.year_min)
+
+    def forced(self, year: int, cost: Callable[[int], int], region: int | None = None) -> _Forced:
+        """What the set forces in ``year`` (in ``region`` alone when given), each site at
+        ``cost(site)``, its cheapest design's: the pinned sites, then the cheapest of the
+        sites that could meet each minimum quota of the set beyond them."""
+        d = self.d
+        pinned = [
+            s for s in self.pinned.get(year, []) if region is None or d.site2region[s] == region
+        ]
+        taken = set(pinned)
+        need = sum(cost(s) for s in pinned)
+        sites, more = list(pinned), 0
+
+        def cheapest(candidates: list[int], count: int) -> None:
+            nonlocal need, more
+            free = [s for s in candidates if s not in taken and year in d.build_years[s]]
+            chosen = sorted(free, key=cost)[:count]
+            need += sum(cost(s) for s in chosen)
+            more += len(chosen)
+            taken.update(free)
+            sites.extend(free)
+
+        for (r, y), lo in sorted(self.region_min.items()):
+            if y == year and (region is None or r == region):
+                inside = sum(1 for s in pinned if d.site2region[s] == r)
+                cheapest(d.region2sites[r].tolist(), lo - inside)
+        if region is None and year in self.year_min:
+            cheapest(list(range(d.num_sites)), self.year_min[year] - len(pinned) - more)
+        return _Forced(need, pinned, more, sites)
+
+
+def _cheapest(d: ProblemData, per_option: np.ndarray) -> Callable[[int], int]:
+    """A site's cost at its cheapest allowed design, ``per_option`` indexed by option."""
+    return lambda s: min(int(per_option[o]) for o in d.site_options[s])
+
+
+def _years_text(years: Sequence[int]) -> str:
+    return f"{years[0]}" if len(years) == 1 else f"{years[0]}..{years[-1]}"
 
 
 def _frozen(d: ProblemData, s: int, freeze_through: int | None) -> bool:
@@ -458,6 +545,7 @@ def describe(
     k = dict(key.key)
     entry: dict[str, Any] = {"group": key.group, **k}
     g = key.group
+    view = _SetView(d, members)
     if g == "build_once":
         s = d.site_index[k["site"]]
         why = (
@@ -472,7 +560,11 @@ def describe(
             if d.required[s]
             else f"site '{k['site']}' may be built at most once"
         )
-        if d.required[s] and d.fixed_year[s] < 0:
+        if view.min_quotas:
+            # a minimum quota asks for builds: at most once is what binds, and optional
+            # would not help (a QA pass: both sites optional, still infeasible)
+            msg += ", so it counts once toward the set's minimum quotas: lower them, or widen other sites' windows"
+        elif d.required[s] and d.fixed_year[s] < 0:
             msg += ": make it optional (required: false) to allow leaving it unbuilt"
     elif g == "window":
         s = d.site_index[k["site"]]
@@ -489,7 +581,10 @@ def describe(
                 else f"site '{k['site']}' is fixed to {int(d.fixed_year[s])}{opt}: unfix it or move the fixed year"
             )
         elif freeze_through is not None and len(years) and years.start == freeze_through + 1:
-            msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1} (the years through {freeze_through} are frozen, and the baseline does not build it there): widen its earliest/latest window, or freeze fewer years where the freeze closed it"
+            # the freeze moved its earliest year: freezing fewer years opens it; widening
+            # helps only on the latest side, where the horizon does not end it (a QA pass)
+            later = ", or move its latest year later" if years.stop - 1 < d.end else ""
+            msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1} (the years through {freeze_through} are frozen, and the baseline does not build it there): freeze fewer years{later}"
         elif len(years):
             msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1}: widen its earliest/latest window"
         else:
@@ -498,46 +593,48 @@ def describe(
         r = d.region_index[k["region"]]
         y = k["year"] - d.start
         lo, hi = (int(v) for v in d.quota_region_year[r, y])
-        sites = d.region2sites[r]
-        n = f"{len(sites)} site(s) in the region"
-        if freeze_through is not None and k["year"] > freeze_through:
+        sites = d.region2sites[r].tolist()
+        # the sites that can be built that year, not the region's count (a QA pass: "18
+        # site(s) in the region" where none could be built then)
+        can = sum(1 for s in sites if k["year"] in d.build_years[s])
+        n = f"{can} of its {len(sites)} site(s) can be built then"
+        frozen_year = freeze_through is not None and k["year"] <= freeze_through
+        if frozen_year:
+            n += f"; {k['year']} is frozen: its builds are the baseline's"
+        elif freeze_through is not None:
             built = sum(1 for s in sites if _frozen(d, int(s), freeze_through))
             n += f", {len(sites) - built} of them not built in the frozen years"
-        msg = f"region '{k['region']}' must build {_quota_text(lo, hi)} site(s) in {k['year']} ({n}): change the quota for that year (an override) or the sites' windows"
+        fixes = ["change the quota for that year (an override)"]
+        if any(d.site2region[s] == r for s in view.windows):
+            fixes.append("those sites' windows")
+        if frozen_year:
+            fixes.append("freeze fewer years")
+        msg = (
+            f"region '{k['region']}' must build {_quota_text(lo, hi)} site(s) in {k['year']} ({n}): "
+            + ", or ".join(fixes)
+        )
     elif g == "quota.year":
         lo, hi = (int(v) for v in d.quota_year[k["year"] - d.start])
         msg = f"the national quota of {k['year']} is {_quota_text(lo, hi)} site(s): change the yearly quota"
     elif g == "crews":
-        y = k["year"] - d.start
-        total = int(d.available[:, y].sum()) if d.has_crews else 0
-        pinned = _pinned_sites(d, k["year"], members)
-        if pinned and d.has_crews:
-            # the set's sites that can only be built that year, against the pools that reach
-            # them: "53 crews can work" named every crew of the country, of which the sites
-            # in conflict could have 25 (a QA pass)
-            need = sum(min(int(d.option_crews[o]) for o in d.site_options[s]) for s in pinned)
-            reach = np.flatnonzero(d.reach[:, pinned].any(axis=1))
-            near = int(d.available[reach, y].sum())
-            names = ", ".join(f"'{d.site_ids[s]}'" for s in pinned[:5])
-            names += f" and {len(pinned) - 5} more" if len(pinned) > 5 else ""
-            msg = f"{len(pinned)} site(s) of this set can only be built in {k['year']} ({names}) and need at least {need} crew(s) from pools that reach them, which have {near} that year ({total} in all): add crews to those pools, widen pools' regions or distance, or move those sites' builds"
-        else:
-            msg = f"{total} crew(s) can work in {k['year']} and each site needs its option's crews from pools that reach it: add crews, widen pools' regions or distance, or build less that year"
+        msg = _crews_message(d, k["year"], view)
     elif g == "technicians":
-        r = d.region_index[k["region"]]
-        cap = (
-            "unlimited"
-            if not d.training_limited[r]
-            else f"{int(d.training_capacity[r].min())}..{int(d.training_capacity[r].max())} a year"
-        )
-        msg = (
-            f"region '{k['region']}' has {int(d.trained_stock[r])} trained technician(s), training capacity {cap}, "
-            f"lead time {d.lead_time} year(s): raise the stock or capacity, train earlier, or choose designs needing fewer technicians"
-        )
+        msg = _technicians_message(d, d.region_index[k["region"]], view, freeze_through)
     elif g == "resources":
         q = d.resource_ids.index(k["resource"])
         limit = int(d.resource_limit[q, k["year"] - d.start])
-        msg = f"resource '{k['resource']}' is limited to {limit} in {k['year']}: raise the limit or build less that year"
+        cost = _cheapest(d, d.option_resources[:, q])
+        forced, when = view.forced(k["year"], cost), f"in {k['year']}"
+        if forced.sites:
+            # not "build less that year" where the set's builds must be there (a QA pass)
+            msg = f"resource '{k['resource']}' is limited to {limit} in {k['year']}, where the set's builds ({forced.words(d, when)}) need at least {forced.need} of it, each at its cheapest design: raise the limit, or move those builds"
+        elif (cands := [s for s in view.once if k["year"] in d.build_years[s]]) and (
+            least := min(cost(s) for s in cands)
+        ) > limit:
+            # no build fits the year's limit: "build less" cannot help (a QA pass)
+            msg = f"resource '{k['resource']}' is limited to {limit} in {k['year']}, and each of the set's sites that can be built then needs at least {least} of it ({_names(d, cands)}): raise the limit, or offer those sites a design needing less"
+        else:
+            msg = f"resource '{k['resource']}' is limited to {limit} in {k['year']}: raise the limit or build less that year"
     elif g == "precedence":
         p, q = d.site_index[k["before"]], d.site_index[k["after"]]
         gap = next(gap for a, b, gap in d.precedences if a == p and b == q)
@@ -553,6 +650,97 @@ def describe(
         msg = g
     entry["message"] = msg
     return entry
+
+
+def _names(d: ProblemData, sites: Sequence[int]) -> str:
+    names = ", ".join(f"'{d.site_ids[s]}'" for s in sites[:5])
+    return names + (f" and {len(sites) - 5} more" if len(sites) > 5 else "")
+
+
+def _crews_message(d: ProblemData, year: int, view: _SetView) -> str:
+    """A year's crews against what the set's builds of that year need from the pools that
+    reach them; the country's crews and generic advice where the set forces no build."""
+    y = year - d.start
+    total = int(d.available[:, y].sum()) if d.has_crews else 0
+    cost = _cheapest(d, d.option_crews)
+    forced = view.forced(year, cost) if d.has_crews else _Forced(0, [], 0, [])
+    # a site of the set counts in every year its window, where the set has it, leaves open
+    unreached = [
+        s
+        for s in view.once
+        if (year in d.build_years[s] or s not in view.windows)
+        and cost(s)
+        and not d.reach[:, s].any()
+    ]
+    if unreached:  # adding crews cannot help (a QA pass): "3 crew(s) can work: add crews"
+        return f"no crew pool reaches {_names(d, unreached)}, which must be built and needs crews: widen a pool's regions or maximum distance to reach it"
+    if not forced.need:
+        return f"{total} crew(s) can work in {year} and each site needs its option's crews from pools that reach it: add crews, widen pools' regions or distance, or build less that year"
+    reach = np.flatnonzero(d.reach[:, forced.sites].any(axis=1))
+    near = int(d.available[reach, y].sum())
+    if not near:
+        return f"no crew pool that reaches the set's builds in {year} ({forced.words(d, f'in {year}')}) has crews that year: widen a pool's regions or maximum distance, or give those pools crews in {year}"
+    return f"the set's builds in {year} ({forced.words(d, f'in {year}')}) need at least {forced.need} crew(s), each at its cheapest design, from pools that reach them, which have {near} that year ({total} in all): add crews to those pools, widen other pools' regions or distance, or move those builds"
+
+
+def _technicians_message(d: ProblemData, r: int, view: _SetView, freeze_through: int | None) -> str:
+    """A region's technicians: the first year by which the set's builds there need more
+    than its stock and the trainees that can finish in time, and the changes that can close
+    that gap (a QA pass: "train earlier" where no year comes before, "raise the capacity" of
+    an unlimited region or of years the freeze holds at the baseline's trainees)."""
+    region, stock, lead = d.region_ids[r], int(d.trained_stock[r]), d.lead_time
+    cost = _cheapest(d, d.option_technicians)
+    frozen = [y for y in d.years if freeze_through is not None and y <= freeze_through]
+    capacity = [int(v) for v in d.training_capacity[r]]
+    need, pinned, more = 0, [], 0
+    for year in d.years:
+        forced = view.forced(year, cost, region=r)
+        need, more = need + forced.need, more + forced.more
+        pinned += forced.pinned
+        ready = [y for y in d.years if y <= year - lead]
+        supply = stock + sum(capacity[y - d.start] for y in ready)
+        if need <= supply:
+            continue
+        builds = _Forced(need, pinned, more, []).words(d, f"by {year}")
+        have = [f"{stock} trained before the horizon"]
+        held = [y for y in ready if y in frozen]
+        free = [y for y in ready if y not in frozen]
+        if held:
+            trained = sum(capacity[y - d.start] for y in held)
+            have.append(
+                f"{trained} trained in {_years_text(held)}, frozen years that keep the baseline's trainees"
+            )
+        if free:
+            most = sum(capacity[y - d.start] for y in free)
+            have.append(f"at most {most} trained in {_years_text(free)}")
+        if not ready:
+            have.append(f"none trained in time: the lead time is {lead} year(s)")
+        fixes = ["raise its trained_stock"]
+        if lead:
+            fixes.append("shorten training.lead_time")
+        if free and d.training_limited[r]:
+            fixes.append(f"raise its training_capacity in {_years_text(free)}")
+        # (the need counts each site at its cheapest design: another design cannot lower it)
+        if more:
+            fixes.append("lower the region's minimum quotas")
+        if any(d.fixed_year[s] < 0 for s in pinned):
+            fixes.append("widen those sites' windows to later years")
+        if held or any(_frozen(d, s, freeze_through) for s in pinned):
+            fixes.append("freeze fewer years")
+        return f"region '{region}' needs at least {need} technician(s) by {year} for the set's builds there ({builds}) and can have at most {supply}: {', '.join(have)}: {', or '.join(fixes)}"
+    open_years = [y for y in d.years if y not in frozen]
+    caps = [capacity[y - d.start] for y in open_years]
+    cap = (
+        "unlimited"
+        if not d.training_limited[r]
+        else f"{min(caps)}..{max(caps)} a year"
+        if caps
+        else "none open"
+    )
+    if frozen:
+        cap += f" ({_years_text(frozen)} frozen: the baseline's trainees)"
+    raise_ = "raise the stock" + (" or the capacity" if d.training_limited[r] and caps else "")
+    return f"region '{region}' has {stock} trained technician(s), training capacity {cap}, lead time {lead} year(s): {raise_}, shorten the lead time, or choose designs needing fewer technicians"
 
 
 def subset_feasible(

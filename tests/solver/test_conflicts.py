@@ -181,8 +181,9 @@ def test_a_frozen_replan_three_crews_short_names_the_frozen_builds() -> None:
     # "53 crew(s) can work in 2027", every crew in the country (a QA pass).
     crews = next(c["message"] for c in plan.conflicts if c["group"] == "crews")
     match = re.search(
-        r"(\d+) site\(s\) of this set can only be built in 2027 .* need at least (\d+) crew\(s\)"
-        r" from pools that reach them, which have (\d+) that year \((\d+) in all\)",
+        r"(\d+) site\(s\) that must be built in 2027 .* need at least (\d+) crew\(s\), each at"
+        r" its cheapest design, from pools that reach them, which have (\d+) that year"
+        r" \((\d+) in all\)",
         crews,
     )
     assert match, crews
@@ -300,3 +301,79 @@ def test_a_precedence_of_gap_zero_says_no_later_than() -> None:
         "'n1' must be built at least 1 year(s) before 'n2': drop or shorten this precedence",
         "'n2' must be built no later than 'n1': drop or shorten this precedence",
     }
+
+
+def _tiny_with(**changes: Any) -> dict[str, Any]:
+    doc = json.loads((Path(__file__).parents[1] / "data" / "tiny.json").read_text())
+    doc.update(changes)
+    return doc
+
+
+def _messages(doc: dict[str, Any]) -> dict[tuple[str, Any], str]:
+    plan = solve(doc, backend="highs", time_limit=20, threads=1)
+    assert plan.status == "infeasible", plan.status
+    assert subset_feasible(build_problem(parse_scenario(doc)), plan.conflicts) is False
+    return {
+        (c["group"], c.get("year", c.get("region", c.get("site")))): c["message"]
+        for c in plan.conflicts
+    }
+
+
+def test_a_limits_message_says_what_the_set_needs_and_what_can_help() -> None:
+    """A QA audit of the explanations: every set was right, its messages not. The crews,
+    resources and technicians messages gave a national total or no number at all, and advice
+    that could not help ("train earlier" with no year before, "add crews" where no pool
+    reaches the site, "build less that year" where no build fits the year). Each now states
+    what the set's builds need against what the limit allows, and only changes that can help."""
+    # lead time 2 on a two-year horizon: s1 (2031 at the earliest) can have no trainee
+    said = _messages(_tiny_with(training={"lead_time": 2}))
+    tech = said[("technicians", "south")]
+    assert "needs at least 10 technician(s) by 2031" in tech and "can have at most 0" in tech
+    assert "the lead time is 2 year(s)" in tech and "train earlier" not in tech
+    assert "shorten training.lead_time" in tech and "training_capacity" not in tech
+    # no pool reaches s1 (south, beyond k1's 100 km; k2 serves the north only)
+    doc = _tiny_with()
+    doc["regions"][1]["trained_stock"] = 100
+    doc["crews"][0]["max_distance_km"] = 100
+    doc["crews"][1]["max_distance_km"] = 100
+    said = _messages(doc)
+    crews = [m for (g, _), m in said.items() if g == "crews"]
+    assert crews and all("no crew pool reaches 's1'" in m for m in crews), said
+    assert not any("add crews" in m for m in crews)
+    # steel 4 in 2030, where the cheapest design needs 5: building less cannot help
+    doc = _tiny_with(resources=[{"id": "steel", "limit": {"2030": 4, "2031": 20}}])
+    doc["options"][0]["resources"] = {"steel": 5}
+    doc["options"][1]["resources"] = {"steel": 8}
+    steel = _messages(doc)[("resources", 2030)]
+    assert "needs at least 5 of it" in steel and "build less" not in steel, steel
+    # n1 fixed large (2 crews) in 2030 and the national quota asks for a second build: 3
+    # crews at the least, where the pools that reach them have 2 (1 of k1, 1 of k2)
+    doc = _tiny_with(quotas={"year": {"min": 2, "max": 2}})
+    doc["regions"][1]["trained_stock"] = 100
+    doc["regions"][0]["trained_stock"] = 100
+    doc["sites"][0]["fixed"] = {"year": 2030, "option": "large"}
+    doc["crews"][0]["available"] = {"2030": 1, "2031": 2}
+    crews = _messages(doc)[("crews", 2030)]
+    assert "('n1') and 1 more build(s) its minimum quotas ask for" in crews, crews
+    assert "need at least 3 crew(s)" in crews and "which have 2 that year" in crews, crews
+
+
+def test_a_minimum_quota_over_the_sites_does_not_ask_to_make_them_optional() -> None:
+    """North must build 2 in 2030 and 1 in 2031 with its two sites: "make it optional" could
+    not help (each site counts once, optional or not); the region's count was of every site,
+    and its windows were named though none was in the set."""
+    said = _messages(
+        _tiny_with(
+            quotas={
+                "overrides": [
+                    {"region": "north", "year": 2030, "min": 2},
+                    {"region": "north", "year": 2031, "min": 1},
+                ]
+            }
+        )
+    )
+    once = [m for (g, _), m in said.items() if g == "build_once"]
+    assert once and not any("optional" in m for m in once), once
+    assert all("minimum quotas" in m for m in once)
+    quota = said[("quota.region_year", 2030)]
+    assert "2 of its 2 site(s) can be built then" in quota and "windows" not in quota, quota
