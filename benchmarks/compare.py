@@ -12,8 +12,10 @@ how far that correction can be trusted (within ~15 % across kinds).
 
 Two files whose runs of one scenario cannot all be right (two proven optima, a plan where the
 other proved infeasibility, a plan above the other's bound) contradict each other: one of the
-two revisions is wrong, or the instance changed between them. The comparison then exits 1
-and names the scenarios.
+two revisions is wrong, or the instance changed between them. A paired run its own bench
+failed (its ``check``: a plan the evaluator rejects, a wrong optimum) is no answer: it is
+marked FAIL, left out of the seconds and of the contradictions. The comparison then exits 1
+and names the scenarios and runs.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ def speed_reference(csv_path: Path) -> float | None:
     md = csv_path.with_suffix(".md")
     try:
         text = md.read_text(encoding="utf-8")
-    except OSError:
-        return None
+    except (OSError, UnicodeDecodeError):  # not there, or not text: no reference (a QA pass:
+        return None  # a traceback and exit 1, the code of a contradiction)
     for line in text.splitlines():
         if line.startswith("- speed reference:"):
             values = [float(v) for v in _SPEED.findall(line)]
@@ -60,7 +62,10 @@ class Row:
 
     def proven(self, side: str = "both") -> bool:
         runs = {"old": self.old, "new": self.new, "both": self.old + self.new}[side]
-        return all(r["status"] in PROVEN for r in runs)
+        return all(r["status"] in PROVEN and not failed(r) for r in runs)
+
+    def failed(self) -> bool:
+        return any(failed(r) for r in self.old + self.new)
 
     def seconds(self) -> tuple[float, float]:
         """The mean solve seconds of each file's runs (NaN where a run has none: it failed)."""
@@ -72,6 +77,12 @@ class Row:
             return statistics.fmean(float(v) for v in values)
 
         return mean(self.old), mean(self.new)
+
+
+def failed(run: dict[str, Any]) -> bool:
+    """A run its own bench failed (``check`` not ok: a plan the evaluator rejects, a wrong
+    optimum): its status and seconds are no answer (a QA pass: they were compared as ones)."""
+    return str(run.get("check") or "ok") != "ok"
 
 
 def run_key(run: dict[str, Any]) -> tuple[str, str, int]:
@@ -112,8 +123,8 @@ def contradictions(rows: list[Row]) -> dict[str, str]:
     ``rdplan bench`` checks within one file): two proven optima, a plan where another run
     proved infeasibility, or a plan above another run's bound (the objective is maximised)."""
     runs: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        runs.setdefault(row.scenario, []).extend(row.old + row.new)
+    for row in rows:  # a failed run's answer is none: its own file says so (compare)
+        runs.setdefault(row.scenario, []).extend(r for r in row.old + row.new if not failed(r))
     out: dict[str, str] = {}
     for name, found in runs.items():
         optima = sorted({int(r["objective"]) for r in found if r["status"] == "optimal"})
@@ -180,6 +191,7 @@ def compare(
     """The comparison as markdown lines, and the scenarios whose runs contradict each other
     (:func:`contradictions`), with why."""
     rows = pair(old, new)
+    paired = {run_key(r) for row in rows for r in row.new}
     conflicts = contradictions(rows)
     machine = new_speed / old_speed if old_speed and new_speed else None
     lines = [
@@ -197,6 +209,8 @@ def compare(
         if setup is not None:  # no ratio, and not in the mean
             times += f" ({setup})"
             unlike.append(f"{row.scenario} / {row.backend} ({setup})")
+        elif row.failed():
+            times += " (a run failed its checks)"
         elif not row.proven():
             times += " (not all proven)"
         elif old_s > 0 and new_s > 0:  # NaN compares False
@@ -209,6 +223,8 @@ def compare(
         status = f"{_statuses(row.old)} → {_statuses(row.new)}"
         if row.scenario in conflicts:
             status += " **contradiction**"
+        if row.failed():
+            status += " **FAIL**"
         lines.append(
             f"| {row.scenario} | {row.backend} | {', '.join(map(str, row.seeds))} | {status}"
             f" | {_objective(row)} | {_gap(row.old)} → {_gap(row.new)} | {times} | {by} | {adjusted} |"
@@ -249,5 +265,10 @@ def compare(
         )
     else:
         summary.append("Speed reference: not in both files' protocols; no machine correction.")
+    for side, runs in (("old", old), ("new", new)):
+        for r in runs:
+            if failed(r) and run_key(r) in paired:
+                key = f"{r['scenario']} / {r['backend']} / seed {r['seed']} ({side})"
+                conflicts[key] = f"the run failed its checks: {r['check']}"
     summary.extend(f"**{name}: {why}**" for name, why in conflicts.items())
     return lines + summary, conflicts

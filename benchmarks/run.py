@@ -27,6 +27,7 @@ targets stand in the run's own measurements (:func:`targets`), met or not.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import fnmatch
@@ -36,15 +37,19 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from benchmarks.suites import (
     CONFORMANCE,
@@ -157,7 +162,7 @@ def _peak_mb() -> float:
 def _run_rdplan(
     spec: dict[str, Any], doc: dict[str, Any], send: Callable[[dict[str, Any]], None]
 ) -> dict[str, Any]:
-    from solver.conflicts import find_conflicts, subset_feasible
+    from solver.conflicts import find_conflicts, verify_conflict_set
     from solver.evaluate import evaluate
     from solver.problem import build_problem
     from solver.replan import solve_arguments
@@ -235,14 +240,14 @@ def _run_rdplan(
             for c in found.conflicts
         ]
         out["conflicts_irreducible"] = found.irreducible
-        # Verify the set (outside the timing): infeasible alone, feasible without any one member.
-        verified: bool | None = None
-        if found.conflicts and len(found.conflicts) <= 12:
-            verified = subset_feasible(data, found.conflicts) is False and all(
-                subset_feasible(data, found.conflicts[:i] + found.conflicts[i + 1 :]) is True
-                for i in range(len(found.conflicts))
-            )
-        out["conflicts_verified"] = verified
+        # Verify the set (outside the timing): infeasible alone, feasible without any one
+        # member — every set, whatever its size (sets over 12 members went unverified while
+        # this file's protocol said each was, a QA pass); None: a check could not tell.
+        started = time.perf_counter()
+        out["conflicts_verified"] = (
+            verify_conflict_set(data, found.conflicts) if found.conflicts else None
+        )
+        out["verify_s"] = time.perf_counter() - started
     return out
 
 
@@ -340,13 +345,32 @@ def _calibration_child(conn: Any, repeats: int) -> None:
         conn.close()
 
 
-def _reap(process: Any, receiver: Any) -> None:
-    """Wait a little for a spawned process to end, kill it if it does not, close its pipe."""
-    process.join(10)
+def _reap(process: Any, receiver: Any, at_once: bool = False) -> None:
+    """Wait a little for a spawned process to end, kill it (and what it started: CBC) if it
+    does not, close its pipe; ``at_once``: the parent is interrupted, no wait."""
+    process.join(0 if at_once else 10)
     if process.is_alive():
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
         process.kill()
         process.join()
     receiver.close()
+
+
+def _start_shielded(process: Any) -> None:
+    """Start a spawned process with SIGINT ignored from its first instruction (CPython keeps
+    an ignored SIGINT ignored): a Ctrl-C at the terminal reaches the whole process group, and a
+    run still importing printed KeyboardInterrupt's traceback over the parent's "interrupted"
+    (a QA pass). The parent, interrupted, stops it (:func:`_reap`)."""
+    if threading.current_thread() is not threading.main_thread():
+        process.start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def calibrate(repeats: int = CALIBRATION_REPEATS) -> float | None:
@@ -356,14 +380,16 @@ def calibrate(repeats: int = CALIBRATION_REPEATS) -> float | None:
     ctx = mp.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_calibration_child, args=(sender, repeats), name="calibration")
-    process.start()
+    _start_shielded(process)
     sender.close()
+    interrupted = True
     try:
         seconds = receiver.recv() if receiver.poll(GRACE) else None
+        interrupted = False
     except EOFError:
-        seconds = None
+        seconds, interrupted = None, False
     finally:
-        _reap(process, receiver)
+        _reap(process, receiver, at_once=interrupted)
     return None if seconds is None else round(float(seconds), 3)
 
 
@@ -377,10 +403,11 @@ def run_in_process(
         target=_child, args=(sender, spec), name=f"bench-{spec['scenario']}-{spec['backend']}"
     )
     started = time.perf_counter()
-    process.start()
+    _start_shielded(process)
     sender.close()
     deadline = started + spec["time_limit"] + GRACE + spec.get("extra_grace", 0.0)
     result: dict[str, Any] | None = None
+    interrupted = True
     try:
         while result is None:
             if receiver.poll(0.2):
@@ -405,8 +432,9 @@ def run_in_process(
                 result = {
                     "error": f"killed after {time.perf_counter() - started:.0f} s: the time limit of {spec['time_limit']:.0f} s was not respected"
                 }
+        interrupted = False
     finally:
-        _reap(process, receiver)
+        _reap(process, receiver, at_once=interrupted)
     result["wall_s"] = time.perf_counter() - started
     return result
 
@@ -467,7 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-baseline", action="store_true", help="leave out the PuLP baseline (no ratios)"
     )
     parser.add_argument(
-        "--seeds", type=_seed_list, default=None, help="comma-separated seeds (default 0)"
+        "--seeds",
+        type=_seed_list,
+        default=None,
+        help="comma-separated seeds, for every case (default 0, except cases that set their own)",
     )
     parser.add_argument(
         "--time-limit",
@@ -516,14 +547,17 @@ def plan_runs(
     threads: int,
     baseline: bool,
     explicit_limit: bool = False,
+    explicit_seeds: bool = False,
 ) -> list[dict[str, Any]]:
-    """The run specs of a suite, in order; ``explicit_limit``: ``time_limit`` overrides the cases' own."""
+    """The run specs of a suite, in order; ``explicit_limit``: ``time_limit`` overrides the
+    cases' own; ``explicit_seeds``: ``seeds`` do (``--seeds 3,4`` ran kimhwa-pilot and the
+    infeasible cases on seeds 0 and 1 still, a QA pass)."""
     runs: list[dict[str, Any]] = []
     for case in cases:
         names = [b for b in backends if case.backends is None or b in case.backends]
         if baseline and case.baseline:
             names.append(BASELINE)
-        for seed in case.seeds or tuple(seeds):
+        for seed in seeds if explicit_seeds or not case.seeds else case.seeds:
             for backend in names:
                 runs.append(
                     {
@@ -604,6 +638,8 @@ def check_run(spec: dict[str, Any], result: dict[str, Any]) -> list[str]:
                 problems.append(
                     "the conflict set is not infeasible, or not irreducible, by subset_feasible"
                 )
+            elif conflicts and result.get("conflicts_verified") is None:
+                problems.append("the conflict set could not be verified: a check did not end")
             expected = spec.get("expected_conflicts")
             if expected is not None and [tuple(c) for c in conflicts] != [
                 tuple(c) for c in expected
@@ -1400,6 +1436,7 @@ def main(argv: list[str] | None = None) -> int:
         args.threads,
         baseline=not args.no_baseline,
         explicit_limit=args.time_limit is not None,
+        explicit_seeds=args.seeds is not None,
     )
     if not specs:
         only = "" if args.only is None else f"--only {args.only} with "
@@ -1492,8 +1529,17 @@ def _stem(args: argparse.Namespace, date: str) -> str:
     """``<date>`` for the whole full suite, ``<date>-<suite>[-only]`` otherwise; ``-2``,
     ``-3``… after it when ``args.out`` holds that run's files already (an earlier run the
     same day: its results are not overwritten)."""
-    stem = date if args.suite == "full" and args.only is None else f"{date}-{args.suite}"
-    if args.only is not None:
+    # a part of the full suite (a case, backend, seed, limit or baseline chosen) is not the
+    # whole of it, and not named as it (a QA pass)
+    part = (
+        args.only is not None
+        or args.seeds is not None
+        or args.time_limit is not None
+        or args.no_baseline
+        or list(args.backends) != list(RDPLAN_BACKENDS)
+    )
+    stem = date if args.suite == "full" and not part else f"{date}-{args.suite}"
+    if part:
         stem += "-only"
     taken = {p.stem for p in args.out.glob(f"{stem}*")}
     n, free = 1, stem

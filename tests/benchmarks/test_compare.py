@@ -173,6 +173,36 @@ def test_a_failed_run_is_listed_not_timed(
     assert "Proved in the old file only: national-20x10 / portfolio." in out
 
 
+def test_a_run_its_bench_failed_is_no_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run whose plan the evaluator rejected (its ``check`` FAIL) read "optimal → optimal",
+    its seconds in the ratios, exit 0 (a QA pass). It is marked, not timed, and exits 1."""
+    check = "FAIL: the evaluator rejects the plan: site 'x' is required but not built"
+    code, out = _run25_altered(tmp_path, capsys, {"check": check}, "portfolio", 1)
+    assert code == 1
+    row = _row(out, "national-20x10", "portfolio")
+    assert row[3].endswith("**FAIL**") and "(a run failed its checks)" in row[6], row
+    assert row[7] == "—"
+    assert (
+        f"**national-20x10 / portfolio / seed 1 (new): the run failed its checks: {check}**" in out
+    )
+
+
+def test_a_markdown_that_is_not_utf8_leaves_out_the_speed_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A results file's markdown in another encoding raised UnicodeDecodeError: a traceback
+    and exit 1, the code of a contradiction (a QA pass)."""
+    code, _ = _run25_altered(tmp_path, capsys, {}, "portfolio", 1)
+    assert code == 0
+    altered = tmp_path / RUN25.name
+    altered.with_suffix(".md").write_bytes(b"- speed reference: \xff\xfe 0.4 s at the start\n")
+    code, out, err = _compare(RUN21, altered, capsys)
+    assert code == 0 and "Traceback" not in err
+    assert "Speed reference: not in both files' protocols" in out
+
+
 def test_runs_set_up_differently_are_not_compared_in_seconds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
