@@ -404,11 +404,9 @@ def find_conflicts(
         else:
             result.irreducible = False
             i += 1
+    view = _SetView(model.data, [model.groups[m] for m in members])  # once for every message
     result.conflicts = sorted(
-        (
-            describe(model, model.groups[g], freeze_through, [model.groups[m] for m in members])
-            for g in members
-        ),
+        (describe(model, model.groups[g], freeze_through, view=view) for g in members),
         key=lambda c: GroupKey(
             c["group"], tuple((k, v) for k, v in c.items() if k not in ("group", "message"))
         ).sort_key(),
@@ -536,16 +534,17 @@ def describe(
     key: GroupKey,
     freeze_through: int | None = None,
     members: Sequence[GroupKey] = (),
+    view: _SetView | None = None,
 ) -> dict[str, Any]:
     """The conflict entry of a group instance, with a message a planner can act on; of a
     re-plan frozen through ``freeze_through``, in the words of the freeze where it made the
     rule (a frozen site's build, a window the freeze closed). ``members``: the whole set, whose
-    sites a year's crews are measured against."""
+    sites a year's crews are measured against (``view``: the same, read once for the set)."""
     d = model.data
     k = dict(key.key)
     entry: dict[str, Any] = {"group": key.group, **k}
     g = key.group
-    view = _SetView(d, members)
+    view = view or _SetView(d, members)
     if g == "build_once":
         s = d.site_index[k["site"]]
         why = (
