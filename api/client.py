@@ -734,7 +734,7 @@ def _scale_crews(
         j = years.index(y)
         base = [a[j] for a in available]
         exact = [f * b for b in base]
-        if not all(math.isfinite(e) for e in exact):  # 1e308 × 2 crews: no count at all
+        if not all(math.isfinite(e) for e in [*exact, f * sum(base)]):  # 1e308 × 2: no count
             at = "with_.crews_scale" + (f".{y}" if isinstance(scale, Mapping) else "")
             message = f"factor {f!r} gives no finite number of crews in {y}: far too large"
             errors.append(FieldError(path=at, message=message))

@@ -248,8 +248,9 @@ class JobOptionsOut(BaseModel):
     frozen_training: list[dict[str, Any]] | None = Field(
         default=None,
         description="re-plan: the baseline plan's trainees in the frozen years "
-        "(``[{region, year, trainees}]``), which the plan keeps exactly; absent when the "
-        "baseline's training is not known",
+        "(``[{region, year, trainees}]``), which the plan keeps — fewer only where the "
+        "what-if's own bound on them is lower, none where no factory in the horizon could take "
+        "them, as its ``solver.detail`` says; absent when the baseline's training is not known",
     )
     baseline_crews: list[dict[str, Any]] | None = Field(
         default=None,

@@ -79,7 +79,9 @@ def _make_engine(url: str, immediate: bool) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     path = _sqlite_file(url)
-    if path is not None:
+    if path is not None and not _in_memory(url) and "file:" not in url and path.exists():
+        # (a plain file path that exists, as the service migrates it: not an in-memory or
+        # `file:` URI, whose "path" is no file of that name, a review)
         # The file deleted under the service (a QA pass): a pooled connection wrote on to the
         # unlinked file, so submissions were taken (202) and lost, and a new connection made an
         # empty file without tables. Now neither: the pool drops a connection whose file is

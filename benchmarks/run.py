@@ -298,8 +298,15 @@ def _keep(spec: dict[str, Any], name: str, doc: dict[str, Any]) -> None:
         (folder / name).write_text(json.dumps(doc), encoding="utf-8")
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _child(conn: Any, spec: dict[str, Any]) -> None:
     """Entry point of a run's process: solve, check, report over ``conn``."""
+    # The parent, interrupted, ends a run by SIGTERM: its finally blocks run (CBC's temporary
+    # files are removed), where a SIGKILL left them (a review).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # Solver banners and logs must not interleave with the parent's progress display.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -347,8 +354,15 @@ def _calibration_child(conn: Any, repeats: int) -> None:
 
 def _reap(process: Any, receiver: Any, at_once: bool = False) -> None:
     """Wait a little for a spawned process to end, kill it (and what it started: CBC) if it
-    does not, close its pipe; ``at_once``: the parent is interrupted, no wait."""
-    process.join(0 if at_once else 10)
+    does not, close its pipe; ``at_once``: the parent is interrupted, the run is stopped first
+    (SIGTERM, after what it started)."""
+    if at_once and process.is_alive():
+        # what the run started first (CBC), then the run, by SIGTERM: it cleans up as it ends
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+        process.terminate()
+    process.join(10)
     if process.is_alive():
         with contextlib.suppress(psutil.Error):
             for child in psutil.Process(process.pid).children(recursive=True):

@@ -483,7 +483,12 @@ class _SetView:
                 lo = int(d.quota_year[k["year"] - d.start, 0])
                 if lo > 0:
                     self.year_min[k["year"]] = lo
-        self.min_quotas = bool(self.region_min or self.year_min)
+
+    def counts_toward_a_minimum(self, s: int) -> bool:
+        """Whether site ``s`` could count toward one of the set's minimum quotas: of its
+        region in a year it can be built in, or national in such a year."""
+        d, region = self.d, int(self.d.site2region[s])
+        return any((region, y) in self.region_min or y in self.year_min for y in d.build_years[s])
 
     def forced(self, year: int, cost: Callable[[int], int], region: int | None = None) -> _Forced:
         """What the set forces in ``year`` (in ``region`` alone when given), each site at
@@ -493,25 +498,30 @@ class _SetView:
         pinned = [
             s for s in self.pinned.get(year, []) if region is None or d.site2region[s] == region
         ]
-        taken = set(pinned)
+        taken = set(pinned)  # built: pinned, or chosen for a quota
         need = sum(cost(s) for s in pinned)
-        sites, more = list(pinned), 0
+        sites, seen, more = list(pinned), set(pinned), 0
 
         def cheapest(candidates: list[int], count: int) -> None:
+            # Each quota's builds beyond those already counted, at the cheapest sites that
+            # could take them; a region's maximum is not applied, so ``need`` stays a lower
+            # bound (a review: the unchosen sites of a region quota stay candidates of the
+            # national one, and a count below zero takes none).
             nonlocal need, more
             free = [s for s in candidates if s not in taken and year in d.build_years[s]]
-            chosen = sorted(free, key=cost)[:count]
+            chosen = sorted(free, key=cost)[: max(0, count)]
             need += sum(cost(s) for s in chosen)
             more += len(chosen)
-            taken.update(free)
-            sites.extend(free)
+            taken.update(chosen)
+            sites.extend(s for s in free if s not in seen)
+            seen.update(free)
 
         for (r, y), lo in sorted(self.region_min.items()):
             if y == year and (region is None or r == region):
-                inside = sum(1 for s in pinned if d.site2region[s] == r)
+                inside = sum(1 for s in taken if d.site2region[s] == r)
                 cheapest(d.region2sites[r].tolist(), lo - inside)
         if region is None and year in self.year_min:
-            cheapest(list(range(d.num_sites)), self.year_min[year] - len(pinned) - more)
+            cheapest(list(range(d.num_sites)), self.year_min[year] - len(taken))
         return _Forced(need, pinned, more, sites)
 
 
@@ -559,9 +569,10 @@ def describe(
             if d.required[s]
             else f"site '{k['site']}' may be built at most once"
         )
-        if view.min_quotas:
-            # a minimum quota asks for builds: at most once is what binds, and optional
-            # would not help (a QA pass: both sites optional, still infeasible)
+        if view.counts_toward_a_minimum(s):
+            # a minimum quota it could count toward asks for builds: at most once is what
+            # binds, and optional would not help (a QA pass: both sites optional, still
+            # infeasible); a quota of another region or year says nothing of it (a review)
             msg += ", so it counts once toward the set's minimum quotas: lower them, or widen other sites' windows"
         elif d.required[s] and d.fixed_year[s] < 0:
             msg += ": make it optional (required: false) to allow leaving it unbuilt"
@@ -580,10 +591,11 @@ def describe(
                 else f"site '{k['site']}' is fixed to {int(d.fixed_year[s])}{opt}: unfix it or move the fixed year"
             )
         elif freeze_through is not None and len(years) and years.start == freeze_through + 1:
-            # the freeze moved its earliest year: freezing fewer years opens it; widening
-            # helps only on the latest side, where the horizon does not end it (a QA pass)
+            # the freeze moved its earliest year (or its own is that year: the re-planned
+            # scenario cannot tell, a review): freezing fewer years opens it, not widening a
+            # window that is the horizon's already (a QA pass)
             later = ", or move its latest year later" if years.stop - 1 < d.end else ""
-            msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1} (the years through {freeze_through} are frozen, and the baseline does not build it there): freeze fewer years{later}"
+            msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1} (the years through {freeze_through} are frozen, and the baseline does not build it there): freeze fewer years (where its own earliest year is {freeze_through + 1} or later, widen its window instead){later}"
         elif len(years):
             msg = f"site '{k['site']}' can only be built in {years.start}..{years.stop - 1}: widen its earliest/latest window"
         else:
@@ -616,7 +628,7 @@ def describe(
         lo, hi = (int(v) for v in d.quota_year[k["year"] - d.start])
         msg = f"the national quota of {k['year']} is {_quota_text(lo, hi)} site(s): change the yearly quota"
     elif g == "crews":
-        msg = _crews_message(d, k["year"], view)
+        msg = _crews_message(d, k["year"], view, freeze_through)
     elif g == "technicians":
         msg = _technicians_message(d, d.region_index[k["region"]], view, freeze_through)
     elif g == "resources":
@@ -624,9 +636,10 @@ def describe(
         limit = int(d.resource_limit[q, k["year"] - d.start])
         cost = _cheapest(d, d.option_resources[:, q])
         forced, when = view.forced(k["year"], cost), f"in {k['year']}"
-        if forced.sites:
+        if forced.need > limit:
             # not "build less that year" where the set's builds must be there (a QA pass)
-            msg = f"resource '{k['resource']}' is limited to {limit} in {k['year']}, where the set's builds ({forced.words(d, when)}) need at least {forced.need} of it, each at its cheapest design: raise the limit, or move those builds"
+            fixes = ["raise the limit", *_move_fixes(d, forced, freeze_through)]
+            msg = f"resource '{k['resource']}' is limited to {limit} in {k['year']}, where the set's builds ({forced.words(d, when)}) need at least {forced.need} of it, each at its cheapest design: {', or '.join(fixes)}"
         elif (cands := [s for s in view.once if k["year"] in d.build_years[s]]) and (
             least := min(cost(s) for s in cands)
         ) > limit:
@@ -656,7 +669,23 @@ def _names(d: ProblemData, sites: Sequence[int]) -> str:
     return names + (f" and {len(sites) - 5} more" if len(sites) > 5 else "")
 
 
-def _crews_message(d: ProblemData, year: int, view: _SetView) -> str:
+def _move_fixes(d: ProblemData, forced: _Forced, freeze_through: int | None) -> list[str]:
+    """The changes that can lighten a year's forced builds: move the free ones, the fixed
+    ones' years, fewer frozen years, lower minimum quotas (a review: "move those builds"
+    of builds the freeze fixed)."""
+    out = []
+    if any(d.fixed_year[s] < 0 for s in forced.pinned):
+        out.append("widen those sites' windows")
+    if any(d.fixed_year[s] >= 0 and not _frozen(d, s, freeze_through) for s in forced.pinned):
+        out.append("move the fixed builds")
+    if any(_frozen(d, s, freeze_through) for s in forced.pinned):
+        out.append("freeze fewer years")
+    if forced.more:
+        out.append("lower the minimum quotas")
+    return out
+
+
+def _crews_message(d: ProblemData, year: int, view: _SetView, freeze_through: int | None) -> str:
     """A year's crews against what the set's builds of that year need from the pools that
     reach them; the country's crews and generic advice where the set forces no build."""
     y = year - d.start
@@ -673,13 +702,17 @@ def _crews_message(d: ProblemData, year: int, view: _SetView) -> str:
     ]
     if unreached:  # adding crews cannot help (a QA pass): "3 crew(s) can work: add crews"
         return f"no crew pool reaches {_names(d, unreached)}, which must be built and needs crews: widen a pool's regions or maximum distance to reach it"
-    if not forced.need:
-        return f"{total} crew(s) can work in {year} and each site needs its option's crews from pools that reach it: add crews, widen pools' regions or distance, or build less that year"
-    reach = np.flatnonzero(d.reach[:, forced.sites].any(axis=1))
-    near = int(d.available[reach, y].sum())
-    if not near:
+    near = 0
+    if forced.sites:
+        reach = np.flatnonzero(d.reach[:, forced.sites].any(axis=1))
+        near = int(d.available[reach, y].sum())
+    if forced.need and not near:
         return f"no crew pool that reaches the set's builds in {year} ({forced.words(d, f'in {year}')}) has crews that year: widen a pool's regions or maximum distance, or give those pools crews in {year}"
-    return f"the set's builds in {year} ({forced.words(d, f'in {year}')}) need at least {forced.need} crew(s), each at its cheapest design, from pools that reach them, which have {near} that year ({total} in all): add crews to those pools, widen other pools' regions or distance, or move those builds"
+    if forced.need <= near:  # no shortage these numbers show (a review): the general words
+        return f"{total} crew(s) can work in {year} and each site needs its option's crews from pools that reach it: add crews, widen pools' regions or distance, or build less that year"
+    fixes = ["add crews to those pools", "widen other pools' regions or distance"]
+    fixes += _move_fixes(d, forced, freeze_through)
+    return f"the set's builds in {year} ({forced.words(d, f'in {year}')}) need at least {forced.need} crew(s), each at its cheapest design, from pools that reach them, which have {near} that year ({total} in all): {', or '.join(fixes)}"
 
 
 def _technicians_message(d: ProblemData, r: int, view: _SetView, freeze_through: int | None) -> str:
@@ -715,14 +748,14 @@ def _technicians_message(d: ProblemData, r: int, view: _SetView, freeze_through:
         if not ready:
             have.append(f"none trained in time: the lead time is {lead} year(s)")
         fixes = ["raise its trained_stock"]
-        if lead:
-            fixes.append("shorten training.lead_time")
+        if any(capacity[y - d.start] for y in d.years if year - lead < y <= year):
+            fixes.append("shorten training.lead_time")  # where it lets more finish in time
         if free and d.training_limited[r]:
             fixes.append(f"raise its training_capacity in {_years_text(free)}")
         # (the need counts each site at its cheapest design: another design cannot lower it)
         if more:
             fixes.append("lower the region's minimum quotas")
-        if any(d.fixed_year[s] < 0 for s in pinned):
+        if any(d.fixed_year[s] < 0 and d.build_years[s].start < d.end for s in pinned):
             fixes.append("widen those sites' windows to later years")
         if held or any(_frozen(d, s, freeze_through) for s in pinned):
             fixes.append("freeze fewer years")

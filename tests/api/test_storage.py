@@ -509,3 +509,17 @@ def test_a_refused_submission_is_undone_only_while_no_worker_took_it(
     other = storage.create_batch({"base": (sc.id, opts)}, {})
     assert storage.discard_unsent([other.base_job_id], other.id)
     assert storage.get_job(other.base_job_id) is None and storage.get_batch(other.id) is None
+
+
+@pytest.mark.filterwarnings("ignore:Selection of the SingletonThreadPool")  # SQLAlchemy's own
+def test_a_file_uri_in_memory_is_no_file_gone() -> None:
+    """The guard against an SQLite file deleted under the service took a ``file:`` URI's name
+    for a file and refused the database (a review): it guards plain file paths only."""
+    from sqlalchemy import text
+
+    s = Storage("sqlite:///file:rdplan-memdb?mode=memory&cache=shared&uri=true")
+    try:
+        with s.reading() as session:
+            assert session.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        s.dispose()

@@ -212,7 +212,11 @@ def test_invalid_edits_name_their_paths(tiny: Scenario) -> None:
     with pytest.raises(InvalidScenarioError):
         tiny.with_(crews_scale={2030: -1})
     # a factor past any count: the field named, not an OverflowError from float('inf')
-    for scale, path in ((1e308, "with_.crews_scale"), ({2030: 1e308}, "with_.crews_scale.2030")):
+    for scale, path in (
+        (1e308, "with_.crews_scale"),
+        ({2030: 1e308}, "with_.crews_scale.2030"),
+        (6e307, "with_.crews_scale"),  # each pool's count finite, their sum not (a review)
+    ):
         with pytest.raises(InvalidScenarioError) as info:
             tiny.with_(crews_scale=scale)
         assert [e.path for e in info.value.errors] == [path]

@@ -377,3 +377,32 @@ def test_a_minimum_quota_over_the_sites_does_not_ask_to_make_them_optional() -> 
     assert all("minimum quotas" in m for m in once)
     quota = said[("quota.region_year", 2030)]
     assert "2 of its 2 site(s) can be built then" in quota and "windows" not in quota, quota
+
+
+def test_a_limits_numbers_are_a_lower_bound_and_a_quota_of_another_region_is_not_its() -> None:
+    """A review of the messages above: a quota's count below zero took every site but the
+    last, a region quota's unchosen sites left the national one's candidates ("need at least
+    10" where 8 crews do), so a message showed a shortage that was none; and a minimum quota
+    of region S took "make it optional" from a site of region R, where it was the fix."""
+    options = [{"id": "cheap", "crews": 1}, {"id": "big", "crews": 3}]
+    sites = [site(n, {"cheap": 10}, region="R", required=False) for n in "abc"]
+    sites += [site(n, {"big": 10}, region="S", required=False) for n in "def"]
+    quotas = {"year": {"min": 4}, "overrides": [{"region": "R", "year": 2030, "min": 1, "max": 2}]}
+    crews = [{"id": "k", "count": 7, "lat": 40.0, "lon": 127.0}]
+    doc = scenario(sites, 2030, 2030, ["R", "S"], options, crews=crews, quotas=quotas)
+    said = _messages(doc)
+    # 4 builds at the cheapest are 1 + 1 + 1 + 3 = 6 ≤ 7: no shortage to show, so none said
+    assert "need at least" not in said[("crews", 2030)], said
+    doc["crews"][0]["count"] = 8
+    assert solve(doc, backend="highs", time_limit=20, threads=1).status == "optimal"
+
+    options = [{"id": "big", "crews": 2}]
+    sites = [site("a", {"big": 10}, region="R"), site("s", {"big": 10}, region="S", required=False)]
+    quotas = {"overrides": [{"region": "S", "year": 2030, "min": 1}]}
+    crews = [{"id": "k", "count": 3, "lat": 40.0, "lon": 127.0}]
+    doc = scenario(sites, 2030, 2030, ["R", "S"], options, crews=crews, quotas=quotas)
+    said = _messages(doc)
+    assert "make it optional" in said[("build_once", "a")], said
+    assert "need at least 4 crew(s)" in said[("crews", 2030)], said
+    doc["sites"][0]["required"] = False
+    assert solve(doc, backend="highs", time_limit=20, threads=1).status == "optimal"
