@@ -243,11 +243,9 @@ def _run_rdplan(
         # Verify the set (outside the timing): infeasible alone, feasible without any one
         # member — every set, whatever its size (sets over 12 members went unverified while
         # this file's protocol said each was, a QA pass); None: a check could not tell.
-        started = time.perf_counter()
         out["conflicts_verified"] = (
             verify_conflict_set(data, found.conflicts) if found.conflicts else None
         )
-        out["verify_s"] = time.perf_counter() - started
     return out
 
 
