@@ -144,6 +144,9 @@ def test_ctrl_c_stops_the_runs_without_a_childs_traceback(nth: int, tmp_path: Pa
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # as from a terminal: a job started in the background by a script (CI's, say) has
+        # SIGINT ignored, and that is inherited and kept
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     spawned: set[int] = set()
     deadline = time.monotonic() + 60
