@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from sqlalchemy import Engine, case, create_engine, delete, event, func, or_, select, text, update
 from sqlalchemy.engine import make_url
@@ -79,9 +80,7 @@ def _make_engine(url: str, immediate: bool) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     path = _sqlite_file(url)
-    if path is not None and not _in_memory(url) and "file:" not in url and path.exists():
-        # (a plain file path that exists, as the service migrates it: not an in-memory or
-        # `file:` URI, whose "path" is no file of that name, a review)
+    if path is not None and path.exists():  # a file the service migrated into being
         # The file deleted under the service (a QA pass): a pooled connection wrote on to the
         # unlinked file, so submissions were taken (202) and lost, and a new connection made an
         # empty file without tables. Now neither: the pool drops a connection whose file is
@@ -177,13 +176,16 @@ def log_failure(logger: logging.Logger, what: str) -> None:
 
 
 def _sqlite_file(url: str) -> Path | None:
-    """The file of an SQLite URL (a ``file:`` URI's too; its query is the URL's), or None: not
-    SQLite, or in memory."""
+    """The file of an SQLite URL (a ``file:`` URI's too, ``file:x.db``, ``file:///x.db`` or
+    ``file://localhost/x.db``: its path; the query is the URL's), or None: not SQLite, or in
+    memory (``mode=memory`` too: a review found ``file:memdb1`` taken for a file)."""
     parsed = make_url(url)
-    database = (parsed.database or "").removeprefix("file:")
-    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+    if parsed.get_backend_name() != "sqlite" or _in_memory(url):
         return None
-    return Path(database)
+    database = parsed.database or ""
+    if database.startswith("file:"):
+        database = unquote(urlparse(database).path)
+    return Path(database) if database else None
 
 
 def _in_memory(url: str) -> bool:

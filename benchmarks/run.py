@@ -356,18 +356,21 @@ def _reap(process: Any, receiver: Any, at_once: bool = False) -> None:
     (SIGTERM, after what it started)."""
     if at_once and process.is_alive():
         # what the run started first (CBC), then the run, by SIGTERM: it cleans up as it ends
-        with contextlib.suppress(psutil.Error):
-            for child in psutil.Process(process.pid).children(recursive=True):
-                child.kill()
+        _kill_started_by(process)
         process.terminate()
     process.join(10)
     if process.is_alive():
-        with contextlib.suppress(psutil.Error):
-            for child in psutil.Process(process.pid).children(recursive=True):
-                child.kill()
+        _kill_started_by(process)
         process.kill()
         process.join()
     receiver.close()
+
+
+def _kill_started_by(process: Any) -> None:
+    """Kill the processes a run started (CBC), which outlive it killed."""
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.kill()
 
 
 def _start_shielded(process: Any) -> None:

@@ -543,18 +543,17 @@ def describe(
     model: MatrixModel,
     key: GroupKey,
     freeze_through: int | None = None,
-    members: Sequence[GroupKey] = (),
     view: _SetView | None = None,
 ) -> dict[str, Any]:
     """The conflict entry of a group instance, with a message a planner can act on; of a
     re-plan frozen through ``freeze_through``, in the words of the freeze where it made the
-    rule (a frozen site's build, a window the freeze closed). ``members``: the whole set, whose
-    sites a year's crews are measured against (``view``: the same, read once for the set)."""
+    rule (a frozen site's build, a window the freeze closed). ``view``: the whole set, read
+    once for its messages (:class:`_SetView`: what a year's limits are measured against)."""
     d = model.data
     k = dict(key.key)
     entry: dict[str, Any] = {"group": key.group, **k}
     g = key.group
-    view = view or _SetView(d, members)
+    view = view or _SetView(d, [key])
     if g == "build_once":
         s = d.site_index[k["site"]]
         why = (

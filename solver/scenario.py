@@ -590,15 +590,16 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     """Parse JSON text into a document; raise :class:`ScenarioError` if it is not JSON."""
     if isinstance(source, dict):
         return source
-    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
-    if not text.strip("\ufeff \t\r\n"):  # "Expecting value: line 1 column 1" named no cause
-        raise ScenarioError([FieldError(path="", message="not a JSON document: it is empty")])
     try:
         doc = read_json(source, parse_constant=_reject_constant)
     except JsonFieldErrors as exc:  # JSON, with a key given twice or an integer too long
         raise ScenarioError(exc.errors) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ScenarioError([FieldError(path="", message=f"not a JSON document: {exc}")]) from None
+        # an empty document said "Expecting value: line 1 column 1", which named no cause;
+        # looked at only here, not decoded on every document read
+        text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+        said = "it is empty" if not text.strip("\ufeff \t\r\n") else str(exc)
+        raise ScenarioError([FieldError(path="", message=f"not a JSON document: {said}")]) from None
     except RecursionError:  # nesting deeper than the parser goes (the service says the same)
         raise ScenarioError(
             [FieldError(path="", message="not a JSON document: it is nested too deeply")]

@@ -523,3 +523,18 @@ def test_a_file_uri_in_memory_is_no_file_gone() -> None:
             assert session.execute(text("SELECT 1")).scalar() == 1
     finally:
         s.dispose()
+
+
+def test_the_file_of_an_sqlite_url() -> None:
+    """The file the migration lock, /healthz and the deleted-file guard look at: a ``file:``
+    URI's path (``file://localhost/x`` was read as ``//localhost/x``, a file never there, so
+    /healthz said degraded), none for a database in memory."""
+    from api.storage import _sqlite_file
+
+    assert _sqlite_file("sqlite:///rdplan.db") == Path("rdplan.db")
+    assert _sqlite_file("sqlite:///file:/tmp/x.db?uri=true") == Path("/tmp/x.db")
+    assert _sqlite_file("sqlite:///file://localhost/tmp/x.db?uri=true") == Path("/tmp/x.db")
+    assert _sqlite_file("sqlite:///file:/tmp/a%20b.db?uri=true") == Path("/tmp/a b.db")
+    for url in ("sqlite://", "sqlite:///:memory:", "sqlite:///file:m?mode=memory&uri=true"):
+        assert _sqlite_file(url) is None, url
+    assert _sqlite_file("postgresql+psycopg://u@h/db") is None
